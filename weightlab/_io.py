@@ -1,0 +1,98 @@
+"""Atomic file writes and run manifests.
+
+Every file weightlab writes goes to a temporary file in the target directory first and is moved into
+place with :func:`os.replace`, so a failed or interrupted run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from .errors import InputError
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success move it onto ``path``, else delete it."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"Cannot create output directory {path.parent}: {exc.strerror}.") from None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def write_table_atomic(df: pd.DataFrame, path: str | Path, fmt: str | None = None, index: bool = False) -> None:
+    """Write ``df`` as csv, parquet or json (chosen by ``fmt`` or the file suffix)."""
+    fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            df.to_csv(tmp, index=index)
+        elif fmt == "parquet":
+            df.to_parquet(tmp, index=index)
+        elif fmt == "json":
+            df.to_json(tmp, orient="records" if not index else "index", indent=2, force_ascii=False)
+        else:
+            raise InputError(f"Unknown output format '{fmt}' for {path}: use csv, parquet or json.")
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python, weightlab and its core dependencies, for manifests."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("weightlab", "numpy", "pandas", "scipy", "scikit-learn", "numba", "typer"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    return str(obj)

@@ -1,0 +1,174 @@
+"""Aggregators: weighted power means of a group's members.
+
+All four are the weighted generalised (power) mean (OECD/JRC Handbook 2008, section 6; Decancq and
+Lugo 2013)::
+
+    M_p(x; w) = ( sum_j w_j x_j**p / sum_j w_j ) ** (1/p)        p != 0
+    M_0(x; w) = exp( sum_j w_j ln x_j / sum_j w_j )                (geometric)
+
+with ``p = 1`` arithmetic, ``p = 0`` geometric, ``p = -1`` harmonic and any ``p`` for ``genmean``.
+
+Missing members: with ``skip_missing=True`` the weights are renormalised over the members present
+in each row (a row with no member present gives NaN); with ``skip_missing=False`` any missing member
+makes the row NaN.
+
+Positivity: ``p <= 0`` needs strictly positive members and a non-integer ``p > 0`` non-negative
+ones. By default such input is an error. With ``shift=eps`` every member column whose minimum is
+below the allowed bound is translated so that its minimum equals ``eps``
+(``x' = x - min(x) + eps``); columns already valid are left unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ._params import NONE, Interval, validate_params
+from .errors import InputError
+from .registry import Registry
+
+AGGREGATORS: Registry["Aggregator"] = Registry("aggregator")
+
+
+class Aggregator(BaseEstimator):
+    """Weighted power mean; subclasses fix or expose the exponent ``power``."""
+
+    name: ClassVar[str]
+    _parameter_constraints: ClassVar[dict] = {"shift": [NONE, Interval(0, None, closed="neither")]}
+
+    shift: float | None = None
+
+    @property
+    def power(self) -> float:
+        raise NotImplementedError
+
+    def needs_positive(self) -> bool:
+        """True when members must be > 0 (p <= 0)."""
+        return self.power <= 0
+
+    def needs_nonnegative(self) -> bool:
+        """True when members must be >= 0 (non-integer p > 0)."""
+        return self.power > 0 and not float(self.power).is_integer()
+
+    def prepare(self, values: np.ndarray, group: str = "", members: Sequence[str] = ()) -> np.ndarray:
+        """Check positivity and apply ``shift`` column by column (see module docstring)."""
+        validate_params(self)
+        x = np.array(values, dtype=float, copy=True)
+        if not (self.needs_positive() or self.needs_nonnegative()):
+            return x
+        strict = self.needs_positive()
+        with np.errstate(invalid="ignore"):
+            col_min = np.nanmin(np.where(np.isnan(x).all(axis=0, keepdims=True), np.inf, x), axis=0)
+        bad = (col_min <= 0) if strict else (col_min < 0)
+        if not bad.any():
+            return x
+        if self.shift is None:
+            j = int(np.argmax(bad))
+            member = members[j] if len(members) > j else f"column {j}"
+            where = f" of group '{group}'" if group else ""
+            need = "strictly positive" if strict else "non-negative"
+            raise InputError(
+                f"The {self.name} aggregator{where} needs {need} values, but member '{member}' has minimum "
+                f"{col_min[j]:.4g}: pass shift=EPS (CLI: --param shift=0.01) or use a positive normalizer "
+                f"range (e.g. minmax with range=1,100)."
+            )
+        x[:, bad] = x[:, bad] - col_min[bad] + self.shift
+        return x
+
+    def aggregate(self, values: np.ndarray, weights: np.ndarray, skip_missing: bool = True,
+                  group: str = "", members: Sequence[str] = ()) -> np.ndarray:
+        """Aggregate ``values`` (n_units, n_members) with ``weights`` (n_members,) into (n_units,)."""
+        x = self.prepare(values, group, members)
+        w = np.asarray(weights, dtype=float)
+        present = ~np.isnan(x)
+        wmat = np.where(present, w[None, :], 0.0)
+        wsum = wmat.sum(axis=1)
+        if not skip_missing:
+            wsum = np.where(present.all(axis=1), wsum, 0.0)
+        p = self.power
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 0:
+                t = np.where(present, np.log(np.where(present, x, 1.0)), 0.0)
+            else:
+                t = np.where(present, np.where(present, x, 1.0) ** p, 0.0)
+            mean_t = (wmat * t).sum(axis=1) / wsum
+            out = np.exp(mean_t) if p == 0 else (mean_t if p == 1 else mean_t ** (1.0 / p))
+        return np.where(wsum > 0, out, np.nan)
+
+
+@AGGREGATORS.register("arithmetic")
+class Arithmetic(Aggregator):
+    """Weighted arithmetic mean, ``sum_j w_j x_j / sum_j w_j`` (fully compensatory)."""
+
+    _parameter_constraints: ClassVar[dict] = {}
+
+    def __init__(self) -> None:
+        pass
+
+    @property
+    def power(self) -> float:
+        return 1.0
+
+
+@AGGREGATORS.register("geometric")
+class Geometric(Aggregator):
+    """Weighted geometric mean, ``exp(sum_j w_j ln x_j / sum_j w_j)``; needs x > 0 or ``shift``.
+
+    Parameters
+    ----------
+    shift : float or None, default=None
+        If given, member columns with minimum <= 0 are translated to minimum ``shift``.
+    """
+
+    def __init__(self, shift: float | None = None) -> None:
+        self.shift = shift
+
+    @property
+    def power(self) -> float:
+        return 0.0
+
+
+@AGGREGATORS.register("harmonic")
+class Harmonic(Aggregator):
+    """Weighted harmonic mean, ``sum_j w_j / sum_j (w_j / x_j)``; needs x > 0 or ``shift``.
+
+    Parameters
+    ----------
+    shift : float or None, default=None
+        If given, member columns with minimum <= 0 are translated to minimum ``shift``.
+    """
+
+    def __init__(self, shift: float | None = None) -> None:
+        self.shift = shift
+
+    @property
+    def power(self) -> float:
+        return -1.0
+
+
+@AGGREGATORS.register("genmean")
+class GeneralisedMean(Aggregator):
+    """Weighted generalised (power) mean ``(sum_j w_j x_j**p / sum_j w_j)**(1/p)``, geometric at p=0.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        Exponent; smaller p is less compensatory (p -> -inf tends to the minimum).
+    shift : float or None, default=None
+        If given, member columns that violate positivity are translated to minimum ``shift``.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "p": [Interval(-50, 50)],
+        "shift": [NONE, Interval(0, None, closed="neither")],
+    }
+
+    def __init__(self, p: float = 0.5, shift: float | None = None) -> None:
+        self.p = p
+        self.shift = shift
+
+    @property
+    def power(self) -> float:
+        return float(self.p)

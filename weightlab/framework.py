@@ -1,0 +1,376 @@
+"""The index hierarchy: indicators, groups, levels, directions and nominal weights.
+
+Levels are numbered from the bottom as in COINr: indicators are level 1, the groups that hold
+indicators level 2, and so on up to the index itself (the single root). Every member of a group is
+one level below it, so all indicators sit at the same depth.
+
+Nominal weights are stored as given and renormalised to sum to 1 inside each group
+(:meth:`Framework.nominal_weights`). The *effective* weight of an indicator in the index is the
+product of the within-group weights on its path to the root (OECD/JRC Handbook 2008, section 6).
+
+Two input formats are read: the TOML layout of ``reference/ai_city_framework.toml`` (``[index]``,
+``[[groups]]``, ``[[indicators]]``) and COINr's ``iMeta`` table (columns ``iCode, iName, Level,
+Parent, Direction, Weight, Type``). :meth:`Framework.to_toml` writes the TOML layout back.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import FrameworkError
+
+
+@dataclass(frozen=True)
+class Node:
+    """One element of the hierarchy (indicator, group or the index root)."""
+
+    code: str
+    parent: str | None
+    weight: float = 1.0
+    direction: int = 1  # indicators only: +1 benefit, -1 cost
+    name_en: str = ""
+    name_zh: str = ""
+    unit: str = ""
+
+
+@dataclass
+class Framework:
+    """A validated hierarchy. Build it with :meth:`from_toml`, :meth:`from_imeta` or the constructor.
+
+    Parameters
+    ----------
+    index : Node
+        The root (``parent`` is None).
+    groups : list of Node
+        Aggregates between the indicators and the root, each with a ``parent``.
+    indicators : list of Node
+        Leaves, each with a ``parent`` group and a ``direction`` of +1 or -1.
+    source : str, default=""
+        Where the framework was read from (used in error messages and manifests).
+    """
+
+    index: Node
+    groups: list[Node]
+    indicators: list[Node]
+    source: str = ""
+    _children: dict[str, list[str]] = field(init=False, repr=False)
+    _level: dict[str, int] = field(init=False, repr=False)
+    _nodes: dict[str, Node] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ------------------------------------------------------------------ construction / validation
+    def _where(self) -> str:
+        return f" in framework {self.source}" if self.source else ""
+
+    def _validate(self) -> None:
+        where = self._where()
+        nodes: dict[str, Node] = {}
+        for node in [self.index, *self.groups, *self.indicators]:
+            if not isinstance(node.code, str) or not node.code.strip():
+                raise FrameworkError(f"Empty code{where}: every indicator and group needs a code.")
+            if node.code in nodes:
+                raise FrameworkError(f"Code '{node.code}' appears twice{where}: codes must be unique.")
+            nodes[node.code] = node
+        if self.index.parent not in (None, ""):
+            raise FrameworkError(f"The index '{self.index.code}' must not have a parent{where}.")
+        if not self.indicators:
+            raise FrameworkError(f"No indicators{where}: add at least one indicator.")
+        children: dict[str, list[str]] = {code: [] for code in nodes}
+        for node in [*self.groups, *self.indicators]:
+            if node.parent is None or node.parent == "":
+                raise FrameworkError(
+                    f"'{node.code}' has no parent{where}: give it the code of its group or of the index."
+                )
+            if node.parent not in nodes:
+                raise FrameworkError(
+                    f"'{node.code}' has parent '{node.parent}', which is not defined{where}: "
+                    f"add group '{node.parent}' or fix the parent code."
+                )
+            if node.parent in {i.code for i in self.indicators}:
+                raise FrameworkError(
+                    f"'{node.code}' has indicator '{node.parent}' as parent{where}: parents must be groups."
+                )
+            children[node.parent].append(node.code)
+        # every node reaches the root without a cycle
+        for node in [*self.groups, *self.indicators]:
+            seen = {node.code}
+            cur = node
+            while cur.parent not in (None, ""):
+                if cur.parent in seen:
+                    raise FrameworkError(f"Cycle through '{cur.parent}'{where}: fix the parent links.")
+                seen.add(cur.parent)
+                cur = nodes[cur.parent]
+            if cur.code != self.index.code:
+                raise FrameworkError(f"'{node.code}' does not reach the index '{self.index.code}'{where}.")
+        for group in [self.index, *self.groups]:
+            if not children[group.code]:
+                raise FrameworkError(
+                    f"Group '{group.code}' has no members{where}: remove it or give it members."
+                )
+        for ind in self.indicators:
+            if ind.direction not in (1, -1):
+                raise FrameworkError(
+                    f"Indicator '{ind.code}' has direction {ind.direction!r}{where}: use 1 (more is better) "
+                    f"or -1 (less is better)."
+                )
+        for node in [*self.groups, *self.indicators]:
+            w = node.weight
+            if not isinstance(w, (int, float)) or math.isnan(w) or math.isinf(w) or w < 0:
+                raise FrameworkError(f"'{node.code}' has weight {w!r}{where}: weights must be finite and >= 0.")
+        for group in [self.index, *self.groups]:
+            if sum(nodes[c].weight for c in children[group.code]) <= 0:
+                raise FrameworkError(
+                    f"The members of '{group.code}' have weights summing to 0{where}: give at least one a "
+                    f"positive weight."
+                )
+        # levels: indicators 1, a group one above its members; all members of a group on one level
+        level: dict[str, int] = {i.code: 1 for i in self.indicators}
+
+        def lvl(code: str) -> int:
+            if code not in level:
+                member_levels = {lvl(c) for c in children[code]}
+                if len(member_levels) > 1:
+                    raise FrameworkError(
+                        f"Group '{code}' mixes members of levels {sorted(member_levels)}{where}: all members "
+                        f"of a group must be on one level (indicators are level 1)."
+                    )
+                level[code] = member_levels.pop() + 1
+            return level[code]
+
+        lvl(self.index.code)
+        self._children = children
+        self._level = level
+        self._nodes = nodes
+
+    # ------------------------------------------------------------------ readers and writers
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Framework":
+        """Read the TOML layout (``[index]``, ``[[groups]]``, ``[[indicators]]``)."""
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FrameworkError(f"Framework file {path} does not exist: check the path.") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise FrameworkError(f"Framework file {path} is not valid TOML ({exc}): fix the syntax.") from None
+        return cls.from_dict(doc, source=str(path))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], source: str = "") -> "Framework":
+        """Build from the parsed TOML layout."""
+        where = f" in {source}" if source else ""
+        if "index" not in doc or "code" not in doc.get("index", {}):
+            raise FrameworkError(f"Missing [index] table with a 'code'{where}: add [index] code = \"...\".")
+        idx = doc["index"]
+        index = Node(code=str(idx["code"]), parent=None, name_en=str(idx.get("name_en", idx.get("name", ""))),
+                     name_zh=str(idx.get("name_zh", "")))
+
+        def node(entry: dict[str, Any], is_indicator: bool) -> Node:
+            if "code" not in entry:
+                raise FrameworkError(f"An entry of [[{'indicators' if is_indicator else 'groups'}]] has no code{where}.")
+            try:
+                direction = int(entry.get("direction", 1)) if is_indicator else 1
+                weight = float(entry.get("weight", 1.0))
+            except (TypeError, ValueError):
+                raise FrameworkError(
+                    f"'{entry['code']}' has a non-numeric direction or weight{where}: use numbers."
+                ) from None
+            return Node(code=str(entry["code"]), parent=entry.get("parent"), weight=weight, direction=direction,
+                        name_en=str(entry.get("name_en", entry.get("name", ""))),
+                        name_zh=str(entry.get("name_zh", "")), unit=str(entry.get("unit", "")))
+
+        groups = [node(g, False) for g in doc.get("groups", [])]
+        indicators = [node(i, True) for i in doc.get("indicators", [])]
+        return cls(index=index, groups=groups, indicators=indicators, source=source)
+
+    @classmethod
+    def from_imeta(cls, table: str | Path | pd.DataFrame) -> "Framework":
+        """Read a COINr ``iMeta`` table (CSV path or DataFrame).
+
+        Columns ``iCode, Level, Parent, Type`` are required; ``iName, Direction, Weight`` optional.
+        ``Type`` "Indicator" rows are indicators, "Aggregate" rows are groups (the one without a
+        parent is the index); other types (Denominator, Group, Other) are ignored.
+        """
+        source = "" if isinstance(table, pd.DataFrame) else str(table)
+        where = f" in {source}" if source else ""
+        if isinstance(table, pd.DataFrame):
+            df = table.copy()
+        else:
+            try:
+                df = pd.read_csv(table)
+            except FileNotFoundError:
+                raise FrameworkError(f"iMeta file {table} does not exist: check the path.") from None
+        missing = [c for c in ("iCode", "Level", "Parent", "Type") if c not in df.columns]
+        if missing:
+            raise FrameworkError(f"iMeta table{where} lacks column(s) {', '.join(missing)}: COINr iMeta needs "
+                                 f"iCode, iName, Level, Parent, Direction, Weight, Type.")
+        df = df[df["Type"].isin(["Indicator", "Aggregate"])]
+        roots = df[(df["Type"] == "Aggregate") & df["Parent"].isna()]
+        if len(roots) != 1:
+            raise FrameworkError(f"iMeta table{where} must have exactly one Aggregate row without Parent (the "
+                                 f"index); found {len(roots)}.")
+        def text(row: pd.Series, col: str) -> str:
+            v = row.get(col, "")
+            return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+        def num(row: pd.Series, col: str, default: float) -> float:
+            v = row.get(col, default)
+            return default if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+        root = roots.iloc[0]
+        index = Node(code=str(root["iCode"]), parent=None, name_en=text(root, "iName"))
+        groups, indicators = [], []
+        for _, row in df.iterrows():
+            if row["iCode"] == root["iCode"]:
+                continue
+            n = Node(code=str(row["iCode"]), parent=text(row, "Parent") or None, weight=num(row, "Weight", 1.0),
+                     direction=int(num(row, "Direction", 1)), name_en=text(row, "iName"))
+            (indicators if row["Type"] == "Indicator" else groups).append(n)
+        fw = cls(index=index, groups=groups, indicators=indicators, source=source)
+        for _, row in df.iterrows():
+            if int(row["Level"]) != fw.level_of(str(row["iCode"])):
+                raise FrameworkError(
+                    f"iMeta row '{row['iCode']}'{where} says Level {int(row['Level'])} but its place in the "
+                    f"hierarchy makes it level {fw.level_of(str(row['iCode']))}: fix Level or Parent."
+                )
+        return fw
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Framework":
+        """Read TOML (``.toml``) or a COINr iMeta CSV (``.csv``)."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".toml":
+            return cls.from_toml(path)
+        if suffix == ".csv":
+            return cls.from_imeta(path)
+        raise FrameworkError(f"Framework file {path}: use a .toml file or a COINr iMeta .csv file.")
+
+    def to_dict(self) -> dict[str, Any]:
+        def entry(n: Node, is_indicator: bool) -> dict[str, Any]:
+            d: dict[str, Any] = {"code": n.code, "parent": n.parent}
+            for key in ("name_zh", "name_en", "unit"):
+                if getattr(n, key):
+                    d[key] = getattr(n, key)
+            if is_indicator:
+                d["direction"] = n.direction
+            d["weight"] = n.weight
+            return d
+
+        index = {"code": self.index.code}
+        for key in ("name_zh", "name_en"):
+            if getattr(self.index, key):
+                index[key] = getattr(self.index, key)
+        return {"index": index, "groups": [entry(g, False) for g in self.groups],
+                "indicators": [entry(i, True) for i in self.indicators]}
+
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """Return the TOML text; also write it atomically to ``path`` when given."""
+        import tomli_w
+
+        text = tomli_w.dumps(self.to_dict())
+        if path is not None:
+            from ._io import write_text_atomic
+
+            write_text_atomic(path, text)
+        return text
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def indicator_codes(self) -> list[str]:
+        return [i.code for i in self.indicators]
+
+    @property
+    def n_levels(self) -> int:
+        """Number of levels including indicators (1) and the index (top)."""
+        return self._level[self.index.code]
+
+    @property
+    def directions(self) -> np.ndarray:
+        return np.array([i.direction for i in self.indicators], dtype=np.int64)
+
+    def node(self, code: str) -> Node:
+        return self._nodes[code]
+
+    def level_of(self, code: str) -> int:
+        return self._level[code]
+
+    def children(self, code: str) -> list[str]:
+        """Members of a group, in definition order (empty for an indicator)."""
+        return list(self._children[code])
+
+    def groups_at(self, level: int) -> list[str]:
+        """Codes of the aggregates at ``level`` (2 .. n_levels), in definition order."""
+        return [c for c in [self.index.code] + [g.code for g in self.groups] if self._level[c] == level]
+
+    def codes_at(self, level: int) -> list[str]:
+        """Codes of every node at ``level`` (1 = indicators)."""
+        if level == 1:
+            return self.indicator_codes
+        return self.groups_at(level)
+
+    def aggregation_levels(self) -> list[int]:
+        """Levels at which members are aggregated into groups: 2 .. n_levels."""
+        return list(range(2, self.n_levels + 1))
+
+    def ancestors(self, code: str) -> list[str]:
+        """Parents of ``code`` from its own parent up to the index."""
+        out = []
+        cur = self._nodes[code].parent
+        while cur:
+            out.append(cur)
+            cur = self._nodes[cur].parent
+        return out
+
+    def nominal_weights(self) -> pd.Series:
+        """Weight of every non-root node inside its parent group, renormalised to sum to 1 per group."""
+        out = {}
+        for group in [self.index.code] + [g.code for g in self.groups]:
+            members = self._children[group]
+            total = sum(self._nodes[c].weight for c in members)
+            for c in members:
+                out[c] = self._nodes[c].weight / total
+        order = [n.code for n in [*self.groups, *self.indicators]]
+        return pd.Series(out, dtype=float).reindex(order)
+
+    def effective_weights(self, member_weights: pd.Series) -> pd.Series:
+        """Effective weight of each indicator: product of its within-group weights up to the root."""
+        out = {}
+        for code in self.indicator_codes:
+            w = float(member_weights[code])
+            for anc in self.ancestors(code)[:-1]:
+                w *= float(member_weights[anc])
+            out[code] = w
+        return pd.Series(out, dtype=float)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "index": self.index.code,
+            "levels": self.n_levels,
+            "nodes_per_level": {lvl: len(self.codes_at(lvl)) for lvl in range(1, self.n_levels + 1)},
+            "indicators": len(self.indicators),
+        }
+
+    def without(self, indicators: Iterable[str]) -> "Framework":
+        """A copy without the given indicators; groups left empty are removed up the tree."""
+        drop = set(indicators)
+        unknown = drop - set(self.indicator_codes)
+        if unknown:
+            raise FrameworkError(f"Cannot drop unknown indicator(s) {sorted(unknown)}.")
+        inds = [i for i in self.indicators if i.code not in drop]
+        groups = list(self.groups)
+        while True:
+            used = {n.parent for n in [*inds, *groups]}
+            kept = [g for g in groups if g.code in used]
+            if len(kept) == len(groups):
+                break
+            groups = kept
+        return replace(self, indicators=inds, groups=groups)

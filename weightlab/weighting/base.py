@@ -1,0 +1,190 @@
+"""Weighting-scheme contract and the :class:`Weights` result.
+
+A scheme computes the weights of the members of one group from their (normalised,
+direction-adjusted) values: :meth:`WeightingScheme.group_weights`. :meth:`WeightingScheme.fit`
+walks the hierarchy bottom-up: at each level it asks the scheme for the weights of every group's
+members (or keeps the framework's nominal weights at levels the scheme is not applied to), then
+aggregates the members into group scores, which are the data of the next level up. A group with a
+single member gets weight 1.
+
+Data-driven schemes need complete data: missing cells are replaced by the column mean of the values
+they receive, for the weight computation only (a warning says so).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from .._params import validate_params
+from ..aggregation import AGGREGATORS, Aggregator
+from ..errors import ParameterError
+from ..framework import Framework
+from ..registry import Registry
+
+SCHEMES: Registry["WeightingScheme"] = Registry("weighting scheme")
+
+
+@dataclass
+class Weights:
+    """Within-group weights of every non-root node of a framework.
+
+    Attributes
+    ----------
+    framework : Framework
+    values : pandas.Series
+        Weight of each node (groups and indicators, not the root) inside its parent group; the
+        members of every group sum to 1.
+    scheme : str
+        Name of the scheme that produced them ("nominal" for the framework's own weights).
+    params : dict
+        The scheme's parameters.
+    notes : list of str
+        Diagnostics (e.g. AHP consistency ratios, PCA factors retained).
+    """
+
+    framework: Framework
+    values: pd.Series
+    scheme: str = "nominal"
+    params: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def nominal(cls, framework: Framework) -> "Weights":
+        return cls(framework, framework.nominal_weights(), "nominal")
+
+    def group(self, code: str) -> pd.Series:
+        """Weights of the members of group ``code``."""
+        return self.values[self.framework.children(code)]
+
+    def effective(self) -> pd.Series:
+        """Effective weight of each indicator in the index (product of weights up the tree)."""
+        return self.framework.effective_weights(self.values)
+
+    def to_frame(self, levels: Iterable[int] | None = None) -> pd.DataFrame:
+        """Table with columns ``group, member, level, weight, effective_weight``.
+
+        ``level`` is the member's level (1 = indicator); ``effective_weight`` is the indicator's
+        weight in the index, empty (NaN) for group members.
+        """
+        fw = self.framework
+        eff = self.effective()
+        keep = None if levels is None else set(levels)
+        rows = []
+        for lvl in range(1, fw.n_levels):
+            if keep is not None and lvl not in keep:
+                continue
+            for code in fw.codes_at(lvl):
+                rows.append({
+                    "group": fw.node(code).parent,
+                    "member": code,
+                    "level": lvl,
+                    "weight": float(self.values[code]),
+                    "effective_weight": float(eff[code]) if lvl == 1 else np.nan,
+                })
+        return pd.DataFrame(rows, columns=["group", "member", "level", "weight", "effective_weight"])
+
+
+def parse_levels(level: "int | str | Iterable[int]", framework: Framework) -> list[int]:
+    """Member levels a scheme is applied to: ``"all"`` -> 1 .. n_levels-1, or the given ones."""
+    top = framework.n_levels - 1
+    if isinstance(level, str):
+        if level == "all":
+            return list(range(1, top + 1))
+        try:
+            level = int(level)
+        except ValueError:
+            raise ParameterError(f"level must be 'all' or an integer in 1..{top}; got {level!r}.") from None
+    levels = [level] if isinstance(level, (int, np.integer)) else list(level)
+    for lvl in levels:
+        if not 1 <= int(lvl) <= top:
+            raise ParameterError(
+                f"level {lvl} is outside 1..{top}: level N weights the level-N members inside their "
+                f"groups (1 = indicators within their sub-pillars)."
+            )
+    return sorted({int(v) for v in levels})
+
+
+class WeightingScheme(BaseEstimator):
+    """Base class. Subclasses implement :meth:`group_weights` and declare ``data_driven``."""
+
+    name: ClassVar[str]
+    data_driven: ClassVar[bool] = False
+    _parameter_constraints: ClassVar[dict] = {}
+
+    def group_weights(self, X: np.ndarray, members: list[str], group: str, framework: Framework) -> np.ndarray:
+        """Weights (summing to 1) of the ``members`` of ``group`` from their values ``X``.
+
+        ``X`` has shape (n_units, n_members), is normalised so that higher is better, and has no
+        NaN. Non-data-driven schemes may ignore it.
+        """
+        raise NotImplementedError
+
+    def fit(self, X: pd.DataFrame, framework: Framework, level: "int | str | Iterable[int]" = "all",
+            aggregator: "str | Aggregator | dict[int, str | Aggregator]" = "arithmetic") -> "WeightingScheme":
+        """Compute weights for the whole hierarchy; the result is in ``self.weights_``.
+
+        Parameters
+        ----------
+        X : DataFrame (n_units, n_indicators)
+            Normalised, direction-adjusted indicator values (higher is better); columns are
+            indicator codes.
+        framework : Framework
+        level : int, iterable of int or "all", default="all"
+            Member levels this scheme weights (1 = indicators within their groups); other levels
+            keep the framework's nominal weights.
+        aggregator : name, Aggregator, or dict level -> either, default="arithmetic"
+            How members are aggregated into the group scores that feed the next level's weights.
+        """
+        validate_params(self)
+        levels = parse_levels(level, framework)
+        aggregators = resolve_aggregators(aggregator, framework)
+        weights = framework.nominal_weights().copy()
+        self.notes_: list[str] = []  # schemes append diagnostics here (CR, factors kept, ...)
+        data = X[framework.indicator_codes].astype(float)
+        filled_warned = False
+        for agg_level in framework.aggregation_levels():
+            member_level = agg_level - 1
+            next_data = {}
+            for group in framework.groups_at(agg_level):
+                members = framework.children(group)
+                block = data[members].to_numpy(dtype=float)
+                if member_level in levels and len(members) > 1:
+                    values = block
+                    if self.data_driven and np.isnan(values).any():
+                        if not filled_warned:
+                            warnings.warn(
+                                f"{self.name} weights: missing cells replaced by the column mean for the "
+                                f"weight computation only.", stacklevel=2)
+                            filled_warned = True
+                        values = np.where(np.isnan(values), np.nanmean(values, axis=0, keepdims=True), values)
+                    w = np.asarray(self.group_weights(values, members, group, framework), dtype=float)
+                    weights[members] = w
+                elif member_level in levels:
+                    weights[members] = 1.0
+                if agg_level < framework.n_levels:
+                    agg = aggregators[agg_level]
+                    next_data[group] = agg.aggregate(block, weights[members].to_numpy(), group=group,
+                                                     members=members)
+            if next_data:
+                data = pd.DataFrame(next_data, index=data.index)
+        self.weights_ = Weights(framework, weights, self.name, self.get_params(), list(self.notes_))
+        return self
+
+
+def resolve_aggregators(aggregator: "str | Aggregator | dict[int, Any]", framework: Framework) -> dict[int, Aggregator]:
+    """One aggregator object per aggregation level (2 .. n_levels)."""
+    levels = framework.aggregation_levels()
+    if isinstance(aggregator, dict):
+        missing = [lvl for lvl in levels if lvl not in aggregator]
+        if missing:
+            raise ParameterError(f"No aggregator given for level(s) {missing}; give one per level "
+                                 f"{levels[0]}..{levels[-1]}.")
+        return {lvl: AGGREGATORS.resolve(aggregator[lvl]) for lvl in levels}
+    agg = AGGREGATORS.resolve(aggregator)
+    return {lvl: agg for lvl in levels}
