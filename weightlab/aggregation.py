@@ -20,7 +20,7 @@ below the allowed bound is translated so that its minimum equals ``eps``
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import TYPE_CHECKING, Callable, ClassVar, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -28,6 +28,11 @@ from sklearn.base import BaseEstimator
 from ._params import NONE, Interval, validate_params
 from .errors import InputError
 from .registry import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .framework import Framework
 
 AGGREGATORS: Registry["Aggregator"] = Registry("aggregator")
 
@@ -172,3 +177,30 @@ class GeneralisedMean(Aggregator):
     @property
     def power(self) -> float:
         return float(self.p)
+
+
+def aggregate_tree(X: "pd.DataFrame", framework: "Framework", aggregators: "dict[int, Aggregator]",
+                   weigh: "Callable[[str, list[str], np.ndarray], np.ndarray]",
+                   skip_missing: bool = True) -> "tuple[pd.Series, dict[int, pd.DataFrame]]":
+    """Aggregate indicator values up the hierarchy, level by level.
+
+    For each aggregation level (2 .. top) and each group at it, ``weigh(group, members, block)``
+    returns the members' weights given their values ``block`` (n_units, n_members); the group's
+    score is ``aggregators[level].aggregate(block, weights)``. Returns the member weights of every
+    non-root node and the scores at every level (level 1 = ``X`` itself).
+    """
+    import pandas as pd
+
+    weights = framework.nominal_weights().copy()
+    scores: dict[int, pd.DataFrame] = {1: X[framework.indicator_codes].astype(float)}
+    for level in framework.aggregation_levels():
+        below = scores[level - 1]
+        out = {}
+        for group in framework.groups_at(level):
+            members = framework.children(group)
+            block = below[members].to_numpy(dtype=float)
+            w = np.asarray(weigh(group, members, block), dtype=float)
+            weights[members] = w
+            out[group] = aggregators[level].aggregate(block, w, skip_missing, group=group, members=members)
+        scores[level] = pd.DataFrame(out, index=X.index)
+    return weights, scores

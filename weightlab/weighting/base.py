@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from .._params import validate_params
-from ..aggregation import AGGREGATORS, Aggregator
+from ..aggregation import AGGREGATORS, Aggregator, aggregate_tree
 from ..errors import ParameterError
 from ..framework import Framework
 from ..registry import Registry
@@ -144,35 +144,25 @@ class WeightingScheme(BaseEstimator):
         validate_params(self)
         levels = parse_levels(level, framework)
         aggregators = resolve_aggregators(aggregator, framework)
-        weights = framework.nominal_weights().copy()
+        nominal = framework.nominal_weights()
         self.notes_: list[str] = []  # schemes append diagnostics here (CR, factors kept, ...)
-        data = X[framework.indicator_codes].astype(float)
-        filled_warned = False
-        for agg_level in framework.aggregation_levels():
-            member_level = agg_level - 1
-            next_data = {}
-            for group in framework.groups_at(agg_level):
-                members = framework.children(group)
-                block = data[members].to_numpy(dtype=float)
-                if member_level in levels and len(members) > 1:
-                    values = block
-                    if self.data_driven and np.isnan(values).any():
-                        if not filled_warned:
-                            warnings.warn(
-                                f"{self.name} weights: missing cells replaced by the column mean for the "
-                                f"weight computation only.", stacklevel=2)
-                            filled_warned = True
-                        values = np.where(np.isnan(values), np.nanmean(values, axis=0, keepdims=True), values)
-                    w = np.asarray(self.group_weights(values, members, group, framework), dtype=float)
-                    weights[members] = w
-                elif member_level in levels:
-                    weights[members] = 1.0
-                if agg_level < framework.n_levels:
-                    agg = aggregators[agg_level]
-                    next_data[group] = agg.aggregate(block, weights[members].to_numpy(), group=group,
-                                                     members=members)
-            if next_data:
-                data = pd.DataFrame(next_data, index=data.index)
+        warned = False
+
+        def weigh(group: str, members: list[str], block: np.ndarray) -> np.ndarray:
+            nonlocal warned
+            if framework.level_of(members[0]) not in levels:
+                return nominal[members].to_numpy()
+            if len(members) == 1:
+                return np.ones(1)
+            if self.data_driven and np.isnan(block).any():
+                if not warned:
+                    warnings.warn(f"{self.name} weights: missing cells replaced by the column mean for the "
+                                  f"weight computation only.", stacklevel=3)
+                    warned = True
+                block = np.where(np.isnan(block), np.nanmean(block, axis=0, keepdims=True), block)
+            return self.group_weights(block, members, group, framework)
+
+        weights, _ = aggregate_tree(X, framework, aggregators, weigh)
         self.weights_ = Weights(framework, weights, self.name, self.get_params(), list(self.notes_))
         return self
 

@@ -1,0 +1,232 @@
+"""Compile a dataset and an uncertainty spec into a :class:`KernelPlan` of plain arrays.
+
+Everything that does not change between replications is computed here, once, with the nominal
+Python code: one normalised matrix per (imputation, normalizer) choice, each scheme's within-group
+weights for every (matrix, aggregator pattern) — so data-driven weights are exactly those of
+:func:`weightlab.index.build_index` —, the transformed matrices ``x**p`` / ``ln x`` of the fast
+path, and the hierarchy as index arrays. The kernels then never touch pandas or Python objects.
+
+Node order: indicators (framework order), then the groups of level 2, 3, ... and the root last, so
+parents always come after their members.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..aggregation import Aggregator
+from ..data import Dataset
+from ..errors import SpecError
+from ..index import normalise
+from ..weighting import SCHEMES
+from ..weighting.base import parse_levels
+from . import kernels as K
+from .spec import UncertaintySpec
+
+Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
+MAX_REPS_PER_SLOT = 1 << 14  # keeps sum of q**2 per slot and chunk below 2**63
+BOOTSTRAP_CODES = {"entropy": K.ENTROPY, "critic": K.CRITIC, "std": K.STD}
+
+
+class KernelPlan(NamedTuple):
+    """Arrays and scalars read by the kernels (see kernels.py for their use)."""
+
+    seed: np.uint64
+    n_units: int
+    n_indicators: int
+    n_nodes: int
+    n_levels: int
+    node_parent: np.ndarray
+    node_level: np.ndarray
+    level_ptr: np.ndarray
+    child_ptr: np.ndarray
+    child_idx: np.ndarray
+    max_members: int
+    X: np.ndarray
+    has_nan: np.ndarray
+    xlnx: np.ndarray
+    xlnx_ok: np.ndarray
+    T: np.ndarray
+    agg_power: np.ndarray
+    agg_need: np.ndarray
+    agg_shift: np.ndarray
+    pattern_aggs: np.ndarray
+    pattern_same: np.ndarray
+    n_agg_draws: int
+    imputation_cdf: np.ndarray
+    normalizer_cdf: np.ndarray
+    agg_cdf: np.ndarray
+    scheme_cdf: np.ndarray
+    drop_cdf: np.ndarray
+    base_w: np.ndarray
+    scheme_code: np.ndarray
+    scheme_level: np.ndarray
+    bootstrap: bool
+    ddof: float
+    perturb: int
+    spread: float
+    concentration: float
+    perturb_level: np.ndarray
+    score_lo: float
+    score_hi: float
+    q_max: int
+
+
+@dataclass
+class Plan:
+    """A compiled run: the kernel arrays plus the labels needed to read results back."""
+
+    kernel: KernelPlan
+    spec: UncertaintySpec
+    dataset: Dataset
+    node_codes: list[str]
+    factor_options: dict[str, list[str]]
+    patterns: list[tuple[str, ...]]
+    matrices: dict[tuple[str, str], pd.DataFrame]
+
+    @property
+    def n_units(self) -> int:
+        return self.kernel.n_units
+
+
+def _cdf(probs: np.ndarray) -> np.ndarray:
+    c = np.cumsum(np.asarray(probs, dtype=float))
+    c = c / c[-1]
+    c[-1] = 1.0
+    return c
+
+
+def _need(agg: Aggregator) -> int:
+    return 2 if agg.needs_positive() else (1 if agg.needs_nonnegative() else 0)
+
+
+def _level_mask(levels: "str | list[int]", framework) -> np.ndarray:
+    mask = np.zeros(framework.n_levels, dtype=np.bool_)
+    for lvl in parse_levels(levels, framework):
+        mask[lvl - 1] = True
+    return mask
+
+
+def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
+    """Precompute everything a run needs. Raises SpecError for choices that cannot work on the data."""
+    fw = dataset.framework
+    spec.check_against(fw)
+    ch = spec.choices
+    codes = list(fw.indicator_codes)
+    for lvl in range(2, fw.n_levels + 1):
+        codes += fw.groups_at(lvl)
+    pos = {c: i for i, c in enumerate(codes)}
+    k, n, n_nodes, L = len(fw.indicator_codes), dataset.n_units, len(codes), fw.n_levels
+    node_parent = np.array([pos[fw.node(c).parent] if fw.node(c).parent else -1 for c in codes], dtype=np.int64)
+    node_level = np.array([fw.level_of(c) - 1 for c in codes], dtype=np.int64)
+    level_ptr = np.searchsorted(node_level, np.arange(L + 1)).astype(np.int64)
+    child_ptr, child_idx = [0], []
+    for g in codes[k:]:
+        child_idx += [pos[c] for c in fw.children(g)]
+        child_ptr.append(len(child_idx))
+    max_members = max(np.diff(child_ptr))
+
+    # matrices: one per (imputation, normalizer)
+    matrices: dict[tuple[str, str], pd.DataFrame] = {}
+    for imp, nrm in itertools.product(ch.imputation, ch.normalizer):
+        matrices[(imp.label, nrm.label)] = normalise(dataset, nrm.build(), imp.name)
+    X = np.stack([df[fw.indicator_codes].to_numpy(dtype=float).T.copy() for df in matrices.values()])
+    has_nan = np.isnan(X).any(axis=(1, 2))
+
+    # aggregators and patterns
+    aggs = [o.build() for o in ch.aggregator]
+    n_draws = L - 1 if ch.aggregator_per_level else 1
+    A = len(aggs)  # kernel pattern index = sum over draws l of choice_l * A**l
+    patterns_idx = [tuple((pi // A ** lvl) % A for lvl in range(n_draws)) for pi in range(A ** n_draws)]
+    pattern_aggs = np.array([[p[lvl] if ch.aggregator_per_level else p[0] for lvl in range(L - 1)]
+                             for p in patterns_idx], dtype=np.int64)
+    pattern_same = np.array([len(set(row)) == 1 for row in pattern_aggs.tolist()], dtype=np.bool_)
+    shift = np.array([a.shift if getattr(a, "shift", None) else 0.0 for a in aggs], dtype=float)
+    for a_i, agg in enumerate(aggs):
+        if _need(agg) and shift[a_i] == 0.0:
+            for (imp, nrm), df in matrices.items():
+                lo = np.nanmin(df.to_numpy())
+                if (agg.needs_positive() and lo <= 0) or lo < 0:
+                    raise SpecError(
+                        f"{spec.source or 'spec'}: [choices] aggregator '{ch.aggregator[a_i].label}' needs "
+                        f"{'strictly positive' if agg.needs_positive() else 'non-negative'} values but normalizer "
+                        f"'{nrm}' gives a minimum of {lo:.4g}: write it as {{name = \"{agg.name}\", shift = 0.01}}."
+                    )
+    T = np.empty((len(matrices), len(aggs), k, n))
+    for m, df in enumerate(matrices.values()):
+        for a_i, agg in enumerate(aggs):
+            vals = agg.prepare(df[fw.indicator_codes].to_numpy(dtype=float), members=fw.indicator_codes)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                T[m, a_i] = (np.log(vals) if agg.power == 0 else vals ** agg.power).T
+
+    # scheme weights for every (scheme, matrix, pattern)
+    scheme_levels = _level_mask(ch.scheme_levels, fw)
+    base_w = np.empty((len(ch.scheme), len(matrices), len(patterns_idx), n_nodes))
+    scheme_code = np.zeros(len(ch.scheme), dtype=np.int64)
+    for s, opt in enumerate(ch.scheme):
+        scheme = opt.build()
+        if spec.bootstrap_units and scheme.data_driven:
+            if opt.name not in BOOTSTRAP_CODES:
+                raise SpecError(f"{spec.source or 'spec'}: [bootstrap] units = true re-estimates weights inside "
+                                f"the engine, which supports {', '.join(BOOTSTRAP_CODES)}; '{opt.label}' is not "
+                                f"supported there yet: remove it from [choices] scheme or set units = false.")
+            scheme_code[s] = BOOTSTRAP_CODES[opt.name]
+        for m, df in enumerate(matrices.values()):
+            for pi, row in enumerate(pattern_aggs.tolist()):
+                if not scheme.data_driven and (m > 0 or pi > 0):
+                    base_w[s, m, pi] = base_w[s, 0, 0]
+                    continue
+                agg_map = {lvl + 2: aggs[a] for lvl, a in enumerate(row)}
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fitted = scheme.fit(df, fw, level=ch.scheme_levels, aggregator=agg_map).weights_
+                base_w[s, m, pi, :-1] = fitted.values.reindex(codes[:-1]).to_numpy()
+                base_w[s, m, pi, -1] = 1.0
+    ddof = float(getattr(ch.scheme[int(np.argmax(scheme_code))].build(), "ddof", 1)) if scheme_code.any() else 1.0
+
+    # x ln x for bootstrap entropy on non-negative matrices
+    xlnx_ok = np.array([np.nanmin(x) >= 0 for x in X], dtype=np.bool_)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xlnx = np.where(X > 0, X * np.log(np.where(X > 0, X, 1.0)), 0.0) if scheme_code.any() else np.zeros((1, 1, 1))
+
+    # score range for quantised sums and histograms: power means stay within their members' range
+    lo, hi = float(np.nanmin(X)), float(np.nanmax(X))
+    for s_ in shift[shift > 0]:
+        lo, hi = min(lo, s_), max(hi, hi - float(np.nanmin(X)) + s_)
+    if hi <= lo:
+        hi = lo + 1.0
+
+    wn = spec.weights
+    drop_opts = ["none"] + (list(fw.indicator_codes) if ch.drop_indicator else [])
+    kernel = KernelPlan(
+        seed=np.uint64(spec.seed), n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L,
+        node_parent=node_parent, node_level=node_level, level_ptr=level_ptr,
+        child_ptr=np.array(child_ptr, dtype=np.int64), child_idx=np.array(child_idx, dtype=np.int64),
+        max_members=int(max_members), X=np.ascontiguousarray(X), has_nan=has_nan, xlnx=xlnx, xlnx_ok=xlnx_ok,
+        T=T, agg_power=np.array([a.power for a in aggs], dtype=float),
+        agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
+        pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
+        imputation_cdf=_cdf(ch.probs("imputation")), normalizer_cdf=_cdf(ch.probs("normalizer")),
+        agg_cdf=_cdf(ch.probs("aggregator")), scheme_cdf=_cdf(ch.probs("scheme")),
+        drop_cdf=_cdf(np.ones(len(drop_opts))), base_w=base_w, scheme_code=scheme_code,
+        scheme_level=scheme_levels, bootstrap=bool(spec.bootstrap_units), ddof=ddof,
+        perturb={"none": 0, "uniform": 1, "dirichlet": 2}[wn.perturb], spread=float(wn.spread),
+        concentration=float(wn.concentration),
+        perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_),
+        score_lo=lo, score_hi=hi, q_max=Q_MAX,
+    )
+    factor_options = {
+        "imputation": [o.label for o in ch.imputation],
+        "normalizer": [o.label for o in ch.normalizer],
+        "aggregator": [" / ".join(ch.aggregator[a].label for a in p) for p in patterns_idx],
+        "scheme": [o.label for o in ch.scheme],
+        "drop_indicator": drop_opts,
+    }
+    patterns = [tuple(ch.aggregator[a].label for a in p) for p in patterns_idx]
+    return Plan(kernel, spec, dataset, codes, factor_options, patterns, matrices)
