@@ -279,8 +279,12 @@ def _ginv(t, power):
 
 
 @nb.njit(cache=True)
-def _aggregate_group(p, g, a, w, X, m, vals, offsets):
-    """Power-mean of group ``g``'s members into ``vals[g]`` (skip missing, renormalise)."""
+def _aggregate_group(p, g, a, w, X, m, vals, offsets, counts, sample_only):
+    """Power-mean of group ``g``'s members into ``vals[g]`` (skip missing, renormalise).
+
+    The shift rule looks at the column minimum over all units, or over the bootstrap sample
+    (``counts > 0``) when ``sample_only`` (as the nominal code does when it fits weights on it).
+    """
     k = p.n_indicators
     power = p.agg_power[a]
     need = p.agg_need[a]
@@ -294,7 +298,7 @@ def _aggregate_group(p, g, a, w, X, m, vals, offsets):
             col = _column(vals, X, m, c, k)
             lo = np.inf
             for i in range(n):
-                if col[i] < lo:
+                if col[i] < lo and (not sample_only or counts[i] > 0):
                     lo = col[i]
             if (need == 2 and lo <= 0.0) or (need == 1 and lo < 0.0):
                 offsets[ci - c0] = shift - lo
@@ -314,21 +318,12 @@ def _aggregate_group(p, g, a, w, X, m, vals, offsets):
 
 
 @nb.njit(cache=True)
-def _scores_tree(p, pat, w, X, m, vals, offsets, counts, n_boot, scheme, boot_w):
-    """Level-by-level scores into ``vals[root]``; re-estimates weights when ``boot_w``."""
-    k = p.n_indicators
+def _scores_tree(p, pat, w, m, vals, offsets, counts):
+    """Level-by-level scores of every node into ``vals`` (the index in ``vals[root]``)."""
     for lvl in range(1, p.n_levels):  # aggregation level lvl + 1
         a = p.pattern_aggs[pat, lvl - 1]
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
-            if boot_w and p.scheme_level[lvl - 1]:
-                c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
-                if c1 - c0 > 1:
-                    wtmp = np.zeros(c1 - c0)
-                    _boot_group_weights(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, counts, n_boot,
-                                        X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp)
-                    for ci in range(c0, c1):
-                        w[p.child_idx[ci]] = wtmp[ci - c0]
-            _aggregate_group(p, g, a, w, X, m, vals, offsets)
+            _aggregate_group(p, g, a, w, p.X, m, vals, offsets, counts, False)
 
 
 @nb.njit(cache=True)
@@ -351,7 +346,7 @@ def _boot_weights_only(p, pat, w, X, m, vals, offsets, counts, n_boot, scheme):
                     for ci in range(c0, c1):
                         w[p.child_idx[ci]] = wtmp[ci - c0]
             if lvl <= top_needed:
-                _aggregate_group(p, g, a, w, X, m, vals, offsets)
+                _aggregate_group(p, g, a, w, X, m, vals, offsets, counts, True)
 
 
 @nb.njit(cache=True)
@@ -380,8 +375,7 @@ def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice):
         for j in range(n):
             counts[min(int(_uniform(key, STREAM_BOOTSTRAP + j) * n), n - 1)] += 1
         n_boot = n
-        _boot_weights_only(p, pat, w, X=p.X, m=m, vals=vals, offsets=offsets, counts=counts,
-                           n_boot=n_boot, scheme=scheme)
+        _boot_weights_only(p, pat, w, p.X, m, vals, offsets, counts, n_boot, scheme)
     _perturb(w, key, p)
     if drop >= 0:
         w[drop] = 0.0
@@ -403,7 +397,7 @@ def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice):
             for i in range(n):
                 scores[i] = _ginv(scores[i], power)
     else:
-        _scores_tree(p, pat, w, p.X, m, vals, offsets, counts, n_boot, scheme, False)
+        _scores_tree(p, pat, w, m, vals, offsets, counts)
         root = vals[p.n_nodes - 1]
         for i in range(n):
             scores[i] = root[i]

@@ -1,0 +1,148 @@
+"""Engine benchmark on the built-in 338-city data (synthetic demo data). Prints figures; asserts nothing
+about time.
+
+For each spec (fixed-data, full demo, bootstrap data-driven weights) it times, in this one process,
+the numba engine, the batched-numpy baseline (same random streams; fixed-data specs only) and the
+per-replication pandas rebuild (small R), checks that they agree on the rank histograms, and prints
+replications/second and the ratios. Then, in fresh processes: peak RSS at 1M and 10M replications,
+JIT load time with a warm cache, and the time of ``weightlab --help``.
+
+Usage: python benchmarks/bench_engine.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from numpy_baseline import run_numpy  # noqa: E402
+
+from weightlab.datasets import load_ai_cities  # noqa: E402
+from weightlab.index import rank_descending  # noqa: E402
+from weightlab.robustness.engine import debug_replication, run_plan  # noqa: E402
+from weightlab.robustness.plan import compile_plan  # noqa: E402
+from weightlab.robustness.reference import rebuild  # noqa: E402
+from weightlab.robustness.spec import UncertaintySpec, demo_spec  # noqa: E402
+
+FIXED = {"seed": 7, "weights": {"perturb": "uniform", "spread": 0.25},
+         "choices": {"normalizer": ["minmax", "zscore", "rank"], "imputation": ["mean"],
+                     "aggregator": ["arithmetic", {"name": "geometric", "shift": 0.01}]}}
+BOOTSTRAP = {"seed": 7, "weights": {"perturb": "uniform", "spread": 0.25}, "bootstrap": {"units": True},
+             "choices": {"normalizer": ["minmax"], "imputation": ["mean"], "scheme": ["entropy", "critic"],
+                         "scheme_levels": [1]}}
+
+
+def _time(fn, *args, **kw):
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t
+
+
+def _rss_run(spec: dict, reps: int) -> float:
+    """Peak RSS (MB) of a fresh process that runs ``reps`` replications."""
+    code = f"""
+import json, resource
+from weightlab.datasets import load_ai_cities
+from weightlab.robustness.spec import UncertaintySpec
+from weightlab.robustness.engine import run
+spec = UncertaintySpec.from_dict(json.loads({json.dumps(json.dumps(spec))}))
+spec = spec.with_overrides(reps={reps})
+res = run(load_ai_cities(), spec)
+print(json.dumps({{"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rate": res.manifest["reps_per_s"]}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fresh_jit_load() -> float:
+    code = """
+import time
+from weightlab.datasets import load_ai_cities
+from weightlab.robustness.spec import UncertaintySpec
+from weightlab.robustness.plan import compile_plan
+from weightlab.robustness.engine import run_plan
+plan = compile_plan(load_ai_cities(), UncertaintySpec.from_dict({"reps": 1}))
+t = time.perf_counter()
+run_plan(plan)
+print(time.perf_counter() - t)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _help_time() -> float:
+    exe = Path(sys.executable).with_name("weightlab")
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run([str(exe), "--help"], capture_output=True, check=True)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_spec(label: str, spec: UncertaintySpec, ds, engine_reps: int, numpy_reps: int, pandas_reps: int):
+    plan = compile_plan(ds, spec.with_overrides(reps=engine_reps))
+    run_plan(compile_plan(ds, spec.with_overrides(reps=1000)))  # JIT warm-up
+    acc, t_engine = _time(run_plan, plan)
+    rate_engine = engine_reps / t_engine
+    row = {"spec": label, "engine": rate_engine}
+    if numpy_reps:
+        small = compile_plan(ds, spec.with_overrides(reps=numpy_reps))
+        hist_np, t_np = _time(run_numpy, small.kernel, numpy_reps)
+        row["numpy"] = numpy_reps / t_np
+        row["numpy_agrees"] = bool(np.array_equal(hist_np, run_plan(small).rank_hist))
+    t0 = time.perf_counter()
+    agree = True
+    for r in range(pandas_reps):
+        want = rebuild(ds, plan.spec, r)["ranks"]
+        agree &= bool(np.array_equal(want, debug_replication(plan, r)["ranks"]))
+    row["pandas"] = pandas_reps / (time.perf_counter() - t0)
+    row["pandas_agrees"] = agree
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer replications (smoke run)")
+    args = ap.parse_args()
+    scale = 0.1 if args.quick else 1.0
+    ds = load_ai_cities()
+    print(f"weightlab engine benchmark — {ds.n_units} units x {ds.n_indicators} indicators "
+          f"({ds.label}); threads={os.environ.get('NUMBA_NUM_THREADS', 'all')}")
+    rows = [
+        bench_spec("fixed data: weights ±25 % + 3 normalizers + 2 aggregators",
+                   UncertaintySpec.from_dict(FIXED), ds, int(4_000_000 * scale), int(200_000 * scale), 100),
+        bench_spec("full demo spec (+ 4 schemes)", demo_spec(), ds, int(4_000_000 * scale), int(200_000 * scale), 100),
+        bench_spec("bootstrap entropy/CRITIC weights", UncertaintySpec.from_dict(BOOTSTRAP), ds,
+                   int(1_000_000 * scale), 0, 30),
+    ]
+    print()
+    print("| spec | engine rep/s | numpy rep/s | pandas rep/s | engine/numpy | engine/pandas | agree |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        np_rate = row.get("numpy")
+        agree = "yes" if row["pandas_agrees"] and row.get("numpy_agrees", True) else "NO"
+        np_cell = "" if np_rate is None else f"{np_rate:,.0f}"
+        ratio_np = "" if np_rate is None else f"{row['engine'] / np_rate:.1f}x"
+        print(f"| {row['spec']} | {row['engine']:,.0f} | {np_cell} | {row['pandas']:,.0f} | {ratio_np} | "
+              f"{row['engine'] / row['pandas']:,.0f}x | {agree} |")
+    print()
+    for reps in ((1_000_000, 10_000_000) if not args.quick else (100_000, 1_000_000)):
+        out = _rss_run(FIXED, reps)
+        print(f"peak RSS, fixed-data spec, {reps:,} reps: {out['rss_mb']:.0f} MB ({out['rate']:,.0f} rep/s)")
+    print(f"JIT load with warm cache (first chunk in a fresh process): {_fresh_jit_load():.2f} s")
+    print(f"weightlab --help: {_help_time():.2f} s (best of 3)")
+
+
+if __name__ == "__main__":
+    main()

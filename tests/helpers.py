@@ -1,0 +1,36 @@
+"""Small datasets shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from weightlab.data import Dataset
+
+
+def random_dataset(n_units: int = 40, seed: int = 3, missing: int = 0) -> Dataset:
+    """A small 3-level dataset: 7 indicators (one cost), 3 sub-pillars (one single-member), 2 pillars."""
+    from weightlab.framework import Framework
+
+    fw = Framework.from_dict({
+        "index": {"code": "idx"},
+        "groups": [{"code": "A", "parent": "idx", "weight": 2}, {"code": "B", "parent": "idx"},
+                   {"code": "a1", "parent": "A"}, {"code": "a2", "parent": "A", "weight": 0.5},
+                   {"code": "b1", "parent": "B"}],
+        "indicators": [{"code": "x1", "parent": "a1"}, {"code": "x2", "parent": "a1", "weight": 2},
+                       {"code": "x3", "parent": "a1", "direction": -1}, {"code": "x4", "parent": "a2"},
+                       {"code": "x5", "parent": "b1"}, {"code": "x6", "parent": "b1"},
+                       {"code": "x7", "parent": "b1", "weight": 3}],
+    })
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n_units, 1))
+    vals = np.exp(0.8 * latent + rng.normal(scale=0.7, size=(n_units, 7))) * rng.uniform(1, 50, size=7)
+    vals[rng.random((n_units, 7)) < 0.1] = 0.0
+    vals[:3] = 0.0  # three units tied at zero everywhere
+    df = pd.DataFrame(vals, columns=fw.indicator_codes, index=pd.Index([f"u{i:02d}" for i in range(n_units)],
+                                                                        name="unit"))
+    if missing:
+        cells = rng.choice(n_units * 7, size=missing, replace=False)
+        for c in cells:
+            df.iat[c // 7, c % 7] = np.nan
+    return Dataset(df, fw, pd.Series(df.index, index=df.index, name="name"))

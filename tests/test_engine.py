@@ -1,0 +1,155 @@
+"""The Monte Carlo engine against an independent plain rebuild, and its determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from weightlab.index import rank_descending
+from weightlab.robustness.engine import debug_replication, run, run_plan
+from weightlab.robustness.plan import compile_plan
+from weightlab.robustness.results import histogram_quantile
+from weightlab.robustness.spec import UncertaintySpec
+
+from weightlab.robustness.reference import rebuild
+
+from .helpers import random_dataset
+
+SPECS = {
+    "uniform-noise-normalizers": {
+        "seed": 11, "weights": {"perturb": "uniform", "spread": 0.3},
+        "choices": {"normalizer": ["minmax", "zscore", "rank", "percentile"]},
+    },
+    "geometric-harmonic-genmean": {
+        "seed": 12, "weights": {"perturb": "uniform", "spread": 0.2, "levels": [1, 2]},
+        "choices": {"normalizer": ["minmax", "zscore"],
+                    "aggregator": ["arithmetic", {"name": "geometric", "shift": 0.05},
+                                   {"name": "harmonic", "shift": 0.1}, {"name": "genmean", "p": 0.5, "shift": 0.1}]},
+    },
+    "mixed-aggregators-per-level": {
+        "seed": 13, "weights": {"perturb": "uniform", "spread": 0.25},
+        "choices": {"normalizer": ["minmax", "zscore"], "aggregator_per_level": True,
+                    "aggregator": ["arithmetic", {"name": "geometric", "shift": 0.01}]},
+    },
+    "schemes-all-levels": {
+        "seed": 14, "weights": {"perturb": "uniform", "spread": 0.1},
+        "choices": {"scheme": ["equal", "expert", "entropy", "critic", "pca", "pca1", "std"],
+                    "normalizer": ["minmax", "zscore"]},
+    },
+    "dirichlet-drop": {
+        "seed": 15, "weights": {"perturb": "dirichlet", "concentration": 20.0},
+        "choices": {"drop_indicator": True, "scheme": ["equal", "entropy"]},
+    },
+    "missing-imputation": {
+        "seed": 16, "weights": {"perturb": "uniform", "spread": 0.25},
+        "choices": {"imputation": ["none", "mean", "median"], "normalizer": ["minmax", "rank"],
+                    "aggregator": ["arithmetic", {"name": "geometric", "shift": 0.02}], "drop_indicator": True},
+    },
+    "bootstrap": {
+        "seed": 17, "weights": {"perturb": "uniform", "spread": 0.2}, "bootstrap": {"units": True},
+        "choices": {"scheme": ["entropy", "critic", "std", "equal"], "normalizer": ["minmax", "zscore"],
+                    "imputation": ["none", "mean"]},
+    },
+    "bootstrap-upper-levels-geometric": {
+        "seed": 18, "bootstrap": {"units": True},
+        "choices": {"scheme": ["entropy", "critic"], "normalizer": ["zscore"], "scheme_levels": [2, 3],
+                    "aggregator": [{"name": "geometric", "shift": 0.05}], "imputation": ["none"]},
+    },
+}
+
+
+def _spec(name: str, reps: int = 200) -> UncertaintySpec:
+    return UncertaintySpec.from_dict({"reps": reps, **SPECS[name]}, source=name)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_replications_match_plain_rebuild(name):
+    missing = 12 if "missing" in name or "bootstrap" in name else 0
+    ds = random_dataset(missing=missing)
+    spec = _spec(name)
+    plan = compile_plan(ds, spec)
+    seen = {f: set() for f in plan.factor_options}
+    for r in range(25):
+        got = debug_replication(plan, r)
+        want = rebuild(ds, spec, r)
+        for factor, option in want["choices"].items():
+            assert got["choices"][factor] == option, (r, factor)
+            seen[factor].add(option)
+        np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-12, atol=1e-12, err_msg=f"r={r}")
+        np.testing.assert_array_equal(got["ranks"], want["ranks"], err_msg=f"r={r}")
+        eff = np.array([got["effective_weights"][c] for c in ds.framework.indicator_codes])
+        np.testing.assert_allclose(eff, want["effective_weights"].to_numpy(), rtol=1e-12, atol=1e-14)
+    # every kind of choice was exercised (more than one option drawn where there are several)
+    for factor, options in plan.factor_options.items():
+        if len(options) > 1 and factor != "drop_indicator":
+            assert len(seen[factor]) > 1, factor
+
+
+def test_ranks_from_debug_equal_rank_of_scores():
+    ds = random_dataset()
+    plan = compile_plan(ds, _spec("geometric-harmonic-genmean"))
+    for r in range(10):
+        got = debug_replication(plan, r)
+        np.testing.assert_array_equal(got["ranks"], rank_descending(got["scores"]))
+
+
+def test_histogram_equals_direct_count_of_debug_ranks():
+    ds = random_dataset(missing=5)
+    spec = _spec("missing-imputation", reps=300)
+    plan = compile_plan(ds, spec)
+    acc = run_plan(plan)
+    n = ds.n_units
+    direct = np.zeros((n, n), dtype=np.int64)
+    scores = []
+    for r in range(spec.reps):
+        d = debug_replication(plan, r)
+        direct[np.arange(n), d["ranks"] - 1] += 1
+        scores.append(d["scores"])
+    np.testing.assert_array_equal(acc.rank_hist, direct)
+    result = run(ds, spec)
+    # mean score from quantised integer sums vs the plain mean (resolution (hi - lo) / 2**24)
+    by_unit = result.ranks.set_index("unit")
+    mean = np.mean(scores, axis=0)
+    res = (plan.kernel.score_hi - plan.kernel.score_lo) / 2 ** 24
+    np.testing.assert_allclose(by_unit.loc[ds.units, "mean_score"].to_numpy(), mean, atol=res)
+    # quantiles: inverted CDF, as numpy defines it
+    ranks = np.array([debug_replication(plan, r)["ranks"] for r in range(spec.reps)])
+    for q in (0.05, 0.5, 0.95):
+        want = np.quantile(ranks, q, axis=0, method="inverted_cdf")
+        np.testing.assert_array_equal(histogram_quantile(direct, q), want)
+    np.testing.assert_array_equal(by_unit.loc[ds.units, "median_rank"].to_numpy(),
+                                  np.quantile(ranks, 0.5, axis=0, method="inverted_cdf"))
+    np.testing.assert_array_equal(by_unit.loc[ds.units, "best_rank"].to_numpy(), ranks.min(axis=0))
+    np.testing.assert_array_equal(by_unit.loc[ds.units, "worst_rank"].to_numpy(), ranks.max(axis=0))
+    np.testing.assert_allclose(by_unit.loc[ds.units, "p_top10"].to_numpy(), (ranks <= 10).mean(axis=0))
+
+
+@pytest.mark.parametrize("name", ["missing-imputation", "bootstrap", "dirichlet-drop"])
+def test_bit_identical_for_threads_and_chunks(name):
+    ds = random_dataset(missing=6)
+    spec = _spec(name, reps=3000)
+    plan = compile_plan(ds, spec)
+    runs = [run_plan(plan, threads=t, chunk_size=c) for t, c in [(1, 3000), (2, 3000), (2, 257), (1, 1000)]]
+    first = runs[0]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(first.rank_hist, other.rank_hist)
+        np.testing.assert_array_equal(first.score_hist, other.score_hist)
+        assert list(first.score_q) == list(other.score_q)
+        assert list(first.score_q2) == list(other.score_q2)
+        np.testing.assert_array_equal(first.choice_count, other.choice_count)
+
+
+def test_choice_shares_follow_probabilities():
+    ds = random_dataset()
+    spec = UncertaintySpec.from_dict({"reps": 20000, "seed": 5, "choices": {
+        "normalizer": ["minmax", "zscore", "rank"], "probabilities": {"normalizer": [0.5, 0.25, 0.25]}}})
+    shares = run(ds, spec).choice_shares.set_index(["factor", "option"])["share"]
+    np.testing.assert_allclose(shares.loc["normalizer"].to_numpy(), [0.5, 0.25, 0.25], atol=0.015)
+
+
+def test_no_uncertainty_reproduces_nominal_ranks():
+    ds = random_dataset()
+    result = run(ds, UncertaintySpec.from_dict({"reps": 50}))
+    r = result.ranks
+    assert (r["best_rank"] == r["nominal_rank"]).all() and (r["worst_rank"] == r["nominal_rank"]).all()
+    assert (r["rank_shift"] == 0).all()
