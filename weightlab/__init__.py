@@ -1,3 +1,55 @@
-"""weightlab: build, weight and audit composite indices."""
+"""weightlab: build, weight and audit composite indices.
+
+Public names are imported lazily (PEP 562), so ``import weightlab`` and ``weightlab --help`` stay
+fast and never compile numba kernels.
+
+>>> import weightlab as wl                                      # doctest: +SKIP
+>>> ds = wl.load_ai_cities()                                    # synthetic demo data
+>>> wl.build_index(ds, scheme="entropy").table().head()
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Framework": "weightlab.framework",
+    "Dataset": "weightlab.data",
+    "read_dataset": "weightlab.data",
+    "impute": "weightlab.treatment",
+    "build_index": "weightlab.index",
+    "IndexResult": "weightlab.index",
+    "rank_descending": "weightlab.index",
+    "compare": "weightlab.compare",
+    "compare_schemes": "weightlab.compare",
+    "NORMALIZERS": "weightlab.normalization",
+    "SCHEMES": "weightlab.weighting",
+    "Weights": "weightlab.weighting",
+    "AGGREGATORS": "weightlab.aggregation",
+    "load_ai_cities": "weightlab.datasets",
+    "UncertaintySpec": "weightlab.robustness.spec",
+    "demo_spec": "weightlab.robustness.spec",
+    "run_robustness": "weightlab.robustness.engine",
+    "WeightlabError": "weightlab.errors",
+    "InputError": "weightlab.errors",
+    "FrameworkError": "weightlab.errors",
+    "SpecError": "weightlab.errors",
+    "ParameterError": "weightlab.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'weightlab' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name])
+    value = getattr(module, "run" if name == "run_robustness" else name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
