@@ -1,0 +1,75 @@
+"""Standardisation (z-scores)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._params import Interval
+from ..errors import InputError
+from .base import NORMALIZERS, Normalizer, Table, nan_extremes, per_column
+
+
+@NORMALIZERS.register("zscore")
+class ZScore(Normalizer):
+    """Z-scores with the sample standard deviation (``ddof=1`` by default).
+
+    With ``s = +1`` for a benefit and ``s = -1`` for a cost column, over the ``n`` non-missing
+    units of the column::
+
+        mean = sum(x) / n
+        sd   = sqrt( sum((x - mean)**2) / (n - ddof) )
+        y    = s * (x - mean) / sd
+
+    which equals standardising ``-x`` for a cost column. A constant column (all observed values
+    equal, including a single observed value) maps to 0; an all-NaN column stays NaN.
+
+    Parameters
+    ----------
+    ddof : int, default=1
+        Delta degrees of freedom of the standard deviation (1: sample, 0: population).
+    directions : None, sequence of +1/-1 or dict column -> +1/-1, default=None
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+        Column means of ``x`` (not direction-adjusted).
+    scale_ : ndarray of shape (n_features,)
+        Column standard deviations with ``ddof``; 1.0 for constant columns.
+    directions_ : ndarray of shape (n_features,)
+
+    References
+    ----------
+    OECD/JRC (2008). Handbook on Constructing Composite Indicators: Methodology and User Guide.
+    OECD Publishing, Paris. Section 5 (Normalisation of data), standardisation (z-scores).
+
+    Examples
+    --------
+    >>> ZScore().fit_transform([[1.0], [2.0], [3.0]]).ravel().tolist()
+    [-1.0, 0.0, 1.0]
+    """
+
+    _parameter_constraints = {**Normalizer._parameter_constraints,
+                              "ddof": [Interval(0, None, closed="left", integer=True)]}
+
+    def __init__(self, ddof=1, directions=None):
+        self.ddof = ddof
+        self.directions = directions
+
+    def _fit(self, table: Table) -> None:
+        A = table.values
+        lo, hi = nan_extremes(A)
+        constant = lo == hi
+        count = (~np.isnan(A)).sum(axis=0)
+        short = ~constant & (count > 0) & (count <= self.ddof)
+        if short.any():
+            j = int(np.flatnonzero(short)[0])
+            raise InputError(f"ZScore: {table.col(j)} has {count[j]} observed value(s); ddof={self.ddof} "
+                             f"needs more than {self.ddof}: lower ddof or fill the column.")
+        mean = per_column(np.mean, A)
+        sd = per_column(lambda v: float(np.std(v, ddof=self.ddof)) if v.size > self.ddof else 1.0, A)
+        # constant columns: centre on the value itself so the output is exactly 0
+        self.mean_ = np.where(constant, lo, mean)
+        self.scale_ = np.where(constant, 1.0, sd)
+
+    def _transform(self, table: Table) -> np.ndarray:
+        return self.directions_ * (table.values - self.mean_) / self.scale_
