@@ -46,8 +46,10 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     n = p.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
     acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts)
-    rank_hist = np.zeros((n_slots, n, n), dtype=np.int64)
-    score_hist = np.zeros((n_slots, n, SCORE_BINS), dtype=np.int64)
+    # per-slot counts are int32 (much faster to scatter into); a chunk has at most
+    # MAX_REPS_PER_SLOT replications per slot, so they cannot overflow before being flushed
+    rank_hist = np.zeros((n_slots, n, n), dtype=np.int32)
+    score_hist = np.zeros((n_slots, n, SCORE_BINS), dtype=np.int32)
     score_q = np.zeros((n_slots, n), dtype=np.int64)
     score_q2 = np.zeros((n_slots, n), dtype=np.int64)
     nan_count = np.zeros((n_slots, n), dtype=np.int64)
@@ -58,17 +60,15 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
         done = 0
         while done < reps:
             r1 = min(reps, done + chunk)
-            for a in (score_q, score_q2):
+            for a in (rank_hist, score_hist, score_q, score_q2):
                 a[:] = 0
             K.run_chunk(p, done, r1, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count)
-            acc.add_sums(score_q, score_q2)
+            acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
             done = r1
             if progress is not None:
                 progress(done, reps)
     finally:
         numba.set_num_threads(previous)
-    acc.rank_hist += rank_hist.sum(axis=0)
-    acc.score_hist += score_hist.sum(axis=0)
     acc.nan_count += nan_count.sum(axis=0)
     acc.choice_count += choice_count.sum(axis=0)
     acc.reps = reps

@@ -44,8 +44,10 @@ class Accumulators:
                    zeros_obj.copy(), np.zeros(n, dtype=np.int64),
                    np.zeros((n_factors, n_options), dtype=np.int64))
 
-    def add_sums(self, q: np.ndarray, q2: np.ndarray) -> None:
-        """Add per-slot int64 sums into the exact Python-integer totals."""
+    def add_chunk(self, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray) -> None:
+        """Add one chunk's per-slot counts and sums into the totals (exact integer arithmetic)."""
+        self.rank_hist += rank_hist.sum(axis=0, dtype=np.int64)
+        self.score_hist += score_hist.sum(axis=0, dtype=np.int64)
         self.score_q += q.sum(axis=0).astype(object)
         self.score_q2 += np.array([sum(int(v) for v in col) for col in q2.T], dtype=object)
 
