@@ -26,13 +26,13 @@ _FINITE_SPAN = 65532.0  # finite scores get keys 1 .. 65533
 def make_rank_workspace(n):
     """Scratch arrays for :func:`rank_min_into` on vectors of length ``n`` (allocate once)."""
     return (np.empty(n, dtype=np.uint16), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32),
-            np.empty(512, dtype=np.int32))
+            np.empty(512, dtype=np.int32), np.empty(n, dtype=np.uint16))
 
 
 @nb.njit(cache=True, nogil=True)
 def rank_min_into(scores, ranks, ws):
     """Write the competition ranks of ``scores`` (float64, length n) into ``ranks`` (int32)."""
-    keys, order_a, order_b, counts = ws
+    keys, order_a, order_b, counts, sorted_keys = ws
     n = scores.shape[0]
     if n == 0:
         return
@@ -40,25 +40,28 @@ def rank_min_into(scores, ranks, ws):
     hi = -np.inf
     for i in range(n):
         s = scores[i]
-        if s > -np.inf and s < np.inf:
-            if s < lo:
-                lo = s
-            if s > hi:
-                hi = s
+        if s - s == 0.0:  # finite
+            lo = min(lo, s)
+            hi = max(hi, s)
     half = 1.0 if hi - lo < np.inf else 0.5  # halve both ends if the range overflows a double
-    span = hi * half - lo * half if hi > lo else 1.0  # a division (not 1/span) also copes with denormals
+    span = hi * half - lo * half if hi > lo else 1.0
+    inv = _FINITE_SPAN / span
+    exact_div = not inv < np.inf  # a denormal span: divide instead of multiplying by 1/span
     for b in range(512):
         counts[b] = 0
+    n_nan = 0
     for i in range(n):
         s = scores[i]
-        if s != s:
+        if s - s == 0.0:
+            d = hi * half - s * half
+            k = 1 + min(int(d / span * _FINITE_SPAN if exact_div else d * inv), 65532)
+        elif s != s:
             k = _KEY_NAN
-        elif s == np.inf:
+            n_nan += 1
+        elif s > 0:
             k = _KEY_POS_INF
-        elif s == -np.inf:
-            k = _KEY_NEG_INF
         else:
-            k = 1 + min(int((hi * half - s * half) / span * _FINITE_SPAN), 65532)
+            k = _KEY_NEG_INF
         keys[i] = k
         counts[k & 255] += 1
         counts[256 + (k >> 8)] += 1
@@ -73,38 +76,35 @@ def rank_min_into(scores, ranks, ws):
         counts[256 + b] = t1
         t1 += c1
     for i in range(n):
-        d = keys[i] & 255
+        d = np.int64(keys[i]) & 255
         order_a[counts[d]] = i
         counts[d] += 1
     for j in range(n):
         i = order_a[j]
-        d = 256 + (keys[i] >> 8)
+        d = 256 + (np.int64(keys[i]) >> 8)
         order_b[counts[d]] = i
         counts[d] += 1
-    # exact fix-up inside runs of equal keys (best first), then min-ranks by exact comparison
-    j = 0
-    while j < n:
-        k = keys[order_b[j]]
-        e = j + 1
-        while e < n and keys[order_b[e]] == k:
-            e += 1
-        if e - j > 1 and k != _KEY_NAN:
-            for a in range(j + 1, e):
-                v = order_b[a]
-                sv = scores[v]
-                b = a - 1
-                while b >= j and scores[order_b[b]] < sv:
-                    order_b[b + 1] = order_b[b]
-                    b -= 1
-                order_b[b + 1] = v
-        j = e
-    prev = scores[order_b[0]]
-    rank = 1
-    ranks[order_b[0]] = 1
-    for j in range(1, n):
+    m = n - n_nan
+    for j in range(m):
+        sorted_keys[j] = keys[order_b[j]]
+    # exact fix-up: insertion sort by score inside runs of equal keys (rare)
+    for j in range(1, m):
+        if sorted_keys[j] == sorted_keys[j - 1]:
+            v = order_b[j]
+            sv = scores[v]
+            b = j - 1
+            while b >= 0 and sorted_keys[b] == sorted_keys[j] and scores[order_b[b]] < sv:
+                order_b[b + 1] = order_b[b]
+                b -= 1
+            order_b[b + 1] = v
+    # competition ranks by exact comparison with the previous score (branch-free)
+    prev = np.nan
+    rank = 0
+    for j in range(m):
         i = order_b[j]
         s = scores[i]
-        if not (s == prev or (s != s and prev != prev)):
-            rank = j + 1
-            prev = s
+        rank = j + 1 if s != prev else rank
+        prev = s
         ranks[i] = rank
+    for j in range(m, n):
+        ranks[order_b[j]] = m + 1
