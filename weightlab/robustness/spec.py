@@ -1,0 +1,331 @@
+"""The uncertainty specification of a Monte Carlo run (TOML file or Python object).
+
+::
+
+    seed = 7
+    reps = 1_000_000
+
+    [weights]                  # perturbation of the weights, renormalised within each group
+    perturb = "uniform"        # "uniform": w * U(1 - spread, 1 + spread) | "dirichlet" | "none"
+    spread = 0.25              # uniform only, in [0, 1)
+    concentration = 50.0       # dirichlet only: w ~ Dirichlet(concentration * w_group)
+    levels = "all"             # or a list of member levels (1 = indicators within their groups)
+
+    [choices]                  # one option per replication, uniformly unless probabilities are given
+    normalizer = ["minmax", "zscore", "rank"]
+    aggregator = ["arithmetic", {name = "geometric", shift = 0.01}]
+    aggregator_per_level = false
+    scheme = ["equal", "entropy", "critic", "pca"]
+    scheme_levels = "all"
+    imputation = ["mean", "median"]
+    drop_indicator = true
+
+    [choices.probabilities]
+    normalizer = [0.5, 0.25, 0.25]
+
+    [bootstrap]
+    units = false
+
+    [outputs]
+    quantiles = [0.05, 0.5, 0.95]
+    top_k = [10, 50]
+
+Omitted sections mean "not uncertain". The first option of each choice list is the nominal one.
+Every problem is a :class:`~weightlab.errors.SpecError` naming the file and key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._params import validate_params
+from ..errors import SpecError, WeightlabError
+from ..treatment import IMPUTATIONS
+
+CHOICE_KINDS = ("normalizer", "aggregator", "scheme", "imputation")
+PERTURBATIONS = ("none", "uniform", "dirichlet")
+
+
+def _registry(kind: str):
+    if kind == "normalizer":
+        from ..normalization import NORMALIZERS
+
+        return NORMALIZERS
+    if kind == "aggregator":
+        from ..aggregation import AGGREGATORS
+
+        return AGGREGATORS
+    from ..weighting import SCHEMES
+
+    return SCHEMES
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a choice: a registered method name and its parameters."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+    kind: str = ""
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in sorted(self.params.items()))})"
+
+    def build(self) -> Any:
+        """The plug-in instance (the name itself for an imputation)."""
+        if self.kind == "imputation":
+            return self.name
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in self.params.items()}
+        return _registry(self.kind).get(self.name, **params)
+
+    def to_toml(self) -> Any:
+        return {"name": self.name, **self.params} if self.params else self.name
+
+
+@dataclass(frozen=True)
+class WeightNoise:
+    perturb: str = "none"
+    spread: float = 0.25
+    concentration: float = 50.0
+    levels: Any = "all"
+
+
+@dataclass(frozen=True)
+class Choices:
+    normalizer: tuple = (Option("minmax", {}, "normalizer"),)
+    aggregator: tuple = (Option("arithmetic", {}, "aggregator"),)
+    aggregator_per_level: bool = False
+    scheme: tuple = (Option("equal", {}, "scheme"),)
+    scheme_levels: Any = "all"
+    imputation: tuple = (Option("none", {}, "imputation"),)
+    drop_indicator: bool = False
+    probabilities: dict = field(default_factory=dict)
+
+    def probs(self, entry: str) -> np.ndarray:
+        """Normalised drawing probabilities of the options of ``entry`` (uniform if not given)."""
+        n = len(getattr(self, entry))
+        p = self.probabilities.get(entry)
+        p = np.ones(n) if p is None else np.asarray(p, dtype=float)
+        return p / p.sum()
+
+
+@dataclass(frozen=True)
+class Outputs:
+    quantiles: tuple = (0.05, 0.5, 0.95)
+    top_k: tuple = (10, 50)
+
+
+@dataclass(frozen=True)
+class UncertaintySpec:
+    """Which choices vary in a Monte Carlo run, and how (see the module docstring)."""
+
+    seed: int = 0
+    reps: int = 100_000
+    weights: WeightNoise = WeightNoise()
+    choices: Choices = Choices()
+    bootstrap_units: bool = False
+    outputs: Outputs = Outputs()
+    source: str = ""
+
+    # ------------------------------------------------------------------ readers
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "UncertaintySpec":
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpecError(f"Spec file {path} does not exist: check the path.") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SpecError(f"Spec file {path} is not valid TOML ({exc}): fix the syntax.") from None
+        return cls.from_dict(doc, source=str(path))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], source: str = "") -> "UncertaintySpec":
+        where = source or "spec"
+
+        def fail(msg: str) -> SpecError:
+            return SpecError(f"{where}: {msg}")
+
+        def known(table: dict, allowed: tuple, section: str) -> None:
+            for key in table:
+                if key not in allowed:
+                    close = difflib.get_close_matches(str(key), allowed, n=1)
+                    hint = f" Did you mean '{close[0]}'?" if close else f" Allowed: {', '.join(allowed)}."
+                    raise fail(f"unknown key '{key}' in {section}.{hint}")
+
+        def table(name: str) -> dict:
+            t = doc.get(name, {})
+            if not isinstance(t, dict):
+                raise fail(f"[{name}] must be a table.")
+            return t
+
+        known(doc, ("seed", "reps", "weights", "choices", "bootstrap", "outputs"), "the top level")
+        seed = doc.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+            raise fail(f"seed must be an integer in [0, 2**63); got {seed!r}.")
+        reps = doc.get("reps", 100_000)
+        if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+            raise fail(f"reps must be a positive integer; got {reps!r}.")
+
+        w = table("weights")
+        known(w, ("perturb", "spread", "concentration", "levels"), "[weights]")
+        perturb = w.get("perturb", "uniform" if w else "none")
+        if perturb not in PERTURBATIONS:
+            raise fail(f"[weights] perturb must be one of {', '.join(PERTURBATIONS)}; got {perturb!r}.")
+        spread = w.get("spread", 0.25)
+        if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread < 1:
+            raise fail(f"[weights] spread must be in [0, 1); got {spread!r}.")
+        conc = w.get("concentration", 50.0)
+        if isinstance(conc, bool) or not isinstance(conc, (int, float)) or not conc > 0:
+            raise fail(f"[weights] concentration must be > 0; got {conc!r}.")
+        noise = WeightNoise(perturb, float(spread), float(conc), _levels(w.get("levels", "all"), "[weights] levels", fail))
+
+        c = table("choices")
+        known(c, CHOICE_KINDS + ("aggregator_per_level", "scheme_levels", "drop_indicator", "probabilities"),
+              "[choices]")
+        options = {kind: _options(c, kind, fail) for kind in CHOICE_KINDS}
+        probs = c.get("probabilities", {})
+        if not isinstance(probs, dict):
+            raise fail("[choices.probabilities] must be a table.")
+        known(probs, CHOICE_KINDS, "[choices.probabilities]")
+        for kind, p in probs.items():
+            if not isinstance(p, list) or len(p) != len(options[kind]):
+                raise fail(f"[choices.probabilities] {kind} must list {len(options[kind])} numbers, one per option.")
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in p) or sum(p) <= 0:
+                raise fail(f"[choices.probabilities] {kind} must be numbers >= 0 with a positive sum; got {p!r}.")
+        for flag in ("aggregator_per_level", "drop_indicator"):
+            if not isinstance(c.get(flag, False), bool):
+                raise fail(f"[choices] {flag} must be true or false; got {c[flag]!r}.")
+        choices = Choices(options["normalizer"], options["aggregator"], c.get("aggregator_per_level", False),
+                          options["scheme"], _levels(c.get("scheme_levels", "all"), "[choices] scheme_levels", fail),
+                          options["imputation"], c.get("drop_indicator", False),
+                          {k: tuple(float(v) for v in p) for k, p in probs.items()})
+
+        b = table("bootstrap")
+        known(b, ("units",), "[bootstrap]")
+        if not isinstance(b.get("units", False), bool):
+            raise fail(f"[bootstrap] units must be true or false; got {b['units']!r}.")
+
+        o = table("outputs")
+        known(o, ("quantiles", "top_k"), "[outputs]")
+        qs = o.get("quantiles", [0.05, 0.5, 0.95])
+        if not isinstance(qs, list) or not qs:
+            raise fail("[outputs] quantiles must be a non-empty list of numbers in (0, 1).")
+        for q in qs:
+            if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+                raise fail(f"[outputs] quantiles must be in (0, 1); got {q!r}.")
+        ks = o.get("top_k", [10, 50])
+        if not isinstance(ks, list) or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+            raise fail(f"[outputs] top_k must be a list of positive integers; got {ks!r}.")
+        outputs = Outputs(tuple(sorted({float(q) for q in qs})), tuple(sorted(set(ks))))
+        return cls(seed, reps, noise, choices, b.get("units", False), outputs, source)
+
+    # ------------------------------------------------------------------ writers and helpers
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML layout (``from_dict(to_dict())`` gives the same spec)."""
+        ch = self.choices
+        out: dict[str, Any] = {
+            "seed": self.seed, "reps": self.reps,
+            "weights": {"perturb": self.weights.perturb, "spread": self.weights.spread,
+                        "concentration": self.weights.concentration, "levels": self.weights.levels},
+            "choices": {kind: [o.to_toml() for o in getattr(ch, kind)] for kind in CHOICE_KINDS},
+            "bootstrap": {"units": self.bootstrap_units},
+            "outputs": {"quantiles": list(self.outputs.quantiles), "top_k": list(self.outputs.top_k)},
+        }
+        out["choices"].update({"aggregator_per_level": ch.aggregator_per_level, "scheme_levels": ch.scheme_levels,
+                               "drop_indicator": ch.drop_indicator})
+        if ch.probabilities:
+            out["choices"]["probabilities"] = {k: list(v) for k, v in ch.probabilities.items()}
+        return out
+
+    def with_overrides(self, reps: int | None = None, seed: int | None = None) -> "UncertaintySpec":
+        """A copy with ``reps`` and/or ``seed`` replaced (command-line options override the file)."""
+        doc = self.to_dict()
+        if reps is not None:
+            doc["reps"] = reps
+        if seed is not None:
+            doc["seed"] = seed
+        return UncertaintySpec.from_dict(doc, self.source)
+
+    def uncertain_factors(self) -> list[str]:
+        """Names of the factors that actually vary."""
+        ch = self.choices
+        out = ["weights"] if self.weights.perturb != "none" else []
+        out += [k for k in CHOICE_KINDS if len(getattr(ch, k)) > 1]
+        if ch.drop_indicator:
+            out.append("drop_indicator")
+        if self.bootstrap_units:
+            out.append("bootstrap")
+        return out
+
+    def check_against(self, framework) -> None:
+        """Raise SpecError when a level is deeper than ``framework`` allows."""
+        top = framework.n_levels - 1
+        for name, levels in (("[weights] levels", self.weights.levels),
+                             ("[choices] scheme_levels", self.choices.scheme_levels)):
+            if levels != "all" and any(lvl > top for lvl in levels):
+                raise SpecError(f"{self.source or 'spec'}: {name} {list(levels)} goes beyond this framework's "
+                                f"member levels 1..{top}.")
+
+
+def _levels(value: Any, name: str, fail) -> Any:
+    if value == "all":
+        return "all"
+    if (not isinstance(value, list) or not value
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)):
+        raise fail(f"{name} must be \"all\" or a list of positive integers; got {value!r}.")
+    return tuple(sorted(set(value)))
+
+
+def _options(c: dict, kind: str, fail) -> tuple:
+    default = {"normalizer": "minmax", "aggregator": "arithmetic", "scheme": "equal", "imputation": "none"}[kind]
+    raw = c.get(kind, [default])
+    if isinstance(raw, (str, dict)):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise fail(f"[choices] {kind} must be a non-empty list of method names.")
+    out = []
+    for entry in raw:
+        if isinstance(entry, str):
+            opt = Option(entry, {}, kind)
+        elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            opt = Option(entry["name"], {k: v for k, v in entry.items() if k != "name"}, kind)
+        else:
+            raise fail(f"[choices] {kind} entries must be names or tables with a 'name'; got {entry!r}.")
+        if kind == "imputation":
+            if opt.name not in IMPUTATIONS or opt.params:
+                raise fail(f"[choices] imputation '{opt.label}' is unknown. Choose from: {', '.join(IMPUTATIONS)}.")
+        else:
+            try:
+                validate_params(opt.build())
+            except WeightlabError as exc:
+                raise fail(f"[choices] {kind} '{opt.label}': {exc}") from None
+        if opt in out:
+            raise fail(f"[choices] {kind} lists '{opt.label}' twice.")
+        out.append(opt)
+    return tuple(out)
+
+
+def demo_spec(reps: int = 1_000_000, seed: int = 7) -> UncertaintySpec:
+    """The demo's run: weights ±25 % at all levels, 3 normalizers, 2 aggregators, 4 schemes.
+
+    Geometric aggregation gets ``shift = 0.01`` because min-max data contain zeros and z-scores
+    negative values: a member column whose minimum is <= 0 is translated to minimum 0.01.
+    Missing cells are mean-imputed.
+    """
+    return UncertaintySpec.from_dict({
+        "seed": seed, "reps": reps,
+        "weights": {"perturb": "uniform", "spread": 0.25, "levels": "all"},
+        "choices": {"normalizer": ["minmax", "zscore", "rank"],
+                    "aggregator": ["arithmetic", {"name": "geometric", "shift": 0.01}],
+                    "scheme": ["equal", "entropy", "critic", "pca"], "imputation": ["mean"]},
+    }, source="demo spec")
