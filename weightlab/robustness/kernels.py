@@ -259,31 +259,6 @@ def _boot_group_weights(code, members, nm, counts, n_boot, X, m, vals, k, xlnx, 
         out[a] = out[a] / total if total > 0.0 else 1.0 / nm
 
 
-@nb.njit(cache=True)
-def varimax_kernel(L, gamma, max_iter, tol):
-    """Kaiser's varimax rotation by the SVD iteration (as in the Python scheme), fixed iteration cap."""
-    p_, k_ = L.shape
-    R = np.eye(k_)
-    d = 0.0
-    for _ in range(max_iter):
-        Lam = L @ R
-        col = np.zeros(k_)
-        for j in range(k_):
-            for i in range(p_):
-                col[j] += Lam[i, j] * Lam[i, j]
-        B = np.empty((p_, k_))
-        for i in range(p_):
-            for j in range(k_):
-                B[i, j] = Lam[i, j] ** 3 - (gamma / p_) * Lam[i, j] * col[j]
-        u, s, vh = np.linalg.svd(L.T @ B)
-        R = u @ vh
-        d_old = d
-        d = s.sum()
-        if d_old != 0.0 and d < d_old * (1.0 + tol):
-            break
-    return L @ R
-
-
 # ----------------------------------------------------------------------------- scores
 @nb.njit(inline="always")
 def _g(x, power):

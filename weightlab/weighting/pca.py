@@ -1,0 +1,133 @@
+"""PCA / factor-analysis weights (OECD/JRC Handbook 2008, after Nicoletti et al. 2000)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .._params import NONE, Interval, Options
+from ._common import normalise_or_equal
+from .base import SCHEMES, WeightingScheme
+
+
+def varimax(loadings: np.ndarray, gamma: float = 1.0, max_iter: int = 500, tol: float = 1e-10) -> np.ndarray:
+    """Kaiser's varimax rotation of a loading matrix (p x k), by the usual SVD iteration::
+
+        R <- U V'   where  U S V' = svd( L' (Lr**3 - (gamma / p) Lr diag(sum(Lr**2))) ),  Lr = L R
+
+    stopping when the criterion ``sum(S)`` grows by less than a relative ``tol``.
+    """
+    L = np.asarray(loadings, dtype=float)
+    p, k = L.shape
+    if k < 2:
+        return L.copy()
+    R = np.eye(k)
+    d = 0.0
+    for _ in range(max_iter):
+        Lr = L @ R
+        u, s, vh = np.linalg.svd(L.T @ (Lr ** 3 - (gamma / p) * Lr @ np.diag((Lr ** 2).sum(axis=0))))
+        R = u @ vh
+        d_old, d = d, s.sum()
+        if d_old != 0.0 and d < d_old * (1.0 + tol):
+            break
+    return L @ R
+
+
+def _standardise(X: np.ndarray) -> np.ndarray:
+    sd = X.std(axis=0, ddof=1)
+    return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+@SCHEMES.register("pca")
+class PCA(WeightingScheme):
+    """Weights from principal components with varimax rotation (OECD/JRC Handbook 2008, §6.1).
+
+    1. Standardise the members (z-scores, ddof=1), so PCA works on their correlation matrix.
+    2. Keep ``n_factors`` components; by default those with eigenvalue > 1, adding components in
+       order until they explain at least ``min_variance`` of the variance (at least one).
+    3. Loadings ``L = eigenvectors * sqrt(eigenvalues)``; rotate them by varimax (``rotation``).
+    4. Square the loadings and scale each factor's column to sum to 1.
+    5. Give each member to the factor where its scaled squared loading is largest.
+    6. Factor weight = the factor's share of the variance explained by the retained (rotated)
+       factors, ``sum_j L_jf**2 / sum_jf L_jf**2``.
+    7. ``w_j`` = factor weight x scaled squared loading of j on its factor, renormalised to 1.
+
+    Parameters
+    ----------
+    n_factors : int or None, default=None
+        Components to keep (capped at the number of members); None applies the rule above.
+    rotation : {"varimax", "none"}, default="varimax"
+    min_variance : float, default=0.6
+        Cumulative explained variance the default rule must reach.
+
+    Attributes (in ``notes_``): factors retained and their explained variance.
+
+    References
+    ----------
+    OECD/JRC (2008). Handbook on Constructing Composite Indicators, section 6.1 (Technology
+    Achievement Index example, Tables 15-18). Nicoletti, G., Scarpetta, S., Boylaud, O. (2000).
+    Summary indicators of product market regulation. OECD Economics Department WP 226.
+    """
+
+    data_driven = True
+    _parameter_constraints: ClassVar[dict] = {
+        "n_factors": [NONE, Interval(1, None, integer=True)],
+        "rotation": [Options(("varimax", "none"))],
+        "min_variance": [Interval(0, 1)],
+    }
+
+    def __init__(self, n_factors: int | None = None, rotation: str = "varimax", min_variance: float = 0.6) -> None:
+        self.n_factors = n_factors
+        self.rotation = rotation
+        self.min_variance = min_variance
+
+    def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.decomposition import PCA as SkPCA
+
+        Z = _standardise(np.asarray(X, dtype=float))
+        pca = SkPCA(svd_solver="full").fit(Z)
+        return pca.explained_variance_, pca.components_
+
+    def group_weights(self, X, members, group, framework) -> np.ndarray:
+        eig, comps = self._components(X)
+        m = len(members)
+        if self.n_factors is not None:
+            k = min(int(self.n_factors), m)
+        else:
+            share = np.cumsum(eig) / eig.sum() if eig.sum() > 0 else np.ones(m)
+            k = max(1, int((eig > 1.0).sum()))
+            while k < m and share[k - 1] < self.min_variance:
+                k += 1
+        L = comps[:k].T * np.sqrt(np.maximum(eig[:k], 0.0))
+        if self.rotation == "varimax":
+            L = varimax(L)
+        sq = L ** 2
+        explained = sq.sum(axis=0)
+        scaled = sq / np.where(explained > 0, explained, 1.0)
+        factor = scaled.argmax(axis=1)
+        factor_weight = explained / explained.sum() if explained.sum() > 0 else np.full(k, 1.0 / k)
+        self.notes_.append(f"PCA group {group}: {k} factor(s), explained variance "
+                           f"{', '.join(f'{v:.3f}' for v in explained)}")
+        return normalise_or_equal(factor_weight[factor] * scaled[np.arange(m), factor])
+
+
+@SCHEMES.register("pca1")
+class FirstComponent(PCA):
+    """Absolute loadings of the first principal component of the standardised members::
+
+        w_j = |v_1j| / sum_k |v_1k|      v_1 = first eigenvector of the correlation matrix
+
+    Parameters
+    ----------
+    (none)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {}
+
+    def __init__(self) -> None:
+        pass
+
+    def group_weights(self, X, members, group, framework) -> np.ndarray:
+        _, comps = self._components(X)
+        return normalise_or_equal(np.abs(comps[0]))
