@@ -1,0 +1,209 @@
+"""Weighting schemes: common contract over the registry, and conformance with independent formulas."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from weightlab.errors import ParameterError
+from weightlab.framework import Framework
+from weightlab.weighting import SCHEMES
+from weightlab.weighting.expert import ahp_weights
+
+from .helpers import random_dataset
+
+# A classic 5 alternatives x 4 benefit criteria decision matrix (hand-worked examples of the
+# entropy and CRITIC methods use matrices of this shape).
+CLASSIC = np.array([
+    [250.0, 16.0, 12.0, 5.0],
+    [200.0, 16.0, 8.0, 3.0],
+    [300.0, 32.0, 16.0, 4.0],
+    [275.0, 32.0, 8.0, 4.0],
+    [225.0, 16.0, 16.0, 2.0],
+])
+
+
+def flat_framework(m: int) -> Framework:
+    return Framework.from_dict({"index": {"code": "idx"}, "groups": [{"code": "g", "parent": "idx"}],
+                                "indicators": [{"code": f"c{j}", "parent": "g"} for j in range(m)]})
+
+
+def fit_flat(name: str, X: np.ndarray, **params) -> np.ndarray:
+    fw = flat_framework(X.shape[1])
+    df = pd.DataFrame(X, columns=fw.indicator_codes)
+    return SCHEMES.get(name, **params).fit(df, fw).weights_.group("g").to_numpy()
+
+
+# ------------------------------------------------------------------ common contract
+@pytest.mark.parametrize("name", SCHEMES.available())
+def test_common_contract(name):
+    ds = random_dataset(n_units=30, seed=9)
+    X = (ds.values - ds.values.min()) / (ds.values.max() - ds.values.min())
+    scheme = SCHEMES.get(name)
+    assert scheme.fit(X, ds.framework) is scheme
+    w = scheme.weights_
+    assert (w.values >= 0).all()
+    for group in [ds.framework.index.code] + [g.code for g in ds.framework.groups]:
+        assert w.group(group).sum() == pytest.approx(1.0, abs=1e-12)
+    assert w.values["x4"] == 1.0  # single-member group
+    assert w.effective().sum() == pytest.approx(1.0, abs=1e-12)
+    # idempotent, unit-permutation invariant, clone-able with the same params
+    again = SCHEMES.get(name).fit(X, ds.framework).weights_.values
+    shuffled = SCHEMES.get(name).fit(X.sample(frac=1.0, random_state=1), ds.framework).weights_.values
+    np.testing.assert_allclose(again, w.values, rtol=1e-12)
+    np.testing.assert_allclose(shuffled, w.values, rtol=1e-9, atol=1e-12)
+    assert clone(scheme).get_params() == scheme.get_params()
+    assert not hasattr(SCHEMES.get(name), "weights_")
+
+
+def test_level_selection_keeps_nominal_elsewhere():
+    ds = random_dataset(n_units=30)
+    X = ds.values / ds.values.max()
+    w = SCHEMES.get("entropy").fit(X, ds.framework, level=1).weights_.values
+    nominal = ds.framework.nominal_weights()
+    np.testing.assert_allclose(w[["A", "B", "a1", "a2"]], nominal[["A", "B", "a1", "a2"]])
+    assert not np.allclose(w[["x1", "x2", "x3"]], nominal[["x1", "x2", "x3"]])
+
+
+# ------------------------------------------------------------------ conformance
+def test_entropy_matches_plain_formula():
+    X = CLASSIC
+    p = X / X.sum(axis=0)
+    e = -(p * np.log(p)).sum(axis=0) / np.log(X.shape[0])
+    want = (1 - e) / (1 - e).sum()
+    np.testing.assert_allclose(fit_flat("entropy", X), want, rtol=1e-12)
+
+
+def test_entropy_negative_columns_equal_minmax_entropy():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    mm = (X - X.min(0)) / (X.max(0) - X.min(0))
+    np.testing.assert_allclose(fit_flat("entropy", X), fit_flat("entropy", mm), rtol=1e-12)
+
+
+def test_critic_matches_plain_formula():
+    X = CLASSIC
+    Z = (X - X.min(0)) / (X.max(0) - X.min(0))
+    sd = Z.std(axis=0, ddof=1)
+    r = np.corrcoef(Z, rowvar=False)
+    C = sd * (1 - r).sum(axis=1)
+    np.testing.assert_allclose(fit_flat("critic", X), C / C.sum(), rtol=1e-12)
+
+
+def test_std_matches_plain_formula():
+    X = CLASSIC
+    Z = (X - X.min(0)) / (X.max(0) - X.min(0))
+    sd = Z.std(axis=0, ddof=1)
+    np.testing.assert_allclose(fit_flat("std", X), sd / sd.sum(), rtol=1e-12)
+
+
+def test_constant_columns():
+    X = np.column_stack([np.ones(6), np.arange(6.0), np.arange(6.0) ** 2])
+    assert fit_flat("critic", X)[0] == 0.0
+    assert fit_flat("std", X)[0] == 0.0
+    assert fit_flat("entropy", X)[0] == pytest.approx(0.0, abs=1e-12)  # uniform p: no information
+    np.testing.assert_allclose(fit_flat("critic", np.ones((5, 3))), [1 / 3] * 3)
+
+
+def _varimax_reference(L, gamma=1.0, iters=200_000, tol=1e-15):
+    """Varimax by the SVD iteration (Kaiser's criterion), independent of the planar form in pca.py."""
+    p, k = L.shape
+    R = np.eye(k)
+    d = 0.0
+    for _ in range(iters):
+        Lr = L @ R
+        u, s, vh = np.linalg.svd(L.T @ (Lr ** 3 - (gamma / p) * Lr @ np.diag((Lr ** 2).sum(axis=0))))
+        R = u @ vh
+        d_old, d = d, s.sum()
+        if d_old != 0 and d < d_old * (1 + tol):
+            break
+    return L @ R
+
+
+def test_pca_matches_direct_eigendecomposition_and_varimax():
+    rng = np.random.default_rng(4)
+    f = rng.normal(size=(200, 2))
+    X = np.column_stack([f[:, 0] + 0.3 * rng.normal(size=200) for _ in range(3)]
+                        + [f[:, 1] + 0.4 * rng.normal(size=200) for _ in range(3)])
+    R = np.corrcoef(X, rowvar=False)
+    vals, vecs = np.linalg.eigh(R)
+    order = np.argsort(vals)[::-1]
+    vals, vecs = vals[order], vecs[:, order]
+    k = int((vals > 1).sum())
+    assert k == 2
+    L = _varimax_reference(vecs[:, :k] * np.sqrt(vals[:k]))
+    sq = L ** 2
+    scaled = sq / sq.sum(axis=0)
+    fac = scaled.argmax(axis=1)
+    fw_ = sq.sum(axis=0) / sq.sum()
+    want = fw_[fac] * scaled[np.arange(6), fac]
+    # the SVD iteration pins the angle only to ~sqrt(machine eps), hence rtol 1e-6
+    np.testing.assert_allclose(fit_flat("pca", X), want / want.sum(), rtol=1e-6)
+    # first-component variant
+    v1 = np.abs(vecs[:, 0])
+    np.testing.assert_allclose(fit_flat("pca1", X), v1 / v1.sum(), rtol=1e-10)
+    # forcing one factor, no rotation: squared first-PC loadings
+    w1 = fit_flat("pca", X, n_factors=1, rotation="none")
+    np.testing.assert_allclose(w1, vecs[:, 0] ** 2 / (vecs[:, 0] ** 2).sum(), rtol=1e-10)
+
+
+def test_pca_default_rule_adds_factors_for_min_variance():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(500, 4))  # nearly spherical: eigenvalues near 1
+    w = SCHEMES.get("pca", min_variance=0.9)
+    fw = flat_framework(4)
+    w.fit(pd.DataFrame(X, columns=fw.indicator_codes), fw)
+    assert any("4 factor(s)" in n or "3 factor(s)" in n for n in w.notes_)
+
+
+def test_ahp_published_example():
+    # Saaty's three-criteria example: A = [[1, 3, 5], [1/3, 1, 3], [1/5, 1/3, 1]];
+    # published priorities (0.637, 0.258, 0.105), lambda_max = 3.039, CR = 0.033.
+    A = np.array([[1, 3, 5], [1 / 3, 1, 3], [1 / 5, 1 / 3, 1]])
+    w, lam, ci, cr = ahp_weights(A)
+    v = np.ones(3)
+    for _ in range(200):  # power iteration, independent of numpy.linalg.eig
+        v = A @ v
+        v /= v.sum()
+    np.testing.assert_allclose(w, v, rtol=1e-10)
+    np.testing.assert_allclose(w, [0.637, 0.258, 0.105], atol=6e-4)
+    assert lam == pytest.approx(3.039, abs=1e-3)
+    assert cr == pytest.approx(0.033, abs=1e-3)
+
+
+def test_ahp_in_scheme_warns_on_inconsistency_and_checks_matrices():
+    fw = flat_framework(3)
+    X = pd.DataFrame(np.ones((4, 3)), columns=fw.indicator_codes)
+    bad = {"g": {"members": ["c0", "c1", "c2"], "matrix": [[1, 9, 1 / 9], [1 / 9, 1, 9], [9, 1 / 9, 1]]}}
+    with pytest.warns(UserWarning, match="consistency ratio"):
+        s = SCHEMES.get("expert", ahp=bad).fit(X, fw)
+    assert any("CR=" in n for n in s.notes_)
+    with pytest.raises(ParameterError, match="reciprocal"):
+        SCHEMES.get("expert", ahp={"g": {"members": ["c0", "c1", "c2"],
+                                         "matrix": [[1, 2, 3], [2, 1, 3], [1 / 3, 1 / 3, 1]]}}).fit(X, fw)
+    with pytest.raises(ParameterError, match="lists members"):
+        SCHEMES.get("expert", ahp={"g": {"members": ["c0", "c1"], "matrix": [[1, 2], [0.5, 1]]}}).fit(X, fw)
+
+
+def test_expert_overrides_and_nominal():
+    fw = Framework.from_dict({"index": {"code": "idx"}, "groups": [{"code": "g", "parent": "idx"}],
+                              "indicators": [{"code": "a", "parent": "g", "weight": 1},
+                                             {"code": "b", "parent": "g", "weight": 3}]})
+    X = pd.DataFrame(np.ones((3, 2)), columns=["a", "b"])
+    np.testing.assert_allclose(SCHEMES.get("expert").fit(X, fw).weights_.group("g"), [0.25, 0.75])
+    np.testing.assert_allclose(SCHEMES.get("expert", weights={"a": 3}).fit(X, fw).weights_.group("g"), [0.5, 0.5])
+
+
+def test_missing_cells_filled_with_mean_for_weights_only():
+    X = CLASSIC.copy()
+    Xn = X.copy()
+    Xn[1, 2] = np.nan
+    filled = Xn.copy()
+    filled[1, 2] = np.nanmean(Xn[:, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(fit_flat("critic", Xn), fit_flat("critic", filled), rtol=1e-12)
