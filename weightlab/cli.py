@@ -1,0 +1,380 @@
+"""The ``weightlab`` command line: parse, call the public API, print.
+
+Heavy libraries (pandas, scikit-learn, numba) are imported inside the commands, so ``weightlab
+--help`` is fast. Every user error is one line on stderr (``weightlab: error: ...``) and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+try:  # recent typer vendors click as typer._click and raises its exceptions
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer depends on click
+    import click
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Build, weight and audit composite indices. Run any command with --help for examples.")
+datasets_app = typer.Typer(no_args_is_help=True, help="Built-in datasets.")
+app.add_typer(datasets_app, name="datasets")
+
+
+class Fmt(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+DataArg = typer.Argument(..., help="Data table: CSV, Parquet or Excel, one row per unit.", show_default=False)
+FrameworkOpt = typer.Option(..., "-f", "--framework", help="Framework: TOML or COINr iMeta CSV.", show_default=False)
+IdOpt = typer.Option(None, "--id-column", help="Column with unit ids (default: the first column).")
+ParamOpt = typer.Option([], "--param", help="key=value for the scheme, normalizer or aggregator (repeatable); "
+                        "prefix with scheme./normalizer./aggregator. when a key is ambiguous.")
+FormatOpt = typer.Option(Fmt.table, "--format", help="Output format.")
+OutOpt = typer.Option(None, "--out", help="Write to this file instead of standard output.")
+NormOpt = typer.Option("minmax", "--normalizer", help="Normalizer name (see 'weightlab weights --help').")
+SchemeOpt = typer.Option("equal", "--scheme", help="Weighting scheme name.")
+AggOpt = typer.Option("arithmetic", "--aggregator", help="Aggregator name.")
+ImpOpt = typer.Option("none", "--imputation", help="Missing values: none, mean, median or knn.")
+LevelOpt = typer.Option("all", "--level", help="Member level the scheme weights (1 = indicators), or 'all'.")
+
+
+def _fail(message: str) -> None:
+    from .errors import InputError
+
+    raise InputError(message)
+
+
+def _load(data: Path, framework: Path, id_column: str | None):
+    from .data import read_dataset
+
+    return read_dataset(data, framework, id_column=id_column)
+
+
+def _route_params(items: list[str], components: dict[str, tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Send each ``--param key=value`` to the plug-in whose constructor accepts ``key``."""
+    import inspect
+
+    from ._params import parse_param_strings
+    from .aggregation import AGGREGATORS
+    from .normalization import NORMALIZERS
+    from .weighting import SCHEMES
+
+    registries = {"scheme": SCHEMES, "normalizer": NORMALIZERS, "aggregator": AGGREGATORS}
+    accepted = {}
+    for role, (name, _) in components.items():
+        cls = registries[role].get_class(name)
+        accepted[role] = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "directions")]
+    out: dict[str, dict[str, Any]] = {role: {} for role in components}
+    for key, value in parse_param_strings(items).items():
+        role, _, bare = key.rpartition(".")
+        if role:
+            if role not in components:
+                _fail(f"--param {key}: prefix must be one of {', '.join(f'{r}.' for r in components)}.")
+            targets = [role] if bare in accepted[role] else []
+        else:
+            targets = [r for r in components if bare in accepted[r]]
+        if not targets:
+            valid = ", ".join(f"{r}.{p}" for r in components for p in accepted[r]) or "none"
+            _fail(f"--param {key}: no chosen method takes '{bare}'. Valid keys: {valid}.")
+        if len(targets) > 1:
+            _fail(f"--param {key} fits {' and '.join(targets)}: write {targets[0]}.{bare}=... to choose.")
+        if isinstance(value, tuple) and targets[0] == "scheme":
+            value = list(value)
+        out[targets[0]][bare] = value
+    return out
+
+
+def _emit(df, fmt: Fmt, out: Path | None, label: str = "", title: str = "") -> None:
+    """Print or write a table; the dataset label goes into a ``note`` column or onto stderr."""
+    from ._io import write_table_atomic
+    from .robustness.output import with_note
+
+    if fmt == Fmt.table:
+        if out is not None:
+            _fail("--out needs --format csv, json or parquet.")
+        if title:
+            typer.echo(title)
+        typer.echo(df.to_string(index=False))
+        if label:
+            typer.echo(f"Note: {label}", err=True)
+        return
+    df = with_note(df, label)
+    if out is not None:
+        write_table_atomic(df, out, fmt.value)
+        typer.echo(f"wrote {out}", err=True)
+    elif fmt == Fmt.csv:
+        sys.stdout.write(df.to_csv(index=False))
+    elif fmt == Fmt.json:
+        sys.stdout.write(df.to_json(orient="records", indent=2, force_ascii=False) + "\n")
+    else:
+        _fail("--format parquet needs --out FILE.")
+
+
+# ---------------------------------------------------------------------------------------------
+@app.command()
+def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Optional[str] = IdOpt) -> None:
+    """Check a data table against a framework and print a summary.
+
+    Example: weightlab validate data.csv -f framework.toml
+    """
+    s = _load(data, framework, id_column).summary()
+    typer.echo(f"{s['source']}: {s['units']} units x {s['indicators']} indicators, {s['levels']} levels "
+               f"({', '.join(f'level {k}: {v}' for k, v in s['nodes_per_level'].items())})")
+    typer.echo(f"missing cells: {s['missing_cells']}"
+               + (f" ({', '.join(f'{k}: {v}' for k, v in s['indicators_with_missing'].items())})"
+                  if s["missing_cells"] else ""))
+    if s["label"]:
+        typer.echo(f"Note: {s['label']}")
+
+
+@app.command()
+def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = SchemeOpt,
+            normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
+            level: str = LevelOpt, param: list[str] = ParamOpt, fmt: Fmt = FormatOpt,
+            out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt) -> None:
+    """Compute weights with a scheme; columns group, member, weight, effective_weight.
+
+    Examples:
+      weightlab weights data.csv -f framework.toml --scheme entropy --level 1
+      weightlab weights data.csv -f framework.toml --scheme pca --param n_factors=2 --format csv
+    """
+    from .index import build_index
+    from .weighting.base import parse_levels
+
+    ds = _load(data, framework, id_column)
+    p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
+                              "aggregator": (aggregator, None)})
+    res = build_index(ds, normalizer, scheme, aggregator, imputation, level, p["normalizer"], p["scheme"],
+                      p["aggregator"])
+    levels = None if level == "all" else parse_levels(level, ds.framework)
+    table = res.weights.to_frame(levels).drop(columns="level")
+    _emit(table, fmt, out, ds.label, title=f"{scheme} weights ({', '.join(res.weights.notes) or 'no notes'})")
+
+
+@app.command()
+def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str = NormOpt,
+          scheme: str = SchemeOpt, aggregator: str = AggOpt, imputation: str = ImpOpt, level: str = LevelOpt,
+          param: list[str] = ParamOpt, fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt,
+          id_column: Optional[str] = IdOpt) -> None:
+    """Build the index; columns unit, score, rank, then each group's score (and name last).
+
+    Example: weightlab score data.csv -f framework.toml --normalizer minmax --param range=0,100 --scheme critic
+    """
+    from .index import build_index
+
+    ds = _load(data, framework, id_column)
+    p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
+                              "aggregator": (aggregator, None)})
+    res = build_index(ds, normalizer, scheme, aggregator, imputation, level, p["normalizer"], p["scheme"],
+                      p["aggregator"])
+    table = res.table()
+    table = table[[c for c in table.columns if c != "name"] + ["name"]]
+    _emit(table, fmt, out, ds.label)
+
+
+@app.command()
+def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
+            schemes: str = typer.Option("expert,entropy,critic,pca", "--schemes", help="Comma-separated schemes."),
+            baseline: Optional[str] = typer.Option(None, "--baseline", help="Baseline scheme (default: the first)."),
+            normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
+            fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt) -> None:
+    """Compare weighting schemes: ranks, shifts against a baseline, Spearman and Kendall correlations.
+
+    Example: weightlab compare data.csv -f framework.toml --schemes expert,entropy,critic,pca
+    """
+    from .compare import compare_schemes
+    from .weighting import SCHEMES
+
+    ds = _load(data, framework, id_column)
+    names = [s.strip() for s in schemes.split(",") if s.strip()]
+    for name in names:
+        SCHEMES.get_class(name)
+    cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
+    if fmt == Fmt.table and out is None:
+        _emit(cmp.table(), fmt, None, "", title=f"ranks under each scheme (baseline {cmp.baseline})")
+        typer.echo("\nSpearman rank correlation\n" + cmp.spearman.round(3).to_string())
+        typer.echo("\nKendall tau-b\n" + cmp.kendall.round(3).to_string())
+        if ds.label:
+            typer.echo(f"Note: {ds.label}", err=True)
+        return
+    _emit(cmp.table(), fmt, out, ds.label)
+
+
+@app.command()
+def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
+               spec: Optional[Path] = typer.Option(None, "--spec", help="Uncertainty spec (TOML)."),
+               reps: Optional[int] = typer.Option(None, "--reps", help="Replications (overrides the spec)."),
+               seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
+               threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
+               chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Replications per chunk."),
+               out: Path = typer.Option(..., "--out", help="Output directory."),
+               id_column: Optional[str] = IdOpt) -> None:
+    """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit.
+
+    Example: weightlab robustness data.csv -f framework.toml --spec spec.toml --reps 1000000 --seed 7 --out results/
+    """
+    from .robustness.spec import UncertaintySpec
+
+    ds = _load(data, framework, id_column)
+    sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
+    sp = sp.with_overrides(reps=reps, seed=seed)
+    _run_robustness(ds, sp, threads, chunk_size, out, {"data": str(data), "framework": str(framework),
+                                                        "spec_file": str(spec) if spec else None})
+
+
+def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
+    from ._io import file_sha256
+    from .robustness.engine import run
+    from .robustness.output import write_results
+
+    start = time.perf_counter()
+    with _progress(spec.reps) as progress:
+        result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=progress)
+    if extra.get("spec_file"):
+        extra["spec_sha256"] = file_sha256(extra["spec_file"])
+    extra["wall_time_s"] = time.perf_counter() - start
+    paths = write_results(result, out, extra)
+    m = result.manifest
+    typer.echo(f"{spec.reps:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads); "
+               f"uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
+    cols = ["name", "nominal_rank", "median_rank"] + [c for c in result.ranks.columns
+                                                     if c.endswith("_rank") and c[1:3].isdigit()]
+    typer.echo(result.ranks[cols + [c for c in result.ranks.columns if c.startswith("p_top")]].head(10)
+               .to_string(index=False))
+    typer.echo(f"results: {', '.join(str(p) for p in paths)}")
+    if ds.label:
+        typer.echo(f"Note: {ds.label}")
+    return result
+
+
+class _progress:
+    """A rich progress bar (done, rate, ETA) on stderr, silent when stderr is not a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                                   TimeRemainingColumn)
+
+        self.bar = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("mc", total=self.total, rate="")
+        self.t0 = time.perf_counter()
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - self.t0, 1e-9)
+        self.bar.update(self.task, completed=done, rate=f"{rate:,.0f}/s")
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output directory."),
+         reps: int = typer.Option(1_000_000, "--reps", help="Monte Carlo replications."),
+         threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores).")) -> None:
+    """The main job on the built-in 338-city data (synthetic demo data): nominal index under every
+    scheme, the scheme comparison, and a Monte Carlo robustness run.
+
+    Example: weightlab demo --out weightlab-demo --reps 1000000
+    """
+    import warnings
+
+    from ._io import package_versions, write_json_atomic, write_table_atomic
+    from .compare import compare_schemes
+    from .datasets import load_ai_cities
+    from .index import build_index
+    from .robustness.output import with_note
+    from .robustness.spec import demo_spec
+
+    start = time.perf_counter()
+    ds = load_ai_cities()
+    typer.echo(f"weightlab demo: {ds.n_units} cities x {ds.n_indicators} indicators — {ds.label}")
+    files = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
+        for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
+            path = out / f"nominal_{scheme}.csv"
+            write_table_atomic(with_note(build_index(ds, scheme=scheme, imputation="mean").table(), ds.label), path)
+            files.append(path.name)
+        cmp = compare_schemes(ds, ["expert", "entropy", "critic", "pca"], imputation="mean")
+    write_table_atomic(with_note(cmp.table(), ds.label), out / "compare.csv")
+    files.append("compare.csv")
+    typer.echo(f"nominal index under 7 schemes and the comparison written to {out}/")
+    typer.echo("Spearman correlation between schemes:\n" + cmp.spearman.round(3).to_string())
+    typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")
+    _run_robustness(ds, demo_spec(reps=reps), threads, None, out / "robustness", {"dataset": "ai-cities"})
+    write_json_atomic(out / "manifest.json", {"label": ds.label, "dataset": "ai-cities", "data_sha256": ds.source_sha256,
+                                              "files": files + ["robustness/"], "versions": package_versions(),
+                                              "wall_time_s": time.perf_counter() - start})
+    typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List the built-in datasets."""
+    from .datasets import DATASETS
+
+    for name, entry in DATASETS.items():
+        typer.echo(f"{name}: {entry['description']}")
+
+
+@datasets_app.command("export")
+def datasets_export(name: str = typer.Argument(..., help="Dataset name (see 'weightlab datasets list')."),
+                    directory: Path = typer.Argument(..., help="Output directory.")) -> None:
+    """Write a built-in dataset as data.csv (id column 'unit' first) and framework.toml.
+
+    Example: weightlab datasets export ai-cities mydata/
+    """
+    from .datasets import export
+
+    for path in export(name, directory):
+        typer.echo(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: user errors become one stderr line and exit code 2."""
+    import warnings
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(f"weightlab: warning: {message}\n")
+
+    warnings.showwarning = one_line_warning
+    try:
+        app(args=argv, standalone_mode=False, prog_name="weightlab")
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("weightlab: aborted\n")
+        return 1
+    except click.ClickException as exc:
+        sys.stderr.write(f"weightlab: error: {exc.format_message()}\n")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - user errors only; others re-raised
+        from .errors import WeightlabError
+
+        if isinstance(exc, (WeightlabError, FileNotFoundError, PermissionError)):
+            msg = str(exc).replace("\n", " ")
+            sys.stderr.write(f"weightlab: error: {msg}\n")
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

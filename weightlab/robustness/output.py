@@ -1,0 +1,34 @@
+"""Write a Monte Carlo result to a directory (every file atomically)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .._io import package_versions, write_json_atomic, write_table_atomic
+from .results import RobustnessResult
+
+
+def with_note(df: pd.DataFrame, label: str) -> pd.DataFrame:
+    """``df`` with a trailing ``note`` column holding ``label`` (e.g. "synthetic demo data")."""
+    if not label:
+        return df
+    out = df.copy()
+    out["note"] = label
+    return out
+
+
+def write_results(result: RobustnessResult, out_dir: str | Path, extra: dict | None = None) -> list[Path]:
+    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv`` and ``manifest.json``."""
+    out_dir = Path(out_dir)
+    label = result.manifest.get("label") or ""
+    paths = [out_dir / "ranks.csv", out_dir / "rank_frequency.parquet", out_dir / "choice_shares.csv",
+             out_dir / "manifest.json"]
+    write_table_atomic(with_note(result.ranks, label), paths[0], "csv")
+    write_table_atomic(result.rank_frequency, paths[1], "parquet", index=True)
+    write_table_atomic(with_note(result.choice_shares, label), paths[2], "csv")
+    manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
+                "files": [p.name for p in paths]}
+    write_json_atomic(paths[3], manifest)
+    return paths
