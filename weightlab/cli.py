@@ -15,9 +15,9 @@ from typing import Any, Optional
 import typer
 
 try:  # recent typer vendors click as typer._click and raises its exceptions
-    from typer import _click as click
+    from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer depends on click
-    import click
+    from click import ClickException
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build, weight and audit composite indices. Run any command with --help for examples.")
@@ -357,12 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = one_line_warning
     try:
         app(args=argv, standalone_mode=False, prog_name="weightlab")
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("weightlab: aborted\n")
         return 1
-    except click.ClickException as exc:
+    except ClickException as exc:
         sys.stderr.write(f"weightlab: error: {exc.format_message()}\n")
         return 2
     except Exception as exc:  # noqa: BLE001 - user errors only; others re-raised

@@ -149,7 +149,8 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     sheet : str or int, optional
         Excel sheet (default the first).
     label : str, default=""
-        Caveat attached to every output (e.g. "synthetic demo data").
+        Caveat attached to every output (e.g. "synthetic demo data"); by default the value of a
+        ``note`` column holding one value for every row, if the table has one.
 
     Raises
     ------
@@ -202,6 +203,8 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
         raise InputError(f"{where} has no name column '{name_column}'.")
     names = (table[name_column].astype(str).to_numpy() if name_column else ids.to_numpy())
     names = pd.Series(names, index=values.index, name="name")
+    if not label and "note" in table.columns and table["note"].astype(str).nunique() == 1:
+        label = str(table["note"].iloc[0])  # e.g. exported demo data stay labelled "synthetic demo data"
     other = [c for c in table.columns if c not in codes and c != id_col]
     meta = table[other].set_axis(values.index) if other else pd.DataFrame(index=values.index)
     return Dataset(values, fw, names, meta, source, digest, label)

@@ -55,6 +55,7 @@ def export(name: str, directory: str | Path) -> list[Path]:
     table = table.reset_index(drop=True)
     for code in ds.framework.indicator_codes:
         table[code] = ds.values[code].to_numpy()
+    table["note"] = ds.label  # read_dataset takes a one-valued 'note' column as the data's label
     data_path, fw_path = directory / "data.csv", directory / "framework.toml"
     write_table_atomic(table, data_path, "csv")
     write_text_atomic(fw_path, _path(DATASETS[name]["framework"]).read_text(encoding="utf-8"))

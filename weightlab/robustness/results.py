@@ -88,7 +88,7 @@ class RobustnessResult:
     ----------
     ranks : DataFrame
         One row per unit: ``unit, name, nominal_rank, median_rank, mean_rank, p05_rank, p95_rank, …,
-        best_rank, worst_rank, p_top10, …, mean_score, sd_score, p05_score, p95_score, rank_shift``.
+        best_rank, worst_rank, p_top10, …, mean_score, p05_score, p95_score, sd_score, rank_shift``.
     rank_frequency : DataFrame
         Units x ranks (1..n) counts over all replications.
     choice_shares : DataFrame
@@ -133,10 +133,10 @@ class RobustnessResult:
             mean_q = np.array([float(v) for v in acc.score_q]) / valid
             var_q = np.array([float(v) for v in acc.score_q2]) / valid - mean_q ** 2
         out["mean_score"] = kp.score_lo + mean_q * scale
-        out["sd_score"] = np.sqrt(np.maximum(var_q, 0.0)) * scale
         for q in spec.outputs.quantiles:
             if q != 0.5:
                 out[f"{_pct(q)}_score"] = _score_quantile(acc.score_hist, q, kp.score_lo, kp.score_hi)
+        out["sd_score"] = np.sqrt(np.maximum(var_q, 0.0)) * scale
         out["rank_shift"] = out["nominal_rank"] - out["median_rank"]
         out = out.sort_values(["median_rank", "nominal_rank", "unit"], kind="stable").reset_index(drop=True)
         freq = pd.DataFrame(hist, index=pd.Index(ds.units, name="unit"), columns=[str(r) for r in ranks_axis])

@@ -1,0 +1,195 @@
+"""The command line, run in a subprocess-free way through main(), checked against plain numpy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weightlab.cli import main
+
+FRAMEWORK = """
+[index]
+code = "idx"
+[[groups]]
+code = "g1"
+parent = "idx"
+[[groups]]
+code = "g2"
+parent = "idx"
+[[indicators]]
+code = "a"
+parent = "g1"
+[[indicators]]
+code = "b"
+parent = "g1"
+direction = -1
+[[indicators]]
+code = "c"
+parent = "g2"
+[[indicators]]
+code = "d"
+parent = "g2"
+weight = 3
+"""
+DATA = {"unit": ["u1", "u2", "u3", "u4", "u5"], "a": [1.0, 2.0, 3.0, 4.0, 10.0], "b": [5.0, 4.0, 3.0, 2.0, 1.0],
+        "c": [0.0, 1.0, 0.0, 2.0, 4.0], "d": [3.0, 1.0, 2.0, 5.0, 4.0]}
+
+
+@pytest.fixture()
+def files(tmp_path: Path):
+    (tmp_path / "fw.toml").write_text(FRAMEWORK)
+    pd.DataFrame(DATA).to_csv(tmp_path / "data.csv", index=False)
+    return tmp_path / "data.csv", tmp_path / "fw.toml"
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def expected_equal_minmax() -> pd.Series:
+    df = pd.DataFrame(DATA).set_index("unit")
+    mm = (df - df.min()) / (df.max() - df.min())
+    mm["b"] = 1 - mm["b"]  # cost indicator
+    return ((mm["a"] + mm["b"]) / 2 + (mm["c"] + mm["d"]) / 2) / 2
+
+
+def test_validate(files, capsys):
+    code, out, _ = run(["validate", files[0], "-f", files[1]], capsys)
+    assert code == 0 and "5 units x 4 indicators" in out and "missing cells: 0" in out
+
+
+def test_score_csv_matches_numpy(files, capsys):
+    code, out, _ = run(["score", files[0], "-f", files[1], "--format", "csv"], capsys)
+    assert code == 0
+    df = pd.read_csv(pd.io.common.StringIO(out))
+    assert df.columns[:3].tolist() == ["unit", "score", "rank"]
+    assert {"g1", "g2"} <= set(df.columns)
+    want = expected_equal_minmax()
+    got = df.set_index("unit")["score"]
+    np.testing.assert_allclose(got.loc[want.index], want, rtol=1e-12)
+    assert df.set_index("unit").loc[want.idxmax(), "rank"] == 1
+
+
+def test_weights_csv_and_effective_sum(files, capsys):
+    code, out, _ = run(["weights", files[0], "-f", files[1], "--scheme", "expert", "--format", "csv"], capsys)
+    assert code == 0
+    df = pd.read_csv(pd.io.common.StringIO(out))
+    assert df.columns.tolist() == ["group", "member", "weight", "effective_weight"]
+    ind = df[df["member"].isin(list("abcd"))].set_index("member")
+    np.testing.assert_allclose(ind["effective_weight"].sum(), 1.0)
+    np.testing.assert_allclose(ind.loc["d", "weight"], 0.75)
+    assert df[~df["member"].isin(list("abcd"))]["effective_weight"].isna().all()
+
+
+def test_param_routing(files, capsys, tmp_path):
+    out_file = tmp_path / "s.csv"
+    code, _, _ = run(["score", files[0], "-f", files[1], "--param", "range=0,100", "--format", "csv",
+                      "--out", out_file], capsys)
+    assert code == 0
+    got = pd.read_csv(out_file).set_index("unit")["score"]
+    np.testing.assert_allclose(got.loc[expected_equal_minmax().index], 100 * expected_equal_minmax(), rtol=1e-12)
+    code, _, _ = run(["weights", files[0], "-f", files[1], "--scheme", "pca", "--param", "n_factors=1",
+                      "--format", "csv"], capsys)
+    assert code == 0
+    code, _, err = run(["score", files[0], "-f", files[1], "--param", "bogus=1"], capsys)
+    assert code == 2 and "bogus" in err and err.count("\n") == 1
+    code, _, err = run(["score", files[0], "-f", files[1], "--aggregator", "genmean", "--normalizer", "minmax",
+                        "--param", "scheme.p=1"], capsys)
+    assert code == 2 and "no chosen method" in err
+
+
+@pytest.mark.parametrize("case", ["missing-file", "non-numeric", "unknown-scheme", "bad-param", "bad-format",
+                                  "geometric-zeros"])
+def test_bad_input_one_line_exit_2_no_file(files, capsys, tmp_path, case):
+    data, fw = files
+    out_file = tmp_path / "out.csv"
+    args = ["score", data, "-f", fw, "--format", "csv", "--out", out_file]
+    if case == "missing-file":
+        args[1] = tmp_path / "nope.csv"
+    elif case == "non-numeric":
+        df = pd.DataFrame(DATA).astype(object)
+        df.loc[2, "c"] = "n/k?"
+        df.to_csv(data, index=False)
+    elif case == "unknown-scheme":
+        args += ["--scheme", "magic"]
+    elif case == "bad-param":
+        args += ["--param", "range"]
+    elif case == "bad-format":
+        args[5] = "xml"
+    elif case == "geometric-zeros":
+        args += ["--aggregator", "geometric"]
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert err.startswith("weightlab: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not out_file.exists()
+    if case == "non-numeric":
+        assert "'c'" in err and "row 4" in err
+
+
+def test_compare(files, capsys):
+    code, out, _ = run(["compare", files[0], "-f", files[1], "--schemes", "equal,expert,entropy", "--format", "csv"],
+                       capsys)
+    assert code == 0
+    df = pd.read_csv(pd.io.common.StringIO(out))
+    assert {"equal", "expert", "entropy", "shift_expert", "shift_entropy"} <= set(df.columns)
+    np.testing.assert_array_equal(df["shift_expert"], df["equal"] - df["expert"])
+
+
+def test_datasets_export_round_trip(capsys, tmp_path):
+    code, out, _ = run(["datasets", "list"], capsys)
+    assert code == 0 and "ai-cities" in out
+    code, _, _ = run(["datasets", "export", "ai-cities", tmp_path / "x"], capsys)
+    assert code == 0
+    head = (tmp_path / "x" / "data.csv").read_text().splitlines()[0]
+    assert head.startswith("unit,")
+    code, out, _ = run(["validate", tmp_path / "x" / "data.csv", "-f", tmp_path / "x" / "framework.toml"], capsys)
+    assert code == 0 and "338 units x 25 indicators" in out and "synthetic demo data" in out
+
+
+RANKS_COLUMNS = ["unit", "name", "nominal_rank", "median_rank", "mean_rank", "p05_rank", "p95_rank", "best_rank",
+                 "worst_rank", "p_top10", "p_top50", "mean_score", "p05_score", "p95_score"]
+
+
+def test_robustness_outputs(files, capsys, tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('seed = 3\nreps = 500\n[weights]\nperturb = "uniform"\nspread = 0.3\n'
+                    '[choices]\nnormalizer = ["minmax", "rank"]\n')
+    out = tmp_path / "res"
+    code, stdout, _ = run(["robustness", files[0], "-f", files[1], "--spec", spec, "--reps", 2000, "--out", out],
+                          capsys)
+    assert code == 0, stdout
+    ranks = pd.read_csv(out / "ranks.csv")
+    assert ranks.columns[:len(RANKS_COLUMNS)].tolist() == RANKS_COLUMNS
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["reps"] == 2000 and manifest["seed"] == 3
+    assert manifest["threads"] >= 1 and manifest["reps_per_s"] > 0
+    freq = pd.read_parquet(out / "rank_frequency.parquet")
+    assert (freq.sum(axis=1) == 2000).all()
+    code, _, err = run(["robustness", files[0], "-f", files[1], "--spec", spec, "--threads", 99, "--out",
+                        tmp_path / "r2"], capsys)
+    assert code == 2 and "--threads" in err and not (tmp_path / "r2" / "ranks.csv").exists()
+
+
+def test_cli_import_is_lazy():
+    """--help must not pay for numba/pandas imports (its time is reported by the benchmark)."""
+    code = "import sys, weightlab.cli; print(sorted(m for m in ('numba', 'pandas', 'sklearn') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_demo_small(capsys, tmp_path):
+    code, out, _ = run(["demo", "--reps", 20000, "--out", tmp_path / "demo"], capsys)
+    assert code == 0 and "synthetic demo data" in out
+    ranks = pd.read_csv(tmp_path / "demo" / "robustness" / "ranks.csv")
+    assert len(ranks) == 338 and (ranks["note"] == "synthetic demo data").all()
+    assert ranks.iloc[0]["name"] == "Beijing"
+    assert (tmp_path / "demo" / "nominal_pca.csv").exists() and (tmp_path / "demo" / "manifest.json").exists()
