@@ -116,9 +116,9 @@ def _gamma(key, base, alpha):
 
 # ----------------------------------------------------------------------------- weights
 @nb.njit(cache=True)
-def _renormalise(w, p):
+def _renormalise(w, p, sums):
     """Make members of every group sum to 1, bottom-up; an empty (all-zero) group gets weight 0."""
-    sums = np.zeros(p.n_nodes)
+    sums[:] = 0.0
     for lvl in range(p.n_levels - 1):
         a, b = p.level_ptr[lvl], p.level_ptr[lvl + 1]
         for i in range(a, b):
@@ -269,6 +269,39 @@ def _g(x, power):
     return x ** power
 
 
+LOG2E = 1.4426950408889634
+LN2_HI = 0.6931471803691238  # ln 2 split in two parts (Cody and Waite) for an exact reduction
+LN2_LO = 1.9082149292705877e-10
+POW2 = np.ldexp(1.0, np.arange(-1022, 1024)).astype(np.float64)  # 2**k for k = -1022 .. 1023
+
+
+@nb.njit(inline="always")
+def _exp(x, pow2):
+    """exp(x) for x in [-700, 700] without a libm call, so loops over units vectorise.
+
+    ``x = k ln2 + r`` with ``|r| <= ln2 / 2``; ``exp(r)`` by its Taylor series to degree 13
+    (truncation < 1e-17 relative), times ``2**k`` from a table. Agrees with ``math.exp`` to a few ulp.
+    """
+    x = min(max(x, -700.0), 700.0)
+    kf = math.floor(x * LOG2E + 0.5)
+    r = (x - kf * LN2_HI) - kf * LN2_LO
+    q = 1.0 / 6227020800.0
+    q = q * r + 1.0 / 479001600.0
+    q = q * r + 1.0 / 39916800.0
+    q = q * r + 1.0 / 3628800.0
+    q = q * r + 1.0 / 362880.0
+    q = q * r + 1.0 / 40320.0
+    q = q * r + 1.0 / 5040.0
+    q = q * r + 1.0 / 720.0
+    q = q * r + 1.0 / 120.0
+    q = q * r + 1.0 / 24.0
+    q = q * r + 1.0 / 6.0
+    q = q * r + 0.5
+    q = q * r + 1.0
+    q = q * r + 1.0
+    return q * pow2[int(kf) + 1022]
+
+
 @nb.njit(inline="always")
 def _ginv(t, power):
     if power == 1.0:
@@ -379,7 +412,7 @@ def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice):
     _perturb(w, key, p)
     if drop >= 0:
         w[drop] = 0.0
-    _renormalise(w, p)
+    _renormalise(w, p, eff)  # eff is free scratch until _effective fills it
     _effective(w, eff, p)
     if p.pattern_same[pat] and not p.has_nan[m]:
         a = p.pattern_aggs[pat, 0]
@@ -393,7 +426,11 @@ def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice):
                 row = T[j]
                 for i in range(n):
                     scores[i] += e * row[i]
-        if power != 1.0:
+        if power == 0.0:
+            pow2 = POW2
+            for i in range(n):
+                scores[i] = _exp(scores[i], pow2)
+        elif power != 1.0:
             for i in range(n):
                 scores[i] = _ginv(scores[i], power)
     else:
