@@ -61,6 +61,19 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path, fmt: str | None = Non
             raise InputError(f"Unknown output format '{fmt}' for {path}: use csv, parquet or json.")
 
 
+def read_toml(path: str | Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """Parse a TOML file; a missing file or bad syntax raises ``error`` naming ``what`` and the path."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist: check the path.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{what} {path} is not valid TOML ({exc}): fix the syntax.") from None
+
+
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

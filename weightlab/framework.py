@@ -16,7 +16,6 @@ Parent, Direction, Weight, Type``). :meth:`Framework.to_toml` writes the TOML la
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -155,14 +154,9 @@ class Framework:
     @classmethod
     def from_toml(cls, path: str | Path) -> "Framework":
         """Read the TOML layout (``[index]``, ``[[groups]]``, ``[[indicators]]``)."""
-        path = Path(path)
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FrameworkError(f"Framework file {path} does not exist: check the path.") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise FrameworkError(f"Framework file {path} is not valid TOML ({exc}): fix the syntax.") from None
-        return cls.from_dict(doc, source=str(path))
+        from ._io import read_toml
+
+        return cls.from_dict(read_toml(path, "Framework file", FrameworkError), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], source: str = "") -> "Framework":

@@ -37,7 +37,6 @@ Every problem is a :class:`~weightlab.errors.SpecError` naming the file and key.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -139,14 +138,9 @@ class UncertaintySpec:
     # ------------------------------------------------------------------ readers
     @classmethod
     def from_toml(cls, path: str | Path) -> "UncertaintySpec":
-        path = Path(path)
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpecError(f"Spec file {path} does not exist: check the path.") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SpecError(f"Spec file {path} is not valid TOML ({exc}): fix the syntax.") from None
-        return cls.from_dict(doc, source=str(path))
+        from .._io import read_toml
+
+        return cls.from_dict(read_toml(path, "Spec file", SpecError), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], source: str = "") -> "UncertaintySpec":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
@@ -10,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .._io import read_toml
 from .._params import NONE, InstanceOf
 from ..errors import InputError, ParameterError
 from .base import SCHEMES, WeightingScheme
@@ -102,13 +102,7 @@ class Expert(WeightingScheme):
         if isinstance(self.ahp, dict):
             doc = self.ahp
         else:
-            path = Path(self.ahp)
-            try:
-                doc = tomllib.loads(path.read_text(encoding="utf-8")).get("groups", {})
-            except FileNotFoundError:
-                raise InputError(f"AHP file {path} does not exist: check the path.") from None
-            except tomllib.TOMLDecodeError as exc:
-                raise InputError(f"AHP file {path} is not valid TOML ({exc}).") from None
+            doc = read_toml(self.ahp, "AHP file", InputError).get("groups", {})
         return doc
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
