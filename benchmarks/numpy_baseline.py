@@ -47,6 +47,11 @@ def min_ranks(scores: np.ndarray) -> np.ndarray:
 
 def run_numpy(kp, reps: int, batch: int = 10_000) -> np.ndarray:
     """Rank histogram (units x ranks) of replications 0..reps-1, computed in numpy batches."""
+    with np.errstate(over="ignore"):  # splitmix64 relies on wrapping uint64 arithmetic
+        return _run_numpy(kp, reps, batch)
+
+
+def _run_numpy(kp, reps: int, batch: int) -> np.ndarray:
     if kp.perturb == 2 or kp.bootstrap or kp.has_nan.any() or not kp.pattern_same.all():
         raise ValueError("numpy baseline: Dirichlet noise, bootstrap, missing data and mixed aggregators "
                          "are not implemented")

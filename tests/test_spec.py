@@ -60,6 +60,13 @@ def test_defaults_mean_not_uncertain():
     assert spec.choices.normalizer[0].name == "minmax" and spec.weights.perturb == "none"
 
 
+def test_round_trip_with_level_lists():
+    spec = UncertaintySpec.from_dict({"weights": {"perturb": "uniform", "levels": [2, 1]},
+                                      "choices": {"scheme_levels": [1]}, "bootstrap": {"units": True}})
+    assert spec.weights.levels == (1, 2) and spec.choices.scheme_levels == (1,)
+    assert spec.with_overrides(reps=5) == UncertaintySpec.from_dict({**spec.to_dict(), "reps": 5})
+
+
 def test_overrides():
     spec = demo_spec(reps=10).with_overrides(reps=99, seed=3)
     assert (spec.reps, spec.seed) == (99, 3)

@@ -230,12 +230,13 @@ class UncertaintySpec:
         out: dict[str, Any] = {
             "seed": self.seed, "reps": self.reps,
             "weights": {"perturb": self.weights.perturb, "spread": self.weights.spread,
-                        "concentration": self.weights.concentration, "levels": self.weights.levels},
+                        "concentration": self.weights.concentration, "levels": _toml_levels(self.weights.levels)},
             "choices": {kind: [o.to_toml() for o in getattr(ch, kind)] for kind in CHOICE_KINDS},
             "bootstrap": {"units": self.bootstrap_units},
             "outputs": {"quantiles": list(self.outputs.quantiles), "top_k": list(self.outputs.top_k)},
         }
-        out["choices"].update({"aggregator_per_level": ch.aggregator_per_level, "scheme_levels": ch.scheme_levels,
+        out["choices"].update({"aggregator_per_level": ch.aggregator_per_level,
+                               "scheme_levels": _toml_levels(ch.scheme_levels),
                                "drop_indicator": ch.drop_indicator})
         if ch.probabilities:
             out["choices"]["probabilities"] = {k: list(v) for k, v in ch.probabilities.items()}
@@ -271,10 +272,14 @@ class UncertaintySpec:
                                 f"member levels 1..{top}.")
 
 
+def _toml_levels(levels: Any) -> Any:
+    return levels if levels == "all" else list(levels)
+
+
 def _levels(value: Any, name: str, fail) -> Any:
     if value == "all":
         return "all"
-    if (not isinstance(value, list) or not value
+    if (not isinstance(value, (list, tuple)) or not value
             or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)):
         raise fail(f"{name} must be \"all\" or a list of positive integers; got {value!r}.")
     return tuple(sorted(set(value)))
