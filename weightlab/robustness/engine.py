@@ -105,11 +105,9 @@ def debug_replication(plan: Plan, r: int) -> dict:
 
     p = plan.kernel
     n = p.n_units
-    w, eff = np.empty(p.n_nodes), np.empty(p.n_nodes)
-    vals, offsets = np.empty((p.n_nodes, n)), np.empty(p.max_members)
-    counts, scores = np.zeros(n, dtype=np.int64), np.empty(n)
-    choice = np.empty(K.N_FACTORS, dtype=np.int64)
-    K.simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice)
+    ws = K.make_workspace(p)
+    w, eff, _, _, counts, scores, choice = ws[:7]
+    K.simulate_one(r, p, *ws)
     ranks = np.empty(n, dtype=np.int32)
     rank_min_into(scores, ranks, make_rank_workspace(n))
     names = list(plan.factor_options)

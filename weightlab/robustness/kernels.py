@@ -160,77 +160,81 @@ def _column(vals, X, m, node, k):
 
 
 @nb.njit(cache=True)
-def _boot_group_weights(code, members, nm, counts, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof, out):
-    """Scheme weights of one group's members on the bootstrap sample (unit multiplicities ``counts``).
+def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof,
+                        out, bw, cen):
+    """Scheme weights of one group's members on the bootstrap sample.
 
-    Same formulas as the Python schemes (entropy, CRITIC, std) evaluated on the resampled rows;
-    missing cells are replaced by the sample's column mean, as in the nominal code.
+    ``sample[:n_s]`` lists the distinct units drawn and ``counts`` their multiplicities; the
+    formulas are those of the Python schemes (entropy, CRITIC, std) evaluated on the resampled rows,
+    with missing cells replaced by the sample's column mean, as in the nominal code. ``bw`` (4 x
+    max_members) and ``cen`` (max_members x n) are scratch.
     """
-    n = counts.shape[0]
-    mean = np.zeros(nm)
-    lo = np.full(nm, np.inf)
-    hi = np.full(nm, -np.inf)
+    mean, lo, hi, sd = bw[0], bw[1], bw[2], bw[3]
     for a in range(nm):
         col = _column(vals, X, m, members[a], k)
         s = 0.0
         cnt = 0.0
-        for i in range(n):
-            c = counts[i]
-            if c > 0:
-                x = col[i]
-                if x == x:
-                    s += c * x
-                    cnt += c
-                    lo[a] = min(lo[a], x)
-                    hi[a] = max(hi[a], x)
+        la = np.inf
+        ha = -np.inf
+        for t in range(n_s):
+            i = sample[t]
+            x = col[i]
+            if x == x:
+                c = counts[i]
+                s += c * x
+                cnt += c
+                la = min(la, x)
+                ha = max(ha, x)
         mean[a] = s / cnt if cnt > 0 else 0.0
         if cnt < n_boot:  # missing cells are filled with the mean
-            lo[a] = min(lo[a], mean[a])
-            hi[a] = max(hi[a], mean[a])
+            la = min(la, mean[a])
+            ha = max(ha, mean[a])
+        lo[a] = la
+        hi[a] = ha
     if code == ENTROPY:
         inv_log_n = 1.0 / math.log(n_boot)
         for a in range(nm):
             col = _column(vals, X, m, members[a], k)
             shift = -lo[a] if lo[a] < 0.0 else 0.0
             s = 0.0
-            t = 0.0
-            fast = use_xlnx and members[a] < k and shift == 0.0
-            for i in range(n):
-                c = counts[i]
-                if c > 0:
+            t_ = 0.0
+            if use_xlnx and members[a] < k and shift == 0.0 and not hi[a] != hi[a]:
+                row = xlnx[m, members[a]]
+                for t in range(n_s):
+                    i = sample[t]
+                    x = col[i]
+                    c = counts[i]
+                    if x == x:
+                        s += c * x
+                        t_ += c * row[i]
+                    else:
+                        x = mean[a]
+                        s += c * x
+                        t_ += c * (x * math.log(x) if x > 0.0 else 0.0)
+            else:
+                for t in range(n_s):
+                    i = sample[t]
                     x = col[i]
                     if x != x:
                         x = mean[a]
-                        x += shift
-                        t += c * (x * math.log(x) if x > 0.0 else 0.0)
-                    else:
-                        x += shift
-                        if fast:
-                            t += c * xlnx[m, members[a], i]
-                        else:
-                            t += c * (x * math.log(x) if x > 0.0 else 0.0)
+                    x += shift
+                    c = counts[i]
                     s += c * x
-            if s > 0.0:
-                e = -(t / s - math.log(s)) * inv_log_n
-                out[a] = 1.0 - e
-            else:
-                out[a] = 0.0
+                    t_ += c * (x * math.log(x) if x > 0.0 else 0.0)
+            out[a] = 1.0 + (t_ / s - math.log(s)) * inv_log_n if s > 0.0 else 0.0
     else:
         # sd of the min-max rescaled column and (CRITIC) Pearson correlations
-        sd = np.zeros(nm)
-        cen = np.zeros((nm, n))
         for a in range(nm):
             col = _column(vals, X, m, members[a], k)
             ss = 0.0
-            for i in range(n):
-                c = counts[i]
-                if c > 0:
-                    x = col[i]
-                    if x != x:
-                        x = mean[a]
-                    d = x - mean[a]
-                    cen[a, i] = d
-                    ss += c * d * d
+            for t in range(n_s):
+                i = sample[t]
+                x = col[i]
+                if x != x:
+                    x = mean[a]
+                d = x - mean[a]
+                cen[a, t] = d
+                ss += counts[i] * d * d
             sd[a] = math.sqrt(ss / (n_boot - ddof)) if n_boot - ddof > 0 else 0.0
         for a in range(nm):
             rng = hi[a] - lo[a]
@@ -245,10 +249,8 @@ def _boot_group_weights(code, members, nm, counts, n_boot, X, m, vals, k, xlnx, 
                         r = 1.0 if sd[a] > 0.0 else 0.0
                     elif sd[a] > 0.0 and sd[b] > 0.0:
                         cov = 0.0
-                        for i in range(n):
-                            c = counts[i]
-                            if c > 0:
-                                cov += c * cen[a, i] * cen[b, i]
+                        for t in range(n_s):
+                            cov += counts[sample[t]] * cen[a, t] * cen[b, t]
                         r = cov / (n_boot - ddof) / (sd[a] * sd[b])
                     conflict += 1.0 - r
                 out[a] = sdr * conflict
@@ -360,7 +362,7 @@ def _scores_tree(p, pat, w, m, vals, offsets, counts):
 
 
 @nb.njit(cache=True)
-def _boot_weights_only(p, pat, w, X, m, vals, offsets, counts, n_boot, scheme):
+def _boot_weights_only(p, pat, w, X, m, vals, offsets, counts, sample, n_s, n_boot, scheme, bw, cen):
     """Re-estimate the weights on the bootstrap sample (levels below the top only as needed)."""
     k = p.n_indicators
     top_needed = 0
@@ -373,9 +375,9 @@ def _boot_weights_only(p, pat, w, X, m, vals, offsets, counts, n_boot, scheme):
             if p.scheme_level[lvl - 1]:
                 c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
                 if c1 - c0 > 1:
-                    wtmp = np.zeros(c1 - c0)
-                    _boot_group_weights(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, counts, n_boot,
-                                        X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp)
+                    wtmp = bw[4]
+                    _boot_group_weights(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, counts, sample, n_s,
+                                        n_boot, X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw, cen)
                     for ci in range(c0, c1):
                         w[p.child_idx[ci]] = wtmp[ci - c0]
             if lvl <= top_needed:
@@ -383,8 +385,12 @@ def _boot_weights_only(p, pat, w, X, m, vals, offsets, counts, n_boot, scheme):
 
 
 @nb.njit(cache=True)
-def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice):
-    """Replication ``r``: fills ``w`` (member weights), ``eff``, ``scores`` and ``choice``."""
+def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice, sample, bw, cen):
+    """Replication ``r``: fills ``w`` (member weights), ``eff``, ``scores`` and ``choice``.
+
+    ``counts``, ``sample`` (n), ``bw`` (5 x max_members) and ``cen`` (max_members x n) are bootstrap
+    scratch (see :func:`make_workspace`).
+    """
     key = replication_key(p.seed, r)
     n, k = p.n_units, p.n_indicators
     imp = _pick(_uniform(key, STREAM_IMPUTATION), p.imputation_cdf)
@@ -407,8 +413,13 @@ def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice):
         counts[:] = 0
         for j in range(n):
             counts[min(int(_uniform(key, STREAM_BOOTSTRAP + j) * n), n - 1)] += 1
+        n_s = 0
+        for i in range(n):
+            if counts[i] > 0:
+                sample[n_s] = i
+                n_s += 1
         n_boot = n
-        _boot_weights_only(p, pat, w, p.X, m, vals, offsets, counts, n_boot, scheme)
+        _boot_weights_only(p, pat, w, p.X, m, vals, offsets, counts, sample, n_s, n_boot, scheme, bw, cen)
     _perturb(w, key, p)
     if drop >= 0:
         w[drop] = 0.0
@@ -440,6 +451,16 @@ def simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice):
             scores[i] = root[i]
 
 
+@nb.njit(cache=True)
+def make_workspace(p):
+    """Per-thread scratch of :func:`simulate_one`: w, eff, vals, offsets, counts, scores, choice,
+    sample, bw, cen."""
+    n = p.n_units
+    return (np.empty(p.n_nodes), np.empty(p.n_nodes), np.empty((p.n_nodes, n)), np.empty(p.max_members),
+            np.zeros(n, dtype=np.int64), np.empty(n), np.empty(N_FACTORS, dtype=np.int64),
+            np.empty(n, dtype=np.int64), np.empty((5, p.max_members)), np.empty((p.max_members, n)))
+
+
 # ----------------------------------------------------------------------------- the chunk kernel
 @nb.njit(parallel=True, cache=True)
 def run_chunk(p, r0, r1, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count):
@@ -454,21 +475,15 @@ def run_chunk(p, r0, r1, n_slots, rank_hist, score_hist, score_q, score_q2, nan_
     for t in nb.prange(n_slots):
         a = r0 + (total * t) // n_slots
         b = r0 + (total * (t + 1)) // n_slots
-        w = np.empty(p.n_nodes)
-        eff = np.empty(p.n_nodes)
-        vals = np.empty((p.n_nodes, n))
-        offsets = np.empty(p.max_members)
-        counts = np.zeros(n, dtype=np.int64)
-        scores = np.empty(n)
+        w, eff, vals, offsets, counts, scores, choice, sample, bw, cen = make_workspace(p)
         ranks = np.empty(n, dtype=np.int32)
-        choice = np.empty(N_FACTORS, dtype=np.int64)
         ws = make_rank_workspace(n)
         lo = p.score_lo
         qscale = p.q_max / (p.score_hi - p.score_lo)
         bscale = score_hist.shape[2] / (p.score_hi - p.score_lo)
         nb_max = score_hist.shape[2] - 1
         for r in range(a, b):
-            simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice)
+            simulate_one(r, p, w, eff, vals, offsets, counts, scores, choice, sample, bw, cen)
             rank_min_into(scores, ranks, ws)
             for i in range(n):
                 rank_hist[t, i, ranks[i] - 1] += 1
