@@ -32,6 +32,33 @@ def make_rank_workspace(n):
 
 
 @nb.njit(cache=True, nogil=True)
+def _exact_ranks(scores, ranks, order, sorted_keys, m):
+    """Make the first ``m`` entries of ``order`` (sorted by key, best first) exact, then rank them.
+
+    Inside runs of equal keys an insertion sort orders units by the exact score (collisions are
+    rare); ranks are then assigned by exact comparison with the previous score, so equal scores
+    share the lowest rank of their tie.
+    """
+    for j in range(1, m):
+        if sorted_keys[j] == sorted_keys[j - 1]:
+            v = order[j]
+            sv = scores[v]
+            b = j - 1
+            while b >= 0 and sorted_keys[b] == sorted_keys[j] and scores[order[b]] < sv:
+                order[b + 1] = order[b]
+                b -= 1
+            order[b + 1] = v
+    prev = np.nan
+    rank = 0
+    for j in range(m):
+        i = order[j]
+        s = scores[i]
+        rank = j + 1 if s != prev else rank
+        prev = s
+        ranks[i] = rank
+
+
+@nb.njit(cache=True, nogil=True)
 def _rank_general(scores, ranks, ws):
     """Any scores, including NaN and infinities (linear 16-bit keys)."""
     keys, order_a, order_b, counts, sorted_keys, _ = ws
@@ -89,25 +116,7 @@ def _rank_general(scores, ranks, ws):
     m = n - n_nan
     for j in range(m):
         sorted_keys[j] = keys[order_b[j]]
-    # exact fix-up: insertion sort by score inside runs of equal keys (rare)
-    for j in range(1, m):
-        if sorted_keys[j] == sorted_keys[j - 1]:
-            v = order_b[j]
-            sv = scores[v]
-            b = j - 1
-            while b >= 0 and sorted_keys[b] == sorted_keys[j] and scores[order_b[b]] < sv:
-                order_b[b + 1] = order_b[b]
-                b -= 1
-            order_b[b + 1] = v
-    # competition ranks by exact comparison with the previous score (branch-free)
-    prev = np.nan
-    rank = 0
-    for j in range(m):
-        i = order_b[j]
-        s = scores[i]
-        rank = j + 1 if s != prev else rank
-        prev = s
-        ranks[i] = rank
+    _exact_ranks(scores, ranks, order_b, sorted_keys, m)
     for j in range(m, n):
         ranks[order_b[j]] = m + 1
 
@@ -175,20 +184,4 @@ def rank_min_into(scores, ranks, ws):
         counts[k] += 1
     for j in range(n):
         sorted_keys[j] = keys[order_b[j]]
-    for j in range(1, n):
-        if sorted_keys[j] == sorted_keys[j - 1]:
-            v = order_b[j]
-            sv = scores[v]
-            b = j - 1
-            while b >= 0 and sorted_keys[b] == sorted_keys[j] and scores[order_b[b]] < sv:
-                order_b[b + 1] = order_b[b]
-                b -= 1
-            order_b[b + 1] = v
-    prev = np.nan
-    rank = 0
-    for j in range(n):
-        i = order_b[j]
-        s = scores[i]
-        rank = j + 1 if s != prev else rank
-        prev = s
-        ranks[i] = rank
+    _exact_ranks(scores, ranks, order_b, sorted_keys, n)
