@@ -261,6 +261,130 @@ def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, va
         out[a] = out[a] / total if total > 0.0 else 1.0 / nm
 
 
+# reassociation lets LLVM vectorise the count-weighted sums below; they run only on NaN-free data
+DENSE_FLAGS = {"reassoc", "nsz", "nnan", "ninf", "contract"}
+
+
+@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+def _dense_moments(col, cw):
+    """Count-weighted sum and sum of squares of a NaN-free column (vectorised)."""
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(col.shape[0]):
+        c = cw[i]
+        x = col[i]
+        s1 += c * x
+        s2 += c * x * x
+    return s1, s2
+
+
+@nb.njit(cache=True)
+def _drawn_range(col, cw, order):
+    """Min and max of ``col`` over drawn units (``cw > 0``).
+
+    With ``order`` (units sorted by ``col``, from the plan) this is the first and last drawn unit
+    in that order, a couple of steps on average; without it (group scores) a full scan.
+    """
+    n = col.shape[0]
+    if order.shape[0] == n:
+        a = 0
+        while cw[order[a]] == 0.0:
+            a += 1
+        b = n - 1
+        while cw[order[b]] == 0.0:
+            b -= 1
+        return col[order[a]], col[order[b]]
+    lo = np.inf
+    hi = -np.inf
+    for i in range(n):
+        if cw[i] > 0.0:
+            lo = min(lo, col[i])
+            hi = max(hi, col[i])
+    return lo, hi
+
+
+@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+def _dense_wsum(a, cw):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += cw[i] * a[i]
+    return s
+
+
+@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+def _dense_dot(a, b, cw):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += cw[i] * a[i] * b[i]
+    return s
+
+
+@nb.njit(cache=True)
+def _entropy_term(col, cw, shift):
+    """sum_i c_i y ln y with y = x + shift (0 ln 0 = 0); logs, so kept out of the fastmath code."""
+    t = 0.0
+    for i in range(col.shape[0]):
+        c = cw[i]
+        if c > 0.0:
+            y = col[i] + shift
+            if y > 0.0:
+                t += c * y * math.log(y)
+    return t
+
+
+@nb.njit(cache=True)
+def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof, out, bw,
+                              x_order):
+    """As :func:`_boot_group_weights` for NaN-free data, from count-weighted moments.
+
+    ``cw[i]`` is unit i's multiplicity in the sample. Variances and covariances use
+    ``(sum c x y - N mean_x mean_y) / (N - ddof)``.
+    """
+    mean, lo, hi, sd = bw[0], bw[1], bw[2], bw[3]
+    for a in range(nm):
+        col = _column(vals, X, m, members[a], k)
+        s1, s2 = _dense_moments(col, cw)
+        lo[a], hi[a] = _drawn_range(col, cw, x_order[m, members[a]] if members[a] < k else x_order[0, 0, :0])
+        mean[a] = s1 / n_boot
+        var = (s2 - n_boot * mean[a] * mean[a]) / (n_boot - ddof) if n_boot - ddof > 0 else 0.0
+        sd[a] = math.sqrt(var) if var > 0.0 and hi[a] > lo[a] else 0.0
+    if code == ENTROPY:
+        inv_log_n = 1.0 / math.log(n_boot)
+        for a in range(nm):
+            col = _column(vals, X, m, members[a], k)
+            shift = -lo[a] if lo[a] < 0.0 else 0.0
+            s = n_boot * (mean[a] + shift)
+            if use_xlnx and members[a] < k and shift == 0.0:
+                t = _dense_wsum(xlnx[m, members[a]], cw)
+            else:
+                t = _entropy_term(col, cw, shift)
+            out[a] = 1.0 + (t / s - math.log(s)) * inv_log_n if s > 0.0 else 0.0
+    else:
+        for a in range(nm):
+            rng = hi[a] - lo[a]
+            sdr = sd[a] / rng if rng > 0.0 else 0.0
+            if code == STD:
+                out[a] = sdr
+            else:
+                conflict = 0.0
+                col_a = _column(vals, X, m, members[a], k)
+                for b in range(nm):
+                    r = 0.0
+                    if a == b:
+                        r = 1.0 if sd[a] > 0.0 else 0.0
+                    elif sd[a] > 0.0 and sd[b] > 0.0:
+                        sab = _dense_dot(col_a, _column(vals, X, m, members[b], k), cw)
+                        cov = (sab - n_boot * mean[a] * mean[b]) / (n_boot - ddof)
+                        r = cov / (sd[a] * sd[b])
+                    conflict += 1.0 - r
+                out[a] = sdr * conflict
+    total = 0.0
+    for a in range(nm):
+        total += out[a]
+    for a in range(nm):
+        out[a] = out[a] / total if total > 0.0 else 1.0 / nm
+
+
 # ----------------------------------------------------------------------------- scores
 @nb.njit(inline="always")
 def _g(x, power):
@@ -369,6 +493,11 @@ def _boot_weights_only(p, pat, w, X, m, vals, offsets, counts, sample, n_s, n_bo
     for lvl in range(p.n_levels - 1):
         if p.scheme_level[lvl]:
             top_needed = lvl
+    dense = not p.has_nan[m]
+    cw = cen[0]  # multiplicities as floats (cen is only used by the sparse path)
+    if dense:
+        for i in range(p.n_units):
+            cw[i] = counts[i]
     for lvl in range(1, p.n_levels):
         a = p.pattern_aggs[pat, lvl - 1]
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
@@ -376,8 +505,13 @@ def _boot_weights_only(p, pat, w, X, m, vals, offsets, counts, sample, n_s, n_bo
                 c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
                 if c1 - c0 > 1:
                     wtmp = bw[4]
-                    _boot_group_weights(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, counts, sample, n_s,
-                                        n_boot, X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw, cen)
+                    if dense:
+                        _boot_group_weights_dense(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, cw, n_boot,
+                                                  X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw,
+                                                  p.x_order)
+                    else:
+                        _boot_group_weights(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, counts, sample,
+                                            n_s, n_boot, X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw, cen)
                     for ci in range(c0, c1):
                         w[p.child_idx[ci]] = wtmp[ci - c0]
             if lvl <= top_needed:

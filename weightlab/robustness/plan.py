@@ -52,6 +52,7 @@ class KernelPlan(NamedTuple):
     has_nan: np.ndarray
     xlnx: np.ndarray
     xlnx_ok: np.ndarray
+    x_order: np.ndarray
     T: np.ndarray
     agg_power: np.ndarray
     agg_need: np.ndarray
@@ -190,7 +191,8 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
                 base_w[s, m, pi, -1] = 1.0
     ddof = float(getattr(ch.scheme[int(np.argmax(scheme_code))].build(), "ddof", 1)) if scheme_code.any() else 1.0
 
-    # x ln x for bootstrap entropy on non-negative matrices
+    # bootstrap: x ln x for entropy on non-negative matrices; x_order (units sorted per column)
+    # gives the min and max over the drawn units in a couple of steps
     xlnx_ok = np.array([np.nanmin(x) >= 0 for x in X], dtype=np.bool_)
     with np.errstate(divide="ignore", invalid="ignore"):
         xlnx = np.where(X > 0, X * np.log(np.where(X > 0, X, 1.0)), 0.0) if scheme_code.any() else np.zeros((1, 1, 1))
@@ -209,6 +211,8 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         node_parent=node_parent, node_level=node_level, level_ptr=level_ptr,
         child_ptr=np.array(child_ptr, dtype=np.int64), child_idx=np.array(child_idx, dtype=np.int64),
         max_members=int(max_members), X=np.ascontiguousarray(X), has_nan=has_nan, xlnx=xlnx, xlnx_ok=xlnx_ok,
+        x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if scheme_code.any() else
+        np.zeros((1, 1, 1), dtype=np.int32),
         T=T, agg_power=np.array([a.power for a in aggs], dtype=float),
         agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
         pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
