@@ -50,15 +50,16 @@ def _time(fn, *args, **kw):
 def _rss_run(spec: dict, reps: int) -> float:
     """Peak RSS (MB) of a fresh process that runs ``reps`` replications."""
     code = f"""
-import json, resource
+import json
 from weightlab.datasets import load_ai_cities
 from weightlab.robustness.spec import UncertaintySpec
 from weightlab.robustness.engine import run
 spec = UncertaintySpec.from_dict(json.loads({json.dumps(json.dumps(spec))}))
 spec = spec.with_overrides(reps={reps})
 res = run(load_ai_cities(), spec)
-print(json.dumps({{"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rate": res.manifest["reps_per_s"]}}))
+# VmHWM is this process's own peak (ru_maxrss would inherit the parent's peak across fork)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(json.dumps({{"rss_mb": int(hwm) / 1024, "rate": res.manifest["reps_per_s"]}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -118,6 +118,14 @@ def _emit(df, fmt: Fmt, out: Path | None, label: str = "", title: str = "") -> N
         _fail("--format parquet needs --out FILE.")
 
 
+def _settings(res) -> None:
+    """State the choices behind an output (normalizer, scheme, aggregators, imputation) on stderr."""
+    st = res.settings
+    aggs = ", ".join(f"level {k}: {v}" for k, v in st["aggregator"].items())
+    typer.echo(f"normalizer {st['normalizer']}; scheme {st['scheme']} (levels {st['scheme_level']}); "
+               f"aggregator {aggs}; imputation {st['imputation']}", err=True)
+
+
 # ---------------------------------------------------------------------------------------------
 @app.command()
 def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Optional[str] = IdOpt) -> None:
@@ -156,6 +164,7 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
                       p["aggregator"])
     levels = None if level == "all" else parse_levels(level, ds.framework)
     table = res.weights.to_frame(levels).drop(columns="level")
+    _settings(res)
     _emit(table, fmt, out, ds.label, title=f"{scheme} weights ({', '.join(res.weights.notes) or 'no notes'})")
 
 
@@ -177,6 +186,7 @@ def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str 
                       p["aggregator"])
     table = res.table()
     table = table[[c for c in table.columns if c != "name"] + ["name"]]
+    _settings(res)
     _emit(table, fmt, out, ds.label)
 
 
