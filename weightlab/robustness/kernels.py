@@ -160,6 +160,16 @@ def _column(vals, X, m, node, k):
 
 
 @nb.njit(cache=True)
+def _normalise_or_equal(out, nm):
+    """``out / sum(out)``, or equal weights when everything is 0 (as weighting/_common.py)."""
+    total = 0.0
+    for a in range(nm):
+        total += out[a]
+    for a in range(nm):
+        out[a] = out[a] / total if total > 0.0 else 1.0 / nm
+
+
+@nb.njit(cache=True)
 def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof,
                         out, bw, cen):
     """Scheme weights of one group's members on the bootstrap sample.
@@ -254,11 +264,7 @@ def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, va
                         r = cov / (n_boot - ddof) / (sd[a] * sd[b])
                     conflict += 1.0 - r
                 out[a] = sdr * conflict
-    total = 0.0
-    for a in range(nm):
-        total += out[a]
-    for a in range(nm):
-        out[a] = out[a] / total if total > 0.0 else 1.0 / nm
+    _normalise_or_equal(out, nm)
 
 
 # reassociation lets LLVM vectorise the count-weighted sums below; they run only on NaN-free data
@@ -378,11 +384,7 @@ def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx
                         r = cov / (sd[a] * sd[b])
                     conflict += 1.0 - r
                 out[a] = sdr * conflict
-    total = 0.0
-    for a in range(nm):
-        total += out[a]
-    for a in range(nm):
-        out[a] = out[a] / total if total > 0.0 else 1.0 / nm
+    _normalise_or_equal(out, nm)
 
 
 # ----------------------------------------------------------------------------- scores
