@@ -151,6 +151,22 @@ def test_pca_matches_direct_eigendecomposition_and_varimax():
     np.testing.assert_allclose(w1, vecs[:, 0] ** 2 / (vecs[:, 0] ** 2).sum(), rtol=1e-10)
 
 
+def test_pca_retention_follows_handbook_tai_shares(monkeypatch):
+    """Handbook 2008 Table 16 (TAI): eigenvalues 3.3, 1.7, 1.0, 0.9, 0.5, 0.3, 0.2, 0.1 (shares 41.9,
+    21.8, 12.3, 11.1, 6.0, 3.7, 2.2, 0.9 %); the Handbook retains 4 factors (Table 17)."""
+    eig = np.array([3.3, 1.7, 1.0, 0.9, 0.5, 0.3, 0.2, 0.1])
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))
+    scheme = SCHEMES.get("pca")
+    monkeypatch.setattr(scheme, "_components", lambda X: (eig, q.T))
+    fw = flat_framework(8)
+    scheme.fit(pd.DataFrame(np.ones((3, 8)), columns=fw.indicator_codes), fw)
+    assert any("4 factor(s)" in n for n in scheme.notes_), scheme.notes_
+    strict = SCHEMES.get("pca", min_share=0.5)  # eigenvalue > 1 and 60 % only: 2 factors
+    monkeypatch.setattr(strict, "_components", lambda X: (eig, q.T))
+    strict.fit(pd.DataFrame(np.ones((3, 8)), columns=fw.indicator_codes), fw)
+    assert any("2 factor(s)" in n for n in strict.notes_), strict.notes_
+
+
 def test_pca_default_rule_adds_factors_for_min_variance():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(500, 4))  # nearly spherical: eigenvalues near 1

@@ -50,8 +50,11 @@ class PCA(WeightingScheme):
     """Weights from principal components with varimax rotation (OECD/JRC Handbook 2008, §6.1).
 
     1. Standardise the members (z-scores, ddof=1), so PCA works on their correlation matrix.
-    2. Keep ``n_factors`` components; by default those with eigenvalue > 1, adding components in
-       order until they explain at least ``min_variance`` of the variance (at least one).
+    2. Keep ``n_factors`` components; by default the Handbook's three criteria as its Technology
+       Achievement Index example applies them (Tables 16-17 keep 4 factors, the 4th with
+       eigenvalue 0.9 but 11.1 % of the variance): every component with eigenvalue > 1 or an
+       individual share of variance > ``min_share``, then more in order until they explain at
+       least ``min_variance`` cumulatively (at least one).
     3. Loadings ``L = eigenvectors * sqrt(eigenvalues)``; rotate them by varimax (``rotation``).
     4. Square the loadings and scale each factor's column to sum to 1.
     5. Give each member to the factor where its scaled squared loading is largest.
@@ -66,6 +69,8 @@ class PCA(WeightingScheme):
     rotation : {"varimax", "none"}, default="varimax"
     min_variance : float, default=0.6
         Cumulative explained variance the default rule must reach.
+    min_share : float, default=0.1
+        Individual share of variance that also qualifies a component under the default rule.
 
     Attributes (in ``notes_``): factors retained and their explained variance.
 
@@ -81,12 +86,15 @@ class PCA(WeightingScheme):
         "n_factors": [NONE, Interval(1, None, integer=True)],
         "rotation": [Options(("varimax", "none"))],
         "min_variance": [Interval(0, 1)],
+        "min_share": [Interval(0, 1)],
     }
 
-    def __init__(self, n_factors: int | None = None, rotation: str = "varimax", min_variance: float = 0.6) -> None:
+    def __init__(self, n_factors: int | None = None, rotation: str = "varimax", min_variance: float = 0.6,
+                 min_share: float = 0.1) -> None:
         self.n_factors = n_factors
         self.rotation = rotation
         self.min_variance = min_variance
+        self.min_share = min_share
 
     def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.decomposition import PCA as SkPCA
@@ -101,9 +109,10 @@ class PCA(WeightingScheme):
         if self.n_factors is not None:
             k = min(int(self.n_factors), m)
         else:
-            share = np.cumsum(eig) / eig.sum() if eig.sum() > 0 else np.ones(m)
-            k = max(1, int((eig > 1.0).sum()))
-            while k < m and share[k - 1] < self.min_variance:
+            share = eig / eig.sum() if eig.sum() > 0 else np.full(m, 1.0 / m)
+            qualifies = (eig > 1.0) | (share > self.min_share)
+            k = max(1, int(np.flatnonzero(qualifies)[-1]) + 1 if qualifies.any() else 1)
+            while k < m and share[:k].sum() < self.min_variance:
                 k += 1
         L = comps[:k].T * np.sqrt(np.maximum(eig[:k], 0.0))
         if self.rotation == "varimax":
