@@ -153,3 +153,11 @@ def test_no_uncertainty_reproduces_nominal_ranks():
     r = result.ranks
     assert (r["best_rank"] == r["nominal_rank"]).all() and (r["worst_rank"] == r["nominal_rank"]).all()
     assert (r["rank_shift"] == 0).all()
+
+
+def test_kernel_random_numbers_match_independent_splitmix():
+    from weightlab.robustness import kernels as K
+    from weightlab.robustness.reference import uniform as reference_uniform
+
+    for seed, r, i in [(0, 0, 0), (7, 12345, 64), (2**63 - 1, 10**9, (1 << 32) + 5), (42, 3, 1 << 20)]:
+        assert K.uniform(np.uint64(seed), r, i) == reference_uniform(seed, r, i)
