@@ -31,6 +31,10 @@ def test_levels_weights_and_round_trip(tmp_path):
     (lambda d: d["indicators"].append({"code": "a", "parent": "g1"}), "appears twice"),
     (lambda d: d["indicators"][0].update(parent="nope"), "not defined"),
     (lambda d: d["indicators"][1].update(direction=2), "direction"),
+    (lambda d: d["indicators"][1].update(direction=-1.5), r"'b' has direction -1\.5.*use 1"),
+    (lambda d: d["indicators"][1].update(direction=True), r"'b' has direction True"),
+    (lambda d: d["indicators"][0].update(weight="heavy"), r"'a' has weight 'heavy'.*number >= 0"),
+    (lambda d: d.update(groups={"code": "g1", "parent": "idx"}), r"\[\[groups\]\] \(double brackets\)"),
     (lambda d: d["indicators"][0].update(weight=-1), "weight"),
     (lambda d: d["groups"].append({"code": "empty", "parent": "idx"}), "no members"),
     (lambda d: d["groups"].extend([{"code": "x", "parent": "y"}, {"code": "y", "parent": "x"}])
@@ -64,6 +68,37 @@ def test_coinr_imeta(tmp_path):
     imeta.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(FrameworkError, match="Level"):
         Framework.read(tmp_path / "bad.csv")
+
+
+IMETA = pd.DataFrame({
+    "iCode": ["a", "b", "c", "g1", "g2", "idx"], "iName": ["A", "B", "C", "G1", "G2", "Index"],
+    "Level": [1, 1, 1, 2, 2, 3], "Parent": ["g1", "g1", "g2", "idx", "idx", np.nan],
+    "Direction": [1, -1, 1, np.nan, np.nan, np.nan], "Weight": [1, 1, 1, 1, 3, np.nan],
+    "Type": ["Indicator", "Indicator", "Indicator", "Aggregate", "Aggregate", "Aggregate"],
+})
+
+
+@pytest.mark.parametrize("column, value, match", [
+    ("Direction", 1.5, r"'a' has direction 1\.5.*use 1 .* or -1"),
+    ("Direction", "up", r"'a' has direction 'up'"),
+    ("Weight", "x", r"'a' has weight 'x'"),
+    ("Level", "one", r"'a' .*Level 'one'.*whole number"),
+    ("Level", np.nan, r"'a' .*Level nan"),
+    ("Type", "indicator", r"'a' .*Type 'indicator'.*Indicator, Aggregate"),  # not silently dropped
+    ("iCode", np.nan, "without iCode"),
+])
+def test_imeta_bad_cells_are_framework_errors(tmp_path, column, value, match):
+    imeta = IMETA.astype({column: object})
+    imeta.loc[0, column] = value
+    imeta.to_csv(tmp_path / "iMeta.csv", index=False)
+    with pytest.raises(FrameworkError, match=match):
+        Framework.read(tmp_path / "iMeta.csv")
+
+
+def test_imeta_unreadable_file(tmp_path):
+    (tmp_path / "iMeta.csv").write_text('iCode,Level\n"a,1\n')
+    with pytest.raises(FrameworkError, match="Cannot read iMeta file"):
+        Framework.read(tmp_path / "iMeta.csv")
 
 
 def table() -> pd.DataFrame:

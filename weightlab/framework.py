@@ -26,6 +26,34 @@ import pandas as pd
 from .errors import FrameworkError
 
 
+# COINr iMeta row types: Indicator and Aggregate rows build the hierarchy, the others are ignored.
+IMETA_TYPES = ("Indicator", "Aggregate", "Group", "Denominator", "Other")
+
+
+def _direction(value: Any, code: str, where: str) -> int:
+    """+1 or -1 from a TOML/iMeta value (1, -1, 1.0, "+1", "-1"); anything else is a FrameworkError."""
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            number = None
+    if number not in (1.0, -1.0):
+        raise FrameworkError(f"Indicator '{code}' has direction {value!r}{where}: use 1 (more is better) or -1 "
+                             f"(less is better).")
+    return int(number)
+
+
+def _weight(value: Any, code: str, where: str) -> float:
+    """A float weight; a non-numeric value is a FrameworkError (range checks happen in validation)."""
+    if not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise FrameworkError(f"'{code}' has weight {value!r}{where}: use a number >= 0.")
+
+
 @dataclass(frozen=True)
 class Node:
     """One element of the hierarchy (indicator, group or the index root)."""
@@ -168,22 +196,26 @@ class Framework:
         index = Node(code=str(idx["code"]), parent=None, name_en=str(idx.get("name_en", idx.get("name", ""))),
                      name_zh=str(idx.get("name_zh", "")))
 
-        def node(entry: dict[str, Any], is_indicator: bool) -> Node:
-            if "code" not in entry:
-                raise FrameworkError(f"An entry of [[{'indicators' if is_indicator else 'groups'}]] has no code{where}.")
-            try:
-                direction = int(entry.get("direction", 1)) if is_indicator else 1
-                weight = float(entry.get("weight", 1.0))
-            except (TypeError, ValueError):
-                raise FrameworkError(
-                    f"'{entry['code']}' has a non-numeric direction or weight{where}: use numbers."
-                ) from None
-            return Node(code=str(entry["code"]), parent=entry.get("parent"), weight=weight, direction=direction,
+        def node(entry: Any, is_indicator: bool) -> Node:
+            table = "indicators" if is_indicator else "groups"
+            if not isinstance(entry, dict) or "code" not in entry:
+                raise FrameworkError(f"An entry of [[{table}]] has no code{where}: give each entry code = \"...\".")
+            code = str(entry["code"])
+            direction = _direction(entry.get("direction", 1), code, where) if is_indicator else 1
+            weight = _weight(entry.get("weight", 1.0), code, where)
+            return Node(code=code, parent=entry.get("parent"), weight=weight, direction=direction,
                         name_en=str(entry.get("name_en", entry.get("name", ""))),
                         name_zh=str(entry.get("name_zh", "")), unit=str(entry.get("unit", "")))
 
-        groups = [node(g, False) for g in doc.get("groups", [])]
-        indicators = [node(i, True) for i in doc.get("indicators", [])]
+        def entries(key: str) -> list:
+            value = doc.get(key, [])
+            if not isinstance(value, list):
+                raise FrameworkError(f"'{key}'{where} must be an array of tables: write [[{key}]] (double "
+                                     f"brackets) before each entry, not [{key}].")
+            return value
+
+        groups = [node(g, False) for g in entries("groups")]
+        indicators = [node(i, True) for i in entries("indicators")]
         return cls(index=index, groups=groups, indicators=indicators, source=source)
 
     @classmethod
@@ -200,13 +232,22 @@ class Framework:
             df = table.copy()
         else:
             try:
-                df = pd.read_csv(table)
+                df = pd.read_csv(table, dtype={"iCode": str, "Parent": str})
             except FileNotFoundError:
                 raise FrameworkError(f"iMeta file {table} does not exist: check the path.") from None
+            except (ValueError, OSError, UnicodeDecodeError) as exc:
+                first = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
+                raise FrameworkError(f"Cannot read iMeta file {table} ({first}): save it as a UTF-8 CSV with "
+                                     f"columns iCode, iName, Level, Parent, Direction, Weight, Type.") from None
         missing = [c for c in ("iCode", "Level", "Parent", "Type") if c not in df.columns]
         if missing:
             raise FrameworkError(f"iMeta table{where} lacks column(s) {', '.join(missing)}: COINr iMeta needs "
                                  f"iCode, iName, Level, Parent, Direction, Weight, Type.")
+        unknown = df[~df["Type"].isin(IMETA_TYPES)]
+        if len(unknown):
+            row = unknown.iloc[0]
+            raise FrameworkError(f"iMeta row '{row['iCode']}'{where} has Type {row['Type']!r}: use one of "
+                                 f"{', '.join(IMETA_TYPES)} (case-sensitive, as in COINr).")
         df = df[df["Type"].isin(["Indicator", "Aggregate"])]
         roots = df[(df["Type"] == "Aggregate") & df["Parent"].isna()]
         if len(roots) != 1:
@@ -216,25 +257,38 @@ class Framework:
             v = row.get(col, "")
             return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
-        def num(row: pd.Series, col: str, default: float) -> float:
+        def value(row: pd.Series, col: str, default: Any) -> Any:
             v = row.get(col, default)
-            return default if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+            return default if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else v
 
         root = roots.iloc[0]
-        index = Node(code=str(root["iCode"]), parent=None, name_en=text(root, "iName"))
-        groups, indicators = [], []
+        root_code = text(root, "iCode").strip()
+        index = Node(code=root_code, parent=None, name_en=text(root, "iName"))
+        groups, indicators, levels = [], [], {}
         for _, row in df.iterrows():
-            if row["iCode"] == root["iCode"]:
+            code = text(row, "iCode").strip()
+            if not code:
+                raise FrameworkError(f"iMeta table{where} has an {row['Type']} row without iCode: give every row "
+                                     f"a code.")
+            try:
+                level = float(value(row, "Level", float("nan")))
+            except (TypeError, ValueError):
+                level = float("nan")
+            if not level.is_integer():
+                raise FrameworkError(f"iMeta row '{code}'{where} has Level {row['Level']!r}: use a whole number "
+                                     f"(1 = indicators, one more for each level above).")
+            levels[code] = int(level)
+            if code == root_code:
                 continue
-            n = Node(code=str(row["iCode"]), parent=text(row, "Parent") or None, weight=num(row, "Weight", 1.0),
-                     direction=int(num(row, "Direction", 1)), name_en=text(row, "iName"))
+            n = Node(code=code, parent=text(row, "Parent") or None, weight=_weight(value(row, "Weight", 1.0), code, where),
+                     direction=_direction(value(row, "Direction", 1), code, where), name_en=text(row, "iName"))
             (indicators if row["Type"] == "Indicator" else groups).append(n)
         fw = cls(index=index, groups=groups, indicators=indicators, source=source)
-        for _, row in df.iterrows():
-            if int(row["Level"]) != fw.level_of(str(row["iCode"])):
+        for code, level in levels.items():
+            if level != fw.level_of(code):
                 raise FrameworkError(
-                    f"iMeta row '{row['iCode']}'{where} says Level {int(row['Level'])} but its place in the "
-                    f"hierarchy makes it level {fw.level_of(str(row['iCode']))}: fix Level or Parent."
+                    f"iMeta row '{code}'{where} says Level {level} but its place in the "
+                    f"hierarchy makes it level {fw.level_of(code)}: fix Level or Parent."
                 )
         return fw
 
