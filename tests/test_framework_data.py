@@ -134,6 +134,25 @@ def test_data_errors(tmp_path, edit, match):
         read_dataset(path, Framework.from_dict(BASE))
 
 
+def test_dataframe_ids_in_the_index_and_duplicate_columns():
+    fw = Framework.from_dict(BASE)
+    ds = read_dataset(table().set_index("id"), fw)  # ids in a named index are kept, not replaced by 'name'
+    assert ds.units.tolist() == ["x", "y", "z"] and ds.names.tolist() == ["X", "Y", "Z"]
+    again = read_dataset(ds.values, fw)  # a Dataset's own values (index named 'unit') read back
+    pd.testing.assert_frame_equal(again.values, ds.values)
+    filtered = table().iloc[[0, 2]]  # unnamed integer index (row numbers) is still dropped
+    assert read_dataset(filtered, fw).units.tolist() == ["x", "z"]
+    with pytest.raises(InputError, match="column 'a' appears more than once"):
+        read_dataset(pd.concat([table(), table()[["a"]]], axis=1), fw)
+
+
+def test_corrupt_excel_file_is_an_input_error(tmp_path):
+    table().to_excel(tmp_path / "ok.xlsx", index=False)
+    (tmp_path / "bad.xlsx").write_bytes((tmp_path / "ok.xlsx").read_bytes()[:200])
+    with pytest.raises(InputError, match="Cannot read data file .*bad.xlsx"):
+        read_dataset(tmp_path / "bad.xlsx", Framework.from_dict(BASE))
+
+
 def test_constant_indicator_warns():
     with pytest.warns(UserWarning, match="constant"):
         read_dataset(table().assign(c=1.0), Framework.from_dict(BASE))

@@ -100,9 +100,9 @@ def _read_table(path: Path, sheet: str | int | None) -> pd.DataFrame:
             return pd.read_parquet(path)
         if suffix in (".xlsx", ".xlsm", ".xls"):
             return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object)
-    except (ValueError, OSError, ImportError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"Cannot read data file {path}: {first}.") from None
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a problem with the file (e.g. BadZipFile)
+        first = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
+        raise InputError(f"Cannot read data file {path}: {first}; check that it is a valid {suffix} file.") from None
     raise InputError(f"Data file {path} has unknown type '{suffix}': use .csv, .parquet or .xlsx.")
 
 
@@ -143,7 +143,8 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     framework : path or Framework
         TOML or COINr iMeta CSV file, or a Framework.
     id_column : str, optional
-        Column with unit ids; default the first column.
+        Column with unit ids; default the first column. A DataFrame whose index is named or not
+        integer (e.g. ``Dataset.values``) has its index taken as the first column.
     name_column : str, optional
         Column with display names; default the first of ``name``, ``name_en``, ``uName`` present.
     sheet : str or int, optional
@@ -160,13 +161,20 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     """
     fw = framework if isinstance(framework, Framework) else Framework.read(framework)
     if isinstance(data, pd.DataFrame):
-        table, where, source, digest = data.reset_index(drop=True), "data table", "", ""
+        # ids held in a named or non-integer index (e.g. Dataset.values) become the first column instead of
+        # being lost; an unnamed integer index (row numbers, also after filtering) is dropped
+        plain_index = data.index.name is None and pd.api.types.is_integer_dtype(data.index)
+        table = data.reset_index(drop=plain_index)
+        where, source, digest = "data table", "", ""
     else:
         path = Path(data)
         table, where, source = _read_table(path, sheet), f"Data file {path}", str(path)
         digest = file_sha256(path)
     if table.shape[1] == 0:
         raise InputError(f"{where} has no columns.")
+    if table.columns.has_duplicates:
+        dup = table.columns[table.columns.duplicated()][0]
+        raise InputError(f"{where}: column {dup!r} appears more than once; give every column a unique name.")
     id_col = id_column if id_column is not None else str(table.columns[0])
     if id_col not in table.columns:
         raise InputError(f"{where} has no id column '{id_col}': pass --id-column with one of "
