@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from weightlab.errors import ParameterError
+from weightlab.errors import InputError, ParameterError
 from weightlab.framework import Framework
 from weightlab.weighting import SCHEMES
 from weightlab.weighting.expert import ahp_weights
@@ -203,6 +204,67 @@ def test_ahp_in_scheme_warns_on_inconsistency_and_checks_matrices():
                                          "matrix": [[1, 2, 3], [2, 1, 3], [1 / 3, 1 / 3, 1]]}}).fit(X, fw)
     with pytest.raises(ParameterError, match="lists members"):
         SCHEMES.get("expert", ahp={"g": {"members": ["c0", "c1"], "matrix": [[1, 2], [0.5, 1]]}}).fit(X, fw)
+
+
+@pytest.mark.parametrize("ahp, match", [
+    ({"g": {"members": ["c0", "c1", "c2"]}}, "needs 'members'.*and 'matrix'"),
+    ({"g": [[1, 2], [0.5, 1]]}, "needs 'members'"),
+    ({"g": {"members": ["c0", "c1", "c2"], "matrix": [[1, 2], [0.5, 1, 3], [1, 1, 1]]}}, "square table"),
+    ({"g": {"members": ["c0", "c1", "c2"], "matrix": [[1, "x", 1], [1, 1, 1], [1, 1, 1]]}}, "square table"),
+    ({"gg": {"members": ["c0", "c1", "c2"], "matrix": np.ones((3, 3)).tolist()}}, "unknown group.*gg"),
+])
+def test_ahp_malformed_input_is_a_parameter_error(ahp, match):
+    fw = flat_framework(3)
+    X = pd.DataFrame(np.ones((4, 3)), columns=fw.indicator_codes)
+    with pytest.raises(ParameterError, match=match):
+        SCHEMES.get("expert", ahp=ahp).fit(X, fw)
+
+
+def test_ahp_consistency_ratio_above_order_ten():
+    """An inconsistent 11 x 11 matrix must be flagged: Saaty's RI for order 11 is 1.51."""
+    rng = np.random.default_rng(3)
+    A = np.ones((11, 11))
+    for i, j in itertools.combinations(range(11), 2):
+        A[i, j] = rng.choice([1 / 9, 1 / 5, 1 / 3, 3, 5, 9])
+        A[j, i] = 1 / A[i, j]
+    v = np.ones(11)
+    for _ in range(2000):  # power iteration for lambda_max, independent of numpy.linalg.eig
+        v = A @ v
+        v /= v.sum()
+    lam = float((A @ v / v).mean())
+    cr = (lam - 11) / 10 / 1.51
+    assert cr > 0.1
+    _, lam_w, _, cr_w = ahp_weights(A)
+    assert lam_w == pytest.approx(lam, rel=1e-9) and cr_w == pytest.approx(cr, rel=1e-9)
+    fw = flat_framework(11)
+    with pytest.warns(UserWarning, match="consistency ratio"):
+        SCHEMES.get("expert", ahp={"g": {"members": fw.indicator_codes, "matrix": A.tolist()}}).fit(
+            pd.DataFrame(np.ones((3, 11)), columns=fw.indicator_codes), fw)
+    with pytest.raises(ParameterError, match="order 16"):
+        ahp_weights(np.ones((16, 16)))
+
+
+def test_expert_rejects_unknown_members_and_bad_weights(tmp_path):
+    fw = flat_framework(2)
+    X = pd.DataFrame(np.ones((3, 2)), columns=fw.indicator_codes)
+    with pytest.raises(ParameterError, match="unknown member.*cx"):
+        SCHEMES.get("expert", weights={"cx": 2}).fit(X, fw)
+    with pytest.raises(ParameterError, match="'c0' is -1"):
+        SCHEMES.get("expert", weights={"c0": -1}).fit(X, fw)
+    (tmp_path / "w.csv").write_text("member,weight\nc0,1\nc1,-2\n")
+    with pytest.raises(InputError, match=r"'c1' \(row 3\)"):
+        SCHEMES.get("expert", weights=str(tmp_path / "w.csv")).fit(X, fw)
+    (tmp_path / "w.csv").write_text("member,weight\nc0,1\nc1,3\n")
+    np.testing.assert_allclose(SCHEMES.get("expert", weights=str(tmp_path / "w.csv")).fit(X, fw).weights_.group("g"),
+                               [0.25, 0.75])
+
+
+@pytest.mark.parametrize("name", [n for n in SCHEMES.available() if SCHEMES.get_class(n).data_driven])
+def test_data_driven_scheme_refuses_a_member_without_values(name):
+    X = CLASSIC.copy()
+    X[:, 2] = np.nan
+    with pytest.raises(InputError, match="'c2' of group 'g' has no values"):
+        fit_flat(name, X)
 
 
 def test_expert_overrides_and_nominal():

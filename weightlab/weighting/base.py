@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 
 from .._params import validate_params
 from ..aggregation import AGGREGATORS, Aggregator, aggregate_tree
-from ..errors import ParameterError
+from ..errors import InputError, ParameterError
 from ..framework import Framework
 from ..registry import Registry
 
@@ -155,6 +155,11 @@ class WeightingScheme(BaseEstimator):
             if len(members) == 1:
                 return np.ones(1)
             if self.data_driven and np.isnan(block).any():
+                empty = np.isnan(block).all(axis=0)
+                if empty.any():
+                    raise InputError(f"{self.name} weights: member '{members[int(np.argmax(empty))]}' of group "
+                                     f"'{group}' has no values at all: fill it, impute, or drop it from the "
+                                     f"framework.")
                 if not warned:
                     warnings.warn(f"{self.name} weights: missing cells replaced by the column mean for the "
                                   f"weight computation only.", stacklevel=3)

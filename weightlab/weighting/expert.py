@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 
 from .._io import read_toml
-from .._params import NONE, InstanceOf
+from .._params import NONE, InstanceOf, validate_params
 from ..errors import InputError, ParameterError
 from .base import SCHEMES, WeightingScheme
 
-# Saaty's random consistency index RI for matrices of order 1..10
-RANDOM_INDEX = (0.0, 0.0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49)
+# Saaty's random consistency index RI for matrices of order 1..15 (the table commonly cited from
+# Saaty 1980); orders above 15 are refused
+RANDOM_INDEX = (0.0, 0.0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49, 1.51, 1.48, 1.56, 1.57, 1.59)
 
 
 def ahp_weights(matrix: "np.ndarray | list") -> tuple[np.ndarray, float, float, float]:
@@ -26,12 +27,20 @@ def ahp_weights(matrix: "np.ndarray | list") -> tuple[np.ndarray, float, float, 
         A w = lambda_max w,   w >= 0, sum w = 1
         CI = (lambda_max - m) / (m - 1),   CR = CI / RI_m
 
-    Returns ``(weights, lambda_max, CI, CR)``; CR is 0 for m <= 2 (always consistent).
+    Returns ``(weights, lambda_max, CI, CR)``; CR is 0 for m <= 2 (always consistent). RI is
+    tabulated up to m = 15; larger matrices are refused.
     """
-    A = np.asarray(matrix, dtype=float)
-    m = A.shape[0]
-    if A.ndim != 2 or A.shape[1] != m:
+    try:
+        A = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError("An AHP matrix must be a square table of positive numbers (a list of equal-length "
+                             "rows, e.g. [[1, 3], [0.333, 1]]).") from None
+    m = A.shape[0] if A.ndim else 0
+    if A.ndim != 2 or A.shape[1] != m or m == 0:
         raise ParameterError(f"An AHP matrix must be square; got shape {A.shape}.")
+    if m > len(RANDOM_INDEX):
+        raise ParameterError(f"An AHP matrix of order {m} has no tabulated random index (orders 1..{len(RANDOM_INDEX)}); "
+                             f"split the group into smaller ones.")
     if not np.all(np.isfinite(A)) or np.any(A <= 0):
         raise ParameterError("AHP matrix entries must be positive numbers.")
     if not np.allclose(A * A.T, 1.0, rtol=1e-3):
@@ -44,7 +53,7 @@ def ahp_weights(matrix: "np.ndarray | list") -> tuple[np.ndarray, float, float, 
     w = np.abs(vectors[:, k].real)
     w = w / w.sum()
     ci = (lam - m) / (m - 1) if m > 2 else 0.0
-    cr = ci / RANDOM_INDEX[m - 1] if 2 < m <= len(RANDOM_INDEX) else 0.0
+    cr = ci / RANDOM_INDEX[m - 1] if m > 2 else 0.0
     return w, lam, ci, cr
 
 
@@ -83,27 +92,65 @@ class Expert(WeightingScheme):
         if self.weights is None:
             return {}
         if isinstance(self.weights, dict):
-            return {str(k): float(v) for k, v in self.weights.items()}
+            out = {}
+            for k, v in self.weights.items():
+                try:
+                    out[str(k)] = float(v)
+                except (TypeError, ValueError):
+                    out[str(k)] = float("nan")
+                if not np.isfinite(out[str(k)]) or out[str(k)] < 0:
+                    raise ParameterError(f"Expert weight of '{k}' is {v!r}: weights must be numbers >= 0.")
+            return out
         path = Path(self.weights)
         try:
-            table = pd.read_csv(path)
+            table = pd.read_csv(path, dtype={"member": str})
         except FileNotFoundError:
             raise InputError(f"Weights file {path} does not exist: check the path.") from None
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
+            raise InputError(f"Cannot read weights file {path} ({first}): save it as a CSV with columns "
+                             f"member,weight.") from None
         if not {"member", "weight"} <= set(table.columns):
             raise InputError(f"Weights file {path} needs columns member,weight.")
         w = pd.to_numeric(table["weight"], errors="coerce")
-        if w.isna().any() or (w < 0).any():
-            raise InputError(f"Weights file {path}: weights must be numbers >= 0 (row {int(w.isna().idxmax()) + 2}).")
+        bad = (w.isna() | ~np.isfinite(w.fillna(0.0)) | (w < 0)).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(f"Weights file {path}: weight {table['weight'].iloc[row]!r} of member "
+                             f"{table['member'].iloc[row]!r} (row {row + 2}) must be a number >= 0.")
         return dict(zip(table["member"].astype(str), w.astype(float)))
 
     def _matrices(self) -> dict[str, Any]:
         if self.ahp is None:
             return {}
         if isinstance(self.ahp, dict):
-            doc = self.ahp
+            doc, where = self.ahp, "ahp"
         else:
-            doc = read_toml(self.ahp, "AHP file", InputError).get("groups", {})
+            doc, where = read_toml(self.ahp, "AHP file", InputError).get("groups"), f"AHP file {self.ahp}"
+            if not isinstance(doc, dict) or not doc:
+                raise InputError(f"{where} has no [groups.<code>] tables: write one per group, with members = "
+                                 f"[...] and matrix = [[...], ...].")
+        for group, entry in doc.items():
+            if not isinstance(entry, dict) or "members" not in entry or "matrix" not in entry:
+                raise ParameterError(f"{where}: the entry of group '{group}' needs 'members' (a list of codes) and "
+                                     f"'matrix' (the pairwise comparisons).")
         return doc
+
+    def fit(self, X, framework, level="all", aggregator="arithmetic") -> "Expert":
+        """As :meth:`WeightingScheme.fit`, after checking that every group of ``ahp`` and every member of
+        ``weights`` exists in ``framework`` (a misspelt code would otherwise be ignored silently)."""
+        validate_params(self)
+        groups = {framework.index.code, *(g.code for g in framework.groups)}
+        unknown = sorted(set(self._matrices()) - groups)
+        if unknown:
+            raise ParameterError(f"AHP matrices given for unknown group(s) {', '.join(unknown)}: use group codes "
+                                 f"of the framework ({', '.join(sorted(groups)[:8])}).")
+        members = {n.code for n in [*framework.groups, *framework.indicators]}
+        unknown = sorted(set(self._overrides()) - members)
+        if unknown:
+            raise ParameterError(f"Expert weights given for unknown member(s) {', '.join(unknown[:5])}: use "
+                                 f"indicator or group codes of the framework.")
+        return super().fit(X, framework, level, aggregator)
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
         matrices = self._matrices()
