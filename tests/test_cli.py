@@ -107,7 +107,8 @@ def test_param_routing(files, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing-file", "non-numeric", "unknown-scheme", "bad-param", "bad-format",
-                                  "geometric-zeros"])
+                                  "geometric-zeros", "table-with-out", "out-is-directory", "bad-level",
+                                  "bad-framework-direction", "bad-ahp-matrix"])
 def test_bad_input_one_line_exit_2_no_file(files, capsys, tmp_path, case):
     data, fw = files
     out_file = tmp_path / "out.csv"
@@ -126,18 +127,32 @@ def test_bad_input_one_line_exit_2_no_file(files, capsys, tmp_path, case):
         args[5] = "xml"
     elif case == "geometric-zeros":
         args += ["--aggregator", "geometric"]
+    elif case == "table-with-out":
+        args[5] = "table"
+    elif case == "out-is-directory":
+        out_file = tmp_path / "results"
+        out_file.mkdir()
+        args[7] = out_file
+    elif case == "bad-level":
+        args += ["--level", "7"]
+    elif case == "bad-framework-direction":
+        fw.write_text(FRAMEWORK.replace("direction = -1", "direction = 0.5"))
+    elif case == "bad-ahp-matrix":
+        (tmp_path / "ahp.toml").write_text('[groups.g1]\nmembers = ["a", "b"]\nmatrix = [[1, "x"], [1, 1]]\n')
+        args += ["--scheme", "expert", "--param", f"ahp={tmp_path / 'ahp.toml'}"]
     code, _, err = run(args, capsys)
     assert code == 2
     assert err.startswith("weightlab: error: ") and err.count("\n") == 1 and "Traceback" not in err
-    assert not out_file.exists()
+    assert not out_file.exists() or out_file.is_dir() and not any(out_file.iterdir())
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temporary file left behind
     if case == "non-numeric":
         assert "'c'" in err and "row 4" in err
 
 
 def test_compare(files, capsys):
-    code, out, _ = run(["compare", files[0], "-f", files[1], "--schemes", "equal,expert,entropy", "--format", "csv"],
-                       capsys)
-    assert code == 0
+    code, out, err = run(["compare", files[0], "-f", files[1], "--schemes", "equal,expert,entropy", "--format", "csv",
+                          "--imputation", "median"], capsys)
+    assert code == 0 and "imputation median" in err  # the missing-value handling is stated
     df = pd.read_csv(pd.io.common.StringIO(out))
     assert {"equal", "expert", "entropy", "shift_expert", "shift_entropy"} <= set(df.columns)
     np.testing.assert_array_equal(df["shift_expert"], df["equal"] - df["expert"])
@@ -152,6 +167,23 @@ def test_datasets_export_round_trip(capsys, tmp_path):
     assert head.startswith("unit,")
     code, out, _ = run(["validate", tmp_path / "x" / "data.csv", "-f", tmp_path / "x" / "framework.toml"], capsys)
     assert code == 0 and "338 units x 25 indicators" in out and "synthetic demo data" in out
+
+
+def test_scores_of_exported_demo_data_keep_the_label(capsys, tmp_path):
+    run(["datasets", "export", "ai-cities", tmp_path], capsys)
+    code, out, err = run(["score", tmp_path / "data.csv", "-f", tmp_path / "framework.toml", "--format", "csv",
+                          "--imputation", "mean"], capsys)
+    assert code == 0 and "imputation mean" in err
+    df = pd.read_csv(pd.io.common.StringIO(out))
+    assert df.columns[:3].tolist() == ["unit", "score", "rank"] and df.columns[-2:].tolist() == ["name", "note"]
+    assert (df["note"] == "synthetic demo data").all() and df.loc[0, "name"] == "Beijing"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["weights"], ["score"], ["compare"], ["robustness"], ["demo"],
+                                     ["datasets", "list"], ["datasets", "export"]])
+def test_every_command_help_has_an_example(capsys, command):
+    code, out, _ = run([*command, "--help"], capsys)
+    assert code == 0 and "Example" in out and "weightlab " + " ".join(command) in " ".join(out.split())
 
 
 RANKS_COLUMNS = ["unit", "name", "nominal_rank", "median_rank", "mean_rank", "p05_rank", "p95_rank", "best_rank",

@@ -67,3 +67,14 @@ def test_load_labels_synthetic():
     assert ds.label == "synthetic demo data"
     assert ds.names.loc["110000"] == "Beijing"
     assert np.isnan(ds.values.to_numpy()).sum() == 14
+
+
+def test_every_table_built_on_the_demo_data_says_synthetic():
+    from weightlab.compare import compare_schemes
+    from weightlab.index import build_index
+
+    ds = load_ai_cities()
+    table = build_index(ds).table()
+    assert table.columns[-1] == "note" and (table["note"] == "synthetic demo data").all()
+    cmp = compare_schemes(ds, ["equal", "expert"]).table()
+    assert cmp.columns[-1] == "note" and (cmp["note"] == "synthetic demo data").all()

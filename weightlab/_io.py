@@ -28,11 +28,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"Cannot create output directory {path.parent}: {exc.strerror}.") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise InputError(f"Cannot write {path}: it is a directory; give a file name (e.g. {path / 'out.csv'}).")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"Cannot write in {path.parent}: {exc.strerror}; choose another output path.") from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"Cannot write {path}: {exc.strerror or exc}; choose another output path.") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

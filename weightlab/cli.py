@@ -92,14 +92,21 @@ def _route_params(items: list[str], components: dict[str, tuple[str, Any]]) -> d
     return out
 
 
+def _check_output(fmt: Fmt, out: Path | None) -> None:
+    """Refuse an impossible --format/--out pair before any work is done (nothing printed yet)."""
+    if fmt == Fmt.table and out is not None:
+        _fail("--out needs --format csv, json or parquet.")
+    if fmt == Fmt.parquet and out is None:
+        _fail("--format parquet needs --out FILE.")
+
+
 def _emit(df, fmt: Fmt, out: Path | None, label: str = "", title: str = "") -> None:
     """Print or write a table; the dataset label goes into a ``note`` column or onto stderr."""
     from ._io import write_table_atomic
     from .robustness.output import with_note
 
+    _check_output(fmt, out)
     if fmt == Fmt.table:
-        if out is not None:
-            _fail("--out needs --format csv, json or parquet.")
         if title:
             typer.echo(title)
         typer.echo(df.to_string(index=False))
@@ -112,18 +119,20 @@ def _emit(df, fmt: Fmt, out: Path | None, label: str = "", title: str = "") -> N
         typer.echo(f"wrote {out}", err=True)
     elif fmt == Fmt.csv:
         sys.stdout.write(df.to_csv(index=False))
-    elif fmt == Fmt.json:
-        sys.stdout.write(df.to_json(orient="records", indent=2, force_ascii=False) + "\n")
     else:
-        _fail("--format parquet needs --out FILE.")
+        sys.stdout.write(df.to_json(orient="records", indent=2, force_ascii=False) + "\n")
 
 
-def _settings(res) -> None:
-    """State the choices behind an output (normalizer, scheme, aggregators, imputation) on stderr."""
+def _settings(res, scheme: str | None = None) -> None:
+    """State the choices behind an output (normalizer, scheme, aggregators, imputation) on stderr.
+
+    Printed after the output, so that a failing command's stderr is its one error line.
+    """
     st = res.settings
     aggs = ", ".join(f"level {k}: {v}" for k, v in st["aggregator"].items())
-    typer.echo(f"normalizer {st['normalizer']}; scheme {st['scheme']} (levels {st['scheme_level']}); "
-               f"aggregator {aggs}; imputation {st['imputation']}", err=True)
+    scheme = scheme or f"{st['scheme']} (levels {st['scheme_level']})"
+    typer.echo(f"normalizer {st['normalizer']}; scheme {scheme}; aggregator {aggs}; "
+               f"imputation {st['imputation']}", err=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,6 +166,7 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
     from .index import build_index
     from .weighting.base import parse_levels
 
+    _check_output(fmt, out)
     ds = _load(data, framework, id_column)
     p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
                               "aggregator": (aggregator, None)})
@@ -164,8 +174,8 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
                       p["aggregator"])
     levels = None if level == "all" else parse_levels(level, ds.framework)
     table = res.weights.to_frame(levels).drop(columns="level")
-    _settings(res)
     _emit(table, fmt, out, ds.label, title=f"{scheme} weights ({', '.join(res.weights.notes) or 'no notes'})")
+    _settings(res)
 
 
 @app.command()
@@ -179,15 +189,17 @@ def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str 
     """
     from .index import build_index
 
+    _check_output(fmt, out)
     ds = _load(data, framework, id_column)
     p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
                               "aggregator": (aggregator, None)})
     res = build_index(ds, normalizer, scheme, aggregator, imputation, level, p["normalizer"], p["scheme"],
                       p["aggregator"])
     table = res.table()
-    table = table[[c for c in table.columns if c != "name"] + ["name"]]
-    _settings(res)
+    last = [c for c in ("name", "note") if c in table.columns]
+    table = table[[c for c in table.columns if c not in last] + last]
     _emit(table, fmt, out, ds.label)
+    _settings(res)
 
 
 @app.command()
@@ -203,6 +215,7 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
     from .compare import compare_schemes
     from .weighting import SCHEMES
 
+    _check_output(fmt, out)
     ds = _load(data, framework, id_column)
     names = [s.strip() for s in schemes.split(",") if s.strip()]
     for name in names:
@@ -214,8 +227,9 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
         typer.echo("\nKendall tau-b\n" + cmp.kendall.round(3).to_string())
         if ds.label:
             typer.echo(f"Note: {ds.label}", err=True)
-        return
-    _emit(cmp.table(), fmt, out, ds.label)
+    else:
+        _emit(cmp.table(), fmt, out, ds.label)
+    _settings(cmp.results[cmp.baseline], scheme=", ".join(cmp.results))
 
 
 @app.command()
@@ -337,7 +351,10 @@ def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output 
 
 @datasets_app.command("list")
 def datasets_list() -> None:
-    """List the built-in datasets."""
+    """List the built-in datasets.
+
+    Example: weightlab datasets list
+    """
     from .datasets import DATASETS
 
     for name, entry in DATASETS.items():

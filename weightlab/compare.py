@@ -41,9 +41,14 @@ class Comparison:
     baseline: str
 
     def table(self) -> pd.DataFrame:
-        """One wide table: ranks of every variant and shifts against the baseline."""
+        """One wide table: ranks of every variant and shifts against the baseline (and the dataset's
+        label in a last ``note`` column when it has one, e.g. "synthetic demo data")."""
         shifts = self.shifts.drop(columns=["unit", "name", self.baseline]).add_prefix("shift_")
-        return pd.concat([self.ranks, shifts], axis=1)
+        out = pd.concat([self.ranks, shifts], axis=1)
+        label = self.results[self.baseline].dataset.label
+        if label:
+            out["note"] = label
+        return out
 
 
 def compare(dataset: Dataset, variants: "dict[str, dict[str, Any]]", baseline: str | None = None,

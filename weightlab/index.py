@@ -77,13 +77,19 @@ class IndexResult:
         return pd.DataFrame({c: rank_descending(s[c]) for c in s.columns}, index=s.index)
 
     def table(self) -> pd.DataFrame:
-        """``unit, name, score, rank`` then one score column per group, top level first."""
+        """``unit, name, score, rank`` then one score column per group, top level first.
+
+        When the dataset carries a label (the built-in data: "synthetic demo data") a last column
+        ``note`` repeats it, so the caveat travels with the table.
+        """
         fw = self.dataset.framework
         out = pd.DataFrame({"unit": self.index_scores.index, "name": self.dataset.names.to_numpy(),
                             "score": self.index_scores.to_numpy(), "rank": self.ranks.to_numpy()})
         for level in range(fw.n_levels - 1, 1, -1):
             for code in fw.groups_at(level):
                 out[code] = self.scores[level][code].to_numpy()
+        if self.dataset.label:
+            out["note"] = self.dataset.label
         return out.sort_values(["rank", "unit"], kind="stable").reset_index(drop=True)
 
 
