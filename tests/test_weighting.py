@@ -8,6 +8,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from sklearn.base import clone
 
 from weightlab.errors import InputError, ParameterError
@@ -61,6 +64,23 @@ def test_common_contract(name):
     assert not hasattr(SCHEMES.get(name), "weights_")
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(SCHEMES.available()),
+       arrays(np.float64, st.tuples(st.integers(3, 12), st.just(7)),
+              elements=st.one_of(st.just(0.0), st.floats(0.0, 1e3, allow_nan=False, allow_subnormal=False))))
+def test_weights_are_non_negative_and_sum_to_one_in_every_group(name, values):
+    """Invariant over arbitrary non-negative data, ties, zeros and constant columns included."""
+    fw = random_dataset(n_units=3).framework
+    X = pd.DataFrame(values, columns=fw.indicator_codes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        w = SCHEMES.get(name).fit(X, fw).weights_
+    assert np.isfinite(w.values).all() and (w.values >= 0).all()
+    for group in [fw.index.code] + [g.code for g in fw.groups]:
+        assert w.group(group).sum() == pytest.approx(1.0, abs=1e-9)
+    assert w.effective().sum() == pytest.approx(1.0, abs=1e-9)
+
+
 def test_level_selection_keeps_nominal_elsewhere():
     ds = random_dataset(n_units=30)
     X = ds.values / ds.values.max()
@@ -100,6 +120,17 @@ def test_std_matches_plain_formula():
     Z = (X - X.min(0)) / (X.max(0) - X.min(0))
     sd = Z.std(axis=0, ddof=1)
     np.testing.assert_allclose(fit_flat("std", X), sd / sd.sum(), rtol=1e-12)
+
+
+def test_rounding_noise_never_becomes_a_weight():
+    # entropy: a uniform column has e = 1 up to rounding (1 - e = +-1e-15), which must count as 0
+    X = np.ones((12, 3))
+    X[0, 0] = 0.0
+    np.testing.assert_array_equal(fit_flat("entropy", X), [1.0, 0.0, 0.0])
+    # CRITIC: perfectly correlated members are identical after min-max rescaling: every C_j is 0
+    x = np.random.default_rng(1).uniform(size=7)
+    np.testing.assert_allclose(fit_flat("critic", np.column_stack([x, 2 * x + 1, 3 * x + 0.5, 7 * x])), [0.25] * 4,
+                               rtol=1e-12)
 
 
 def test_constant_columns():

@@ -11,6 +11,10 @@ from ._common import minmax_columns, normalise_or_equal
 from .base import SCHEMES, WeightingScheme
 
 
+# C_j of members that are perfectly correlated computes as +-1e-16 or so; treat anything below as 0
+_NOISE = 1e-12
+
+
 @SCHEMES.register("critic")
 class Critic(WeightingScheme):
     """CRITIC: contrast (standard deviation) times conflict (low correlation with the others)::
@@ -20,7 +24,9 @@ class Critic(WeightingScheme):
         w_j  = C_j / sum_k C_k
 
     A constant member has ``sd = 0`` (so ``C = 0``) and its correlations are taken as 0. If every
-    ``C`` is 0 the weights are equal.
+    ``C`` is 0 the weights are equal. ``r`` is clipped to [-1, 1] and ``C_j`` below ``1e-12`` counts as
+    0, so the rounding noise of perfectly correlated members (``1 - r = +-1e-16``) never becomes a
+    weight: such members get equal weights.
 
     Parameters
     ----------
@@ -47,4 +53,5 @@ class Critic(WeightingScheme):
         denom = np.outer(sd, sd)
         r = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), 0.0)
         np.fill_diagonal(r, np.where(sd > 0, 1.0, 0.0))
-        return normalise_or_equal(sd * (1.0 - r).sum(axis=1))
+        C = sd * (1.0 - np.clip(r, -1.0, 1.0)).sum(axis=1)
+        return normalise_or_equal(np.where(C > _NOISE, C, 0.0))

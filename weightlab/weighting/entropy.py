@@ -8,6 +8,10 @@ from ._common import normalise_or_equal
 from .base import SCHEMES, WeightingScheme
 
 
+# divergence 1 - e of a uniform column computes as +-1e-15 or so; treat anything below this as 0
+_NOISE = 1e-12
+
+
 @SCHEMES.register("entropy")
 class Entropy(WeightingScheme):
     """Entropy weights: members whose values are more unequal across units weigh more::
@@ -20,7 +24,8 @@ class Entropy(WeightingScheme):
     The input must be non-negative: a column with negative values (e.g. z-scores) is first
     translated so that its minimum is 0; since ``p`` is scale-invariant this equals entropy on
     min-max data. A column summing to 0 carries no information (``d_j = 0``); if every ``d`` is 0
-    the weights are equal.
+    the weights are equal. ``d_j`` below ``1e-12`` is rounding noise of a (nearly) uniform column and
+    counts as 0, so that noise of either sign never becomes a weight (negative, or the whole group's).
 
     References
     ----------
@@ -43,4 +48,4 @@ class Entropy(WeightingScheme):
         plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
         e = -plogp.sum(axis=0) / np.log(n)
         d = np.where(total > 0, 1.0 - e, 0.0)
-        return normalise_or_equal(d)
+        return normalise_or_equal(np.where(d > _NOISE, d, 0.0))
