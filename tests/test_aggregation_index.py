@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from weightlab.aggregation import AGGREGATORS
-from weightlab.compare import compare_schemes
+from weightlab.compare import compare, compare_schemes
 from weightlab.data import Dataset
 from weightlab.errors import InputError
 from weightlab.index import build_index, rank_descending
@@ -46,6 +46,18 @@ def test_positivity_and_shift(name):
     shifted = AGGREGATORS.get(name, shift=0.1).aggregate(x, np.array([0.5, 0.5]))
     plain = AGGREGATORS.get(name).aggregate(np.column_stack([x[:, 0] + 0.1, x[:, 1]]), np.array([0.5, 0.5]))
     np.testing.assert_allclose(shifted, plain, rtol=1e-14)  # only the offending column moves
+
+
+@pytest.mark.parametrize("p", [2.0, 3.0, 0.5])
+def test_power_means_refuse_negative_members(p):
+    # with p = 2 the unit (-3, 1) would outscore (0.5, 0.5); with p = 3 the cube root of a negative mean is NaN
+    x = np.array([[-3.0, 1.0], [0.5, 0.5], [1.0, 2.0]])
+    with pytest.raises(InputError, match="non-negative.*'m0' has minimum -3"):
+        AGGREGATORS.get("genmean", p=p).aggregate(x, np.array([0.5, 0.5]), members=["m0", "m1"])
+    shifted = AGGREGATORS.get("genmean", p=p, shift=0.5).aggregate(x, np.array([0.5, 0.5]))
+    y = np.column_stack([x[:, 0] + 3.5, x[:, 1]])
+    np.testing.assert_allclose(shifted, ((y ** p) @ [0.5, 0.5]) ** (1 / p), rtol=1e-12)
+    assert AGGREGATORS.get("arithmetic").aggregate(x, np.array([0.5, 0.5]))[0] == -1.0  # p = 1 needs nothing
 
 
 def test_ranks_min_method_and_nan_last():
@@ -89,6 +101,34 @@ def test_imputation_options_are_stated():
         res = build_index(ds, imputation=imp)
         assert res.settings["imputation"] == imp
         assert res.index_scores.notna().all()
+
+
+def test_scores_and_ranks_at_every_level():
+    ds = random_dataset(n_units=12, seed=5)
+    res = build_index(ds)
+    fw = ds.framework
+    for level in range(1, fw.n_levels + 1):
+        scores = res.scores[level]
+        assert scores.columns.tolist() == fw.codes_at(level) and scores.index.equals(ds.units)
+        ranks = res.level_ranks(level)
+        for code in scores.columns:  # rank 1 = best, ties share the lowest rank ("min")
+            want = scores[code].rank(ascending=False, method="min", na_option="bottom").astype(int)
+            np.testing.assert_array_equal(ranks[code], want)
+    np.testing.assert_array_equal(res.level_ranks(fw.n_levels)[fw.index.code], res.ranks)
+
+
+def test_compare_normalizers_and_aggregators():
+    ds = random_dataset(n_units=15)
+    variants = {"minmax": {}, "rank": {"normalizer": "rank"},
+                "geometric": {"aggregator": "geometric", "normalizer_params": {"range": (1.0, 2.0)}}}
+    cmp = compare(ds, variants)
+    for label, kw in variants.items():
+        np.testing.assert_array_equal(cmp.ranks.set_index("unit")[label].loc[ds.units],
+                                      build_index(ds, **kw).ranks.loc[ds.units])
+    from scipy.stats import kendalltau
+
+    s = {k: r.index_scores for k, r in cmp.results.items()}
+    assert cmp.kendall.loc["rank", "geometric"] == pytest.approx(kendalltau(s["rank"], s["geometric"]).statistic)
 
 
 def test_compare_schemes_correlations():

@@ -12,8 +12,9 @@ Missing members: with ``skip_missing=True`` the weights are renormalised over th
 in each row (a row with no member present gives NaN); with ``skip_missing=False`` any missing member
 makes the row NaN.
 
-Positivity: ``p <= 0`` needs strictly positive members and a non-integer ``p > 0`` non-negative
-ones. By default such input is an error. With ``shift=eps`` every member column whose minimum is
+Positivity: ``p <= 0`` needs strictly positive members and any other ``p != 1`` non-negative ones
+(with negative members ``x**p`` is undefined for non-integer p, not monotone for even p, and the
+``1/p`` root of a negative mean undefined for odd p). By default such input is an error. With ``shift=eps`` every member column whose minimum is
 below the allowed bound is translated so that its minimum equals ``eps``
 (``x' = x - min(x) + eps``); columns already valid are left unchanged.
 """
@@ -54,8 +55,8 @@ class Aggregator(BaseEstimator):
         return self.power <= 0
 
     def needs_nonnegative(self) -> bool:
-        """True when members must be >= 0 (non-integer p > 0)."""
-        return self.power > 0 and not float(self.power).is_integer()
+        """True when members must be >= 0 (p > 0, p != 1)."""
+        return self.power > 0 and self.power != 1
 
     def prepare(self, values: np.ndarray, group: str = "", members: Sequence[str] = ()) -> np.ndarray:
         """Check positivity and apply ``shift`` column by column (see module docstring)."""
