@@ -99,6 +99,15 @@ def test_param_routing(files, capsys, tmp_path):
     code, _, _ = run(["weights", files[0], "-f", files[1], "--scheme", "pca", "--param", "n_factors=1",
                       "--format", "csv"], capsys)
     assert code == 0
+    # repeated --param: goalposts [0, 5], clipped, for every indicator (b is a cost: (5 - x) / 5)
+    code, out, _ = run(["score", files[0], "-f", files[1], "--normalizer", "goalposts", "--param", "lower=0",
+                        "--param", "upper=5", "--format", "csv"], capsys)
+    assert code == 0
+    df = pd.DataFrame(DATA).set_index("unit")
+    g = (df.clip(0, 5) / 5).assign(b=(5 - df["b"].clip(0, 5)) / 5)
+    want = ((g["a"] + g["b"]) / 2 + (g["c"] + g["d"]) / 2) / 2
+    got = pd.read_csv(pd.io.common.StringIO(out)).set_index("unit")["score"]
+    np.testing.assert_allclose(got.loc[want.index], want, rtol=1e-12)
     code, _, err = run(["score", files[0], "-f", files[1], "--param", "bogus=1"], capsys)
     assert code == 2 and "bogus" in err and err.count("\n") == 1
     code, _, err = run(["score", files[0], "-f", files[1], "--aggregator", "genmean", "--normalizer", "minmax",

@@ -27,6 +27,20 @@ def test_levels_weights_and_round_trip(tmp_path):
     assert again.to_dict() == fw.to_dict()
 
 
+def test_round_trip_keeps_names_units_directions_and_weights(tmp_path):
+    from weightlab.datasets import DATASETS, _path
+
+    fw = Framework.from_toml(_path(DATASETS["ai-cities"]["framework"]))
+    fw.to_toml(tmp_path / "fw.toml")
+    again = Framework.from_toml(tmp_path / "fw.toml")
+    for a, b in zip([fw.index, *fw.groups, *fw.indicators], [again.index, *again.groups, *again.indicators]):
+        assert a == b  # code, parent, weight, direction, name_en, name_zh, unit
+    assert fw.node("ai_firms").name_zh and fw.node("ai_firms").unit
+    imeta = Framework.from_imeta(IMETA)  # COINr iMeta -> TOML -> the same hierarchy
+    imeta.to_toml(tmp_path / "imeta.toml")
+    assert Framework.from_toml(tmp_path / "imeta.toml").to_dict() == imeta.to_dict()
+
+
 @pytest.mark.parametrize("mutate, match", [
     (lambda d: d["indicators"].append({"code": "a", "parent": "g1"}), "appears twice"),
     (lambda d: d["indicators"][0].update(parent="nope"), "not defined"),
