@@ -81,6 +81,20 @@ def test_weights_are_non_negative_and_sum_to_one_in_every_group(name, values):
     assert w.effective().sum() == pytest.approx(1.0, abs=1e-9)
 
 
+def _all_methods():
+    from weightlab.aggregation import AGGREGATORS
+    from weightlab.normalization import NORMALIZERS
+
+    return [(reg, name) for reg in (NORMALIZERS, SCHEMES, AGGREGATORS) for name in reg.available()]
+
+
+@pytest.mark.parametrize("registry, name", _all_methods(), ids=lambda v: getattr(v, "kind", v))
+def test_every_registered_method_documents_formula_and_source(registry, name):
+    doc = registry.get_class(name).__doc__ or ""
+    assert "=" in doc, f"{registry.kind} {name}: no formula in the docstring"
+    assert "References" in doc, f"{registry.kind} {name}: no source in the docstring"
+
+
 def test_level_selection_keeps_nominal_elsewhere():
     ds = random_dataset(n_units=30)
     X = ds.values / ds.values.max()

@@ -106,7 +106,16 @@ class Aggregator(BaseEstimator):
 
 @AGGREGATORS.register("arithmetic")
 class Arithmetic(Aggregator):
-    """Weighted arithmetic mean, ``sum_j w_j x_j / sum_j w_j`` (fully compensatory)."""
+    """Weighted arithmetic mean (fully compensatory)::
+
+        y = sum_j w_j x_j / sum_j w_j
+
+    References
+    ----------
+    OECD/JRC (2008). Handbook on Constructing Composite Indicators, section 6.2 (aggregation methods).
+    Decancq, K., Lugo, M. A. (2013). Weights in multidimensional indices of wellbeing: an overview.
+    Econometric Reviews 32(1), 7-34.
+    """
 
     _parameter_constraints: ClassVar[dict] = {}
 
@@ -126,6 +135,12 @@ class Geometric(Aggregator):
     ----------
     shift : float or None, default=None
         If given, member columns with minimum <= 0 are translated to minimum ``shift``.
+
+    References
+    ----------
+    OECD/JRC (2008). Handbook on Constructing Composite Indicators, section 6.2 (aggregation methods).
+    Decancq, K., Lugo, M. A. (2013). Weights in multidimensional indices of wellbeing: an overview.
+    Econometric Reviews 32(1), 7-34.
     """
 
     def __init__(self, shift: float | None = None) -> None:
@@ -144,6 +159,12 @@ class Harmonic(Aggregator):
     ----------
     shift : float or None, default=None
         If given, member columns with minimum <= 0 are translated to minimum ``shift``.
+
+    References
+    ----------
+    OECD/JRC (2008). Handbook on Constructing Composite Indicators, section 6.2 (aggregation methods).
+    Decancq, K., Lugo, M. A. (2013). Weights in multidimensional indices of wellbeing: an overview.
+    Econometric Reviews 32(1), 7-34.
     """
 
     def __init__(self, shift: float | None = None) -> None:
@@ -164,6 +185,12 @@ class GeneralisedMean(Aggregator):
         Exponent; smaller p is less compensatory (p -> -inf tends to the minimum).
     shift : float or None, default=None
         If given, member columns that violate positivity are translated to minimum ``shift``.
+
+    References
+    ----------
+    OECD/JRC (2008). Handbook on Constructing Composite Indicators, section 6.2 (aggregation methods).
+    Decancq, K., Lugo, M. A. (2013). Weights in multidimensional indices of wellbeing: an overview.
+    Econometric Reviews 32(1), 7-34.
     """
 
     _parameter_constraints: ClassVar[dict] = {

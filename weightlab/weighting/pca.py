@@ -136,6 +136,11 @@ class FirstComponent(PCA):
     Parameters
     ----------
     (none)
+
+    References
+    ----------
+    OECD/JRC (2008). Handbook on Constructing Composite Indicators, section 6.1 (weights from
+    principal components). Jolliffe, I. T. (2002). Principal Component Analysis, 2nd ed. Springer.
     """
 
     _parameter_constraints: ClassVar[dict] = {}

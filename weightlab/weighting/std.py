@@ -24,6 +24,14 @@ class StdDev(WeightingScheme):
     ----------
     ddof : int, default=1
         Delta degrees of freedom of the standard deviation.
+
+    References
+    ----------
+    Diakoulaki, D., Mavrotas, G., Papayannakis, L. (1995). Determining objective weights in
+    multiple criteria problems: the CRITIC method. Computers & Operations Research 22(7), 763-770
+    (the contrast-only part of CRITIC). Wang, Y.-M., Luo, Y. (2010). Integration of correlations
+    with standard deviations for determining attribute weights in multiple attribute decision
+    making. Mathematical and Computer Modelling 51(1-2), 1-12.
     """
 
     data_driven = True
