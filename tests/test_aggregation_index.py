@@ -38,6 +38,24 @@ def test_power_mean_matches_numpy(name):
     assert np.isnan(AGGREGATORS.get(name).aggregate(np.full((2, 3), np.nan), w[:3])).all()
 
 
+@pytest.mark.parametrize("name", AGGREGATORS.available())
+def test_aggregators_are_unit_permutation_equivariant_and_monotone(name):
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0.1, 3.0, size=(15, 4))
+    x[3, 2] = np.nan
+    w = np.array([0.4, 0.1, 0.2, 0.3])
+    agg = AGGREGATORS.get(name)
+    out = agg.aggregate(x, w)
+    perm = rng.permutation(15)
+    np.testing.assert_allclose(agg.aggregate(x[perm], w), out[perm], rtol=1e-14)
+    # raising one member of one unit never lowers its aggregate (and leaves the other units alone)
+    bumped = x.copy()
+    bumped[5, 1] += 0.5
+    after = agg.aggregate(bumped, w)
+    assert after[5] > out[5]
+    np.testing.assert_array_equal(np.delete(after, 5), np.delete(out, 5))
+
+
 @pytest.mark.parametrize("name", ["geometric", "harmonic"])
 def test_positivity_and_shift(name):
     x = np.array([[0.0, 1.0], [0.5, 2.0], [1.0, 3.0]])
