@@ -74,7 +74,8 @@ def test_every_table_built_on_the_demo_data_says_synthetic():
     from weightlab.index import build_index
 
     ds = load_ai_cities()
-    table = build_index(ds).table()
-    assert table.columns[-1] == "note" and (table["note"] == "synthetic demo data").all()
+    res = build_index(ds)
+    for table in (res.table(), res.weights.to_frame()):
+        assert table.columns[-1] == "note" and (table["note"] == "synthetic demo data").all()
     cmp = compare_schemes(ds, ["equal", "expert"]).table()
     assert cmp.columns[-1] == "note" and (cmp["note"] == "synthetic demo data").all()

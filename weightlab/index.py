@@ -9,7 +9,7 @@ whose score is missing are ranked after all others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -131,6 +131,8 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
         w = weights
     else:
         w = Weights(fw, weights.reindex(fw.nominal_weights().index).astype(float), "given")
+    if dataset.label and not w.label:
+        w = replace(w, label=dataset.label)
     member_weights, scores = aggregate_tree(X, fw, aggs, lambda g, members, block: w.values[members].to_numpy(),
                                             skip_missing=skip_missing)
     settings = {

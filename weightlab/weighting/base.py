@@ -46,6 +46,9 @@ class Weights:
         The scheme's parameters.
     notes : list of str
         Diagnostics (e.g. AHP consistency ratios, PCA factors retained).
+    label : str
+        Caveat of the data the weights were built on (e.g. "synthetic demo data"), repeated in a
+        ``note`` column by :meth:`to_frame`; set by :func:`weightlab.build_index`.
     """
 
     framework: Framework
@@ -53,6 +56,7 @@ class Weights:
     scheme: str = "nominal"
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    label: str = ""
 
     @classmethod
     def nominal(cls, framework: Framework) -> "Weights":
@@ -70,7 +74,8 @@ class Weights:
         """Table with columns ``group, member, level, weight, effective_weight``.
 
         ``level`` is the member's level (1 = indicator); ``effective_weight`` is the indicator's
-        weight in the index, empty (NaN) for group members.
+        weight in the index, empty (NaN) for group members. A last ``note`` column repeats
+        ``label`` when there is one.
         """
         fw = self.framework
         eff = self.effective()
@@ -87,7 +92,10 @@ class Weights:
                     "weight": float(self.values[code]),
                     "effective_weight": float(eff[code]) if lvl == 1 else np.nan,
                 })
-        return pd.DataFrame(rows, columns=["group", "member", "level", "weight", "effective_weight"])
+        out = pd.DataFrame(rows, columns=["group", "member", "level", "weight", "effective_weight"])
+        if self.label:
+            out["note"] = self.label
+        return out
 
 
 def parse_levels(level: "int | str | Iterable[int]", framework: Framework) -> list[int]:
