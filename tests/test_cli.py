@@ -66,6 +66,43 @@ def test_validate(files, capsys):
     assert code == 0 and "5 units x 4 indicators" in out and "missing cells: 0" in out
 
 
+def test_validate_counts_missing_cells_and_score_states_imputation(files, capsys):
+    df = pd.DataFrame(DATA).astype({"a": float, "c": float})
+    df.loc[1, "a"] = np.nan
+    df.loc[[0, 3], "c"] = np.nan
+    df.to_csv(files[0], index=False)
+    code, out, _ = run(["validate", files[0], "-f", files[1]], capsys)
+    assert code == 0 and "missing cells: 3 (a: 1, c: 2)" in out
+    for imputation in ("none", "mean", "median", "knn"):
+        code, _, err = run(["score", files[0], "-f", files[1], "--imputation", imputation, "--format", "json"], capsys)
+        assert code == 0 and f"imputation {imputation}" in err
+
+
+def test_weights_level_and_json(files, capsys):
+    code, out, _ = run(["weights", files[0], "-f", files[1], "--scheme", "entropy", "--level", "1", "--format", "json"],
+                       capsys)
+    assert code == 0
+    rows = json.loads(out)
+    assert {r["member"] for r in rows} == set("abcd") and {r["group"] for r in rows} == {"g1", "g2"}
+    assert sum(r["effective_weight"] for r in rows) == pytest.approx(1.0)
+
+
+def test_id_column_option(files, capsys, tmp_path):
+    df = pd.DataFrame(DATA)
+    df.insert(0, "region", ["r1", "r1", "r2", "r2", "r2"])  # the first column is not the id any more
+    df.to_csv(tmp_path / "by_region.csv", index=False)
+    code, _, err = run(["validate", tmp_path / "by_region.csv", "-f", files[1]], capsys)
+    assert code == 2 and "'r1' appears more than once in column 'region'" in err and err.count("\n") == 1
+    code, out, _ = run(["score", tmp_path / "by_region.csv", "-f", files[1], "--id-column", "unit", "--format", "csv"],
+                       capsys)
+    assert code == 0
+    got = pd.read_csv(pd.io.common.StringIO(out)).set_index("unit")["score"]
+    want = expected_equal_minmax()
+    np.testing.assert_allclose(got.loc[want.index], want, rtol=1e-12)
+    code, _, err = run(["validate", files[0], "-f", files[1], "--id-column", "nope"], capsys)
+    assert code == 2 and "no id column 'nope'" in err and "--id-column" in err
+
+
 def test_score_csv_matches_numpy(files, capsys):
     code, out, _ = run(["score", files[0], "-f", files[1], "--format", "csv"], capsys)
     assert code == 0
