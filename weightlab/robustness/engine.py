@@ -1,9 +1,11 @@
 """Run the Monte Carlo engine: compile the plan, run chunks of replications, merge accumulators.
 
-Replications are processed in chunks (for progress reports); inside a chunk each of ``threads``
-slots takes a contiguous slice and adds into its own integer accumulators, which are then added up.
-Integer addition is exact, and each replication's random numbers depend only on (seed, r), so the
-result is bit-identical for any thread count and chunk size.
+Replications are processed in blocks of ``kernels.BLOCK`` consecutive indices, and chunks (the unit
+of progress reports) are whole blocks; inside a chunk each of ``threads`` slots takes a contiguous
+run of blocks and adds into its own integer accumulators, which are then added up. Integer
+addition is exact, each replication's random numbers depend only on (seed, r), and which
+replications are scored together depends only on their block, so the result is bit-identical for
+any thread count and chunk size.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable
 
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
 from ..errors import ParameterError
@@ -35,7 +38,10 @@ def _threads(threads: int | None) -> int:
 
 def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
              progress: Callable[[int, int], None] | None = None) -> Accumulators:
-    """Run ``plan.spec.reps`` replications and return the merged accumulators."""
+    """Run ``plan.spec.reps`` replications and return the merged accumulators.
+
+    ``chunk_size`` is rounded up to whole blocks of ``kernels.BLOCK`` replications.
+    """
     p = plan.kernel
     n_slots = _threads(threads)
     reps = plan.spec.reps
@@ -43,6 +49,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     chunk = max_chunk if chunk_size is None else int(chunk_size)
     if not 1 <= chunk <= max_chunk:
         raise ParameterError(f"chunk size must be in 1..{max_chunk} with {n_slots} thread(s); got {chunk_size}.")
+    chunk_blocks = -(-chunk // K.BLOCK)
+    n_blocks = -(-reps // K.BLOCK)
     n = p.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
     acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts)
@@ -57,16 +65,19 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     previous = numba.get_num_threads()
     numba.set_num_threads(n_slots)
     try:
-        done = 0
-        while done < reps:
-            r1 = min(reps, done + chunk)
-            for a in (rank_hist, score_hist, score_q, score_q2):
-                a[:] = 0
-            K.run_chunk(p, done, r1, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count)
-            acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
-            done = r1
-            if progress is not None:
-                progress(done, reps)
+        # the kernels call BLAS from each numba thread: BLAS itself must not start more threads
+        with threadpool_limits(1, user_api="blas"):
+            b = 0
+            while b < n_blocks:
+                b1 = min(n_blocks, b + chunk_blocks)
+                for a in (rank_hist, score_hist, score_q, score_q2):
+                    a[:] = 0
+                K.run_chunk(p, b, b1, reps, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count,
+                            choice_count)
+                acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
+                b = b1
+                if progress is not None:
+                    progress(min(reps, b * K.BLOCK), reps)
     finally:
         numba.set_num_threads(previous)
     acc.nan_count += nan_count.sum(axis=0)
@@ -100,23 +111,37 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
 
 
 def debug_replication(plan: Plan, r: int) -> dict:
-    """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks."""
+    """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks.
+
+    The whole block of ``r`` is computed, exactly as a run of ``plan.spec.reps`` replications does.
+    """
     from .ranking import make_rank_workspace, rank_min_into
 
     p = plan.kernel
     n = p.n_units
+    b, q = divmod(r, K.BLOCK)
     ws = K.make_workspace(p)
-    w, eff, _, _, counts, scores, choice = ws[:7]
-    K.simulate_one(r, p, *ws)
+    with threadpool_limits(1, user_api="blas"):
+        K.score_block(p, ws, b, max(plan.spec.reps, r + 1))
     ranks = np.empty(n, dtype=np.int32)
-    rank_min_into(scores, ranks, make_rank_workspace(n))
+    rank_min_into(ws.S[q], ranks, make_rank_workspace(n))
     names = list(plan.factor_options)
+    choice = ws.choice[q]
     return {
         "choices": {f: plan.factor_options[f][int(choice[i])] for i, f in enumerate(names)},
         "choice_index": {f: int(choice[i]) for i, f in enumerate(names)},
-        "member_weights": dict(zip(plan.node_codes[:-1], w[:-1].tolist())),
-        "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], eff[:p.n_indicators].tolist())),
-        "bootstrap_counts": counts.copy() if p.bootstrap else None,
-        "scores": scores.copy(),
+        "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
+        "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
+        "bootstrap_counts": _bootstrap_counts(plan, r),
+        "scores": ws.S[q].copy(),
         "ranks": ranks.astype(np.int64),
     }
+
+
+def _bootstrap_counts(plan: Plan, r: int) -> np.ndarray | None:
+    """How many times each unit was drawn in replication ``r`` (None without bootstrap re-estimation)."""
+    p = plan.kernel
+    ws = K.make_workspace(p)
+    ws.counts[:] = 0
+    K.draw_block(p, ws, r, 1)
+    return ws.counts.copy() if p.bootstrap and p.scheme_code[ws.choice[0, 3]] != 0 else None

@@ -26,12 +26,12 @@ from ..errors import SpecError
 from ..index import normalise
 from ..weighting import SCHEMES
 from ..weighting.base import parse_levels
-from . import kernels as K
+from . import boot_weights as BW
 from .spec import UncertaintySpec
 
 Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
 MAX_REPS_PER_SLOT = 1 << 14  # keeps sum of q**2 per slot and chunk below 2**63
-BOOTSTRAP_CODES = {"entropy": K.ENTROPY, "critic": K.CRITIC, "std": K.STD}
+BOOTSTRAP_CODES = {"entropy": BW.ENTROPY, "critic": BW.CRITIC, "std": BW.STD}
 
 
 class KernelPlan(NamedTuple):

@@ -4,100 +4,53 @@
 rank of their tie (pandas ``rank(ascending=False, method="min")``). NaN scores come after every
 other score and share rank ``1 + #non-NaN``; ``+inf``/``-inf`` are ordinary values.
 
-Technique (see PERF-NOTES): scores are mapped monotonically to 16-bit keys (linear in the score
-between the finite minimum and maximum, best first), sorted by a two-pass LSD radix sort whose two
-digit histograms are counted in one pass, then made exact: within each run of equal keys an
-insertion sort orders units by the exact score, and ranks are assigned by exact comparison with
-the previous score. Only numpy and numba are used; the functions are callable from other njit code.
+Technique (see PERF-NOTES): scores are mapped monotonically to 16-bit keys, best first, sorted by a
+two-pass LSD radix sort whose two digit histograms are counted in one pass, then made exact: within
+each run of equal keys the units are ordered by their exact score (insertion sort; a sort for the
+rare long run), and ranks are assigned by exact comparison with the previous score.
+
+The key of a finite score is read off the bits of ``float32(t)``, ``t = (s - min) / (max - min)``:
+exponent and top 12 mantissa bits, i.e. 4096 keys per octave over the 15 octaves below 1 (smaller
+``t`` share one key). Such logarithmic keys spread heavy-tailed scores (a few leaders, a crowd near
+the bottom, typical of city rankings) as well as even ones: on the built-in data about one unit in
+a hundred shares its key with another, against three in four for linear 8-bit keys. Rounding to
+float32 is monotone, so equal keys only mean "close", never "out of order", and ranks stay exact.
+Only numpy and numba are used; the functions are callable from other njit code.
 """
 
 from __future__ import annotations
 
-import math
-
 import numba as nb
 import numpy as np
 
+_OCTAVES = 15  # t in [2**-15, 1] gets 4096 keys per octave; smaller t share the last key
+_KEY_BASE = (127 - _OCTAVES) << 12  # float32 bits >> 11 of t = 2**-15
+_KEY_LAST = _OCTAVES << 12  # 61440: key of t < 2**-15 (t = 1 has key 0)
 _KEY_POS_INF = 0
 _KEY_NEG_INF = 65534
 _KEY_NAN = 65535
-_FINITE_SPAN = 65532.0  # finite scores get keys 1 .. 65533
+_FINITE_SPAN = 65532.0  # general path: finite scores get keys 1 .. 65533
 
 
 @nb.njit(cache=True)
 def make_rank_workspace(n):
     """Scratch arrays for :func:`rank_min_into` on vectors of length ``n`` (allocate once)."""
     return (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32),
-            np.empty(512, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.float64))
+            np.empty(512, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.float32))
 
 
-@nb.njit(cache=True, nogil=True)
-def _exact_ranks(scores, ranks, order, sorted_keys, m):
-    """Make the first ``m`` entries of ``order`` (sorted by key, best first) exact, then rank them.
-
-    Inside runs of equal keys an insertion sort orders units by the exact score (collisions are
-    rare); ranks are then assigned by exact comparison with the previous score, so equal scores
-    share the lowest rank of their tie.
-    """
-    for j in range(1, m):
-        if sorted_keys[j] == sorted_keys[j - 1]:
-            v = order[j]
-            sv = scores[v]
-            b = j - 1
-            while b >= 0 and sorted_keys[b] == sorted_keys[j] and scores[order[b]] < sv:
-                order[b + 1] = order[b]
-                b -= 1
-            order[b + 1] = v
-    prev = np.nan
-    rank = 0
-    for j in range(m):
-        i = order[j]
-        s = scores[i]
-        rank = j + 1 if s != prev else rank
-        prev = s
-        ranks[i] = rank
-
-
-@nb.njit(cache=True, nogil=True)
-def _rank_general(scores, ranks, ws):
-    """Any scores, including NaN and infinities (linear 16-bit keys)."""
-    keys, order_a, order_b, counts, sorted_keys, _ = ws
-    n = scores.shape[0]
-    if n == 0:
-        return
-    lo = np.inf
-    hi = -np.inf
-    for i in range(n):
-        s = scores[i]
-        if s - s == 0.0:  # finite
-            lo = min(lo, s)
-            hi = max(hi, s)
-    half = 1.0 if hi - lo < np.inf else 0.5  # halve both ends if the range overflows a double
-    span = hi * half - lo * half if hi > lo else 1.0
-    inv = _FINITE_SPAN / span
-    exact_div = not inv < np.inf  # a denormal span: divide instead of multiplying by 1/span
+@nb.njit(cache=True, inline="always")
+def _radix_sort(keys, order_a, order_b, counts, n):
+    """Stable LSD radix sort of 16-bit ``keys`` (two 8-bit digits counted in one pass) into ``order_b``."""
     for b in range(512):
         counts[b] = 0
-    n_nan = 0
     for i in range(n):
-        s = scores[i]
-        if s - s == 0.0:
-            d = hi * half - s * half
-            k = 1 + min(int(d / span * _FINITE_SPAN if exact_div else d * inv), 65532)
-        elif s != s:
-            k = _KEY_NAN
-            n_nan += 1
-        elif s > 0:
-            k = _KEY_POS_INF
-        else:
-            k = _KEY_NEG_INF
-        keys[i] = k
+        k = keys[i]
         counts[k & 255] += 1
         counts[256 + (k >> 8)] += 1
-    # exclusive prefix sums of both digit histograms
     t0 = 0
     t1 = 0
-    for b in range(256):
+    for b in range(256):  # exclusive prefix sums of both digit histograms
         c0 = counts[b]
         counts[b] = t0
         t0 += c0
@@ -113,29 +66,118 @@ def _rank_general(scores, ranks, ws):
         d = 256 + (keys[i] >> 8)
         order_b[counts[d]] = i
         counts[d] += 1
-    m = n - n_nan
+
+
+@nb.njit(inline="always")
+def _sort_run(scores, order, a, b):
+    """Order ``order[a:b]`` by descending exact score, in place (no allocation, no calls).
+
+    Shell sort with gaps 1, 4, 13, 40, ... (Knuth): insertion sort for the usual short runs,
+    O(n**1.5) for the rare long ones.
+    """
+    gap = 1
+    while gap < (b - a) // 3:
+        gap = 3 * gap + 1
+    while gap > 0:
+        for j in range(a + gap, b):
+            v = order[j]
+            sv = scores[v]
+            c = j - gap
+            while c >= a and scores[order[c]] < sv:
+                order[c + gap] = order[c]
+                c -= gap
+            order[c + gap] = v
+        gap //= 3
+
+
+@nb.njit(cache=True, inline="always")
+def _exact_ranks(scores, ranks, order, keys, m):
+    """Make the first ``m`` entries of ``order`` (sorted by key, best first) exact, then rank them.
+
+    Runs of equal keys are ordered by the exact score; ranks are then assigned by exact comparison
+    with the previous score, so equal scores share the lowest rank of their tie.
+    """
+    start = 0
+    prev_key = keys[order[0]] if m > 0 else 0
+    for j in range(1, m + 1):
+        k = keys[order[j]] if j < m else -1
+        if k != prev_key:
+            if j - start > 1:
+                _sort_run(scores, order, start, j)
+            start = j
+            prev_key = k
+    prev = np.nan
+    rank = 0
     for j in range(m):
-        sorted_keys[j] = keys[order_b[j]]
-    _exact_ranks(scores, ranks, order_b, sorted_keys, m)
+        i = order[j]
+        s = scores[i]
+        rank = j + 1 if s != prev else rank
+        prev = s
+        ranks[i] = rank
+
+
+@nb.njit(cache=True)
+def rank_general(scores, ranks, ws):
+    """Any scores, including NaN and infinities (linear 16-bit keys)."""
+    keys, order_a, order_b, counts, _, _ = ws
+    n = scores.shape[0]
+    if n == 0:
+        return
+    lo = np.inf
+    hi = -np.inf
+    for i in range(n):
+        s = scores[i]
+        if s - s == 0.0:  # finite
+            lo = min(lo, s)
+            hi = max(hi, s)
+    half = 1.0 if hi - lo < np.inf else 0.5  # halve both ends if the range overflows a double
+    span = hi * half - lo * half if hi > lo else 1.0
+    inv = _FINITE_SPAN / span
+    exact_div = not inv < np.inf  # a denormal span: divide instead of multiplying by 1/span
+    n_nan = 0
+    for i in range(n):
+        s = scores[i]
+        if s - s == 0.0:
+            d = hi * half - s * half
+            k = 1 + min(int(d / span * _FINITE_SPAN if exact_div else d * inv), 65532)
+        elif s != s:
+            k = _KEY_NAN
+            n_nan += 1
+        elif s > 0:
+            k = _KEY_POS_INF
+        else:
+            k = _KEY_NEG_INF
+        keys[i] = k
+    _radix_sort(keys, order_a, order_b, counts, n)
+    m = n - n_nan
+    _exact_ranks(scores, ranks, order_b, keys, m)
     for j in range(m, n):
         ranks[order_b[j]] = m + 1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def rank_min_into(scores, ranks, ws):
     """Write the competition ranks of ``scores`` (float64, length n) into ``ranks`` (int32).
 
-    Finite scores (the usual case) take a fast path: one counting-sort pass on 8-bit keys
-    ``floor(256 (1 - t**(1/4)))`` with ``t = (s - min) / (max - min)`` (best first), then an exact
-    insertion sort inside each bucket. The fourth root spreads the crowded low end of heavy-tailed
-    scores over many buckets and is monotone, so ranks stay exact. NaN or infinite scores go to
-    the general path (16-bit linear keys, two LSD radix passes).
+    Finite scores (the usual case) take the fast path (:func:`rank_finite`); NaN or infinite
+    scores, or a range that overflows, the general path (linear 16-bit keys with NaN and
+    infinities placed at the ends).
     """
-    keys, order_a, order_b, counts, sorted_keys, tmp = ws
+    if not rank_finite(scores, ranks, ws):
+        rank_general(scores, ranks, ws)
+
+
+@nb.njit(cache=True)
+def rank_finite(scores, ranks, ws):
+    """Fast path of :func:`rank_min_into`; returns False (ranks untouched) unless every score is finite.
+
+    Logarithmic 16-bit keys from the float32 bits of ``(s - min) / (max - min)`` (see the module
+    docstring). Calls nothing and allocates nothing, so it is cheap to call once per replication.
+    """
+    keys, order_a, order_b, counts, _, t32 = ws
     n = scores.shape[0]
     if n < 4:
-        _rank_general(scores, ranks, ws)
-        return
+        return False
     lo0 = lo1 = lo2 = lo3 = scores[0]
     hi0 = hi1 = hi2 = hi3 = scores[0]
     finite = 0
@@ -159,29 +201,16 @@ def rank_min_into(scores, ranks, ws):
     hi = max(max(hi0, hi1), max(hi2, hi3))
     span = hi - lo
     if finite < n or not span < np.inf:
-        _rank_general(scores, ranks, ws)
-        return
+        return False
     inv = 1.0 / span if span > 0.0 else 0.0
     if not inv < np.inf:
-        _rank_general(scores, ranks, ws)
-        return
+        return False
     for i in range(n):
-        tmp[i] = 1.0 - math.sqrt(math.sqrt((scores[i] - lo) * inv))
+        t32[i] = np.float32((scores[i] - lo) * inv)
+    bits = t32.view(np.int32)  # t >= 0: the bits of a non-negative float32 are monotone
     for i in range(n):
-        keys[i] = min(int(tmp[i] * 256.0), 255)
-    for b in range(256):
-        counts[b] = 0
-    for i in range(n):
-        counts[keys[i]] += 1
-    total = 0
-    for b in range(256):
-        c = counts[b]
-        counts[b] = total
-        total += c
-    for i in range(n):
-        k = keys[i]
-        order_b[counts[k]] = i
-        counts[k] += 1
-    for j in range(n):
-        sorted_keys[j] = keys[order_b[j]]
-    _exact_ranks(scores, ranks, order_b, sorted_keys, n)
+        k = (bits[i] >> 11) - _KEY_BASE
+        keys[i] = _KEY_LAST - min(max(k, 0), _KEY_LAST)
+    _radix_sort(keys, order_a, order_b, counts, n)
+    _exact_ranks(scores, ranks, order_b, keys, n)
+    return True
