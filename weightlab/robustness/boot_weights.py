@@ -262,7 +262,7 @@ def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx
 
 
 @nb.njit(cache=True)
-def bootstrap_weights(p, pat, w, X, m, vals, offsets, counts, sample, n_s, n_boot, scheme, bw, cen):
+def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen):
     """Re-estimate the weights on the bootstrap sample (levels below the top only as needed)."""
     k = p.n_indicators
     top_needed = 0
@@ -291,5 +291,5 @@ def bootstrap_weights(p, pat, w, X, m, vals, offsets, counts, sample, n_s, n_boo
                     for ci in range(c0, c1):
                         w[p.child_idx[ci]] = wtmp[ci - c0]
             if lvl <= top_needed:
-                aggregate_group(p, g, a, w, X, m, vals, offsets, counts, True)
+                aggregate_group(p, g, a, w, m, vals, scratch, counts, True)
 

@@ -57,7 +57,7 @@ class Workspace(NamedTuple):
     sums: np.ndarray  # (n_nodes,)
     u: np.ndarray  # (n_nodes,) uniforms
     vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
-    offsets: np.ndarray  # (max_members,)
+    agg: np.ndarray  # (3, n) scratch of tree.aggregate_group
     counts: np.ndarray  # (n,) bootstrap multiplicities
     sample: np.ndarray  # (n,) distinct bootstrap units
     bw: np.ndarray  # (5, max_members) bootstrap scratch
@@ -76,7 +76,7 @@ def make_workspace(p):
                      np.empty((BLOCK, N_FACTORS), dtype=np.int64), np.empty(BLOCK, dtype=np.int64),
                      np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK, dtype=np.int64), np.empty((BLOCK, k)),
                      np.empty((BLOCK, n)), np.empty(nn), np.empty(nn), np.empty(nn), np.empty((nn, n)),
-                     np.empty(mm), np.zeros(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty((5, mm)),
+                     np.empty((3, n)), np.zeros(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty((5, mm)),
                      np.empty((mm, n)), np.empty(n, dtype=np.int64), np.empty((BLOCK, n), dtype=np.int32),
                      np.empty(BLOCK, dtype=np.bool_), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
 
@@ -156,7 +156,7 @@ def _bootstrap(key, p, ws, w, m, pat, scheme):
         if counts[i] > 0:
             ws.sample[n_s] = i
             n_s += 1
-    bootstrap_weights(p, pat, w, p.X, m, ws.vals, ws.offsets, counts, ws.sample, n_s, n, scheme, ws.bw, ws.cen)
+    bootstrap_weights(p, pat, w, p.X, m, ws.vals, ws.agg, counts, ws.sample, n_s, n, scheme, ws.bw, ws.cen)
 
 
 @nb.njit(cache=True)
@@ -220,7 +220,7 @@ def score_block(p, ws, b, reps):
     for q in range(nq):
         m, pat = ws.mat[q], ws.pat[q]
         if not p.pattern_same[pat] or p.has_nan[m]:
-            scores_tree(p, pat, ws.W[q], m, ws.vals, ws.offsets, ws.counts)
+            scores_tree(p, pat, ws.W[q], m, ws.vals, ws.agg, ws.counts)
             ws.S[q, :] = ws.vals[root]
     return nq
 

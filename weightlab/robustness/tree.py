@@ -110,49 +110,60 @@ def exp_into(x, out, bits, n):
 
 
 @nb.njit(cache=True, inline="always")
-def aggregate_group(p, g, a, w, X, m, vals, offsets, counts, sample_only):
-    """Power-mean of group ``g``'s members into ``vals[g]`` (skip missing, renormalise).
+def aggregate_group(p, g, a, w, m, vals, scratch, counts, sample_only):
+    """Power mean of group ``g``'s members into ``vals[g]``, skipping missing members::
 
-    The shift rule looks at the column minimum over all units, or over the bootstrap sample
+        score_i = g^-1( sum_c w_c g(x_ci + shift_c) / sum_c w_c )    over members c with x_ci present
+
+    Loops member by member over all units, so the inner loops vectorise. Indicator members read
+    ``g(x + shift)`` precomputed by the plan (``p.T``); group members are transformed here, with the
+    shift rule looking at the column minimum over all units, or over the bootstrap sample
     (``counts > 0``) when ``sample_only`` (as the nominal code does when it fits weights on it).
+    ``scratch`` is (3, n).
     """
     k = p.n_indicators
+    n = p.n_units
     power = p.agg_power[a]
     need = p.agg_need[a]
     shift = p.agg_shift[a]
-    c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
-    n = p.n_units
-    for ci in range(c0, c1):
+    num, den, tmp = scratch[0], scratch[1], scratch[2]
+    for i in range(n):
+        num[i] = 0.0
+        den[i] = 0.0
+    for ci in range(p.child_ptr[g - k], p.child_ptr[g - k + 1]):
         c = p.child_idx[ci]
-        offsets[ci - c0] = 0.0
-        if need > 0 and shift > 0.0 and w[c] > 0.0:
-            col = column(vals, X, m, c, k)
-            lo = np.inf
+        wc = w[c]
+        if wc <= 0.0:
+            continue
+        if c < k and not sample_only:
+            col = p.T[m, a, c]
+        else:
+            src = column(vals, p.X, m, c, k)
+            off = 0.0
+            if need > 0 and shift > 0.0:
+                lo = np.inf
+                for i in range(n):
+                    if src[i] < lo and (not sample_only or counts[i] > 0):
+                        lo = src[i]
+                if (need == 2 and lo <= 0.0) or (need == 1 and lo < 0.0):
+                    off = shift - lo
             for i in range(n):
-                if col[i] < lo and (not sample_only or counts[i] > 0):
-                    lo = col[i]
-            if (need == 2 and lo <= 0.0) or (need == 1 and lo < 0.0):
-                offsets[ci - c0] = shift - lo
+                tmp[i] = _g(src[i] + off, power)
+            col = tmp
+        for i in range(n):
+            x = col[i]
+            present = x == x
+            num[i] += wc * x if present else 0.0
+            den[i] += wc if present else 0.0
     out = vals[g]
     for i in range(n):
-        num = 0.0
-        den = 0.0
-        for ci in range(c0, c1):
-            c = p.child_idx[ci]
-            wc = w[c]
-            if wc > 0.0:
-                x = X[m, c, i] if c < k else vals[c, i]
-                if x == x:
-                    num += wc * _g(x + offsets[ci - c0], power)
-                    den += wc
-        out[i] = ginv(num / den, power) if den > 0.0 else np.nan
+        out[i] = ginv(num[i] / den[i], power) if den[i] > 0.0 else np.nan
 
 
 @nb.njit(cache=True)
-def scores_tree(p, pat, w, m, vals, offsets, counts):
+def scores_tree(p, pat, w, m, vals, scratch, counts):
     """Level-by-level scores of every node into ``vals`` (the index in ``vals[root]``)."""
     for lvl in range(1, p.n_levels):  # aggregation level lvl + 1
         a = p.pattern_aggs[pat, lvl - 1]
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
-            aggregate_group(p, g, a, w, p.X, m, vals, offsets, counts, False)
-
+            aggregate_group(p, g, a, w, m, vals, scratch, counts, False)
