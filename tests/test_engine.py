@@ -50,6 +50,11 @@ SPECS = {
         "choices": {"scheme": ["entropy", "critic", "std", "equal"], "normalizer": ["minmax", "zscore"],
                     "imputation": ["none", "mean"]},
     },
+    "bootstrap-pca": {
+        "seed": 19, "weights": {"perturb": "uniform", "spread": 0.2}, "bootstrap": {"units": True},
+        "choices": {"scheme": ["pca", "pca1", {"name": "pca", "n_factors": 1, "rotation": "none"}],
+                    "normalizer": ["minmax", "zscore"], "imputation": ["none", "mean"]},
+    },
     "bootstrap-upper-levels-geometric": {
         "seed": 18, "bootstrap": {"units": True},
         "choices": {"scheme": ["entropy", "critic"], "normalizer": ["zscore"], "scheme_levels": [2, 3],
@@ -161,3 +166,10 @@ def test_kernel_random_numbers_match_independent_splitmix():
 
     for seed, r, i in [(0, 0, 0), (7, 12345, 64), (2**63 - 1, 10**9, (1 << 32) + 5), (42, 3, 1 << 20)]:
         assert K.uniform(np.uint64(seed), r, i) == reference_uniform(seed, r, i)
+
+
+def test_bootstrap_noise_floor_is_the_schemes_floor():
+    from weightlab.robustness import boot_weights
+    from weightlab.weighting import _common
+
+    assert boot_weights.WEIGHT_NOISE == _common.WEIGHT_NOISE

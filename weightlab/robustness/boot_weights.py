@@ -25,31 +25,58 @@ import math
 import numba as nb
 import numpy as np
 
-from .tree import aggregate_group, column
+from .pca_kernel import pca_weights_from_cov
+from .tree import aggregate_group, column, normalise_or_equal
 
 # bootstrap re-estimation codes (plan.scheme_code)
-FIXED, ENTROPY, CRITIC, STD = 0, 1, 2, 3
+FIXED, ENTROPY, CRITIC, STD, PCA, PCA1 = 0, 1, 2, 3, 4, 5
+# as weighting/_common.py WEIGHT_NOISE: entropy divergences and CRITIC C_j below this are rounding noise
+WEIGHT_NOISE = 1e-12
 
 
 @nb.njit(cache=True)
-def _normalise_or_equal(out, nm):
-    """``out / sum(out)``, or equal weights when everything is 0 (as weighting/_common.py)."""
-    total = 0.0
+def _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw):
+    """std, CRITIC or PCA weights from the sample's sd, range and correlation matrix ``R``.
+
+    std: ``sd / range`` (the sd of the min-max rescaled column); CRITIC: that times
+    ``sum_k (1 - r_jk)`` with ``r`` clipped to [-1, 1]; PCA / first PC from ``R`` by
+    :func:`weightlab.robustness.pca_kernel.pca_weights_from_cov` with the scheme's parameters
+    ``prm = (n_factors or 0, varimax, min_variance, min_share)``.
+    """
+    if code == PCA or code == PCA1:
+        pca_weights_from_cov(R, nm, int(prm[0]), prm[1] > 0.0, prm[2], prm[3], code == PCA1, out, pw[1:])
+        return
     for a in range(nm):
-        total += out[a]
-    for a in range(nm):
-        out[a] = out[a] / total if total > 0.0 else 1.0 / nm
+        rng = hi[a] - lo[a]
+        sdr = sd[a] / rng if rng > 0.0 else 0.0
+        if code == STD:
+            out[a] = sdr
+        else:
+            conflict = 0.0
+            for b in range(nm):
+                conflict += 1.0 - min(max(R[a, b], -1.0), 1.0)
+            c = sdr * conflict
+            out[a] = c if c > WEIGHT_NOISE else 0.0
+    normalise_or_equal(out, nm)
+
+
+@nb.njit(cache=True)
+def _entropy_divergence(t, s, inv_log_n):
+    """``d = 1 - e`` from ``t = sum c y ln y`` and ``s = sum c y``; noise below WEIGHT_NOISE is 0."""
+    d = 1.0 + (t / s - math.log(s)) * inv_log_n if s > 0.0 else 0.0
+    return d if d > WEIGHT_NOISE else 0.0
 
 
 @nb.njit(cache=True)
 def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof,
-                        out, bw, cen):
+                        out, bw, cen, prm, pw):
     """Scheme weights of one group's members on the bootstrap sample.
 
     ``sample[:n_s]`` lists the distinct units drawn and ``counts`` their multiplicities; the
-    formulas are those of the Python schemes (entropy, CRITIC, std) evaluated on the resampled rows,
-    with missing cells replaced by the sample's column mean, as in the nominal code. ``bw`` (4 x
-    max_members) and ``cen`` (max_members x n) are scratch.
+    formulas are those of the Python schemes evaluated on the resampled rows, with missing cells
+    replaced by the sample's column mean, as in the nominal code. ``bw`` (4 x max_members), ``cen``
+    (max_members x n) and ``pw`` (5 x max_members x max_members) are scratch; ``prm`` holds the PCA
+    parameters.
     """
     mean, lo, hi, sd = bw[0], bw[1], bw[2], bw[3]
     for a in range(nm):
@@ -103,9 +130,9 @@ def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, va
                     c = counts[i]
                     s += c * x
                     t_ += c * (x * math.log(x) if x > 0.0 else 0.0)
-            out[a] = 1.0 + (t_ / s - math.log(s)) * inv_log_n if s > 0.0 else 0.0
+            out[a] = _entropy_divergence(t_, s, inv_log_n)
+        normalise_or_equal(out, nm)
     else:
-        # sd of the min-max rescaled column and (CRITIC) Pearson correlations
         for a in range(nm):
             col = column(vals, X, m, members[a], k)
             ss = 0.0
@@ -118,13 +145,9 @@ def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, va
                 cen[a, t] = d
                 ss += counts[i] * d * d
             sd[a] = math.sqrt(ss / (n_boot - ddof)) if n_boot - ddof > 0 else 0.0
-        for a in range(nm):
-            rng = hi[a] - lo[a]
-            sdr = sd[a] / rng if rng > 0.0 else 0.0
-            if code == STD:
-                out[a] = sdr
-            else:
-                conflict = 0.0
+        R = pw[0]
+        if code != STD:  # Pearson correlations
+            for a in range(nm):
                 for b in range(nm):
                     r = 0.0
                     if a == b:
@@ -134,9 +157,8 @@ def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, va
                         for t in range(n_s):
                             cov += counts[sample[t]] * cen[a, t] * cen[b, t]
                         r = cov / (n_boot - ddof) / (sd[a] * sd[b])
-                    conflict += 1.0 - r
-                out[a] = sdr * conflict
-    _normalise_or_equal(out, nm)
+                    R[a, b] = r
+        _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw)
 
 
 # reassociation lets LLVM vectorise the count-weighted sums below; they run only on NaN-free data
@@ -212,7 +234,7 @@ def _entropy_term(col, cw, shift):
 
 @nb.njit(cache=True)
 def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof, out, bw,
-                              x_order):
+                              x_order, prm, pw):
     """As :func:`_boot_group_weights` for NaN-free data, from count-weighted moments.
 
     ``cw[i]`` is unit i's multiplicity in the sample. Variances and covariances use
@@ -236,33 +258,27 @@ def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx
                 t = _dense_wsum(xlnx[m, members[a]], cw)
             else:
                 t = _entropy_term(col, cw, shift)
-            out[a] = 1.0 + (t / s - math.log(s)) * inv_log_n if s > 0.0 else 0.0
-    else:
+            out[a] = _entropy_divergence(t, s, inv_log_n)
+        normalise_or_equal(out, nm)
+        return
+    R = pw[0]
+    if code != STD:  # Pearson correlations
         for a in range(nm):
-            rng = hi[a] - lo[a]
-            sdr = sd[a] / rng if rng > 0.0 else 0.0
-            if code == STD:
-                out[a] = sdr
-            else:
-                conflict = 0.0
-                col_a = column(vals, X, m, members[a], k)
-                for b in range(nm):
-                    r = 0.0
-                    if a == b:
-                        r = 1.0 if sd[a] > 0.0 else 0.0
-                    elif sd[a] > 0.0 and sd[b] > 0.0:
-                        sab = _dense_dot(col_a, column(vals, X, m, members[b], k), cw)
-                        cov = (sab - n_boot * mean[a] * mean[b]) / (n_boot - ddof)
-                        r = cov / (sd[a] * sd[b])
-                    conflict += 1.0 - r
-                out[a] = sdr * conflict
-    _normalise_or_equal(out, nm)
-
-
+            col_a = column(vals, X, m, members[a], k)
+            for b in range(nm):
+                r = 0.0
+                if a == b:
+                    r = 1.0 if sd[a] > 0.0 else 0.0
+                elif sd[a] > 0.0 and sd[b] > 0.0:
+                    sab = _dense_dot(col_a, column(vals, X, m, members[b], k), cw)
+                    cov = (sab - n_boot * mean[a] * mean[b]) / (n_boot - ddof)
+                    r = cov / (sd[a] * sd[b])
+                R[a, b] = r
+    _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw)
 
 
 @nb.njit(cache=True)
-def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen):
+def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen, pw):
     """Re-estimate the weights on the bootstrap sample (levels below the top only as needed)."""
     k = p.n_indicators
     top_needed = 0
@@ -284,10 +300,11 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
                     if dense:
                         _boot_group_weights_dense(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, cw, n_boot,
                                                   X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw,
-                                                  p.x_order)
+                                                  p.x_order, p.scheme_params[scheme], pw)
                     else:
                         _boot_group_weights(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, counts, sample,
-                                            n_s, n_boot, X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw, cen)
+                                            n_s, n_boot, X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw, cen,
+                                            p.scheme_params[scheme], pw)
                     for ci in range(c0, c1):
                         w[p.child_idx[ci]] = wtmp[ci - c0]
             if lvl <= top_needed:

@@ -62,6 +62,7 @@ class Workspace(NamedTuple):
     sample: np.ndarray  # (n,) distinct bootstrap units
     bw: np.ndarray  # (5, max_members) bootstrap scratch
     cen: np.ndarray  # (max_members, n) bootstrap scratch
+    pw: np.ndarray  # (5, M, M) bootstrap correlation matrix and PCA scratch, M = max(max_members, 2)
     bits: np.ndarray  # (n,) int64 scratch of exp_into
     R: np.ndarray  # (BLOCK, n) int32 ranks
     ok: np.ndarray  # (BLOCK,) bool: row ranked by the fast path
@@ -77,7 +78,8 @@ def make_workspace(p):
                      np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK, dtype=np.int64), np.empty((BLOCK, k)),
                      np.empty((BLOCK, n)), np.empty(nn), np.empty(nn), np.empty(nn), np.empty((nn, n)),
                      np.empty((3, n)), np.zeros(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty((5, mm)),
-                     np.empty((mm, n)), np.empty(n, dtype=np.int64), np.empty((BLOCK, n), dtype=np.int32),
+                     np.empty((mm, n)), np.zeros((5, max(mm, 2), max(mm, 2))), np.empty(n, dtype=np.int64),
+                     np.empty((BLOCK, n), dtype=np.int32),
                      np.empty(BLOCK, dtype=np.bool_), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
 
 
@@ -156,7 +158,8 @@ def _bootstrap(key, p, ws, w, m, pat, scheme):
         if counts[i] > 0:
             ws.sample[n_s] = i
             n_s += 1
-    bootstrap_weights(p, pat, w, p.X, m, ws.vals, ws.agg, counts, ws.sample, n_s, n, scheme, ws.bw, ws.cen)
+    bootstrap_weights(p, pat, w, p.X, m, ws.vals, ws.agg, counts, ws.sample, n_s, n, scheme, ws.bw, ws.cen,
+                      ws.pw)
 
 
 @nb.njit(cache=True)

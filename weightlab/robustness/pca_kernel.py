@@ -43,6 +43,8 @@ import math
 import numba as nb
 import numpy as np
 
+from .tree import normalise_or_equal
+
 JACOBI_TOL = 1e-15
 JACOBI_MAX_SWEEPS = 100
 VARIMAX_TOL = 1e-14
@@ -150,15 +152,6 @@ def _varimax(L, p, k):
 
 
 @nb.njit(cache=True)
-def _normalise_or_equal(out, nm):
-    total = 0.0
-    for a in range(nm):
-        total += out[a]
-    for a in range(nm):
-        out[a] = out[a] / total if total > 0.0 else 1.0 / nm
-
-
-@nb.njit(cache=True)
 def pca_weights_from_cov(C, nm, n_factors, varimax, min_variance, min_share, first_only, out, work):
     """PCA ("pca") or first-component ("pca1") weights of ``nm`` members from their correlation matrix.
 
@@ -204,7 +197,7 @@ def pca_weights_from_cov(C, nm, n_factors, varimax, min_variance, min_share, fir
     if first_only:
         for a in range(nm):
             out[a] = abs(L[a, 0])
-        _normalise_or_equal(out, nm)
+        normalise_or_equal(out, nm)
         return
 
     # factors retained
@@ -252,4 +245,4 @@ def pca_weights_from_cov(C, nm, n_factors, varimax, min_variance, min_share, fir
                 bval = sc
         fw = explained[best] / grand if grand > 0.0 else 1.0 / k
         out[a] = fw * bval
-    _normalise_or_equal(out, nm)
+    normalise_or_equal(out, nm)

@@ -31,7 +31,7 @@ from .spec import UncertaintySpec
 
 Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
 MAX_REPS_PER_SLOT = 1 << 14  # keeps sum of q**2 per slot and chunk below 2**63
-BOOTSTRAP_CODES = {"entropy": BW.ENTROPY, "critic": BW.CRITIC, "std": BW.STD}
+BOOTSTRAP_CODES = {"entropy": BW.ENTROPY, "critic": BW.CRITIC, "std": BW.STD, "pca": BW.PCA, "pca1": BW.PCA1}
 
 
 class KernelPlan(NamedTuple):
@@ -67,6 +67,7 @@ class KernelPlan(NamedTuple):
     drop_cdf: np.ndarray
     base_w: np.ndarray
     scheme_code: np.ndarray
+    scheme_params: np.ndarray
     scheme_level: np.ndarray
     bootstrap: bool
     ddof: float
@@ -170,6 +171,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
     scheme_levels = _level_mask(ch.scheme_levels, fw)
     base_w = np.empty((len(ch.scheme), len(matrices), len(patterns_idx), n_nodes))
     scheme_code = np.zeros(len(ch.scheme), dtype=np.int64)
+    scheme_params = np.zeros((len(ch.scheme), 4))  # PCA: n_factors (0 = rule), varimax, min_variance, min_share
     for s, opt in enumerate(ch.scheme):
         scheme = opt.build()
         if spec.bootstrap_units and scheme.data_driven:
@@ -178,6 +180,9 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
                                 f"the engine, which supports {', '.join(BOOTSTRAP_CODES)}; '{opt.label}' is not "
                                 f"supported there yet: remove it from [choices] scheme or set units = false.")
             scheme_code[s] = BOOTSTRAP_CODES[opt.name]
+            if opt.name == "pca":
+                scheme_params[s] = (scheme.n_factors or 0, scheme.rotation == "varimax", scheme.min_variance,
+                                    scheme.min_share)
         for m, df in enumerate(matrices.values()):
             for pi, row in enumerate(pattern_aggs.tolist()):
                 if not scheme.data_driven and (m > 0 or pi > 0):
@@ -218,7 +223,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
         imputation_cdf=_cdf(ch.probs("imputation")), normalizer_cdf=_cdf(ch.probs("normalizer")),
         agg_cdf=_cdf(ch.probs("aggregator")), scheme_cdf=_cdf(ch.probs("scheme")),
-        drop_cdf=_cdf(np.ones(len(drop_opts))), base_w=base_w, scheme_code=scheme_code,
+        drop_cdf=_cdf(np.ones(len(drop_opts))), base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
         scheme_level=scheme_levels, bootstrap=bool(spec.bootstrap_units), ddof=ddof,
         perturb={"none": 0, "uniform": 1, "dirichlet": 2}[wn.perturb], spread=float(wn.spread),
         concentration=float(wn.concentration),

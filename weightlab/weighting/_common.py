@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# entropy divergences 1 - e of a uniform column, and CRITIC C_j of perfectly correlated members, come out
+# as +-1e-16 or so: anything below this is rounding noise and counts as 0 (the engine's bootstrap
+# kernels use the same floor, robustness/boot_weights.py)
+WEIGHT_NOISE = 1e-12
+
 
 def minmax_columns(X: np.ndarray) -> np.ndarray:
     """Rescale each column to [0, 1]: ``(x - min) / (max - min)``; a constant column becomes 0."""

@@ -7,12 +7,8 @@ from typing import ClassVar
 import numpy as np
 
 from .._params import Interval
-from ._common import minmax_columns, normalise_or_equal
+from ._common import WEIGHT_NOISE, minmax_columns, normalise_or_equal
 from .base import SCHEMES, WeightingScheme
-
-
-# C_j of members that are perfectly correlated computes as +-1e-16 or so; treat anything below as 0
-_NOISE = 1e-12
 
 
 @SCHEMES.register("critic")
@@ -54,4 +50,4 @@ class Critic(WeightingScheme):
         r = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), 0.0)
         np.fill_diagonal(r, np.where(sd > 0, 1.0, 0.0))
         C = sd * (1.0 - np.clip(r, -1.0, 1.0)).sum(axis=1)
-        return normalise_or_equal(np.where(C > _NOISE, C, 0.0))
+        return normalise_or_equal(np.where(C > WEIGHT_NOISE, C, 0.0))

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import normalise_or_equal
+from ._common import WEIGHT_NOISE, normalise_or_equal
 from .base import SCHEMES, WeightingScheme
-
-
-# divergence 1 - e of a uniform column computes as +-1e-15 or so; treat anything below this as 0
-_NOISE = 1e-12
 
 
 @SCHEMES.register("entropy")
@@ -48,4 +44,4 @@ class Entropy(WeightingScheme):
         plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
         e = -plogp.sum(axis=0) / np.log(n)
         d = np.where(total > 0, 1.0 - e, 0.0)
-        return normalise_or_equal(np.where(d > _NOISE, d, 0.0))
+        return normalise_or_equal(np.where(d > WEIGHT_NOISE, d, 0.0))
