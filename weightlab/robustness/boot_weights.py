@@ -60,7 +60,7 @@ def _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw):
     normalise_or_equal(out, nm)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _entropy_divergence(t, s, inv_log_n):
     """``d = 1 - e`` from ``t = sum c y ln y`` and ``s = sum c y``; noise below WEIGHT_NOISE is 0."""
     d = 1.0 + (t / s - math.log(s)) * inv_log_n if s > 0.0 else 0.0
@@ -161,11 +161,13 @@ def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, va
         _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw)
 
 
-# reassociation lets LLVM vectorise the count-weighted sums below; they run only on NaN-free data
-DENSE_FLAGS = {"reassoc", "nsz", "nnan", "ninf", "contract"}
+# reassociation lets LLVM vectorise the count-weighted sums below (NaN-free data only). The helpers are
+# inlined into _dense_stats/_dense_entropy, which carry the flags: a function that calls nothing keeps
+# no reference counting in its loops (numba prunes it), which matters more than the arithmetic here.
+DENSE_FLAGS = {"reassoc", "nsz", "contract"}
 
 
-@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+@nb.njit(inline="always")
 def _dense_moments(col, cw):
     """Count-weighted sum and sum of squares of a NaN-free column (vectorised)."""
     s1 = 0.0
@@ -178,7 +180,7 @@ def _dense_moments(col, cw):
     return s1, s2
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _drawn_range(col, cw, order):
     """Min and max of ``col`` over drawn units (``cw > 0``).
 
@@ -203,7 +205,7 @@ def _drawn_range(col, cw, order):
     return lo, hi
 
 
-@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+@nb.njit(inline="always")
 def _dense_wsum(a, cw):
     s = 0.0
     for i in range(a.shape[0]):
@@ -211,7 +213,7 @@ def _dense_wsum(a, cw):
     return s
 
 
-@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+@nb.njit(inline="always")
 def _dense_dot(a, b, cw):
     s = 0.0
     for i in range(a.shape[0]):
@@ -219,7 +221,7 @@ def _dense_dot(a, b, cw):
     return s
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _entropy_term(col, cw, shift):
     """sum_i c_i y ln y with y = x + shift (0 ln 0 = 0); logs, so kept out of the fastmath code."""
     t = 0.0
@@ -232,13 +234,13 @@ def _entropy_term(col, cw, shift):
     return t
 
 
-@nb.njit(cache=True)
-def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof, out, bw,
-                              x_order, prm, pw):
-    """As :func:`_boot_group_weights` for NaN-free data, from count-weighted moments.
+@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+def _dense_stats(code, members, nm, cw, n_boot, X, m, vals, k, ddof, bw, x_order, R):
+    """Count-weighted mean, drawn range, sd (into ``bw``) and, for CRITIC/PCA, correlations (into ``R``).
 
-    ``cw[i]`` is unit i's multiplicity in the sample. Variances and covariances use
-    ``(sum c x y - N mean_x mean_y) / (N - ddof)``.
+    For NaN-free data; ``cw[i]`` is unit i's multiplicity in the sample. Variances and covariances
+    use ``(sum c x y - N mean_x mean_y) / (N - ddof)``. Calls only pure helpers, so numba keeps no
+    reference counting in its loops.
     """
     mean, lo, hi, sd = bw[0], bw[1], bw[2], bw[3]
     for a in range(nm):
@@ -248,33 +250,47 @@ def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx
         mean[a] = s1 / n_boot
         var = (s2 - n_boot * mean[a] * mean[a]) / (n_boot - ddof) if n_boot - ddof > 0 else 0.0
         sd[a] = math.sqrt(var) if var > 0.0 and hi[a] > lo[a] else 0.0
-    if code == ENTROPY:
-        inv_log_n = 1.0 / math.log(n_boot)
-        for a in range(nm):
-            col = column(vals, X, m, members[a], k)
-            shift = -lo[a] if lo[a] < 0.0 else 0.0
-            s = n_boot * (mean[a] + shift)
-            if use_xlnx and members[a] < k and shift == 0.0:
-                t = _dense_wsum(xlnx[m, members[a]], cw)
-            else:
-                t = _entropy_term(col, cw, shift)
-            out[a] = _entropy_divergence(t, s, inv_log_n)
-        normalise_or_equal(out, nm)
+    if code == ENTROPY or code == STD:
         return
-    R = pw[0]
-    if code != STD:  # Pearson correlations
-        for a in range(nm):
-            col_a = column(vals, X, m, members[a], k)
-            for b in range(nm):
-                r = 0.0
-                if a == b:
-                    r = 1.0 if sd[a] > 0.0 else 0.0
-                elif sd[a] > 0.0 and sd[b] > 0.0:
-                    sab = _dense_dot(col_a, column(vals, X, m, members[b], k), cw)
-                    cov = (sab - n_boot * mean[a] * mean[b]) / (n_boot - ddof)
-                    r = cov / (sd[a] * sd[b])
-                R[a, b] = r
-    _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw)
+    for a in range(nm):
+        col_a = column(vals, X, m, members[a], k)
+        for b in range(nm):
+            r = 0.0
+            if a == b:
+                r = 1.0 if sd[a] > 0.0 else 0.0
+            elif sd[a] > 0.0 and sd[b] > 0.0:
+                sab = _dense_dot(col_a, column(vals, X, m, members[b], k), cw)
+                cov = (sab - n_boot * mean[a] * mean[b]) / (n_boot - ddof)
+                r = cov / (sd[a] * sd[b])
+            R[a, b] = r
+
+
+@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+def _dense_entropy(members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, bw, out):
+    """Entropy divergences ``1 - e_j`` of the members on the sample (before normalisation)."""
+    mean, lo = bw[0], bw[1]
+    inv_log_n = 1.0 / math.log(n_boot)
+    for a in range(nm):
+        col = column(vals, X, m, members[a], k)
+        shift = -lo[a] if lo[a] < 0.0 else 0.0
+        s = n_boot * (mean[a] + shift)
+        if use_xlnx and members[a] < k and shift == 0.0:
+            t = _dense_wsum(xlnx[m, members[a]], cw)
+        else:
+            t = _entropy_term(col, cw, shift)
+        out[a] = _entropy_divergence(t, s, inv_log_n)
+
+
+@nb.njit(cache=True)
+def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof, out, bw,
+                              x_order, prm, pw):
+    """As :func:`_boot_group_weights` for NaN-free data, from count-weighted moments."""
+    _dense_stats(code, members, nm, cw, n_boot, X, m, vals, k, ddof, bw, x_order, pw[0])
+    if code == ENTROPY:
+        _dense_entropy(members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, bw, out)
+        normalise_or_equal(out, nm)
+    else:
+        _weights_from_stats(code, nm, bw[3], bw[1], bw[2], pw[0], prm, out, pw)
 
 
 @nb.njit(cache=True)
