@@ -79,3 +79,22 @@ def test_callable_from_njit_loop():
     got = many(mat)
     for r in range(20):
         np.testing.assert_array_equal(got[r], rankdata(-mat[r], method="min"))
+
+
+def test_long_runs_of_equal_keys_are_sorted_exactly():
+    # 300 distinct scores within 2**-20 of the range below the minimum's key threshold share one key
+    # (t < 2**-15): the run is ordered by the exact scores (Shell sort), not by the key
+    rng = np.random.default_rng(3)
+    s = np.concatenate([1.0 + rng.uniform(0, 1e-7, 300), [2e3, 1e3]])
+    s[[5, 17, 250]] = s[40]  # exact ties inside the run
+    s = rng.permutation(s)
+    np.testing.assert_array_equal(_rank(s), rankdata(-s, method="min"))
+
+
+def test_fast_path_declines_non_finite_scores():
+    from weightlab.robustness.ranking import rank_finite
+
+    out = np.full(5, -7, dtype=np.int32)
+    s = np.array([1.0, np.nan, 3.0, 2.0, 0.5])
+    assert not rank_finite(s, out, make_rank_workspace(5))
+    assert (out == -7).all()
