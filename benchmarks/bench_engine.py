@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numpy_baseline import run_numpy  # noqa: E402
 
 from weightlab.datasets import load_ai_cities  # noqa: E402
-from weightlab.index import rank_descending  # noqa: E402
 from weightlab.robustness.engine import debug_replication, run_plan  # noqa: E402
 from weightlab.robustness.plan import compile_plan  # noqa: E402
 from weightlab.robustness.reference import rebuild  # noqa: E402

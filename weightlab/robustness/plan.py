@@ -24,7 +24,6 @@ from ..aggregation import Aggregator
 from ..data import Dataset
 from ..errors import SpecError
 from ..index import normalise
-from ..weighting import SCHEMES
 from ..weighting.base import parse_levels
 from . import boot_weights as BW
 from .spec import UncertaintySpec

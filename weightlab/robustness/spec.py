@@ -37,7 +37,7 @@ Every problem is a :class:`~weightlab.errors.SpecError` naming the file and key.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
