@@ -6,7 +6,7 @@ other score and share rank ``1 + #non-NaN``; ``+inf``/``-inf`` are ordinary valu
 
 Technique (see PERF-NOTES): scores are mapped monotonically to 16-bit keys, best first, sorted by a
 two-pass LSD radix sort whose two digit histograms are counted in one pass, then made exact: within
-each run of equal keys the units are ordered by their exact score (insertion sort; a sort for the
+each run of equal keys the units are ordered by their exact score (insertion sort; Shell sort for the
 rare long run), and ranks are assigned by exact comparison with the previous score.
 
 The key of a finite score is read off the bits of ``float32(t)``, ``t = (s - min) / (max - min)``:
