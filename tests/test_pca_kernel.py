@@ -15,7 +15,7 @@ import pytest
 from weightlab.robustness.pca_kernel import make_pca_work, pca_weights_from_cov
 from weightlab.weighting.pca import PCA, FirstComponent
 
-from . import test_weighting
+from .test_weighting import TAI
 from .helpers import random_dataset
 
 TOL = 1e-10
@@ -230,39 +230,19 @@ def test_realistic_dataset_groups():
         check(X[:, cols], first_only=True)
 
 
-class _Recorder:
-    """Stands in for pytest's monkeypatch: records the replacements, then applies them."""
-
-    def __init__(self, monkeypatch):
-        self.mp = monkeypatch
-        self.components = []
-
-    def setattr(self, target, name, value):
-        if name == "_components":
-            self.components.append(value)
-        self.mp.setattr(target, name, value)
-
-
-def test_handbook_tai_example(monkeypatch):
-    """Handbook 2008 Table 16 eigenvalues (from tests/test_weighting.py, run through its own test):
-    the kernel keeps 4 factors (2 with min_share=0.5) and gives the nominal weights."""
-    rec = _Recorder(monkeypatch)
-    test_weighting.test_pca_retention_follows_handbook_tai_shares(rec)
-    assert len(rec.components) == 2
-    eig, comps = rec.components[0](None)
-    C = comps.T @ np.diag(eig) @ comps
-    for params in [{}, dict(min_share=0.5), dict(rotation="none"), dict(n_factors=3)]:
-        scheme = PCA(**params)
-        scheme.notes_ = []
-        monkeypatch.setattr(scheme, "_components", lambda X: (eig, comps))
-        want = scheme.group_weights(None, [f"c{j}" for j in range(8)], "g", None)
+def test_handbook_tai_example():
+    """The Handbook 2008 TAI data (23 countries x 8 indicators, section 6.1): the kernel keeps the
+    nominal number of factors (4 by default, 2 when only eigenvalues > 1 qualify) and gives the
+    nominal weights, for the rule, no rotation and a forced number of factors."""
+    C = correlation_of(TAI)
+    for params in [{}, dict(min_share=0.5), dict(rotation="none"), dict(n_factors=3), dict(first_only=True)]:
+        want, _ = nominal(TAI, **params)
         np.testing.assert_allclose(kernel(C, **params), want, rtol=0, atol=TOL)
-        scheme.notes_ = []
-    # the retention itself: 4 factors by default, 2 under the strict rule -> different weights
-    w4, w2 = kernel(C), kernel(C, min_share=0.5)
-    np.testing.assert_allclose(w4, kernel(C, n_factors=4), atol=1e-15)
-    np.testing.assert_allclose(w2, kernel(C, n_factors=2), atol=1e-15)
-    assert np.max(np.abs(w4 - w2)) > 1e-3
+    assert nominal(TAI)[1] == 4 and nominal(TAI, min_share=0.5)[1] == 2
+    # the retention matters: 4 factors and 2 factors give different weights
+    np.testing.assert_allclose(kernel(C), kernel(C, n_factors=4), atol=1e-15)
+    np.testing.assert_allclose(kernel(C, min_share=0.5), kernel(C, n_factors=2), atol=1e-15)
+    assert np.max(np.abs(kernel(C) - kernel(C, min_share=0.5))) > 1e-3
 
 
 def test_comparison_discriminates():
