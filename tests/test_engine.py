@@ -117,6 +117,15 @@ def test_histogram_equals_direct_count_of_debug_ranks():
     mean = np.mean(scores, axis=0)
     res = (plan.kernel.score_hi - plan.kernel.score_lo) / 2 ** 24
     np.testing.assert_allclose(by_unit.loc[ds.units, "mean_score"].to_numpy(), mean, atol=res)
+    # score quantiles from the per-unit histograms: within one bin of numpy's, and inside each unit's
+    # observed range
+    acc_scores = np.array(scores)
+    width = (result.accumulators.bin_hi - result.accumulators.bin_lo) / result.accumulators.score_hist.shape[1]
+    for q in (0.05, 0.95):
+        got = by_unit.loc[ds.units, f"p{int(q * 100):02d}_score"].to_numpy()
+        want = np.quantile(acc_scores, q, axis=0)
+        assert np.all(np.abs(got - want) <= width + 1e-12), np.max(np.abs(got - want) / width)
+    assert (acc_scores.std(axis=0) > 0).sum() > ds.n_units // 2  # the check above is not vacuous
     # quantiles: inverted CDF, as numpy defines it
     ranks = np.array([debug_replication(plan, r)["ranks"] for r in range(spec.reps)])
     for q in (0.05, 0.5, 0.95):

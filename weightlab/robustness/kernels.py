@@ -35,7 +35,7 @@ from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
 __all__ = ["BLOCK", "N_FACTORS", "Workspace", "make_workspace", "draw_block", "score_block",
-           "accumulate_block", "run_chunk", "uniform"]
+           "accumulate_block", "pilot_ranges", "run_chunk", "uniform"]
 
 BLOCK = 64  # replications per block (the unit of work of a thread)
 N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
@@ -230,11 +230,13 @@ def score_block(p, ws, b, reps):
 
 # ----------------------------------------------------------------------------- accumulators
 @nb.njit(inline="always")
-def _add_ranks_and_scores(p, scores, ranks, qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count):
+def _add_ranks_and_scores(p, scores, ranks, qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count,
+                          bin_lo, bin_scale):
     """Add one replication's ranks and scores to one thread's integer accumulators.
 
-    ``rank_hist[i, rank - 1]`` and ``score_hist[i, bin]`` count; ``score_q``/``score_q2`` sum the
-    quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
+    ``rank_hist[i, rank - 1]`` and ``score_hist[i, bin]`` count, with unit i's bins
+    ``floor((s - bin_lo[i]) * bin_scale[i])`` clamped to the edge bins; ``score_q``/``score_q2`` sum
+    the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
     apart.
     """
     n = p.n_units
@@ -242,7 +244,6 @@ def _add_ranks_and_scores(p, scores, ranks, qb, bb, rank_hist, score_hist, score
         rank_hist[i, ranks[i] - 1] += 1
     lo = p.score_lo
     qscale = p.q_max / (p.score_hi - p.score_lo)
-    bscale = score_hist.shape[1] / (p.score_hi - p.score_lo)
     nb_max = score_hist.shape[1] - 1
     q_max = p.q_max
     n_nan = 0
@@ -252,7 +253,7 @@ def _add_ranks_and_scores(p, scores, ranks, qb, bb, rank_hist, score_hist, score
         for i in range(n):  # vectorised: no branches
             z = scores[i] - lo
             qb[i] = min(max(np.int64(z * qscale + 0.5), 0), q_max)
-            bb[i] = min(max(np.int64(z * bscale), 0), nb_max)
+            bb[i] = min(max(np.int64((scores[i] - bin_lo[i]) * bin_scale[i]), 0), nb_max)
         for i in range(n):
             score_q[i] += qb[i]
             score_q2[i] += qb[i] * qb[i]
@@ -266,7 +267,7 @@ def _add_ranks_and_scores(p, scores, ranks, qb, bb, rank_hist, score_hist, score
             qv = min(max(int(z * qscale + 0.5), 0), q_max)
             score_q[i] += qv
             score_q2[i] += qv * qv
-            score_hist[i, min(max(int(z * bscale), 0), nb_max)] += 1
+            score_hist[i, min(max(int((s - bin_lo[i]) * bin_scale[i]), 0), nb_max)] += 1
         else:
             nan_count[i] += 1
 
@@ -279,15 +280,18 @@ def _rank_rows(nq, S, R, ok, rank_ws):
 
 
 @nb.njit(cache=True)
-def _add_block(p, nq, S, R, choice, qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count):
+def _add_block(p, nq, S, R, choice, qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
+               bin_lo, bin_scale):
     for q in range(nq):
         for f in range(N_FACTORS):
             choice_count[f, choice[q, f]] += 1
-        _add_ranks_and_scores(p, S[q], R[q], qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count)
+        _add_ranks_and_scores(p, S[q], R[q], qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count,
+                              bin_lo, bin_scale)
 
 
 @nb.njit(cache=True)
-def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count):
+def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
+                     bin_lo, bin_scale):
     """Rank the scores in the first ``nq`` rows of ``ws.S`` and add them to one thread's accumulators.
 
     ``choice_count[f, option]`` counts the options drawn.
@@ -297,15 +301,39 @@ def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q
         if not ws.ok[q]:
             rank_general(ws.S[q], ws.R[q], rank_ws)
     _add_block(p, nq, ws.S, ws.R, ws.choice, ws.qbuf, ws.bbuf, rank_hist, score_hist, score_q, score_q2,
-               nan_count, choice_count)
+               nan_count, choice_count, bin_lo, bin_scale)
+
+
+@nb.njit(cache=True)
+def pilot_ranges(p, n_blocks, reps):
+    """Per-unit minimum and maximum finite score over blocks ``0 .. n_blocks - 1`` (NaN if none)."""
+    n = p.n_units
+    lo = np.full(n, np.inf)
+    hi = np.full(n, -np.inf)
+    ws = make_workspace(p)
+    for b in range(n_blocks):
+        nq = score_block(p, ws, b, reps)
+        for q in range(nq):
+            for i in range(n):
+                s = ws.S[q, i]
+                if s - s == 0.0:
+                    lo[i] = min(lo[i], s)
+                    hi[i] = max(hi[i], s)
+    for i in range(n):
+        if lo[i] > hi[i]:
+            lo[i] = np.nan
+            hi[i] = np.nan
+    return lo, hi
 
 
 # ----------------------------------------------------------------------------- the chunk kernel
 @nb.njit(parallel=True, cache=True)
-def run_chunk(p, b0, b1, reps, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count):
+def run_chunk(p, b0, b1, reps, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
+              bin_lo, bin_scale):
     """Blocks ``b0 .. b1-1`` (replications below ``reps``) split into ``n_slots`` contiguous runs.
 
-    Slot ``t`` adds into ``rank_hist[t]`` (units x ranks), ``score_hist[t]`` (units x bins),
+    Slot ``t`` adds into ``rank_hist[t]`` (units x ranks), ``score_hist[t]`` (units x bins; unit i's
+    bins span ``[bin_lo[i], bin_lo[i] + bins / bin_scale[i]]``),
     ``score_q[t]``/``score_q2[t]`` (sums of quantised scores and their squares), ``nan_count[t]`` and
     ``choice_count[t]`` (factor x option). All integer: merging slots is exact in any order.
     """
@@ -316,4 +344,4 @@ def run_chunk(p, b0, b1, reps, n_slots, rank_hist, score_hist, score_q, score_q2
         for b in range(b0 + (total * t) // n_slots, b0 + (total * (t + 1)) // n_slots):
             nq = score_block(p, ws, b, reps)
             accumulate_block(p, ws, nq, rank_ws, rank_hist[t], score_hist[t], score_q[t], score_q2[t],
-                             nan_count[t], choice_count[t])
+                             nan_count[t], choice_count[t], bin_lo, bin_scale)

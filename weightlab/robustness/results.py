@@ -12,7 +12,8 @@ Summaries per unit:
 - mean rank ``sum_r r * count_r / N``; best and worst simulated rank;
 - ``P(rank <= k)`` for each requested ``k``;
 - mean score from the quantised sums (resolution ``(hi - lo) / 2**24``) and score quantiles read from
-  the score histogram (``SCORE_BINS`` bins over ``[lo, hi]``, linear inside a bin);
+  per-unit score histograms (``SCORE_BINS`` bins over the unit's range in the first replications,
+  widened by half of it on each side; linear inside a bin);
 - ``rank_shift = nominal_rank - median_rank`` (positive: the unit does better than its nominal rank).
 """
 
@@ -34,14 +35,17 @@ class Accumulators:
     score_q2: np.ndarray
     nan_count: np.ndarray
     choice_count: np.ndarray
+    bin_lo: np.ndarray  # per-unit range of the score histogram
+    bin_hi: np.ndarray
     reps: int = 0
 
     @classmethod
-    def empty(cls, n: int, bins: int, n_factors: int, n_options: int) -> "Accumulators":
+    def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
+              bin_hi: np.ndarray) -> "Accumulators":
         zeros_obj = np.array([0] * n, dtype=object)
         return cls(np.zeros((n, n), dtype=np.int64), np.zeros((n, bins), dtype=np.int64), zeros_obj,
                    zeros_obj.copy(), np.zeros(n, dtype=np.int64),
-                   np.zeros((n_factors, n_options), dtype=np.int64))
+                   np.zeros((n_factors, n_options), dtype=np.int64), bin_lo, bin_hi)
 
     def add_chunk(self, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray) -> None:
         """Add one chunk's per-slot counts and sums into the totals (exact integer arithmetic)."""
@@ -60,7 +64,9 @@ def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
     return (cum < target).sum(axis=1) + 1
 
 
-def _score_quantile(hist: np.ndarray, q: float, lo: float, hi: float) -> np.ndarray:
+def _score_quantile(hist: np.ndarray, q: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Quantile ``q`` of each row of a score histogram whose bins split ``[lo, hi]`` (per row),
+    linear inside the bin that holds it."""
     bins = hist.shape[1]
     width = (hi - lo) / bins
     cum = np.cumsum(hist, axis=1).astype(float)
@@ -134,7 +140,7 @@ class RobustnessResult:
         out["mean_score"] = kp.score_lo + mean_q * scale
         for q in spec.outputs.quantiles:
             if q != 0.5:
-                out[f"{_pct(q)}_score"] = _score_quantile(acc.score_hist, q, kp.score_lo, kp.score_hi)
+                out[f"{_pct(q)}_score"] = _score_quantile(acc.score_hist, q, acc.bin_lo, acc.bin_hi)
         out["sd_score"] = np.sqrt(np.maximum(var_q, 0.0)) * scale
         out["rank_shift"] = out["nominal_rank"] - out["median_rank"]
         out = out.sort_values(["median_rank", "nominal_rank", "unit"], kind="stable").reset_index(drop=True)
@@ -154,6 +160,8 @@ class RobustnessResult:
             "reps": N,
             "uncertain_factors": spec.uncertain_factors(),
             "score_range": [kp.score_lo, kp.score_hi],
+            "score_bins": "per unit: 256 bins over its score range in the first 1,024 replications, widened by "
+                          "half of it on each side; scores outside fall in the edge bins",
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
             **timing,
         }
