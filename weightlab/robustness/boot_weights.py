@@ -161,168 +161,151 @@ def _boot_group_weights(code, members, nm, counts, sample, n_s, n_boot, X, m, va
         _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw)
 
 
-# reassociation lets LLVM vectorise the count-weighted sums below (NaN-free data only). The helpers are
-# inlined into _dense_stats/_dense_entropy, which carry the flags: a function that calls nothing keeps
-# no reference counting in its loops (numba prunes it), which matters more than the arithmetic here.
+# reassociation lets LLVM vectorise the count-weighted sums of the dense path (NaN-free data only)
 DENSE_FLAGS = {"reassoc", "nsz", "contract"}
 
 
-@nb.njit(inline="always")
-def _dense_moments(col, cw):
-    """Count-weighted sum and sum of squares of a NaN-free column (vectorised)."""
-    s1 = 0.0
-    s2 = 0.0
-    for i in range(col.shape[0]):
-        c = cw[i]
-        x = col[i]
-        s1 += c * x
-        s2 += c * x * x
-    return s1, s2
-
-
-@nb.njit(inline="always")
-def _drawn_range(col, cw, order):
-    """Min and max of ``col`` over drawn units (``cw > 0``).
-
-    With ``order`` (units sorted by ``col``, from the plan) this is the first and last drawn unit
-    in that order, a couple of steps on average; without it (group scores) a full scan.
-    """
-    n = col.shape[0]
-    if order.shape[0] == n:
-        a = 0
-        while cw[order[a]] == 0.0:
-            a += 1
-        b = n - 1
-        while cw[order[b]] == 0.0:
-            b -= 1
-        return col[order[a]], col[order[b]]
-    lo = np.inf
-    hi = -np.inf
-    for i in range(n):
-        if cw[i] > 0.0:
-            lo = min(lo, col[i])
-            hi = max(hi, col[i])
-    return lo, hi
-
-
-@nb.njit(inline="always")
-def _dense_wsum(a, cw):
-    s = 0.0
-    for i in range(a.shape[0]):
-        s += cw[i] * a[i]
-    return s
-
-
-@nb.njit(inline="always")
-def _dense_dot(a, b, cw):
-    s = 0.0
-    for i in range(a.shape[0]):
-        s += cw[i] * a[i] * b[i]
-    return s
-
-
-@nb.njit(inline="always")
-def _entropy_term(col, cw, shift):
-    """sum_i c_i y ln y with y = x + shift (0 ln 0 = 0); logs, so kept out of the fastmath code."""
-    t = 0.0
-    for i in range(col.shape[0]):
-        c = cw[i]
-        if c > 0.0:
-            y = col[i] + shift
-            if y > 0.0:
-                t += c * y * math.log(y)
-    return t
-
-
 @nb.njit(cache=True, fastmath=DENSE_FLAGS)
-def _dense_stats(code, members, nm, cw, n_boot, X, m, vals, k, ddof, bw, x_order, R):
-    """Count-weighted mean, drawn range, sd (into ``bw``) and, for CRITIC/PCA, correlations (into ``R``).
+def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
+    """Statistics of every member of every group at member level ``lvl`` on the bootstrap sample.
 
-    For NaN-free data; ``cw[i]`` is unit i's multiplicity in the sample. Variances and covariances
-    use ``(sum c x y - N mean_x mean_y) / (N - ddof)``. Calls only pure helpers, so numba keeps no
-    reference counting in its loops.
+    For NaN-free data; ``src`` holds the members' values by node (matrix ``m`` for indicators, the
+    group scores otherwise) and ``cw[i]`` is unit i's multiplicity. Per member node c: ``st[0, c]``
+    mean, ``st[1, c]``/``st[2, c]`` min/max over the drawn units, ``st[3, c]`` sd with
+    ``(sum c x**2 - N mean**2) / (N - ddof)``, ``st[4, c]`` the entropy divergence (entropy only);
+    per group g the Pearson correlations of its members in ``Rg[g]`` (CRITIC, PCA). Entropy, std and
+    CRITIC weights of the groups with several members go straight into ``w`` (PCA is left to the
+    caller). One call per level, index-based loops and no calls: numba keeps no reference counting.
     """
-    mean, lo, hi, sd = bw[0], bw[1], bw[2], bw[3]
-    for a in range(nm):
-        col = column(vals, X, m, members[a], k)
-        s1, s2 = _dense_moments(col, cw)
-        lo[a], hi[a] = _drawn_range(col, cw, x_order[m, members[a]] if members[a] < k else x_order[0, 0, :0])
-        mean[a] = s1 / n_boot
-        var = (s2 - n_boot * mean[a] * mean[a]) / (n_boot - ddof) if n_boot - ddof > 0 else 0.0
-        sd[a] = math.sqrt(var) if var > 0.0 and hi[a] > lo[a] else 0.0
-    if code == ENTROPY or code == STD:
-        return
-    for a in range(nm):
-        col_a = column(vals, X, m, members[a], k)
-        for b in range(nm):
-            r = 0.0
-            if a == b:
-                r = 1.0 if sd[a] > 0.0 else 0.0
-            elif sd[a] > 0.0 and sd[b] > 0.0:
-                sab = _dense_dot(col_a, column(vals, X, m, members[b], k), cw)
-                cov = (sab - n_boot * mean[a] * mean[b]) / (n_boot - ddof)
-                r = cov / (sd[a] * sd[b])
-            R[a, b] = r
-
-
-@nb.njit(cache=True, fastmath=DENSE_FLAGS)
-def _dense_entropy(members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, bw, out):
-    """Entropy divergences ``1 - e_j`` of the members on the sample (before normalisation)."""
-    mean, lo = bw[0], bw[1]
+    k = p.n_indicators
+    n = p.n_units
     inv_log_n = 1.0 / math.log(n_boot)
-    for a in range(nm):
-        col = column(vals, X, m, members[a], k)
-        shift = -lo[a] if lo[a] < 0.0 else 0.0
-        s = n_boot * (mean[a] + shift)
-        if use_xlnx and members[a] < k and shift == 0.0:
-            t = _dense_wsum(xlnx[m, members[a]], cw)
+    for c in range(p.level_ptr[lvl - 1], p.level_ptr[lvl]):
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(n):
+            x = src[c, i]
+            s1 += cw[i] * x
+            s2 += cw[i] * x * x
+        if lvl == 1:  # units sorted by value (plan): first and last drawn, a couple of steps
+            order = p.x_order[m, c]
+            a = 0
+            while cw[order[a]] == 0.0:
+                a += 1
+            b = n - 1
+            while cw[order[b]] == 0.0:
+                b -= 1
+            lo, hi = src[c, order[a]], src[c, order[b]]
         else:
-            t = _entropy_term(col, cw, shift)
-        out[a] = _entropy_divergence(t, s, inv_log_n)
+            lo = np.inf
+            hi = -np.inf
+            for i in range(n):
+                if cw[i] > 0.0:
+                    lo = min(lo, src[c, i])
+                    hi = max(hi, src[c, i])
+        mean = s1 / n_boot
+        var = (s2 - n_boot * mean * mean) / (n_boot - ddof) if n_boot - ddof > 0 else 0.0
+        st[0, c], st[1, c], st[2, c] = mean, lo, hi
+        st[3, c] = math.sqrt(var) if var > 0.0 and hi > lo else 0.0
+        if code == ENTROPY:
+            shift = -lo if lo < 0.0 else 0.0
+            total = n_boot * (mean + shift)
+            t = 0.0
+            if use_xlnx and c < k and shift == 0.0:
+                for i in range(n):
+                    t += cw[i] * p.xlnx[m, c, i]
+            else:
+                for i in range(n):
+                    if cw[i] > 0.0:
+                        y = src[c, i] + shift
+                        if y > 0.0:
+                            t += cw[i] * y * math.log(y)
+            d = 1.0 + (t / total - math.log(total)) * inv_log_n if total > 0.0 else 0.0
+            st[4, c] = d if d > WEIGHT_NOISE else 0.0
+    for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
+        c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
+        if c1 - c0 < 2:
+            continue
+        if code != ENTROPY and code != STD:
+            _group_correlations(p, c0, c1, src, cw, n_boot, ddof, st, Rg[g])
+        if code == PCA or code == PCA1:
+            continue
+        total = 0.0
+        for a in range(c1 - c0):
+            c = p.child_idx[c0 + a]
+            if code == ENTROPY:
+                v = st[4, c]
+            else:
+                rng = st[2, c] - st[1, c]
+                v = st[3, c] / rng if rng > 0.0 else 0.0  # sd of the min-max rescaled member
+                if code == CRITIC:
+                    conflict = 0.0
+                    for b in range(c1 - c0):
+                        conflict += 1.0 - min(max(Rg[g, a, b], -1.0), 1.0)
+                    v = v * conflict
+                    v = v if v > WEIGHT_NOISE else 0.0
+            w[c] = v
+            total += v
+        for a in range(c1 - c0):
+            c = p.child_idx[c0 + a]
+            w[c] = w[c] / total if total > 0.0 else 1.0 / (c1 - c0)
 
 
-@nb.njit(cache=True)
-def _boot_group_weights_dense(code, members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, ddof, out, bw,
-                              x_order, prm, pw):
-    """As :func:`_boot_group_weights` for NaN-free data, from count-weighted moments."""
-    _dense_stats(code, members, nm, cw, n_boot, X, m, vals, k, ddof, bw, x_order, pw[0])
-    if code == ENTROPY:
-        _dense_entropy(members, nm, cw, n_boot, X, m, vals, k, xlnx, use_xlnx, bw, out)
-        normalise_or_equal(out, nm)
-    else:
-        _weights_from_stats(code, nm, bw[3], bw[1], bw[2], pw[0], prm, out, pw)
+@nb.njit(inline="always")
+def _group_correlations(p, c0, c1, src, cw, n_boot, ddof, st, R):
+    """Pearson correlations of the members ``child_idx[c0:c1]`` on the sample, into ``R``."""
+    n = p.n_units
+    for a in range(c1 - c0):
+        ca = p.child_idx[c0 + a]
+        R[a, a] = 1.0 if st[3, ca] > 0.0 else 0.0
+        for b in range(a + 1, c1 - c0):
+            cb = p.child_idx[c0 + b]
+            r = 0.0
+            if st[3, ca] > 0.0 and st[3, cb] > 0.0:
+                sab = 0.0
+                for i in range(n):
+                    sab += cw[i] * src[ca, i] * src[cb, i]
+                cov = (sab - n_boot * st[0, ca] * st[0, cb]) / (n_boot - ddof)
+                r = cov / (st[3, ca] * st[3, cb])
+            R[a, b] = r
+            R[b, a] = r
 
 
-@nb.njit(cache=True)
-def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen, pw):
-    """Re-estimate the weights on the bootstrap sample (levels below the top only as needed)."""
+@nb.njit(inline="always")
+def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen, pw, st, Rg):
+    """Re-estimate the weights on the bootstrap sample (levels below the top only as needed).
+
+    ``st`` (5 x n_nodes) and ``Rg`` (n_nodes x M x M) are scratch of the dense (NaN-free) path.
+    """
     k = p.n_indicators
     top_needed = 0
     for lvl in range(p.n_levels - 1):
         if p.scheme_level[lvl]:
             top_needed = lvl
     dense = not p.has_nan[m]
+    code = p.scheme_code[scheme]
+    prm = p.scheme_params[scheme]
     cw = cen[0]  # multiplicities as floats (cen is only used by the sparse path)
     if dense:
         for i in range(p.n_units):
             cw[i] = counts[i]
     for lvl in range(1, p.n_levels):
         a = p.pattern_aggs[pat, lvl - 1]
+        if p.scheme_level[lvl - 1] and dense:
+            _dense_level(p, lvl, m, X[m] if lvl == 1 else vals, cw, n_boot, p.ddof, p.xlnx_ok[m], code, st, Rg, w)
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
             if p.scheme_level[lvl - 1]:
                 c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
-                if c1 - c0 > 1:
+                if c1 - c0 > 1 and (not dense or code == PCA or code == PCA1):
                     wtmp = bw[4]
                     if dense:
-                        _boot_group_weights_dense(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, cw, n_boot,
-                                                  X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw,
-                                                  p.x_order, p.scheme_params[scheme], pw)
+                        pca_weights_from_cov(Rg[g], c1 - c0, int(prm[0]), prm[1] > 0.0, prm[2], prm[3], code == PCA1,
+                                             wtmp, pw[1:])
                     else:
-                        _boot_group_weights(p.scheme_code[scheme], p.child_idx[c0:c1], c1 - c0, counts, sample,
+                        _boot_group_weights(code, p.child_idx[c0:c1], c1 - c0, counts, sample,
                                             n_s, n_boot, X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw, cen,
-                                            p.scheme_params[scheme], pw)
+                                            prm, pw)
                     for ci in range(c0, c1):
                         w[p.child_idx[ci]] = wtmp[ci - c0]
             if lvl <= top_needed:
                 aggregate_group(p, g, a, w, m, vals, scratch, counts, True)
-

@@ -63,6 +63,8 @@ class Workspace(NamedTuple):
     bw: np.ndarray  # (5, max_members) bootstrap scratch
     cen: np.ndarray  # (max_members, n) bootstrap scratch
     pw: np.ndarray  # (5, M, M) bootstrap correlation matrix and PCA scratch, M = max(max_members, 2)
+    st: np.ndarray  # (5, n_nodes) bootstrap member statistics (dense path)
+    Rg: np.ndarray  # (n_nodes, M, M) bootstrap correlations per group (dense path)
     bits: np.ndarray  # (n,) int64 scratch of exp_into
     R: np.ndarray  # (BLOCK, n) int32 ranks
     ok: np.ndarray  # (BLOCK,) bool: row ranked by the fast path
@@ -78,7 +80,8 @@ def make_workspace(p):
                      np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK, dtype=np.int64), np.empty((BLOCK, k)),
                      np.empty((BLOCK, n)), np.empty(nn), np.empty(nn), np.empty(nn), np.empty((nn, n)),
                      np.empty((3, n)), np.zeros(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty((5, mm)),
-                     np.empty((mm, n)), np.zeros((5, max(mm, 2), max(mm, 2))), np.empty(n, dtype=np.int64),
+                     np.empty((mm, n)), np.zeros((5, max(mm, 2), max(mm, 2))), np.zeros((5, nn)),
+                     np.zeros((nn, max(mm, 2), max(mm, 2))), np.empty(n, dtype=np.int64),
                      np.empty((BLOCK, n), dtype=np.int32),
                      np.empty(BLOCK, dtype=np.bool_), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
 
@@ -146,20 +149,27 @@ def _finish_weights(p, nq, choice, W, E, sums, eff):
 
 
 @nb.njit(cache=True)
-def _bootstrap(key, p, ws, w, m, pat, scheme):
-    """Draw n units with replacement and re-estimate the scheme's weights on them."""
+def _bootstrap_block(p, ws, r0, nq):
+    """For the block's replications with a data-driven scheme: draw n units with replacement and
+    re-estimate the scheme's weights on them (into ``ws.W``). One call per block; the per-replication
+    work is inlined (see the note above about reference counting)."""
     n = p.n_units
     counts = ws.counts
-    counts[:] = 0
-    for j in range(n):
-        counts[min(int(uniform_at(key, STREAM_BOOTSTRAP + j) * n), n - 1)] += 1
-    n_s = 0
-    for i in range(n):
-        if counts[i] > 0:
-            ws.sample[n_s] = i
-            n_s += 1
-    bootstrap_weights(p, pat, w, p.X, m, ws.vals, ws.agg, counts, ws.sample, n_s, n, scheme, ws.bw, ws.cen,
-                      ws.pw)
+    for q in range(nq):
+        scheme = ws.choice[q, 3]
+        if p.scheme_code[scheme] == FIXED:
+            continue
+        key = replication_key(p.seed, r0 + q)
+        counts[:] = 0
+        for j in range(n):
+            counts[min(int(uniform_at(key, STREAM_BOOTSTRAP + j) * n), n - 1)] += 1
+        n_s = 0
+        for i in range(n):
+            if counts[i] > 0:
+                ws.sample[n_s] = i
+                n_s += 1
+        bootstrap_weights(p, ws.pat[q], ws.W[q], p.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, n,
+                          scheme, ws.bw, ws.cen, ws.pw, ws.st, ws.Rg)
 
 
 @nb.njit(cache=True)
@@ -171,10 +181,7 @@ def draw_block(p, ws, r0, nq):
     """
     _draw_choices(p, r0, nq, ws.choice, ws.mat, ws.pat, ws.W)
     if p.bootstrap:
-        for q in range(nq):
-            scheme = ws.choice[q, 3]
-            if p.scheme_code[scheme] != FIXED:
-                _bootstrap(replication_key(p.seed, r0 + q), p, ws, ws.W[q], ws.mat[q], ws.pat[q], scheme)
+        _bootstrap_block(p, ws, r0, nq)
     if p.perturb == 1:
         _perturb_uniform(p, r0, nq, ws.W, ws.u)
     elif p.perturb == 2:
