@@ -28,16 +28,16 @@ SCORE_BINS = 256
 PILOT_REPS = 1024  # replications whose score range sets each unit's histogram bins
 
 
-def score_bins(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+def _score_bins(p, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit ranges of the score histograms: each unit's score range over the first
     ``PILOT_REPS`` replications of the run, widened by half of it on each side (scores outside fall
-    in the edge bins). Depends only on the plan, so it is the same for any threads and chunks."""
-    p = plan.kernel
-    reps = plan.spec.reps
-    with threadpool_limits(1, user_api="blas"):
-        lo, hi = K.pilot_ranges(p, -(-min(reps, PILOT_REPS) // K.BLOCK), reps)
-    lo = np.where(np.isnan(lo), 0.0, lo)
-    hi = np.where(np.isnan(hi), 1.0, hi)
+    in the edge bins). Depends only on the plan and ``reps``: the same for any threads and chunks."""
+    n = p.n_units
+    lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
+    dummy = (np.zeros(n), np.ones(n))
+    K.run_chunk(p, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
+    lo, hi = lo.min(axis=0), hi.max(axis=0)
+    lo, hi = np.where(lo <= hi, lo, 0.0), np.where(lo <= hi, hi, 1.0)  # no finite score: any range
     pad = np.where(hi > lo, 0.5 * (hi - lo), 1e-9 * np.maximum(np.abs(hi), 1.0))
     return lo - pad, hi + pad
 
@@ -68,29 +68,28 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     n_blocks = -(-reps // K.BLOCK)
     n = p.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
-    bin_lo, bin_hi = score_bins(plan)
-    bin_scale = SCORE_BINS / (bin_hi - bin_lo)
-    acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
-    # per-slot counts are int32 (much faster to scatter into); a chunk has at most
+    # per-slot counts are uint16 (much faster to scatter into); a chunk has at most
     # MAX_REPS_PER_SLOT replications per slot, so they cannot overflow before being flushed
-    rank_hist = np.zeros((n_slots, n, n), dtype=np.uint16)
-    score_hist = np.zeros((n_slots, n, SCORE_BINS), dtype=np.uint16)
-    score_q = np.zeros((n_slots, n), dtype=np.int64)
-    score_q2 = np.zeros((n_slots, n), dtype=np.int64)
-    nan_count = np.zeros((n_slots, n), dtype=np.int64)
-    choice_count = np.zeros((n_slots, len(plan.factor_options), n_opts), dtype=np.int64)
+    slots = (np.zeros((n_slots, n, n), dtype=np.uint16), np.zeros((n_slots, n, SCORE_BINS), dtype=np.uint16),
+             np.zeros((n_slots, n), dtype=np.int64), np.zeros((n_slots, n), dtype=np.int64),
+             np.zeros((n_slots, n), dtype=np.int64),
+             np.zeros((n_slots, len(plan.factor_options), n_opts), dtype=np.int64))
+    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = slots
+    no_ranges = (np.zeros((n_slots, n)), np.zeros((n_slots, n)))
     previous = numba.get_num_threads()
     numba.set_num_threads(n_slots)
     try:
         # the kernels call BLAS from each numba thread: BLAS itself must not start more threads
         with threadpool_limits(1, user_api="blas"):
+            bin_lo, bin_hi = _score_bins(p, reps, n_slots, slots)
+            bins = (bin_lo, SCORE_BINS / (bin_hi - bin_lo))
+            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
             b = 0
             while b < n_blocks:
                 b1 = min(n_blocks, b + chunk_blocks)
                 for a in (rank_hist, score_hist, score_q, score_q2):
                     a[:] = 0
-                K.run_chunk(p, b, b1, reps, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count,
-                            choice_count, bin_lo, bin_scale)
+                K.run_chunk(p, b, b1, reps, n_slots, slots, bins, no_ranges, False)
                 acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
                 b = b1
                 if progress is not None:

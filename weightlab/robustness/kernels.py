@@ -35,7 +35,7 @@ from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
 __all__ = ["BLOCK", "N_FACTORS", "Workspace", "make_workspace", "draw_block", "score_block",
-           "accumulate_block", "pilot_ranges", "run_chunk", "uniform"]
+           "accumulate_block", "run_chunk", "uniform"]
 
 BLOCK = 64  # replications per block (the unit of work of a thread)
 N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
@@ -312,43 +312,40 @@ def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q
 
 
 @nb.njit(cache=True)
-def pilot_ranges(p, n_blocks, reps):
-    """Per-unit minimum and maximum finite score over blocks ``0 .. n_blocks - 1`` (NaN if none)."""
-    n = p.n_units
-    lo = np.full(n, np.inf)
-    hi = np.full(n, -np.inf)
-    ws = make_workspace(p)
-    for b in range(n_blocks):
-        nq = score_block(p, ws, b, reps)
-        for q in range(nq):
-            for i in range(n):
-                s = ws.S[q, i]
-                if s - s == 0.0:
-                    lo[i] = min(lo[i], s)
-                    hi[i] = max(hi[i], s)
-    for i in range(n):
-        if lo[i] > hi[i]:
-            lo[i] = np.nan
-            hi[i] = np.nan
-    return lo, hi
+def _score_ranges(S, nq, lo, hi):
+    """Widen each unit's [lo, hi] to the finite scores of the block's first ``nq`` rows."""
+    for q in range(nq):
+        for i in range(S.shape[1]):
+            s = S[q, i]
+            if s - s == 0.0:
+                lo[i] = min(lo[i], s)
+                hi[i] = max(hi[i], s)
 
 
 # ----------------------------------------------------------------------------- the chunk kernel
 @nb.njit(parallel=True, cache=True)
-def run_chunk(p, b0, b1, reps, n_slots, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-              bin_lo, bin_scale):
+def run_chunk(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
     """Blocks ``b0 .. b1-1`` (replications below ``reps``) split into ``n_slots`` contiguous runs.
 
-    Slot ``t`` adds into ``rank_hist[t]`` (units x ranks), ``score_hist[t]`` (units x bins; unit i's
-    bins span ``[bin_lo[i], bin_lo[i] + bins / bin_scale[i]]``),
-    ``score_q[t]``/``score_q2[t]`` (sums of quantised scores and their squares), ``nan_count[t]`` and
-    ``choice_count[t]`` (factor x option). All integer: merging slots is exact in any order.
+    ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist, score_q, score_q2, nan_count,
+    choice_count)``: slot ``t`` adds into ``rank_hist[t]`` (units x ranks), ``score_hist[t]`` (units x
+    bins; with ``bins = (bin_lo, bin_scale)`` unit i's bins span
+    ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``), ``score_q[t]``/``score_q2[t]`` (sums of
+    quantised scores and their squares), ``nan_count[t]`` and ``choice_count[t]`` (factor x option).
+    All integer: merging slots is exact in any order. With ``ranges_only`` nothing is accumulated:
+    slot t widens ``ranges = (lo, hi)`` rows t to each unit's finite scores instead.
     """
+    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = acc
+    bin_lo, bin_scale = bins
+    lo, hi = ranges
     total = b1 - b0
     for t in nb.prange(n_slots):
         ws = make_workspace(p)
         rank_ws = make_rank_workspace(p.n_units)
         for b in range(b0 + (total * t) // n_slots, b0 + (total * (t + 1)) // n_slots):
             nq = score_block(p, ws, b, reps)
-            accumulate_block(p, ws, nq, rank_ws, rank_hist[t], score_hist[t], score_q[t], score_q2[t],
-                             nan_count[t], choice_count[t], bin_lo, bin_scale)
+            if ranges_only:
+                _score_ranges(ws.S, nq, lo[t], hi[t])
+            else:
+                accumulate_block(p, ws, nq, rank_ws, rank_hist[t], score_hist[t], score_q[t], score_q2[t],
+                                 nan_count[t], choice_count[t], bin_lo, bin_scale)
