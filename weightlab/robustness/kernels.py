@@ -59,6 +59,7 @@ class Workspace(NamedTuple):
     vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
     agg: np.ndarray  # (3, n) scratch of tree.aggregate_group
     counts: np.ndarray  # (n,) bootstrap multiplicities
+    ub: np.ndarray  # (n,) uniforms of the bootstrap draws
     sample: np.ndarray  # (n,) distinct bootstrap units
     bw: np.ndarray  # (5, max_members) bootstrap scratch
     cen: np.ndarray  # (max_members, n) bootstrap scratch
@@ -75,15 +76,16 @@ class Workspace(NamedTuple):
 @nb.njit(cache=True)
 def make_workspace(p):
     n, k, nn, mm = p.n_units, p.n_indicators, p.n_nodes, p.max_members
-    return Workspace(np.empty((BLOCK, nn)), np.empty((BLOCK, k)), np.empty((BLOCK, n)),
-                     np.empty((BLOCK, N_FACTORS), dtype=np.int64), np.empty(BLOCK, dtype=np.int64),
-                     np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK, dtype=np.int64), np.empty((BLOCK, k)),
-                     np.empty((BLOCK, n)), np.empty(nn), np.empty(nn), np.empty(nn), np.empty((nn, n)),
-                     np.empty((3, n)), np.zeros(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty((5, mm)),
-                     np.empty((mm, n)), np.zeros((5, max(mm, 2), max(mm, 2))), np.zeros((5, nn)),
-                     np.zeros((nn, max(mm, 2), max(mm, 2))), np.empty(n, dtype=np.int64),
-                     np.empty((BLOCK, n), dtype=np.int32),
-                     np.empty(BLOCK, dtype=np.bool_), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+    M = max(mm, 2)
+    return Workspace(
+        W=np.empty((BLOCK, nn)), E=np.empty((BLOCK, k)), S=np.empty((BLOCK, n)),
+        choice=np.empty((BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty(BLOCK, dtype=np.int64),
+        pat=np.empty(BLOCK, dtype=np.int64), rows=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
+        Sg=np.empty((BLOCK, n)), eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
+        agg=np.empty((3, n)), counts=np.zeros(n, dtype=np.int64), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
+        bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
+        Rg=np.zeros((nn, M, M)), bits=np.empty(n, dtype=np.int64), R=np.empty((BLOCK, n), dtype=np.int32),
+        ok=np.empty(BLOCK, dtype=np.bool_), qbuf=np.empty(n, dtype=np.int64), bbuf=np.empty(n, dtype=np.int64))
 
 
 # ----------------------------------------------------------------------------- one replication's draws
@@ -159,10 +161,10 @@ def _bootstrap_block(p, ws, r0, nq):
         scheme = ws.choice[q, 3]
         if p.scheme_code[scheme] == FIXED:
             continue
-        key = replication_key(p.seed, r0 + q)
+        uniforms_into(replication_key(p.seed, r0 + q), STREAM_BOOTSTRAP, ws.ub, n)
         counts[:] = 0
         for j in range(n):
-            counts[min(int(uniform_at(key, STREAM_BOOTSTRAP + j) * n), n - 1)] += 1
+            counts[min(int(ws.ub[j] * n), n - 1)] += 1
         n_s = 0
         for i in range(n):
             if counts[i] > 0:
