@@ -275,7 +275,9 @@ def _group_correlations(p, c0, c1, src, cw, n_boot, ddof, st, R):
 def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen, pw, st, Rg):
     """Re-estimate the weights on the bootstrap sample (levels below the top only as needed).
 
-    ``st`` (5 x n_nodes) and ``Rg`` (n_nodes x M x M) are scratch of the dense (NaN-free) path.
+    ``counts[i]`` (float) is unit i's multiplicity in the sample; ``sample[:n_s]`` lists the distinct
+    units drawn (needed by the sparse path only). ``st`` (5 x n_nodes) and ``Rg`` (n_nodes x M x M)
+    are scratch of the dense (NaN-free) path.
     """
     k = p.n_indicators
     top_needed = 0
@@ -285,14 +287,11 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
     dense = not p.has_nan[m]
     code = p.scheme_code[scheme]
     prm = p.scheme_params[scheme]
-    cw = cen[0]  # multiplicities as floats (cen is only used by the sparse path)
-    if dense:
-        for i in range(p.n_units):
-            cw[i] = counts[i]
     for lvl in range(1, p.n_levels):
         a = p.pattern_aggs[pat, lvl - 1]
         if p.scheme_level[lvl - 1] and dense:
-            _dense_level(p, lvl, m, X[m] if lvl == 1 else vals, cw, n_boot, p.ddof, p.xlnx_ok[m], code, st, Rg, w)
+            _dense_level(p, lvl, m, X[m] if lvl == 1 else vals, counts, n_boot, p.ddof, p.xlnx_ok[m], code, st,
+                         Rg, w)
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
             if p.scheme_level[lvl - 1]:
                 c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]

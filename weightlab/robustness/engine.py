@@ -160,4 +160,4 @@ def _bootstrap_counts(plan: Plan, r: int) -> np.ndarray | None:
     ws = K.make_workspace(p)
     ws.counts[:] = 0
     K.draw_block(p, ws, r, 1)
-    return ws.counts.copy() if p.bootstrap and p.scheme_code[ws.choice[0, 3]] != 0 else None
+    return ws.counts.astype(np.int64) if p.bootstrap and p.scheme_code[ws.choice[0, 3]] != 0 else None

@@ -58,7 +58,7 @@ class Workspace(NamedTuple):
     u: np.ndarray  # (n_nodes,) uniforms
     vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
     agg: np.ndarray  # (3, n) scratch of tree.aggregate_group
-    counts: np.ndarray  # (n,) bootstrap multiplicities
+    counts: np.ndarray  # (n,) bootstrap multiplicities (float64)
     ub: np.ndarray  # (n,) uniforms of the bootstrap draws
     sample: np.ndarray  # (n,) distinct bootstrap units
     bw: np.ndarray  # (5, max_members) bootstrap scratch
@@ -82,7 +82,7 @@ def make_workspace(p):
         choice=np.empty((BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty(BLOCK, dtype=np.int64),
         pat=np.empty(BLOCK, dtype=np.int64), rows=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
         Sg=np.empty((BLOCK, n)), eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
-        agg=np.empty((3, n)), counts=np.zeros(n, dtype=np.int64), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
+        agg=np.empty((3, n)), counts=np.zeros(n), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
         bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
         Rg=np.zeros((nn, M, M)), bits=np.empty(n, dtype=np.int64), R=np.empty((BLOCK, n), dtype=np.int32),
         ok=np.empty(BLOCK, dtype=np.bool_), qbuf=np.empty(n, dtype=np.int64), bbuf=np.empty(n, dtype=np.int64))
@@ -162,14 +162,15 @@ def _bootstrap_block(p, ws, r0, nq):
         if p.scheme_code[scheme] == FIXED:
             continue
         uniforms_into(replication_key(p.seed, r0 + q), STREAM_BOOTSTRAP, ws.ub, n)
-        counts[:] = 0
+        counts[:] = 0.0
         for j in range(n):
-            counts[min(int(ws.ub[j] * n), n - 1)] += 1
+            counts[min(int(ws.ub[j] * n), n - 1)] += 1.0
         n_s = 0
-        for i in range(n):
-            if counts[i] > 0:
-                ws.sample[n_s] = i
-                n_s += 1
+        if p.has_nan[ws.mat[q]]:  # the sparse path loops over the distinct units drawn
+            for i in range(n):
+                if counts[i] > 0.0:
+                    ws.sample[n_s] = i
+                    n_s += 1
         bootstrap_weights(p, ws.pat[q], ws.W[q], p.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, n,
                           scheme, ws.bw, ws.cen, ws.pw, ws.st, ws.Rg)
 
