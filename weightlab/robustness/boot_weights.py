@@ -183,10 +183,18 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
     for c in range(p.level_ptr[lvl - 1], p.level_ptr[lvl]):
         s1 = 0.0
         s2 = 0.0
-        for i in range(n):
-            x = src[c, i]
-            s1 += cw[i] * x
-            s2 += cw[i] * x * x
+        t = 0.0
+        # entropy on a non-negative matrix: sum c x ln x from the plan's x ln x, in the same pass
+        xlnx = code == ENTROPY and use_xlnx and c < k
+        if xlnx:
+            for i in range(n):
+                s1 += cw[i] * src[c, i]
+                t += cw[i] * p.xlnx[m, c, i]
+        else:  # sum c x and sum c x**2 (the sd of std, CRITIC and PCA)
+            for i in range(n):
+                x = src[c, i]
+                s1 += cw[i] * x
+                s2 += cw[i] * x * x
         if lvl == 1:  # units sorted by value (plan): first and last drawn, a couple of steps
             order = p.x_order[m, c]
             a = 0
@@ -208,13 +216,9 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
         st[0, c], st[1, c], st[2, c] = mean, lo, hi
         st[3, c] = math.sqrt(var) if var > 0.0 and hi > lo else 0.0
         if code == ENTROPY:
-            shift = -lo if lo < 0.0 else 0.0
+            shift = -lo if lo < 0.0 else 0.0  # 0 whenever xlnx (the matrix is non-negative)
             total = n_boot * (mean + shift)
-            t = 0.0
-            if use_xlnx and c < k and shift == 0.0:
-                for i in range(n):
-                    t += cw[i] * p.xlnx[m, c, i]
-            else:
+            if not xlnx:
                 for i in range(n):
                     if cw[i] > 0.0:
                         y = src[c, i] + shift
