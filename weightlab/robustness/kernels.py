@@ -69,7 +69,6 @@ class Workspace(NamedTuple):
     bits: np.ndarray  # (n,) int64 scratch of exp_into
     R: np.ndarray  # (BLOCK, n) int32 ranks
     ok: np.ndarray  # (BLOCK,) bool: row ranked by the fast path
-    qbuf: np.ndarray  # (n,) int64 quantised scores
     bbuf: np.ndarray  # (n,) int64 score-histogram bins
 
 
@@ -85,7 +84,7 @@ def make_workspace(p):
         agg=np.empty((3, n)), counts=np.zeros(n), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
         bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
         Rg=np.zeros((nn, M, M)), bits=np.empty(n, dtype=np.int64), R=np.empty((BLOCK, n), dtype=np.int32),
-        ok=np.empty(BLOCK, dtype=np.bool_), qbuf=np.empty(n, dtype=np.int64), bbuf=np.empty(n, dtype=np.int64))
+        ok=np.empty(BLOCK, dtype=np.bool_), bbuf=np.empty(n, dtype=np.int64))
 
 
 # ----------------------------------------------------------------------------- one replication's draws
@@ -240,14 +239,14 @@ def score_block(p, ws, b, reps):
 
 # ----------------------------------------------------------------------------- accumulators
 @nb.njit(inline="always")
-def _add_ranks_and_scores(p, scores, ranks, qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count,
+def _add_ranks_and_scores(p, scores, ranks, finite, bb, rank_hist, score_hist, score_q, score_q2, nan_count,
                           bin_lo, bin_scale):
     """Add one replication's ranks and scores to one thread's integer accumulators.
 
     ``rank_hist[i, rank - 1]`` and ``score_hist[i, bin]`` count, with unit i's bins
     ``floor((s - bin_lo[i]) * bin_scale[i])`` clamped to the edge bins; ``score_q``/``score_q2`` sum
     the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
-    apart.
+    apart. ``finite`` says that no score is NaN or infinite (the ranking checked it).
     """
     n = p.n_units
     for i in range(n):
@@ -256,25 +255,19 @@ def _add_ranks_and_scores(p, scores, ranks, qb, bb, rank_hist, score_hist, score
     qscale = p.q_max / (p.score_hi - p.score_lo)
     nb_max = score_hist.shape[1] - 1
     q_max = p.q_max
-    n_nan = 0
-    for i in range(n):
-        n_nan += scores[i] != scores[i]
-    if n_nan == 0:
+    if finite:
         for i in range(n):  # vectorised: no branches
-            z = scores[i] - lo
-            qb[i] = min(max(np.int64(z * qscale + 0.5), 0), q_max)
+            q = min(max(np.int64((scores[i] - lo) * qscale + 0.5), 0), q_max)
+            score_q[i] += q
+            score_q2[i] += q * q
             bb[i] = min(max(np.int64((scores[i] - bin_lo[i]) * bin_scale[i]), 0), nb_max)
-        for i in range(n):
-            score_q[i] += qb[i]
-            score_q2[i] += qb[i] * qb[i]
         for i in range(n):
             score_hist[i, bb[i]] += 1
         return
     for i in range(n):
         s = scores[i]
         if s == s:
-            z = s - lo
-            qv = min(max(int(z * qscale + 0.5), 0), q_max)
+            qv = min(max(int((s - lo) * qscale + 0.5), 0), q_max)
             score_q[i] += qv
             score_q2[i] += qv * qv
             score_hist[i, min(max(int((s - bin_lo[i]) * bin_scale[i]), 0), nb_max)] += 1
@@ -290,12 +283,12 @@ def _rank_rows(nq, S, R, ok, rank_ws):
 
 
 @nb.njit(cache=True)
-def _add_block(p, nq, S, R, choice, qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
+def _add_block(p, nq, S, R, ok, choice, bb, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
                bin_lo, bin_scale):
     for q in range(nq):
         for f in range(N_FACTORS):
             choice_count[f, choice[q, f]] += 1
-        _add_ranks_and_scores(p, S[q], R[q], qb, bb, rank_hist, score_hist, score_q, score_q2, nan_count,
+        _add_ranks_and_scores(p, S[q], R[q], ok[q], bb, rank_hist, score_hist, score_q, score_q2, nan_count,
                               bin_lo, bin_scale)
 
 
@@ -310,7 +303,7 @@ def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q
     for q in range(nq):
         if not ws.ok[q]:
             rank_general(ws.S[q], ws.R[q], rank_ws)
-    _add_block(p, nq, ws.S, ws.R, ws.choice, ws.qbuf, ws.bbuf, rank_hist, score_hist, score_q, score_q2,
+    _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bbuf, rank_hist, score_hist, score_q, score_q2,
                nan_count, choice_count, bin_lo, bin_scale)
 
 
