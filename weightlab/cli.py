@@ -10,9 +10,12 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from .index import IndexResult
 
 try:  # recent typer vendors click as typer._click and raises its exceptions
     from typer._click.exceptions import ClickException
@@ -152,6 +155,19 @@ def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Op
         typer.echo(f"Note: {s['label']}")
 
 
+def _build(data: Path, framework: Path, id_column: Optional[str], normalizer: str, scheme: str, aggregator: str,
+           imputation: str, level: str, param: list[str], fmt: Fmt, out: Optional[Path]) -> IndexResult:
+    """Check the output options, load the data and build the nominal index (weights and score)."""
+    from .index import build_index
+
+    _check_output(fmt, out)
+    ds = _load(data, framework, id_column)
+    p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
+                              "aggregator": (aggregator, None)})
+    return build_index(ds, normalizer, scheme, aggregator, imputation, level, p["normalizer"], p["scheme"],
+                       p["aggregator"])
+
+
 @app.command()
 def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = SchemeOpt,
             normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
@@ -163,15 +179,10 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
       weightlab weights data.csv -f framework.toml --scheme entropy --level 1
       weightlab weights data.csv -f framework.toml --scheme pca --param n_factors=2 --format csv
     """
-    from .index import build_index
     from .weighting.base import parse_levels
 
-    _check_output(fmt, out)
-    ds = _load(data, framework, id_column)
-    p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
-                              "aggregator": (aggregator, None)})
-    res = build_index(ds, normalizer, scheme, aggregator, imputation, level, p["normalizer"], p["scheme"],
-                      p["aggregator"])
+    res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out)
+    ds = res.dataset
     levels = None if level == "all" else parse_levels(level, ds.framework)
     table = res.weights.to_frame(levels).drop(columns="level")
     _emit(table, fmt, out, ds.label, title=f"{scheme} weights ({', '.join(res.weights.notes) or 'no notes'})")
@@ -187,14 +198,8 @@ def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str 
 
     Example: weightlab score data.csv -f framework.toml --normalizer minmax --param range=0,100 --scheme critic
     """
-    from .index import build_index
-
-    _check_output(fmt, out)
-    ds = _load(data, framework, id_column)
-    p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
-                              "aggregator": (aggregator, None)})
-    res = build_index(ds, normalizer, scheme, aggregator, imputation, level, p["normalizer"], p["scheme"],
-                      p["aggregator"])
+    res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out)
+    ds = res.dataset
     table = res.table()
     last = [c for c in ("name", "note") if c in table.columns]
     table = table[[c for c in table.columns if c not in last] + last]
