@@ -37,7 +37,7 @@ from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 __all__ = ["BLOCK", "N_FACTORS", "Workspace", "make_workspace", "draw_block", "score_block",
            "accumulate_block", "run_chunk", "uniform"]
 
-BLOCK = 64  # replications per block (the unit of work of a thread)
+BLOCK = 128  # replications per block (the unit of work of a thread)
 N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
 
 
