@@ -47,17 +47,23 @@ def _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw):
         pca_weights_from_cov(R, nm, int(prm[0]), prm[1] > 0.0, prm[2], prm[3], code == PCA1, out, pw[1:])
         return
     for a in range(nm):
-        rng = hi[a] - lo[a]
-        sdr = sd[a] / rng if rng > 0.0 else 0.0
-        if code == STD:
-            out[a] = sdr
-        else:
-            conflict = 0.0
-            for b in range(nm):
-                conflict += 1.0 - min(max(R[a, b], -1.0), 1.0)
-            c = sdr * conflict
-            out[a] = c if c > WEIGHT_NOISE else 0.0
+        out[a] = _contrast_weight(code, a, nm, sd[a], hi[a] - lo[a], R)
     normalise_or_equal(out, nm)
+
+
+@nb.njit(inline="always")
+def _contrast_weight(code, a, nm, sd, rng, R):
+    """Unnormalised std or CRITIC weight of member ``a``: the sd of its min-max rescaled values
+    (``sd / range``), times ``sum_k (1 - r_ak)`` with ``r`` clipped to [-1, 1] for CRITIC (below
+    WEIGHT_NOISE it is 0)."""
+    v = sd / rng if rng > 0.0 else 0.0
+    if code == CRITIC:
+        conflict = 0.0
+        for b in range(nm):
+            conflict += 1.0 - min(max(R[a, b], -1.0), 1.0)
+        v = v * conflict
+        v = v if v > WEIGHT_NOISE else 0.0
+    return v
 
 
 @nb.njit(inline="always")
@@ -240,14 +246,7 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
             if code == ENTROPY:
                 v = st[4, c]
             else:
-                rng = st[2, c] - st[1, c]
-                v = st[3, c] / rng if rng > 0.0 else 0.0  # sd of the min-max rescaled member
-                if code == CRITIC:
-                    conflict = 0.0
-                    for b in range(c1 - c0):
-                        conflict += 1.0 - min(max(Rg[g, a, b], -1.0), 1.0)
-                    v = v * conflict
-                    v = v if v > WEIGHT_NOISE else 0.0
+                v = _contrast_weight(code, a, c1 - c0, st[3, c], st[2, c] - st[1, c], Rg[g])
             w[c] = v
             total += v
         for a in range(c1 - c0):

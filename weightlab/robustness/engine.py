@@ -21,11 +21,8 @@ from ..data import Dataset
 from ..errors import ParameterError
 from . import kernels as K
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
-from .results import Accumulators, RobustnessResult
+from .results import PILOT_REPS, SCORE_BINS, Accumulators, RobustnessResult
 from .spec import UncertaintySpec
-
-SCORE_BINS = 256
-PILOT_REPS = 1024  # replications whose score range sets each unit's histogram bins
 
 
 def _score_bins(p, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+SCORE_BINS = 256  # bins of each unit's score histogram
+PILOT_REPS = 1024  # replications whose score range sets each unit's histogram bins
 
 
 @dataclass
@@ -160,8 +162,8 @@ class RobustnessResult:
             "reps": N,
             "uncertain_factors": spec.uncertain_factors(),
             "score_range": [kp.score_lo, kp.score_hi],
-            "score_bins": "per unit: 256 bins over its score range in the first 1,024 replications, widened by "
-                          "half of it on each side; scores outside fall in the edge bins",
+            "score_bins": f"per unit: {SCORE_BINS} bins over its score range in the first {PILOT_REPS:,} "
+                          f"replications, widened by half of it on each side; scores outside fall in the edge bins",
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
             **timing,
         }
