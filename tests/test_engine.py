@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from weightlab.data import Dataset
 from weightlab.index import rank_descending
 from weightlab.robustness.engine import debug_replication, run, run_plan
 from weightlab.robustness.plan import compile_plan
@@ -136,6 +137,38 @@ def test_histogram_equals_direct_count_of_debug_ranks():
     np.testing.assert_array_equal(by_unit.loc[ds.units, "best_rank"].to_numpy(), ranks.min(axis=0))
     np.testing.assert_array_equal(by_unit.loc[ds.units, "worst_rank"].to_numpy(), ranks.max(axis=0))
     np.testing.assert_allclose(by_unit.loc[ds.units, "p_top10"].to_numpy(), (ranks <= 10).mean(axis=0))
+
+
+@pytest.mark.parametrize("nan_unit", [False, True])
+def test_score_accumulators_equal_direct_binning_of_debug_scores(nan_unit):
+    """Score histogram, quantised score sums and NaN counts, against numpy on the debug scores."""
+    ds = random_dataset(missing=5)
+    if nan_unit:  # a unit with no value at all: its score is NaN in every replication ("none")
+        values = ds.values.copy()
+        values.iloc[5] = np.nan
+        ds = Dataset(values, ds.framework, ds.names)
+    spec = UncertaintySpec.from_dict({"reps": 300, "seed": 3, "weights": {"perturb": "uniform", "spread": 0.2},
+                                      "choices": {"imputation": ["none"], "normalizer": ["minmax", "rank"]}})
+    plan = compile_plan(ds, spec)
+    acc = run(ds, spec).accumulators
+    S = np.array([debug_replication(plan, r)["scores"] for r in range(spec.reps)])
+    finite = ~np.isnan(S)
+    assert finite.all() != nan_unit
+    np.testing.assert_array_equal(acc.nan_count, (~finite).sum(axis=0))
+    n_bins = acc.score_hist.shape[1]
+    scale = n_bins / (acc.bin_hi - acc.bin_lo)
+    with np.errstate(invalid="ignore"):
+        bins = np.clip(np.floor((S - acc.bin_lo) * scale), 0, n_bins - 1)
+    direct = np.zeros_like(acc.score_hist)
+    for i in range(ds.n_units):
+        np.add.at(direct[i], bins[finite[:, i], i].astype(np.int64), 1)
+    np.testing.assert_array_equal(acc.score_hist, direct)
+    k = plan.kernel
+    with np.errstate(invalid="ignore"):
+        q = np.clip(np.floor((S - k.score_lo) * (k.q_max / (k.score_hi - k.score_lo)) + 0.5), 0, k.q_max)
+    q = np.where(finite, q, 0).astype(np.int64)
+    assert list(acc.score_q) == list(q.sum(axis=0))
+    assert list(acc.score_q2) == list((q * q).sum(axis=0))
 
 
 @pytest.mark.parametrize("name", ["missing-imputation", "bootstrap", "dirichlet-drop"])

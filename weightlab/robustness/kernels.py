@@ -69,7 +69,7 @@ class Workspace(NamedTuple):
     bits: np.ndarray  # (n,) int64 scratch of exp_into
     R: np.ndarray  # (BLOCK, n) int32 ranks
     ok: np.ndarray  # (BLOCK,) bool: row ranked by the fast path
-    bbuf: np.ndarray  # (n,) int64 score-histogram bins
+    bins: np.ndarray  # (BLOCK, n) uint16 score-histogram bins
 
 
 @nb.njit(cache=True)
@@ -84,7 +84,7 @@ def make_workspace(p):
         agg=np.empty((3, n)), counts=np.zeros(n), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
         bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
         Rg=np.zeros((nn, M, M)), bits=np.empty(n, dtype=np.int64), R=np.empty((BLOCK, n), dtype=np.int32),
-        ok=np.empty(BLOCK, dtype=np.bool_), bbuf=np.empty(n, dtype=np.int64))
+        ok=np.empty(BLOCK, dtype=np.bool_), bins=np.empty((BLOCK, n), dtype=np.uint16))
 
 
 # ----------------------------------------------------------------------------- one replication's draws
@@ -239,40 +239,71 @@ def score_block(p, ws, b, reps):
 
 # ----------------------------------------------------------------------------- accumulators
 @nb.njit(inline="always")
-def _add_ranks_and_scores(p, scores, ranks, finite, bb, rank_hist, score_hist, score_q, score_q2, nan_count,
-                          bin_lo, bin_scale):
-    """Add one replication's ranks and scores to one thread's integer accumulators.
+def _count_columns(hist, idx, nq, n, base):
+    """``hist[i, idx[q, i] - base] += 1`` for rows ``q < nq`` and units ``i < n``.
+
+    Unit by unit over the whole block, so each unit's histogram row stays in L1; four units are
+    interleaved because one unit's consecutive increments often hit the same bin, and each would
+    otherwise wait for the previous store.
+    """
+    m4 = n - n % 4
+    for i in range(0, m4, 4):
+        h0, h1, h2, h3 = hist[i], hist[i + 1], hist[i + 2], hist[i + 3]
+        for q in range(nq):
+            d = idx[q]
+            h0[d[i] - base] += 1
+            h1[d[i + 1] - base] += 1
+            h2[d[i + 2] - base] += 1
+            h3[d[i + 3] - base] += 1
+    for i in range(m4, n):
+        h = hist[i]
+        for q in range(nq):
+            h[idx[q, i] - base] += 1
+
+
+@nb.njit(cache=True)
+def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
+               bin_lo, bin_scale):
+    """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators.
 
     ``rank_hist[i, rank - 1]`` and ``score_hist[i, bin]`` count, with unit i's bins
     ``floor((s - bin_lo[i]) * bin_scale[i])`` clamped to the edge bins; ``score_q``/``score_q2`` sum
     the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
-    apart. ``finite`` says that no score is NaN or infinite (the ranking checked it).
+    apart; ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no
+    NaN or infinite score (the fast ranking path checked it).
     """
     n = p.n_units
-    for i in range(n):
-        rank_hist[i, ranks[i] - 1] += 1
+    for q in range(nq):
+        for f in range(N_FACTORS):
+            choice_count[f, choice[q, f]] += 1
+    _count_columns(rank_hist, R, nq, n, 1)
     lo = p.score_lo
     qscale = p.q_max / (p.score_hi - p.score_lo)
     nb_max = score_hist.shape[1] - 1
     q_max = p.q_max
-    if finite:
-        for i in range(n):  # vectorised: no branches
-            q = min(max(np.int64((scores[i] - lo) * qscale + 0.5), 0), q_max)
-            score_q[i] += q
-            score_q2[i] += q * q
-            bb[i] = min(max(np.int64((scores[i] - bin_lo[i]) * bin_scale[i]), 0), nb_max)
-        for i in range(n):
-            score_hist[i, bb[i]] += 1
+    all_finite = True
+    for q in range(nq):
+        all_finite &= ok[q]
+    if all_finite:
+        for q in range(nq):  # vectorised: no branches
+            s, b = S[q], bins[q]
+            for i in range(n):
+                v = min(max(np.int64((s[i] - lo) * qscale + 0.5), 0), q_max)
+                score_q[i] += v
+                score_q2[i] += v * v
+                b[i] = min(max(np.int64((s[i] - bin_lo[i]) * bin_scale[i]), 0), nb_max)
+        _count_columns(score_hist, bins, nq, n, 0)
         return
-    for i in range(n):
-        s = scores[i]
-        if s == s:
-            qv = min(max(int((s - lo) * qscale + 0.5), 0), q_max)
-            score_q[i] += qv
-            score_q2[i] += qv * qv
-            score_hist[i, min(max(int((s - bin_lo[i]) * bin_scale[i]), 0), nb_max)] += 1
-        else:
-            nan_count[i] += 1
+    for q in range(nq):
+        for i in range(n):
+            s = S[q, i]
+            if s == s:
+                v = min(max(int((s - lo) * qscale + 0.5), 0), q_max)
+                score_q[i] += v
+                score_q2[i] += v * v
+                score_hist[i, min(max(int((s - bin_lo[i]) * bin_scale[i]), 0), nb_max)] += 1
+            else:
+                nan_count[i] += 1
 
 
 @nb.njit(cache=True)
@@ -283,27 +314,15 @@ def _rank_rows(nq, S, R, ok, rank_ws):
 
 
 @nb.njit(cache=True)
-def _add_block(p, nq, S, R, ok, choice, bb, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-               bin_lo, bin_scale):
-    for q in range(nq):
-        for f in range(N_FACTORS):
-            choice_count[f, choice[q, f]] += 1
-        _add_ranks_and_scores(p, S[q], R[q], ok[q], bb, rank_hist, score_hist, score_q, score_q2, nan_count,
-                              bin_lo, bin_scale)
-
-
-@nb.njit(cache=True)
 def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
                      bin_lo, bin_scale):
-    """Rank the scores in the first ``nq`` rows of ``ws.S`` and add them to one thread's accumulators.
-
-    ``choice_count[f, option]`` counts the options drawn.
-    """
+    """Rank the scores in the first ``nq`` rows of ``ws.S`` and add them to one thread's accumulators
+    (:func:`_add_block`)."""
     _rank_rows(nq, ws.S, ws.R, ws.ok, rank_ws)
     for q in range(nq):
         if not ws.ok[q]:
             rank_general(ws.S[q], ws.R[q], rank_ws)
-    _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bbuf, rank_hist, score_hist, score_q, score_q2,
+    _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
                nan_count, choice_count, bin_lo, bin_scale)
 
 
