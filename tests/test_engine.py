@@ -56,6 +56,11 @@ SPECS = {
         "choices": {"scheme": ["pca", "pca1", {"name": "pca", "n_factors": 1, "rotation": "none"}],
                     "normalizer": ["minmax", "zscore"], "imputation": ["none", "mean"]},
     },
+    "bootstrap-indicator-level": {
+        "seed": 20, "weights": {"perturb": "uniform", "spread": 0.2}, "bootstrap": {"units": True},
+        "choices": {"scheme": ["entropy", "critic", "std", "pca"], "normalizer": ["minmax", "zscore"],
+                    "scheme_levels": [1]},
+    },
     "bootstrap-upper-levels-geometric": {
         "seed": 18, "bootstrap": {"units": True},
         "choices": {"scheme": ["entropy", "critic"], "normalizer": ["zscore"], "scheme_levels": [2, 3],
@@ -137,6 +142,38 @@ def test_histogram_equals_direct_count_of_debug_ranks():
     np.testing.assert_array_equal(by_unit.loc[ds.units, "best_rank"].to_numpy(), ranks.min(axis=0))
     np.testing.assert_array_equal(by_unit.loc[ds.units, "worst_rank"].to_numpy(), ranks.max(axis=0))
     np.testing.assert_allclose(by_unit.loc[ds.units, "p_top10"].to_numpy(), (ranks <= 10).mean(axis=0))
+
+
+def test_bootstrap_moment_columns_are_the_count_weighted_sums():
+    """c @ mom_cov[m] and c @ mom_ent[m] against the sums written out with numpy, pair index formula included."""
+    ds = random_dataset()
+    plan = compile_plan(ds, _spec("bootstrap-indicator-level"))
+    k_ = plan.kernel
+    k, n = k_.n_indicators, k_.n_units
+    c = np.random.default_rng(0).multinomial(n, np.ones(n) / n).astype(float)
+    fw = ds.framework
+    for m in range(k_.X.shape[0]):
+        x = k_.X[m]
+        cov = c @ k_.mom_cov[m]
+        np.testing.assert_allclose(cov[:k], (c * x).sum(axis=1), rtol=1e-13)
+        np.testing.assert_allclose(cov[k:2 * k], (c * x * x).sum(axis=1), rtol=1e-13)
+        n_pairs = 0
+        for g, code in enumerate(plan.node_codes[k:]):
+            members = [plan.node_codes.index(ch) for ch in fw.children(code)]
+            if any(j >= k for j in members):
+                continue
+            nm = len(members)
+            for a in range(nm):
+                for b in range(a + 1, nm):
+                    col = 2 * k + k_.pair_ptr[g] + a * nm - a * (a + 1) // 2 + b - a - 1
+                    np.testing.assert_allclose(cov[col], (c * x[members[a]] * x[members[b]]).sum(), rtol=1e-13)
+                    n_pairs += 1
+        assert k_.mom_cov.shape[2] == 2 * k + n_pairs
+        if k_.xlnx_ok[m]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                xlnx = np.where(x > 0, x * np.log(x), 0.0)
+            np.testing.assert_allclose((c @ k_.mom_ent[m])[k:], (c * xlnx).sum(axis=1), rtol=1e-13)
+    assert not k_.xlnx_ok.all()  # z-scores: entropy there takes the covariance layout
 
 
 @pytest.mark.parametrize("nan_unit", [False, True])

@@ -47,20 +47,20 @@ def _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw):
         pca_weights_from_cov(R, nm, int(prm[0]), prm[1] > 0.0, prm[2], prm[3], code == PCA1, out, pw[1:])
         return
     for a in range(nm):
-        out[a] = _contrast_weight(code, a, nm, sd[a], hi[a] - lo[a], R)
+        out[a] = _contrast_weight(code, a, nm, sd[a], hi[a] - lo[a], pw, 0)
     normalise_or_equal(out, nm)
 
 
 @nb.njit(inline="always")
-def _contrast_weight(code, a, nm, sd, rng, R):
+def _contrast_weight(code, a, nm, sd, rng, R, g):
     """Unnormalised std or CRITIC weight of member ``a``: the sd of its min-max rescaled values
-    (``sd / range``), times ``sum_k (1 - r_ak)`` with ``r`` clipped to [-1, 1] for CRITIC (below
-    WEIGHT_NOISE it is 0)."""
+    (``sd / range``), times ``sum_k (1 - r_ak)`` with ``r = R[g]`` clipped to [-1, 1] for CRITIC
+    (below WEIGHT_NOISE it is 0)."""
     v = sd / rng if rng > 0.0 else 0.0
     if code == CRITIC:
         conflict = 0.0
         for b in range(nm):
-            conflict += 1.0 - min(max(R[a, b], -1.0), 1.0)
+            conflict += 1.0 - min(max(R[g, a, b], -1.0), 1.0)
         v = v * conflict
         v = v if v > WEIGHT_NOISE else 0.0
     return v
@@ -172,7 +172,28 @@ DENSE_FLAGS = {"reassoc", "nsz", "contract"}
 
 
 @nb.njit(cache=True, fastmath=DENSE_FLAGS)
-def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
+def _weighted_sums(cw, src, c, n):
+    """``(sum_i cw_i x_i, sum_i cw_i x_i**2)`` with ``x = src[c]`` (vectorised)."""
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(n):
+        x = src[c, i]
+        s1 += cw[i] * x
+        s2 += cw[i] * x * x
+    return s1, s2
+
+
+@nb.njit(cache=True, fastmath=DENSE_FLAGS)
+def _weighted_cross(cw, src, a, b, n):
+    """``sum_i cw_i src[a, i] src[b, i]`` (vectorised)."""
+    s = 0.0
+    for i in range(n):
+        s += cw[i] * src[a, i] * src[b, i]
+    return s
+
+
+@nb.njit(cache=True, inline="always")
+def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mom, use_mom):
     """Statistics of every member of every group at member level ``lvl`` on the bootstrap sample.
 
     For NaN-free data; ``src`` holds the members' values by node (matrix ``m`` for indicators, the
@@ -181,7 +202,11 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
     ``(sum c x**2 - N mean**2) / (N - ddof)``, ``st[4, c]`` the entropy divergence (entropy only);
     per group g the Pearson correlations of its members in ``Rg[g]`` (CRITIC, PCA). Entropy, std and
     CRITIC weights of the groups with several members go straight into ``w`` (PCA is left to the
-    caller). One call per level, index-based loops and no calls: numba keeps no reference counting.
+    caller). With ``use_mom`` (indicator level) the count-weighted sums are read from ``mom``, this
+    replication's row of ``c @ mom_ent[m]`` or ``c @ mom_cov[m]`` (see ``plan._moment_matrices``),
+    computed for the whole block by one matrix product. Inlined, index-based and calling only the
+    vectorised sums above (which do not take the plan): numba then keeps no reference counting of
+    the plan's arrays per replication, which would cost more than the indicator level's work.
     """
     k = p.n_indicators
     n = p.n_units
@@ -190,26 +215,24 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
         s1 = 0.0
         s2 = 0.0
         t = 0.0
-        # entropy on a non-negative matrix: sum c x ln x from the plan's x ln x, in the same pass
-        xlnx = code == ENTROPY and use_xlnx and c < k
-        if xlnx:
-            for i in range(n):
-                s1 += cw[i] * src[c, i]
-                t += cw[i] * p.xlnx[m, c, i]
+        # entropy on a non-negative matrix: sum c x ln x from the plan's x ln x (indicator level)
+        xlnx = code == ENTROPY and use_xlnx and use_mom
+        if use_mom:  # sum c x, then sum c x ln x (entropy layout) or sum c x**2
+            s1 = mom[c]
+            if xlnx:
+                t = mom[k + c]
+            else:
+                s2 = mom[k + c]
         else:  # sum c x and sum c x**2 (the sd of std, CRITIC and PCA)
-            for i in range(n):
-                x = src[c, i]
-                s1 += cw[i] * x
-                s2 += cw[i] * x * x
+            s1, s2 = _weighted_sums(cw, src, c, n)
         if lvl == 1:  # units sorted by value (plan): first and last drawn, a couple of steps
-            order = p.x_order[m, c]
-            a = 0
-            while cw[order[a]] == 0.0:
+            a = 0  # (indexing p.x_order in full: a view per member would cost a reference count)
+            while cw[p.x_order[m, c, a]] == 0.0:
                 a += 1
             b = n - 1
-            while cw[order[b]] == 0.0:
+            while cw[p.x_order[m, c, b]] == 0.0:
                 b -= 1
-            lo, hi = src[c, order[a]], src[c, order[b]]
+            lo, hi = src[c, p.x_order[m, c, a]], src[c, p.x_order[m, c, b]]
         else:
             lo = np.inf
             hi = -np.inf
@@ -237,7 +260,7 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
         if c1 - c0 < 2:
             continue
         if code != ENTROPY and code != STD:
-            _group_correlations(p, c0, c1, src, cw, n_boot, ddof, st, Rg[g])
+            _group_correlations(p, g, c0, c1, src, cw, n_boot, ddof, st, Rg, mom, use_mom)
         if code == PCA or code == PCA1:
             continue
         total = 0.0
@@ -246,7 +269,7 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
             if code == ENTROPY:
                 v = st[4, c]
             else:
-                v = _contrast_weight(code, a, c1 - c0, st[3, c], st[2, c] - st[1, c], Rg[g])
+                v = _contrast_weight(code, a, c1 - c0, st[3, c], st[2, c] - st[1, c], Rg, g)
             w[c] = v
             total += v
         for a in range(c1 - c0):
@@ -255,32 +278,63 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w):
 
 
 @nb.njit(inline="always")
-def _group_correlations(p, c0, c1, src, cw, n_boot, ddof, st, R):
-    """Pearson correlations of the members ``child_idx[c0:c1]`` on the sample, into ``R``."""
+def _group_correlations(p, g, c0, c1, src, cw, n_boot, ddof, st, Rg, mom, use_mom):
+    """Pearson correlations of the members ``child_idx[c0:c1]`` of group ``g`` on the sample, into
+    ``Rg[g]`` (with ``use_mom``, ``sum c x_a x_b`` is read from ``mom``)."""
     n = p.n_units
+    k = p.n_indicators
+    nm = c1 - c0
     for a in range(c1 - c0):
         ca = p.child_idx[c0 + a]
-        R[a, a] = 1.0 if st[3, ca] > 0.0 else 0.0
+        Rg[g, a, a] = 1.0 if st[3, ca] > 0.0 else 0.0
         for b in range(a + 1, c1 - c0):
             cb = p.child_idx[c0 + b]
             r = 0.0
             if st[3, ca] > 0.0 and st[3, cb] > 0.0:
-                sab = 0.0
-                for i in range(n):
-                    sab += cw[i] * src[ca, i] * src[cb, i]
+                if use_mom:
+                    sab = mom[2 * k + p.pair_ptr[g - k] + a * nm - a * (a + 1) // 2 + b - a - 1]
+                else:
+                    sab = _weighted_cross(cw, src, ca, cb, n)
                 cov = (sab - n_boot * st[0, ca] * st[0, cb]) / (n_boot - ddof)
                 r = cov / (st[3, ca] * st[3, cb])
-            R[a, b] = r
-            R[b, a] = r
+            Rg[g, a, b] = r
+            Rg[g, b, a] = r
+
+
+@nb.njit(cache=True)
+def dense_indicator_weights(p, choice, mat, C, mom, W, st, Rg, nq):
+    """Entropy, std and CRITIC weights inside the indicator groups of the rows ``q < nq`` that
+    re-estimate them on a NaN-free matrix, from their moments ``mom[q]``, into ``W[q]``.
+
+    One call per block with no calls inside (``use_mom`` is a literal, so the looping branches of
+    :func:`_dense_level` are compiled out): numba keeps no reference counting of the plan's arrays
+    per replication, which cost more than this work when done per replication.
+    """
+    n = p.n_units
+    for q in range(nq):
+        code = p.scheme_code[choice[q, 3]]
+        m = mat[q]
+        if first_level_in_block(p, code, m):
+            _dense_level(p, 1, m, p.X[m], C[q], n, p.ddof, p.xlnx_ok[m], code, st, Rg, W[q], mom[q], True)
 
 
 @nb.njit(inline="always")
-def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen, pw, st, Rg):
+def first_level_in_block(p, code, m):
+    """Whether :func:`dense_indicator_weights` computes this row's indicator-level weights."""
+    return (p.scheme_level[0] and not p.has_nan[m] and p.mom_cov.shape[1] == p.n_units
+            and (code == ENTROPY or code == STD or code == CRITIC))
+
+
+@nb.njit(inline="always")
+def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, bw, cen, pw, st, Rg,
+                      mom, use_mom, first_done):
     """Re-estimate the weights on the bootstrap sample (levels below the top only as needed).
 
     ``counts[i]`` (float) is unit i's multiplicity in the sample; ``sample[:n_s]`` lists the distinct
     units drawn (needed by the sparse path only). ``st`` (5 x n_nodes) and ``Rg`` (n_nodes x M x M)
-    are scratch of the dense (NaN-free) path.
+    are scratch of the dense (NaN-free) path; with ``use_mom`` its indicator-level sums are read from
+    ``mom`` (see :func:`_dense_level`). ``first_done``: the indicator level's weights are already in
+    ``w`` (:func:`dense_indicator_weights`).
     """
     k = p.n_indicators
     top_needed = 0
@@ -292,9 +346,9 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
     prm = p.scheme_params[scheme]
     for lvl in range(1, p.n_levels):
         a = p.pattern_aggs[pat, lvl - 1]
-        if p.scheme_level[lvl - 1] and dense:
+        if p.scheme_level[lvl - 1] and dense and not (lvl == 1 and first_done):
             _dense_level(p, lvl, m, X[m] if lvl == 1 else vals, counts, n_boot, p.ddof, p.xlnx_ok[m], code, st,
-                         Rg, w)
+                         Rg, w, mom, use_mom and lvl == 1)
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
             if p.scheme_level[lvl - 1]:
                 c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]

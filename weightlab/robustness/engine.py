@@ -155,6 +155,5 @@ def _bootstrap_counts(plan: Plan, r: int) -> np.ndarray | None:
     """How many times each unit was drawn in replication ``r`` (None without bootstrap re-estimation)."""
     p = plan.kernel
     ws = K.make_workspace(p)
-    ws.counts[:] = 0
     K.draw_block(p, ws, r, 1)
-    return ws.counts.astype(np.int64) if p.bootstrap and p.scheme_code[ws.choice[0, 3]] != 0 else None
+    return ws.C[0].astype(np.int64) if p.bootstrap and p.scheme_code[ws.choice[0, 3]] != 0 else None

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from .boot_weights import FIXED, bootstrap_weights
+from .boot_weights import ENTROPY, FIXED, bootstrap_weights, dense_indicator_weights, first_level_in_block
 from .ranking import make_rank_workspace, rank_finite, rank_general
 from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_DROP, STREAM_IMPUTATION,
                   STREAM_NOISE, STREAM_NORMALIZER, STREAM_SCHEME, gamma, pick, replication_key, uniform,
@@ -58,7 +58,12 @@ class Workspace(NamedTuple):
     u: np.ndarray  # (n_nodes,) uniforms
     vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
     agg: np.ndarray  # (3, n) scratch of tree.aggregate_group
-    counts: np.ndarray  # (n,) bootstrap multiplicities (float64)
+    counts: np.ndarray  # (n,) zeros (the level-by-level path's unused multiplicities)
+    C: np.ndarray  # (BLOCK, n) bootstrap multiplicities (float64) of each replication
+    Cg: np.ndarray  # (BLOCK, n) those of one moment product
+    mom: np.ndarray  # (BLOCK, n_moments) count-weighted sums of the indicator moments (plan.mom_*)
+    momg: np.ndarray  # (BLOCK * n_moments,) result of one moment product
+    brows: np.ndarray  # (BLOCK,) rows of one moment product
     ub: np.ndarray  # (n,) uniforms of the bootstrap draws
     sample: np.ndarray  # (n,) distinct bootstrap units
     bw: np.ndarray  # (5, max_members) bootstrap scratch
@@ -76,12 +81,15 @@ class Workspace(NamedTuple):
 def make_workspace(p):
     n, k, nn, mm = p.n_units, p.n_indicators, p.n_nodes, p.max_members
     M = max(mm, 2)
+    nc = n if p.bootstrap else 1
+    n_mom = p.mom_cov.shape[2]
     return Workspace(
         W=np.empty((BLOCK, nn)), E=np.empty((BLOCK, k)), S=np.empty((BLOCK, n)),
         choice=np.empty((BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty(BLOCK, dtype=np.int64),
         pat=np.empty(BLOCK, dtype=np.int64), rows=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
         Sg=np.empty((BLOCK, n)), eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
-        agg=np.empty((3, n)), counts=np.zeros(n), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
+        agg=np.empty((3, n)), counts=np.zeros(n), C=np.zeros((BLOCK, nc)), Cg=np.empty((BLOCK, nc)),
+        mom=np.zeros((BLOCK, n_mom)), momg=np.empty(BLOCK * n_mom), brows=np.empty(BLOCK, dtype=np.int64), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
         bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
         Rg=np.zeros((nn, M, M)), bits=np.empty(n, dtype=np.int64), R=np.empty((BLOCK, n), dtype=np.int32),
         ok=np.empty(BLOCK, dtype=np.bool_), bins=np.empty((BLOCK, n), dtype=np.uint16))
@@ -150,20 +158,65 @@ def _finish_weights(p, nq, choice, W, E, sums, eff):
 
 
 @nb.njit(cache=True)
-def _bootstrap_block(p, ws, r0, nq):
-    """For the block's replications with a data-driven scheme: draw n units with replacement and
-    re-estimate the scheme's weights on them (into ``ws.W``). One call per block; the per-replication
-    work is inlined (see the note above about reference counting)."""
+def _draw_multiplicities(p, ws, r0, nq):
+    """``C[q, i]``: how many of the n units drawn with replacement for row q (data-driven schemes) are unit i."""
     n = p.n_units
-    counts = ws.counts
     for q in range(nq):
-        scheme = ws.choice[q, 3]
-        if p.scheme_code[scheme] == FIXED:
+        if p.scheme_code[ws.choice[q, 3]] == FIXED:
             continue
         uniforms_into(replication_key(p.seed, r0 + q), STREAM_BOOTSTRAP, ws.ub, n)
-        counts[:] = 0.0
+        c = ws.C[q]
+        c[:] = 0.0
         for j in range(n):
-            counts[min(int(ws.ub[j] * n), n - 1)] += 1.0
+            c[min(int(ws.ub[j] * n), n - 1)] += 1.0
+
+
+@nb.njit(cache=True)
+def _moment_products(p, ws, nq, m, entropy):
+    """``mom[q] = C[q] @ mom_ent[m]`` (``entropy``) or ``C[q] @ mom_cov[m]`` for the block's rows on
+    NaN-free matrix ``m`` whose scheme uses that layout: one matrix product for all of them."""
+    cnt = 0
+    for q in range(nq):
+        code = p.scheme_code[ws.choice[q, 3]]
+        if code != FIXED and ws.mat[q] == m and (code == ENTROPY and p.xlnx_ok[m]) == entropy:
+            ws.brows[cnt] = q
+            ws.Cg[cnt, :] = ws.C[q]
+            cnt += 1
+    if cnt == 0:
+        return
+    M = p.mom_ent[m] if entropy else p.mom_cov[m]
+    width = M.shape[1]
+    out = ws.momg[:cnt * width].reshape((cnt, width))
+    np.dot(ws.Cg[:cnt], M, out)
+    for j in range(cnt):
+        ws.mom[ws.brows[j], :width] = out[j]
+
+
+@nb.njit(cache=True)
+def _bootstrap_block(p, ws, r0, nq):
+    """For the block's replications with a data-driven scheme: draw n units with replacement and
+    re-estimate the scheme's weights on them (into ``ws.W``). The indicator-level moments of all of
+    them come from one matrix product per matrix and layout; the rest of the per-replication work is
+    inlined (see the note above about reference counting)."""
+    n = p.n_units
+    _draw_multiplicities(p, ws, r0, nq)
+    use_mom = p.mom_cov.shape[1] == n  # built when the indicator level is re-estimated
+    if use_mom:
+        for m in range(p.X.shape[0]):
+            if not p.has_nan[m]:
+                _moment_products(p, ws, nq, m, True)
+                _moment_products(p, ws, nq, m, False)
+        dense_indicator_weights(p, ws.choice, ws.mat, ws.C, ws.mom, ws.W, ws.st, ws.Rg, nq)
+    upper = False  # levels above the indicators re-estimated too
+    for lvl in range(1, p.n_levels - 1):
+        upper |= p.scheme_level[lvl]
+    for q in range(nq):
+        scheme = ws.choice[q, 3]
+        code = p.scheme_code[scheme]
+        first_done = first_level_in_block(p, code, ws.mat[q])
+        if code == FIXED or (first_done and not upper):
+            continue
+        counts = ws.C[q]
         n_s = 0
         if p.has_nan[ws.mat[q]]:  # the sparse path loops over the distinct units drawn
             for i in range(n):
@@ -171,7 +224,7 @@ def _bootstrap_block(p, ws, r0, nq):
                     ws.sample[n_s] = i
                     n_s += 1
         bootstrap_weights(p, ws.pat[q], ws.W[q], p.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, n,
-                          scheme, ws.bw, ws.cen, ws.pw, ws.st, ws.Rg)
+                          scheme, ws.bw, ws.cen, ws.pw, ws.st, ws.Rg, ws.mom[q], use_mom, first_done)
 
 
 @nb.njit(cache=True)

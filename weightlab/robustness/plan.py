@@ -52,6 +52,9 @@ class KernelPlan(NamedTuple):
     xlnx: np.ndarray
     xlnx_ok: np.ndarray
     x_order: np.ndarray
+    pair_ptr: np.ndarray
+    mom_ent: np.ndarray
+    mom_cov: np.ndarray
     T: np.ndarray
     agg_power: np.ndarray
     agg_need: np.ndarray
@@ -112,6 +115,39 @@ def _level_mask(levels: "str | list[int]", framework) -> np.ndarray:
     for lvl in parse_levels(levels, framework):
         mask[lvl - 1] = True
     return mask
+
+
+def _moment_matrices(X, has_nan, xlnx, xlnx_ok, child_ptr, child_idx, level_ptr, k, needed):
+    """Per matrix, the columns whose count-weighted sums are the bootstrap moments of the indicators.
+
+    With ``c`` a row of bootstrap multiplicities, ``c @ mom_ent[m]`` gives ``sum c x_j`` (columns
+    ``0..k-1``) and ``sum c x_j ln x_j`` (``k..2k-1``) for entropy on a non-negative matrix;
+    ``c @ mom_cov[m]`` gives ``sum c x_j``, ``sum c x_j**2`` (``k..2k-1``) and ``sum c x_a x_b`` for
+    each pair ``a < b`` of members of an indicator group, pair ``(a, b)`` of group ``g`` (node index)
+    in column ``2k + pair_ptr[g - k] + a * nm - a * (a + 1) // 2 + b - a - 1`` (``nm`` members).
+    The kernels compute these sums for a whole block of replications with one matrix product.
+    Matrices with missing cells (sparse path) get zeros. Dummy arrays when not ``needed``.
+    """
+    n_groups = len(child_ptr) - 1
+    pair_ptr = np.zeros(n_groups, dtype=np.int64)
+    pairs = []
+    for g in range(int(level_ptr[1]) - k, int(level_ptr[2]) - k):  # groups whose members are indicators
+        members = child_idx[child_ptr[g]:child_ptr[g + 1]]
+        pair_ptr[g] = len(pairs)
+        pairs += [(a, b) for i, a in enumerate(members) for b in members[i + 1:]]
+    if not needed:
+        return pair_ptr, np.zeros((1, 1, 1)), np.zeros((1, 1, 1))
+    n_mat, _, n = X.shape
+    mom_ent = np.zeros((n_mat, n, 2 * k))
+    mom_cov = np.zeros((n_mat, n, 2 * k + len(pairs)))
+    for m in range(n_mat):
+        if has_nan[m]:
+            continue
+        x = X[m]
+        if xlnx_ok[m]:
+            mom_ent[m] = np.concatenate([x, xlnx[m]]).T
+        mom_cov[m] = np.concatenate([x, x * x] + [x[[a]] * x[[b]] for a, b in pairs]).T
+    return pair_ptr, mom_ent, mom_cov
 
 
 def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
@@ -201,6 +237,9 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
     with np.errstate(divide="ignore", invalid="ignore"):
         xlnx = np.where(X > 0, X * np.log(np.where(X > 0, X, 1.0)), 0.0) if scheme_code.any() else np.zeros((1, 1, 1))
 
+    pair_ptr, mom_ent, mom_cov = _moment_matrices(X, has_nan, xlnx, xlnx_ok, child_ptr, child_idx, level_ptr, k,
+                                                  bool(spec.bootstrap_units and scheme_code.any() and scheme_levels[0]))
+
     # score range for quantised sums and histograms: power means stay within their members' range
     lo, hi = float(np.nanmin(X)), float(np.nanmax(X))
     for s_ in shift[shift > 0]:
@@ -217,7 +256,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         max_members=int(max_members), X=np.ascontiguousarray(X), has_nan=has_nan, xlnx=xlnx, xlnx_ok=xlnx_ok,
         x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if scheme_code.any() else
         np.zeros((1, 1, 1), dtype=np.int32),
-        T=T, agg_power=np.array([a.power for a in aggs], dtype=float),
+        pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T, agg_power=np.array([a.power for a in aggs], dtype=float),
         agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
         pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
         imputation_cdf=_cdf(ch.probs("imputation")), normalizer_cdf=_cdf(ch.probs("normalizer")),
