@@ -13,13 +13,20 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# numba's cache of a kernel holds the functions it inlined from other modules but is invalidated only
+# when the kernel's own file changes: drop every cached kernel whenever any engine module changed
+KERNELS := $(VENV)/.kernels-fresh
+$(KERNELS): $(wildcard weightlab/robustness/*.py) | $(BIN)/python
+	find weightlab -name '*.nbi' -delete -o -name '*.nbc' -delete
+	touch $@
+
+demo: $(STAMP) $(KERNELS)
 	$(BIN)/weightlab demo
 
-test: $(STAMP)
+test: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(KERNELS)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
