@@ -137,7 +137,8 @@ def debug_replication(plan: Plan, r: int) -> dict:
     with threadpool_limits(1, user_api="blas"):
         K.score_block(p, ws, b, max(plan.spec.reps, r + 1))
     ranks = np.empty(n, dtype=np.int32)
-    rank_min_into(ws.S[q], ranks, make_rank_workspace(n))
+    row = ws.srow[q]
+    rank_min_into(ws.S[row], ranks, make_rank_workspace(n))
     names = list(plan.factor_options)
     choice = ws.choice[q]
     return {
@@ -146,7 +147,7 @@ def debug_replication(plan: Plan, r: int) -> dict:
         "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
         "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
         "bootstrap_counts": _bootstrap_counts(plan, r),
-        "scores": ws.S[q].copy(),
+        "scores": ws.S[row].copy(),
         "ranks": ranks.astype(np.int64),
     }
 

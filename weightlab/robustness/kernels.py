@@ -42,17 +42,17 @@ N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
 
 
 class Workspace(NamedTuple):
-    """Per-thread scratch. Rows ``q`` of the block arrays belong to replication ``b * BLOCK + q``."""
+    """Per-thread scratch. Rows ``q`` of the block arrays belong to replication ``b * BLOCK + q``,
+    except in ``S`` and ``R``, grouped by matrix product: there it is row ``srow[q]``."""
 
     W: np.ndarray  # (BLOCK, n_nodes) member weights
     E: np.ndarray  # (BLOCK, k) effective indicator weights
-    S: np.ndarray  # (BLOCK, n) scores
+    S: np.ndarray  # (BLOCK, n) scores, replication q in row srow[q]
     choice: np.ndarray  # (BLOCK, N_FACTORS) option index per factor
     mat: np.ndarray  # (BLOCK,) matrix index (imputation x normalizer)
     pat: np.ndarray  # (BLOCK,) aggregator pattern
-    rows: np.ndarray  # (BLOCK,) rows of one product
+    srow: np.ndarray  # (BLOCK,) row of S (and R) holding replication b * BLOCK + q
     Eg: np.ndarray  # (BLOCK, k) effective weights of one product
-    Sg: np.ndarray  # (BLOCK, n) its result
     eff: np.ndarray  # (n_nodes,)
     sums: np.ndarray  # (n_nodes,)
     u: np.ndarray  # (n_nodes,) uniforms
@@ -72,7 +72,7 @@ class Workspace(NamedTuple):
     st: np.ndarray  # (5, n_nodes) bootstrap member statistics (dense path)
     Rg: np.ndarray  # (n_nodes, M, M) bootstrap correlations per group (dense path)
     bits: np.ndarray  # (n,) int64 scratch of exp_into
-    R: np.ndarray  # (BLOCK, n) int32 ranks
+    R: np.ndarray  # (BLOCK, n) int32 ranks of the rows of S
     ok: np.ndarray  # (BLOCK,) bool: row ranked by the fast path
     bins: np.ndarray  # (BLOCK, n) uint16 score-histogram bins
 
@@ -86,8 +86,8 @@ def make_workspace(p):
     return Workspace(
         W=np.empty((BLOCK, nn)), E=np.empty((BLOCK, k)), S=np.empty((BLOCK, n)),
         choice=np.empty((BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty(BLOCK, dtype=np.int64),
-        pat=np.empty(BLOCK, dtype=np.int64), rows=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
-        Sg=np.empty((BLOCK, n)), eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
+        pat=np.empty(BLOCK, dtype=np.int64), srow=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
+        eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
         agg=np.empty((3, n)), counts=np.zeros(n), C=np.zeros((BLOCK, nc)), Cg=np.empty((BLOCK, nc)),
         mom=np.zeros((BLOCK, n_mom)), momg=np.empty(BLOCK * n_mom), brows=np.empty(BLOCK, dtype=np.int64), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
         bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
@@ -246,47 +246,55 @@ def draw_block(p, ws, r0, nq):
 
 # ----------------------------------------------------------------------------- scores of a block
 @nb.njit(cache=True)
-def _score_products(p, ws, nq, m, a):
-    """Rows of the block using matrix ``m`` and aggregator ``a`` at every level: ``S = g^-1(E @ T)``."""
+def _score_products(p, ws, nq, m, a, j0):
+    """Rows of the block using matrix ``m`` and aggregator ``a`` at every level: ``g^-1(E @ T)``
+    straight into rows ``j0, j0 + 1, ...`` of ``S`` (``srow[q]``); returns the next free row."""
     cnt = 0
     for q in range(nq):
         if ws.mat[q] == m and p.pattern_same[ws.pat[q]] and p.pattern_aggs[ws.pat[q], 0] == a:
-            ws.rows[cnt] = q
+            ws.srow[q] = j0 + cnt
             ws.Eg[cnt, :] = ws.E[q]
             cnt += 1
     if cnt == 0:
-        return
-    np.dot(ws.Eg[:cnt], p.T[m, a], ws.Sg[:cnt])
+        return j0
+    out = ws.S[j0:j0 + cnt]
+    np.dot(ws.Eg[:cnt], p.T[m, a], out)
     power = p.agg_power[a]
     n = p.n_units
-    for j in range(cnt):
-        out = ws.S[ws.rows[j]]
-        src = ws.Sg[j]
-        if power == 1.0:
-            out[:] = src
-        elif power == 0.0:
-            exp_into(src, out, ws.bits, n)
-        else:
-            for i in range(n):
-                out[i] = ginv(src[i], power)
+    if power != 1.0:
+        for j in range(cnt):
+            row = out[j]
+            if power == 0.0:
+                exp_into(row, row, ws.bits, n)
+            else:
+                for i in range(n):
+                    row[i] = ginv(row[i], power)
+    return j0 + cnt
 
 
 @nb.njit(cache=True)
 def score_block(p, ws, b, reps):
-    """Draw and score replications ``b * BLOCK .. min((b + 1) * BLOCK, reps) - 1``; returns their count."""
+    """Draw and score replications ``b * BLOCK .. min((b + 1) * BLOCK, reps) - 1``; returns their count.
+
+    Replication ``b * BLOCK + q`` is scored into row ``srow[q]`` of ``S``: the replications of one
+    matrix product take consecutive rows, which the product writes directly.
+    """
     r0 = b * BLOCK
     nq = min(BLOCK, reps - r0)
     draw_block(p, ws, r0, nq)
+    j = 0
     for m in range(p.X.shape[0]):
         if not p.has_nan[m]:
             for a in range(p.agg_power.shape[0]):
-                _score_products(p, ws, nq, m, a)
+                j = _score_products(p, ws, nq, m, a, j)
     root = p.n_nodes - 1
     for q in range(nq):
         m, pat = ws.mat[q], ws.pat[q]
         if not p.pattern_same[pat] or p.has_nan[m]:
             scores_tree(p, pat, ws.W[q], m, ws.vals, ws.agg, ws.counts)
-            ws.S[q, :] = ws.vals[root]
+            ws.S[j, :] = ws.vals[root]
+            ws.srow[q] = j
+            j += 1
     return nq
 
 
