@@ -48,7 +48,7 @@ def _time(fn, *args, **kw):
 
 
 def _rss_run(spec: dict, reps: int) -> float:
-    """Peak RSS (MB) of a fresh process that runs ``reps`` replications."""
+    """Peak RSS (MiB) of a fresh process that runs ``reps`` replications."""
     code = f"""
 import json
 from weightlab.datasets import load_ai_cities
@@ -59,7 +59,7 @@ spec = spec.with_overrides(reps={reps})
 res = run(load_ai_cities(), spec)
 # VmHWM is this process's own peak (ru_maxrss would inherit the parent's peak across fork)
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-print(json.dumps({{"rss_mb": int(hwm) / 1024, "rate": res.manifest["reps_per_s"]}}))
+print(json.dumps({{"rss_mib": int(hwm) / 1024, "rate": res.manifest["reps_per_s"]}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -141,7 +141,9 @@ def main() -> None:
     print()
     for reps in ((1_000_000, 10_000_000) if not args.quick else (100_000, 1_000_000)):
         out = _rss_run(FIXED, reps)
-        print(f"peak RSS, fixed-data spec, {reps:,} reps: {out['rss_mb']:.0f} MB ({out['rate']:,.0f} rep/s)")
+        mib = out["rss_mib"]
+        print(f"peak RSS, fixed-data spec, {reps:,} reps: {mib:.1f} MiB = {mib * 1.048576:.0f} MB "
+              f"({out['rate']:,.0f} rep/s)")
     print(f"JIT load with warm cache (first chunk in a fresh process): {_fresh_jit_load():.2f} s")
     print(f"weightlab --help: {_help_time():.2f} s (best of 3)")
 
