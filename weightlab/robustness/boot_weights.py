@@ -193,8 +193,11 @@ def _weighted_cross(cw, src, a, b, n):
 
 
 @nb.njit(cache=True, inline="always")
-def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mom, use_mom):
+def _dense_level(h, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mom, use_mom):
     """Statistics of every member of every group at member level ``lvl`` on the bootstrap sample.
+
+    ``h`` is :func:`hierarchy` of the plan: numba copies (and reference-counts) every array of a
+    tuple passed to a function, and the whole plan's would cost more than this work.
 
     For NaN-free data; ``src`` holds the members' values by node (matrix ``m`` for indicators, the
     group scores otherwise) and ``cw[i]`` is unit i's multiplicity. Per member node c: ``st[0, c]``
@@ -208,10 +211,9 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mo
     vectorised sums above (which do not take the plan): numba then keeps no reference counting of
     the plan's arrays per replication, which would cost more than the indicator level's work.
     """
-    k = p.n_indicators
-    n = p.n_units
+    k, n, level_ptr, child_ptr, child_idx, pair_ptr, x_order = h
     inv_log_n = 1.0 / math.log(n_boot)
-    for c in range(p.level_ptr[lvl - 1], p.level_ptr[lvl]):
+    for c in range(level_ptr[lvl - 1], level_ptr[lvl]):
         s1 = 0.0
         s2 = 0.0
         t = 0.0
@@ -226,13 +228,13 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mo
         else:  # sum c x and sum c x**2 (the sd of std, CRITIC and PCA)
             s1, s2 = _weighted_sums(cw, src, c, n)
         if lvl == 1:  # units sorted by value (plan): first and last drawn, a couple of steps
-            a = 0  # (indexing p.x_order in full: a view per member would cost a reference count)
-            while cw[p.x_order[m, c, a]] == 0.0:
+            a = 0  # (indexing x_order in full: a view per member would cost a reference count)
+            while cw[x_order[m, c, a]] == 0.0:
                 a += 1
             b = n - 1
-            while cw[p.x_order[m, c, b]] == 0.0:
+            while cw[x_order[m, c, b]] == 0.0:
                 b -= 1
-            lo, hi = src[c, p.x_order[m, c, a]], src[c, p.x_order[m, c, b]]
+            lo, hi = src[c, x_order[m, c, a]], src[c, x_order[m, c, b]]
         else:
             lo = np.inf
             hi = -np.inf
@@ -255,17 +257,17 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mo
                             t += cw[i] * y * math.log(y)
             d = 1.0 + (t / total - math.log(total)) * inv_log_n if total > 0.0 else 0.0
             st[4, c] = d if d > WEIGHT_NOISE else 0.0
-    for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
-        c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
+    for g in range(level_ptr[lvl], level_ptr[lvl + 1]):
+        c0, c1 = child_ptr[g - k], child_ptr[g - k + 1]
         if c1 - c0 < 2:
             continue
         if code != ENTROPY and code != STD:
-            _group_correlations(p, g, c0, c1, src, cw, n_boot, ddof, st, Rg, mom, use_mom)
+            _group_correlations(h, g, c0, c1, src, cw, n_boot, ddof, st, Rg, mom, use_mom)
         if code == PCA or code == PCA1:
             continue
         total = 0.0
         for a in range(c1 - c0):
-            c = p.child_idx[c0 + a]
+            c = child_idx[c0 + a]
             if code == ENTROPY:
                 v = st[4, c]
             else:
@@ -273,26 +275,25 @@ def _dense_level(p, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mo
             w[c] = v
             total += v
         for a in range(c1 - c0):
-            c = p.child_idx[c0 + a]
+            c = child_idx[c0 + a]
             w[c] = w[c] / total if total > 0.0 else 1.0 / (c1 - c0)
 
 
 @nb.njit(inline="always")
-def _group_correlations(p, g, c0, c1, src, cw, n_boot, ddof, st, Rg, mom, use_mom):
+def _group_correlations(h, g, c0, c1, src, cw, n_boot, ddof, st, Rg, mom, use_mom):
     """Pearson correlations of the members ``child_idx[c0:c1]`` of group ``g`` on the sample, into
     ``Rg[g]`` (with ``use_mom``, ``sum c x_a x_b`` is read from ``mom``)."""
-    n = p.n_units
-    k = p.n_indicators
+    k, n, _, _, child_idx, pair_ptr, _ = h
     nm = c1 - c0
     for a in range(c1 - c0):
-        ca = p.child_idx[c0 + a]
+        ca = child_idx[c0 + a]
         Rg[g, a, a] = 1.0 if st[3, ca] > 0.0 else 0.0
         for b in range(a + 1, c1 - c0):
-            cb = p.child_idx[c0 + b]
+            cb = child_idx[c0 + b]
             r = 0.0
             if st[3, ca] > 0.0 and st[3, cb] > 0.0:
                 if use_mom:
-                    sab = mom[2 * k + p.pair_ptr[g - k] + a * nm - a * (a + 1) // 2 + b - a - 1]
+                    sab = mom[2 * k + pair_ptr[g - k] + a * nm - a * (a + 1) // 2 + b - a - 1]
                 else:
                     sab = _weighted_cross(cw, src, ca, cb, n)
                 cov = (sab - n_boot * st[0, ca] * st[0, cb]) / (n_boot - ddof)
@@ -301,21 +302,27 @@ def _group_correlations(p, g, c0, c1, src, cw, n_boot, ddof, st, Rg, mom, use_mo
             Rg[g, b, a] = r
 
 
+@nb.njit(inline="always")
+def hierarchy(p):
+    """The plan's fields read by :func:`_dense_level`."""
+    return p.n_indicators, p.n_units, p.level_ptr, p.child_ptr, p.child_idx, p.pair_ptr, p.x_order
+
+
 @nb.njit(cache=True)
 def dense_indicator_weights(p, choice, mat, C, mom, W, st, Rg, nq):
     """Entropy, std and CRITIC weights inside the indicator groups of the rows ``q < nq`` that
     re-estimate them on a NaN-free matrix, from their moments ``mom[q]``, into ``W[q]``.
 
-    One call per block with no calls inside (``use_mom`` is a literal, so the looping branches of
-    :func:`_dense_level` are compiled out): numba keeps no reference counting of the plan's arrays
-    per replication, which cost more than this work when done per replication.
+    One call per block; ``use_mom`` is a literal, so the looping branches of :func:`_dense_level`
+    are compiled out.
     """
     n = p.n_units
+    h = hierarchy(p)
     for q in range(nq):
         code = p.scheme_code[choice[q, 3]]
         m = mat[q]
         if first_level_in_block(p, code, m):
-            _dense_level(p, 1, m, p.X[m], C[q], n, p.ddof, p.xlnx_ok[m], code, st, Rg, W[q], mom[q], True)
+            _dense_level(h, 1, m, p.X[m], C[q], n, p.ddof, p.xlnx_ok[m], code, st, Rg, W[q], mom[q], True)
 
 
 @nb.njit(inline="always")
@@ -347,7 +354,7 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
     for lvl in range(1, p.n_levels):
         a = p.pattern_aggs[pat, lvl - 1]
         if p.scheme_level[lvl - 1] and dense and not (lvl == 1 and first_done):
-            _dense_level(p, lvl, m, X[m] if lvl == 1 else vals, counts, n_boot, p.ddof, p.xlnx_ok[m], code, st,
+            _dense_level(hierarchy(p), lvl, m, X[m] if lvl == 1 else vals, counts, n_boot, p.ddof, p.xlnx_ok[m], code, st,
                          Rg, w, mom, use_mom and lvl == 1)
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
             if p.scheme_level[lvl - 1]:
