@@ -26,7 +26,7 @@ import numba as nb
 import numpy as np
 
 from .pca_kernel import pca_weights_from_cov
-from .tree import aggregate_group, column, normalise_or_equal
+from .tree import aggregate_group, column, normalise_or_equal, tree_arrays
 
 # bootstrap re-estimation codes (plan.scheme_code)
 FIXED, ENTROPY, CRITIC, STD, PCA, PCA1 = 0, 1, 2, 3, 4, 5
@@ -371,4 +371,4 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
                     for ci in range(c0, c1):
                         w[p.child_idx[ci]] = wtmp[ci - c0]
             if lvl <= top_needed:
-                aggregate_group(p, g, a, w, m, vals, scratch, counts, True)
+                aggregate_group(tree_arrays(p), g, a, w, m, vals, scratch, counts, True)

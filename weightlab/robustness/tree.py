@@ -119,61 +119,78 @@ def exp_into(x, out, bits, n):
         out[i] *= scale[i]
 
 
+@nb.njit(inline="always")
+def tree_arrays(p):
+    """The plan's fields read by :func:`aggregate_group`. Numba copies and reference-counts every
+    array of a tuple passed to a function: per group, the whole plan's cost more than the work."""
+    return p.n_indicators, p.n_units, p.agg_power, p.agg_need, p.agg_shift, p.child_ptr, p.child_idx, p.T, p.X
+
+
 @nb.njit(cache=True, inline="always")
-def aggregate_group(p, g, a, w, m, vals, scratch, counts, sample_only):
+def aggregate_group(t, g, a, w, m, vals, scratch, counts, sample_only):
     """Power mean of group ``g``'s members into ``vals[g]``, skipping missing members::
 
         score_i = g^-1( sum_c w_c g(x_ci + shift_c) / sum_c w_c )    over members c with x_ci present
 
-    Loops member by member over all units, so the inner loops vectorise. Indicator members read
-    ``g(x + shift)`` precomputed by the plan (``p.T``); group members are transformed here, with the
-    shift rule looking at the column minimum over all units, or over the bootstrap sample
-    (``counts > 0``) when ``sample_only`` (as the nominal code does when it fits weights on it).
-    ``scratch`` is (3, n).
+    ``t`` is :func:`tree_arrays` of the plan. Loops member by member over all units, so the inner
+    loops vectorise. Indicator members read ``g(x + shift)`` precomputed by the plan (``p.T``);
+    group members are transformed here, with the shift rule looking at the column minimum over all
+    units, or over the bootstrap sample (``counts > 0``) when ``sample_only`` (as the nominal code
+    does when it fits weights on it). ``scratch`` is (3, n).
     """
-    k = p.n_indicators
-    n = p.n_units
-    power = p.agg_power[a]
-    need = p.agg_need[a]
-    shift = p.agg_shift[a]
+    k, n, agg_power, agg_need, agg_shift, child_ptr, child_idx, T, X = t
+    power = agg_power[a]
+    need = agg_need[a]
+    shift = agg_shift[a]
     num, den, tmp = scratch[0], scratch[1], scratch[2]
     for i in range(n):
         num[i] = 0.0
         den[i] = 0.0
-    for ci in range(p.child_ptr[g - k], p.child_ptr[g - k + 1]):
-        c = p.child_idx[ci]
+    for ci in range(child_ptr[g - k], child_ptr[g - k + 1]):
+        c = child_idx[ci]
         wc = w[c]
         if wc <= 0.0:
             continue
         if c < k and not sample_only:
-            col = p.T[m, a, c]
-        else:
-            src = column(vals, p.X, m, c, k)
-            off = 0.0
-            if need > 0 and shift > 0.0:
-                lo = np.inf
-                for i in range(n):
-                    if src[i] < lo and (not sample_only or counts[i] > 0):
-                        lo = src[i]
-                if (need == 2 and lo <= 0.0) or (need == 1 and lo < 0.0):
-                    off = shift - lo
             for i in range(n):
-                tmp[i] = _g(src[i] + off, power)
-            col = tmp
+                x = T[m, a, c, i]
+                present = x == x
+                num[i] += wc * x if present else 0.0
+                den[i] += wc if present else 0.0
+            continue
+        src = column(vals, X, m, c, k)
+        off = 0.0
+        if need > 0 and shift > 0.0:
+            lo = np.inf
+            for i in range(n):
+                if src[i] < lo and (not sample_only or counts[i] > 0):
+                    lo = src[i]
+            if (need == 2 and lo <= 0.0) or (need == 1 and lo < 0.0):
+                off = shift - lo
         for i in range(n):
-            x = col[i]
+            tmp[i] = _g(src[i] + off, power)
+        for i in range(n):
+            x = tmp[i]
             present = x == x
             num[i] += wc * x if present else 0.0
             den[i] += wc if present else 0.0
     out = vals[g]
-    for i in range(n):
-        out[i] = ginv(num[i] / den[i], power) if den[i] > 0.0 else np.nan
+    if power == 0.0:  # exp of the weighted mean of logs, vectorised
+        for i in range(n):
+            num[i] = num[i] / den[i] if den[i] > 0.0 else 0.0
+        exp_into(num, out, tmp.view(np.int64), n)
+        for i in range(n):
+            out[i] = out[i] if den[i] > 0.0 else np.nan
+    else:
+        for i in range(n):
+            out[i] = ginv(num[i] / den[i], power) if den[i] > 0.0 else np.nan
 
 
 @nb.njit(cache=True)
 def scores_tree(p, pat, w, m, vals, scratch, counts):
     """Level-by-level scores of every node into ``vals`` (the index in ``vals[root]``)."""
+    t = tree_arrays(p)
     for lvl in range(1, p.n_levels):  # aggregation level lvl + 1
         a = p.pattern_aggs[pat, lvl - 1]
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
-            aggregate_group(p, g, a, w, m, vals, scratch, counts, False)
+            aggregate_group(t, g, a, w, m, vals, scratch, counts, False)
