@@ -32,7 +32,7 @@ def _score_bins(p, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.
     n = p.n_units
     lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
     dummy = (np.zeros(n), np.ones(n))
-    K.run_chunk(p, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
+    K.kernels_for(p)[0](p, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
     lo, hi = lo.min(axis=0), hi.max(axis=0)
     lo, hi = np.where(lo <= hi, lo, 0.0), np.where(lo <= hi, hi, 1.0)  # no finite score: any range
     pad = np.where(hi > lo, 0.5 * (hi - lo), 1e-9 * np.maximum(np.abs(hi), 1.0))
@@ -73,6 +73,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
              np.zeros((n_slots, len(plan.factor_options), n_opts), dtype=np.int64))
     rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = slots
     no_ranges = (np.zeros((n_slots, n)), np.zeros((n_slots, n)))
+    run_chunk = K.kernels_for(p)[0]
     previous = numba.get_num_threads()
     numba.set_num_threads(n_slots)
     try:
@@ -86,7 +87,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                 b1 = min(n_blocks, b + chunk_blocks)
                 for a in (rank_hist, score_hist, score_q, score_q2):
                     a[:] = 0
-                K.run_chunk(p, b, b1, reps, n_slots, slots, bins, no_ranges, False)
+                run_chunk(p, b, b1, reps, n_slots, slots, bins, no_ranges, False)
                 acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
                 b = b1
                 if progress is not None:
@@ -135,7 +136,7 @@ def debug_replication(plan: Plan, r: int) -> dict:
     b, q = divmod(r, K.BLOCK)
     ws = K.make_workspace(p)
     with threadpool_limits(1, user_api="blas"):
-        K.score_block(p, ws, b, max(plan.spec.reps, r + 1))
+        K.kernels_for(p)[1](p, ws, b, max(plan.spec.reps, r + 1))
     ranks = np.empty(n, dtype=np.int32)
     row = ws.srow[q]
     rank_min_into(ws.S[row], ranks, make_rank_workspace(n))
@@ -156,5 +157,5 @@ def _bootstrap_counts(plan: Plan, r: int) -> np.ndarray | None:
     """How many times each unit was drawn in replication ``r`` (None without bootstrap re-estimation)."""
     p = plan.kernel
     ws = K.make_workspace(p)
-    K.draw_block(p, ws, r, 1)
+    K.kernels_for(p)[2](p, ws, r, 1)
     return ws.C[0].astype(np.int64) if p.bootstrap and p.scheme_code[ws.choice[0, 3]] != 0 else None

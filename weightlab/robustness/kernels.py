@@ -34,8 +34,8 @@ from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_
                   uniform_at, uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
-__all__ = ["BLOCK", "N_FACTORS", "Workspace", "make_workspace", "draw_block", "score_block",
-           "accumulate_block", "run_chunk", "uniform"]
+__all__ = ["BLOCK", "N_FACTORS", "Workspace", "make_workspace", "draw_block", "draw_block_bootstrap", "score_block",
+           "score_block_bootstrap", "accumulate_block", "run_chunk", "run_chunk_bootstrap", "kernels_for", "uniform"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
 N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
@@ -227,21 +227,35 @@ def _bootstrap_block(p, ws, r0, nq):
                           scheme, ws.bw, ws.cen, ws.pw, ws.st, ws.Rg, ws.mom[q], use_mom, first_done)
 
 
-@nb.njit(cache=True)
-def draw_block(p, ws, r0, nq):
+@nb.njit(inline="always")
+def _draw(p, ws, r0, nq, bootstrap):
     """Choices and weights of replications ``r0 .. r0 + nq - 1`` into rows ``0 .. nq - 1`` of ``ws``.
 
-    Each step is one call over the block: the helpers' loops call nothing, so numba drops the
-    reference counting of the plan's arrays inside them (per call it would cost more than the work).
+    ``bootstrap`` is a literal at each call site, so the re-estimation code is compiled only into
+    the kernels that use it (it doubles the compile time and adds 5 MB of loaded code). Each step
+    is one call over the block: the helpers' loops call nothing, so numba drops the reference
+    counting of the plan's arrays inside them (per call it would cost more than the work).
     """
     _draw_choices(p, r0, nq, ws.choice, ws.mat, ws.pat, ws.W)
-    if p.bootstrap:
+    if bootstrap:
         _bootstrap_block(p, ws, r0, nq)
     if p.perturb == 1:
         _perturb_uniform(p, r0, nq, ws.W, ws.u)
     elif p.perturb == 2:
         _perturb_dirichlet(p, r0, nq, ws.W)
     _finish_weights(p, nq, ws.choice, ws.W, ws.E, ws.sums, ws.eff)
+
+
+@nb.njit(cache=True)
+def draw_block(p, ws, r0, nq):
+    """:func:`_draw` for plans with fixed scheme weights."""
+    _draw(p, ws, r0, nq, False)
+
+
+@nb.njit(cache=True)
+def draw_block_bootstrap(p, ws, r0, nq):
+    """:func:`_draw` for plans that re-estimate scheme weights on bootstrap samples."""
+    _draw(p, ws, r0, nq, True)
 
 
 # ----------------------------------------------------------------------------- scores of a block
@@ -272,8 +286,8 @@ def _score_products(p, ws, nq, m, a, j0):
     return j0 + cnt
 
 
-@nb.njit(cache=True)
-def score_block(p, ws, b, reps):
+@nb.njit(inline="always")
+def _score(p, ws, b, reps, bootstrap):
     """Draw and score replications ``b * BLOCK .. min((b + 1) * BLOCK, reps) - 1``; returns their count.
 
     Replication ``b * BLOCK + q`` is scored into row ``srow[q]`` of ``S``: the replications of one
@@ -281,7 +295,10 @@ def score_block(p, ws, b, reps):
     """
     r0 = b * BLOCK
     nq = min(BLOCK, reps - r0)
-    draw_block(p, ws, r0, nq)
+    if bootstrap:
+        draw_block_bootstrap(p, ws, r0, nq)
+    else:
+        draw_block(p, ws, r0, nq)
     j = 0
     for m in range(p.X.shape[0]):
         if not p.has_nan[m]:
@@ -296,6 +313,18 @@ def score_block(p, ws, b, reps):
             ws.srow[q] = j
             j += 1
     return nq
+
+
+@nb.njit(cache=True)
+def score_block(p, ws, b, reps):
+    """:func:`_score` for plans with fixed scheme weights."""
+    return _score(p, ws, b, reps, False)
+
+
+@nb.njit(cache=True)
+def score_block_bootstrap(p, ws, b, reps):
+    """:func:`_score` for plans that re-estimate scheme weights on bootstrap samples."""
+    return _score(p, ws, b, reps, True)
 
 
 # ----------------------------------------------------------------------------- accumulators
@@ -398,9 +427,17 @@ def _score_ranges(S, nq, lo, hi):
                 hi[i] = max(hi[i], s)
 
 
+def kernels_for(p) -> tuple:
+    """``(run_chunk, score_block, draw_block)`` of the plan: the bootstrap variants when it
+    re-estimates scheme weights (compiled only when used)."""
+    if p.bootstrap:
+        return run_chunk_bootstrap, score_block_bootstrap, draw_block_bootstrap
+    return run_chunk, score_block, draw_block
+
+
 # ----------------------------------------------------------------------------- the chunk kernel
-@nb.njit(parallel=True, cache=True)
-def run_chunk(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
+@nb.njit(inline="always")
+def _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, bootstrap):
     """Blocks ``b0 .. b1-1`` (replications below ``reps``) split into ``n_slots`` contiguous runs.
 
     ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist, score_q, score_q2, nan_count,
@@ -419,9 +456,21 @@ def run_chunk(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
         ws = make_workspace(p)
         rank_ws = make_rank_workspace(p.n_units)
         for b in range(b0 + (total * t) // n_slots, b0 + (total * (t + 1)) // n_slots):
-            nq = score_block(p, ws, b, reps)
+            nq = score_block_bootstrap(p, ws, b, reps) if bootstrap else score_block(p, ws, b, reps)
             if ranges_only:
                 _score_ranges(ws.S, nq, lo[t], hi[t])
             else:
                 accumulate_block(p, ws, nq, rank_ws, rank_hist[t], score_hist[t], score_q[t], score_q2[t],
                                  nan_count[t], choice_count[t], bin_lo, bin_scale)
+
+
+@nb.njit(parallel=True, cache=True)
+def run_chunk(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
+    """:func:`_run_slots` for plans with fixed scheme weights."""
+    _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, False)
+
+
+@nb.njit(parallel=True, cache=True)
+def run_chunk_bootstrap(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
+    """:func:`_run_slots` for plans that re-estimate scheme weights on bootstrap samples."""
+    _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, True)
