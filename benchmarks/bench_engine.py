@@ -4,8 +4,8 @@ about time.
 For each spec (fixed-data, full demo, bootstrap data-driven weights) it times (best of 3), in this
 one process, the numba engine, the batched-numpy baseline (same random streams; fixed-data specs
 only) and the per-replication pandas rebuild (small R), checks that they agree on the rank
-histograms, and prints replications/second and the ratios. Then, in fresh processes: peak RSS at 1M and 10M replications,
-JIT load time with a warm cache, and the time of ``weightlab --help``.
+histograms, and prints replications/second and the ratios. Then, in fresh processes: peak RSS at
+1M and 10M replications, JIT load time with a warm cache, and the time of ``weightlab --help``.
 
 Usage: python benchmarks/bench_engine.py [--quick]
 """

@@ -354,8 +354,8 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
     for lvl in range(1, p.n_levels):
         a = p.pattern_aggs[pat, lvl - 1]
         if p.scheme_level[lvl - 1] and dense and not (lvl == 1 and first_done):
-            _dense_level(hierarchy(p), lvl, m, X[m] if lvl == 1 else vals, counts, n_boot, p.ddof, p.xlnx_ok[m], code, st,
-                         Rg, w, mom, use_mom and lvl == 1)
+            _dense_level(hierarchy(p), lvl, m, X[m] if lvl == 1 else vals, counts, n_boot, p.ddof, p.xlnx_ok[m],
+                         code, st, Rg, w, mom, use_mom and lvl == 1)
         for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
             if p.scheme_level[lvl - 1]:
                 c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]

@@ -89,7 +89,8 @@ def make_workspace(p):
         pat=np.empty(BLOCK, dtype=np.int64), srow=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
         eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
         agg=np.empty((3, n)), counts=np.zeros(n), C=np.zeros((BLOCK, nc)), Cg=np.empty((BLOCK, nc)),
-        mom=np.zeros((BLOCK, n_mom)), momg=np.empty(BLOCK * n_mom), brows=np.empty(BLOCK, dtype=np.int64), ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
+        mom=np.zeros((BLOCK, n_mom)), momg=np.empty(BLOCK * n_mom), brows=np.empty(BLOCK, dtype=np.int64),
+        ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
         bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
         Rg=np.zeros((nn, M, M)), bits=np.empty(n, dtype=np.int64), R=np.empty((BLOCK, n), dtype=np.int32),
         ok=np.empty(BLOCK, dtype=np.bool_), bins=np.empty((BLOCK, n), dtype=np.uint16))
@@ -232,7 +233,7 @@ def _draw(p, ws, r0, nq, bootstrap):
     """Choices and weights of replications ``r0 .. r0 + nq - 1`` into rows ``0 .. nq - 1`` of ``ws``.
 
     ``bootstrap`` is a literal at each call site, so the re-estimation code is compiled only into
-    the kernels that use it (it doubles the compile time and adds 5 MB of loaded code). Each step
+    the kernels that use it (it doubles the compile time and adds 5 MiB of loaded code). Each step
     is one call over the block: the helpers' loops call nothing, so numba drops the reference
     counting of the plan's arrays inside them (per call it would cost more than the work).
     """

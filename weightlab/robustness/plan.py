@@ -256,7 +256,8 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         max_members=int(max_members), X=np.ascontiguousarray(X), has_nan=has_nan, xlnx=xlnx, xlnx_ok=xlnx_ok,
         x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if scheme_code.any() else
         np.zeros((1, 1, 1), dtype=np.int32),
-        pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T, agg_power=np.array([a.power for a in aggs], dtype=float),
+        pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T,
+        agg_power=np.array([a.power for a in aggs], dtype=float),
         agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
         pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
         imputation_cdf=_cdf(ch.probs("imputation")), normalizer_cdf=_cdf(ch.probs("normalizer")),
