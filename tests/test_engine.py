@@ -262,11 +262,50 @@ def test_no_uncertainty_reproduces_nominal_ranks():
 
 
 def test_kernel_random_numbers_match_independent_splitmix():
-    from weightlab.robustness import kernels as K
     from weightlab.robustness.reference import uniform as reference_uniform
+    from weightlab.robustness.rng import uniform
 
     for seed, r, i in [(0, 0, 0), (7, 12345, 64), (2**63 - 1, 10**9, (1 << 32) + 5), (42, 3, 1 << 20)]:
-        assert K.uniform(np.uint64(seed), r, i) == reference_uniform(seed, r, i)
+        assert uniform(np.uint64(seed), r, i) == reference_uniform(seed, r, i)
+
+
+def test_debug_bootstrap_counts_are_the_drawn_units():
+    """The multiplicities debug_replication reports, against the draws rebuilt from the reference RNG."""
+    from weightlab.robustness.reference import uniform as reference_uniform
+
+    ds = random_dataset()
+    spec = _spec("bootstrap")
+    plan = compile_plan(ds, spec)
+    n = ds.n_units
+    kinds = set()
+    for r in range(40):
+        got = debug_replication(plan, r)
+        fixed = got["choices"]["scheme"] == "equal"
+        kinds.add(fixed)
+        if fixed:
+            assert got["bootstrap_counts"] is None
+            continue
+        rows = [min(int(reference_uniform(spec.seed, r, (1 << 32) + j) * n), n - 1) for j in range(n)]
+        np.testing.assert_array_equal(got["bootstrap_counts"], np.bincount(rows, minlength=n))
+    assert kinds == {True, False}
+
+
+def test_exp_into_matches_numpy():
+    """The vectorised exp of the kernels against numpy, to 2 ulp, across its whole range."""
+    import numba
+
+    from weightlab.robustness.tree import exp_into
+
+    @numba.njit
+    def call(x, out, bits):
+        exp_into(x, out, bits, x.shape[0])
+
+    x = np.concatenate([np.random.default_rng(0).uniform(-700, 700, 100_000), [-700.0, 0.0, 1e-300, 700.0]])
+    out = np.empty_like(x)
+    call(x, out, np.empty(x.shape[0], dtype=np.int64))
+    want = np.exp(x)
+    assert np.max(np.abs(out - want) / np.spacing(want)) <= 2
+    assert out[-3] == 1.0
 
 
 def test_bootstrap_noise_floor_is_the_schemes_floor():

@@ -44,11 +44,18 @@ def _weights_from_stats(code, nm, sd, lo, hi, R, prm, out, pw):
     ``prm = (n_factors or 0, varimax, min_variance, min_share)``.
     """
     if code == PCA or code == PCA1:
-        pca_weights_from_cov(R, nm, int(prm[0]), prm[1] > 0.0, prm[2], prm[3], code == PCA1, out, pw[1:])
+        _pca_weights(code, R, nm, prm, out, pw)
         return
     for a in range(nm):
         out[a] = _contrast_weight(code, a, nm, sd[a], hi[a] - lo[a], pw, 0)
     normalise_or_equal(out, nm)
+
+
+@nb.njit(inline="always")
+def _pca_weights(code, R, nm, prm, out, pw):
+    """PCA (``prm = (n_factors or 0, varimax, min_variance, min_share)``) or first-PC weights from
+    the correlation matrix ``R`` of ``nm`` members into ``out``; ``pw[1:]`` is scratch."""
+    pca_weights_from_cov(R, nm, int(prm[0]), prm[1] > 0.0, prm[2], prm[3], code == PCA1, out, pw[1:])
 
 
 @nb.njit(inline="always")
@@ -326,9 +333,16 @@ def dense_indicator_weights(p, choice, mat, C, mom, W, st, Rg, nq):
 
 
 @nb.njit(inline="always")
+def has_moments(p):
+    """Whether the plan holds the indicator moment matrices (``plan._moment_matrices``): it does when
+    bootstrap re-estimation reaches the indicator level."""
+    return p.mom_cov.shape[1] == p.n_units
+
+
+@nb.njit(inline="always")
 def first_level_in_block(p, code, m):
     """Whether :func:`dense_indicator_weights` computes this row's indicator-level weights."""
-    return (p.scheme_level[0] and not p.has_nan[m] and p.mom_cov.shape[1] == p.n_units
+    return (p.scheme_level[0] and not p.has_nan[m] and has_moments(p)
             and (code == ENTROPY or code == STD or code == CRITIC))
 
 
@@ -362,8 +376,7 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
                 if c1 - c0 > 1 and (not dense or code == PCA or code == PCA1):
                     wtmp = bw[4]
                     if dense:
-                        pca_weights_from_cov(Rg[g], c1 - c0, int(prm[0]), prm[1] > 0.0, prm[2], prm[3], code == PCA1,
-                                             wtmp, pw[1:])
+                        _pca_weights(code, Rg[g], c1 - c0, prm, wtmp, pw)
                     else:
                         _boot_group_weights(code, p.child_idx[c0:c1], c1 - c0, counts, sample,
                                             n_s, n_boot, X, m, vals, k, p.xlnx, p.xlnx_ok[m], p.ddof, wtmp, bw, cen,

@@ -25,14 +25,14 @@ from .results import PILOT_REPS, SCORE_BINS, Accumulators, RobustnessResult
 from .spec import UncertaintySpec
 
 
-def _score_bins(p, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.ndarray]:
+def _score_bins(run_chunk, p, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit ranges of the score histograms: each unit's score range over the first
     ``PILOT_REPS`` replications of the run, widened by half of it on each side (scores outside fall
     in the edge bins). Depends only on the plan and ``reps``: the same for any threads and chunks."""
     n = p.n_units
     lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
     dummy = (np.zeros(n), np.ones(n))
-    K.kernels_for(p)[0](p, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
+    run_chunk(p, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
     lo, hi = lo.min(axis=0), hi.max(axis=0)
     lo, hi = np.where(lo <= hi, lo, 0.0), np.where(lo <= hi, hi, 1.0)  # no finite score: any range
     pad = np.where(hi > lo, 0.5 * (hi - lo), 1e-9 * np.maximum(np.abs(hi), 1.0))
@@ -73,13 +73,13 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
              np.zeros((n_slots, len(plan.factor_options), n_opts), dtype=np.int64))
     rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = slots
     no_ranges = (np.zeros((n_slots, n)), np.zeros((n_slots, n)))
-    run_chunk = K.kernels_for(p)[0]
+    run_chunk = K.kernels_for(p).run_chunk
     previous = numba.get_num_threads()
     numba.set_num_threads(n_slots)
     try:
         # the kernels call BLAS from each numba thread: BLAS itself must not start more threads
         with threadpool_limits(1, user_api="blas"):
-            bin_lo, bin_hi = _score_bins(p, reps, n_slots, slots)
+            bin_lo, bin_hi = _score_bins(run_chunk, p, reps, n_slots, slots)
             bins = (bin_lo, SCORE_BINS / (bin_hi - bin_lo))
             acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
             b = 0
@@ -136,7 +136,7 @@ def debug_replication(plan: Plan, r: int) -> dict:
     b, q = divmod(r, K.BLOCK)
     ws = K.make_workspace(p)
     with threadpool_limits(1, user_api="blas"):
-        K.kernels_for(p)[1](p, ws, b, max(plan.spec.reps, r + 1))
+        K.kernels_for(p).score_block(p, ws, b, max(plan.spec.reps, r + 1))
     ranks = np.empty(n, dtype=np.int32)
     row = ws.srow[q]
     rank_min_into(ws.S[row], ranks, make_rank_workspace(n))
@@ -147,15 +147,9 @@ def debug_replication(plan: Plan, r: int) -> dict:
         "choice_index": {f: int(choice[i]) for i, f in enumerate(names)},
         "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
         "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
-        "bootstrap_counts": _bootstrap_counts(plan, r),
+        # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
+        "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[3]] != 0 else None,
         "scores": ws.S[row].copy(),
         "ranks": ranks.astype(np.int64),
     }
 
-
-def _bootstrap_counts(plan: Plan, r: int) -> np.ndarray | None:
-    """How many times each unit was drawn in replication ``r`` (None without bootstrap re-estimation)."""
-    p = plan.kernel
-    ws = K.make_workspace(p)
-    K.kernels_for(p)[2](p, ws, r, 1)
-    return ws.C[0].astype(np.int64) if p.bootstrap and p.scheme_code[ws.choice[0, 3]] != 0 else None

@@ -14,7 +14,7 @@ For each replication ``r`` of a block (:func:`draw_block`):
    (``exp(sum_j e_j ln x_j)`` for p = 0) with effective weights ``e_j``, and the replications of
    the block that share a matrix are scored together by one matrix product ``E @ T`` (BLAS);
    otherwise groups are aggregated level by level (:mod:`weightlab.robustness.tree`);
-4. rank (1 = best, ties share the lowest rank) and add to integer accumulators (:func:`accumulate`).
+4. rank (1 = best, ties share the lowest rank) and add to integer accumulators (:func:`accumulate_block`).
 
 Which replications share a product depends only on the block, never on threads or chunks, and
 integer accumulators merge exactly: results are bit-identical for any thread count and chunk size.
@@ -22,20 +22,22 @@ integer accumulators merge exactly: results are bit-identical for any thread cou
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numba as nb
 import numpy as np
 
-from .boot_weights import ENTROPY, FIXED, bootstrap_weights, dense_indicator_weights, first_level_in_block
+from .boot_weights import (ENTROPY, FIXED, bootstrap_weights, dense_indicator_weights, first_level_in_block,
+                           has_moments)
 from .ranking import make_rank_workspace, rank_finite, rank_general
 from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_DROP, STREAM_IMPUTATION,
-                  STREAM_NOISE, STREAM_NORMALIZER, STREAM_SCHEME, gamma, pick, replication_key, uniform,
-                  uniform_at, uniforms_into)
+                  STREAM_NOISE, STREAM_NORMALIZER, STREAM_SCHEME, gamma, pick, replication_key, uniform_at,
+                  uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
-__all__ = ["BLOCK", "N_FACTORS", "Workspace", "make_workspace", "draw_block", "draw_block_bootstrap", "score_block",
-           "score_block_bootstrap", "accumulate_block", "run_chunk", "run_chunk_bootstrap", "kernels_for", "uniform"]
+__all__ = ["BLOCK", "N_FACTORS", "Workspace", "Kernels", "make_workspace", "draw_block", "draw_block_bootstrap",
+           "score_block", "score_block_bootstrap", "accumulate_block", "run_chunk", "run_chunk_bootstrap",
+           "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
 N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
@@ -201,7 +203,7 @@ def _bootstrap_block(p, ws, r0, nq):
     inlined (see the note above about reference counting)."""
     n = p.n_units
     _draw_multiplicities(p, ws, r0, nq)
-    use_mom = p.mom_cov.shape[1] == n  # built when the indicator level is re-estimated
+    use_mom = has_moments(p)
     if use_mom:
         for m in range(p.X.shape[0]):
             if not p.has_nan[m]:
@@ -428,12 +430,19 @@ def _score_ranges(S, nq, lo, hi):
                 hi[i] = max(hi[i], s)
 
 
-def kernels_for(p) -> tuple:
-    """``(run_chunk, score_block, draw_block)`` of the plan: the bootstrap variants when it
-    re-estimates scheme weights (compiled only when used)."""
+class Kernels(NamedTuple):
+    """The entry points for one plan (see :func:`kernels_for`)."""
+
+    run_chunk: Callable
+    score_block: Callable
+
+
+def kernels_for(p) -> Kernels:
+    """The plan's kernels: the bootstrap variants when it re-estimates scheme weights (each variant is
+    compiled only when used)."""
     if p.bootstrap:
-        return run_chunk_bootstrap, score_block_bootstrap, draw_block_bootstrap
-    return run_chunk, score_block, draw_block
+        return Kernels(run_chunk_bootstrap, score_block_bootstrap)
+    return Kernels(run_chunk, score_block)
 
 
 # ----------------------------------------------------------------------------- the chunk kernel
