@@ -59,7 +59,7 @@ class Workspace(NamedTuple):
     sums: np.ndarray  # (n_nodes,)
     u: np.ndarray  # (n_nodes,) uniforms
     vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
-    agg: np.ndarray  # (3, n) scratch of tree.aggregate_group
+    agg: np.ndarray  # (4, n) scratch of tree.aggregate_group
     counts: np.ndarray  # (n,) zeros (the level-by-level path's unused multiplicities)
     C: np.ndarray  # (BLOCK, n) bootstrap multiplicities (float64) of each replication
     Cg: np.ndarray  # (BLOCK, n) those of one moment product
@@ -73,7 +73,7 @@ class Workspace(NamedTuple):
     pw: np.ndarray  # (5, M, M) bootstrap correlation matrix and PCA scratch, M = max(max_members, 2)
     st: np.ndarray  # (5, n_nodes) bootstrap member statistics (dense path)
     Rg: np.ndarray  # (n_nodes, M, M) bootstrap correlations per group (dense path)
-    bits: np.ndarray  # (n,) int64 scratch of exp_into
+    ex: np.ndarray  # (2 * n,) scratch of exp_into
     R: np.ndarray  # (BLOCK, n) int32 ranks of the rows of S
     ok: np.ndarray  # (BLOCK,) bool: row ranked by the fast path
     bins: np.ndarray  # (BLOCK, n) uint16 score-histogram bins
@@ -90,11 +90,11 @@ def make_workspace(p):
         choice=np.empty((BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty(BLOCK, dtype=np.int64),
         pat=np.empty(BLOCK, dtype=np.int64), srow=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
         eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
-        agg=np.empty((3, n)), counts=np.zeros(n), C=np.zeros((BLOCK, nc)), Cg=np.empty((BLOCK, nc)),
+        agg=np.empty((4, n)), counts=np.zeros(n), C=np.zeros((BLOCK, nc)), Cg=np.empty((BLOCK, nc)),
         mom=np.zeros((BLOCK, n_mom)), momg=np.empty(BLOCK * n_mom), brows=np.empty(BLOCK, dtype=np.int64),
         ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
         bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
-        Rg=np.zeros((nn, M, M)), bits=np.empty(n, dtype=np.int64), R=np.empty((BLOCK, n), dtype=np.int32),
+        Rg=np.zeros((nn, M, M)), ex=np.empty(2 * n), R=np.empty((BLOCK, n), dtype=np.int32),
         ok=np.empty(BLOCK, dtype=np.bool_), bins=np.empty((BLOCK, n), dtype=np.uint16))
 
 
@@ -282,7 +282,7 @@ def _score_products(p, ws, nq, m, a, j0):
         for j in range(cnt):
             row = out[j]
             if power == 0.0:
-                exp_into(row, row, ws.bits, n)
+                exp_into(row, row, ws.ex, n)
             else:
                 for i in range(n):
                     row[i] = ginv(row[i], power)
