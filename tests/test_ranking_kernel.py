@@ -51,6 +51,17 @@ def test_matches_pandas_min_rank(s):
     np.testing.assert_array_equal(_rank(s), _expected(s))
 
 
+def test_tie_groups_of_every_length_at_every_offset():
+    """Runs of equal scores of 1..9 units at every position of the sorted vector, so that runs start,
+    end and cross the boundaries of the eight-flag words the kernel scans."""
+    rng = np.random.default_rng(3)
+    for shift in range(9):
+        sizes = np.concatenate([np.ones(shift, dtype=int), np.tile(np.arange(1, 10), 5)])
+        s = np.repeat(np.arange(len(sizes), dtype=float), sizes)
+        s = rng.permutation(s)
+        np.testing.assert_array_equal(_rank(s), rankdata(-s, method="min"))
+
+
 def test_matches_scipy_without_nan():
     rng = np.random.default_rng(0)
     for _ in range(200):
