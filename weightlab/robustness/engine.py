@@ -21,18 +21,19 @@ from ..data import Dataset
 from ..errors import ParameterError
 from . import kernels as K
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
+from .ranking import make_rank_workspace, rank_buffers, rank_min_into
 from .results import PILOT_REPS, SCORE_BINS, Accumulators, RobustnessResult
 from .spec import UncertaintySpec
 
 
-def _score_bins(run_chunk, p, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.ndarray]:
+def _score_bins(run_chunk, p, work: tuple, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit ranges of the score histograms: each unit's score range over the first
     ``PILOT_REPS`` replications of the run, widened by half of it on each side (scores outside fall
     in the edge bins). Depends only on the plan and ``reps``: the same for any threads and chunks."""
     n = p.n_units
     lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
     dummy = (np.zeros(n), np.ones(n))
-    run_chunk(p, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
+    run_chunk(p, *work, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
     lo, hi = lo.min(axis=0), hi.max(axis=0)
     lo, hi = np.where(lo <= hi, lo, 0.0), np.where(lo <= hi, hi, 1.0)  # no finite score: any range
     pad = np.where(hi > lo, 0.5 * (hi - lo), 1e-9 * np.maximum(np.abs(hi), 1.0))
@@ -74,12 +75,13 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = slots
     no_ranges = (np.zeros((n_slots, n)), np.zeros((n_slots, n)))
     run_chunk = K.kernels_for(p).run_chunk
+    work = (K.make_workspaces(p, n_slots), rank_buffers(n, n_slots))
     previous = numba.get_num_threads()
     numba.set_num_threads(n_slots)
     try:
         # the kernels call BLAS from each numba thread: BLAS itself must not start more threads
         with threadpool_limits(1, user_api="blas"):
-            bin_lo, bin_hi = _score_bins(run_chunk, p, reps, n_slots, slots)
+            bin_lo, bin_hi = _score_bins(run_chunk, p, work, reps, n_slots, slots)
             bins = (bin_lo, SCORE_BINS / (bin_hi - bin_lo))
             acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
             b = 0
@@ -87,7 +89,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                 b1 = min(n_blocks, b + chunk_blocks)
                 for a in (rank_hist, score_hist, score_q, score_q2):
                     a[:] = 0
-                run_chunk(p, b, b1, reps, n_slots, slots, bins, no_ranges, False)
+                run_chunk(p, *work, b, b1, reps, n_slots, slots, bins, no_ranges, False)
                 acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
                 b = b1
                 if progress is not None:
@@ -129,8 +131,6 @@ def debug_replication(plan: Plan, r: int) -> dict:
 
     The whole block of ``r`` is computed, exactly as a run of ``plan.spec.reps`` replications does.
     """
-    from .ranking import make_rank_workspace, rank_min_into
-
     p = plan.kernel
     n = p.n_units
     b, q = divmod(r, K.BLOCK)

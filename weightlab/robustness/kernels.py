@@ -29,15 +29,15 @@ import numpy as np
 
 from .boot_weights import (ENTROPY, FIXED, bootstrap_weights, dense_indicator_weights, first_level_in_block,
                            has_moments)
-from .ranking import make_rank_workspace, rank_finite, rank_general
+from .ranking import rank_finite, rank_general, rank_workspace
 from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_DROP, STREAM_IMPUTATION,
                   STREAM_NOISE, STREAM_NORMALIZER, STREAM_SCHEME, gamma, pick, replication_key, uniform_at,
                   uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
-__all__ = ["BLOCK", "N_FACTORS", "Workspace", "Kernels", "make_workspace", "draw_block", "draw_block_bootstrap",
-           "score_block", "score_block_bootstrap", "accumulate_block", "run_chunk", "run_chunk_bootstrap",
-           "kernels_for"]
+__all__ = ["BLOCK", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
+           "draw_block", "draw_block_bootstrap", "score_block", "score_block_bootstrap", "accumulate_block",
+           "run_chunk", "run_chunk_bootstrap", "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
 N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
@@ -80,22 +80,44 @@ class Workspace(NamedTuple):
 
 
 @nb.njit(cache=True)
-def make_workspace(p):
+def make_workspaces(p, n_slots):
+    """One :class:`Workspace` for ``n_slots`` threads: every array has a leading slot axis (see
+    :func:`slot_workspace`). Allocated once per run: allocating per chunk inside the threads cost
+    fresh page faults every chunk (10 % of a one-thread run)."""
     n, k, nn, mm = p.n_units, p.n_indicators, p.n_nodes, p.max_members
     M = max(mm, 2)
     nc = n if p.bootstrap else 1
     n_mom = p.mom_cov.shape[2]
+    t = n_slots
     return Workspace(
-        W=np.empty((BLOCK, nn)), E=np.empty((BLOCK, k)), S=np.empty((BLOCK, n)),
-        choice=np.empty((BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty(BLOCK, dtype=np.int64),
-        pat=np.empty(BLOCK, dtype=np.int64), srow=np.empty(BLOCK, dtype=np.int64), Eg=np.empty((BLOCK, k)),
-        eff=np.empty(nn), sums=np.empty(nn), u=np.empty(nn), vals=np.empty((nn, n)),
-        agg=np.empty((4, n)), counts=np.zeros(n), C=np.zeros((BLOCK, nc)), Cg=np.empty((BLOCK, nc)),
-        mom=np.zeros((BLOCK, n_mom)), momg=np.empty(BLOCK * n_mom), brows=np.empty(BLOCK, dtype=np.int64),
-        ub=np.empty(n), sample=np.empty(n, dtype=np.int64),
-        bw=np.empty((5, mm)), cen=np.empty((mm, n)), pw=np.zeros((5, M, M)), st=np.zeros((5, nn)),
-        Rg=np.zeros((nn, M, M)), ex=np.empty(2 * n), R=np.empty((BLOCK, n), dtype=np.int32),
-        ok=np.empty(BLOCK, dtype=np.bool_), bins=np.empty((BLOCK, n), dtype=np.uint16))
+        W=np.empty((t, BLOCK, nn)), E=np.empty((t, BLOCK, k)), S=np.empty((t, BLOCK, n)),
+        choice=np.empty((t, BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
+        pat=np.empty((t, BLOCK), dtype=np.int64), srow=np.empty((t, BLOCK), dtype=np.int64),
+        Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), sums=np.empty((t, nn)), u=np.empty((t, nn)),
+        vals=np.empty((t, nn, n)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)), C=np.zeros((t, BLOCK, nc)),
+        Cg=np.empty((t, BLOCK, nc)), mom=np.zeros((t, BLOCK, n_mom)), momg=np.empty((t, BLOCK * n_mom)),
+        brows=np.empty((t, BLOCK), dtype=np.int64), ub=np.empty((t, n)), sample=np.empty((t, n), dtype=np.int64),
+        bw=np.empty((t, 5, mm)), cen=np.empty((t, mm, n)), pw=np.zeros((t, 5, M, M)), st=np.zeros((t, 5, nn)),
+        Rg=np.zeros((t, nn, M, M)), ex=np.empty((t, 2 * n)), R=np.empty((t, BLOCK, n), dtype=np.int32),
+        ok=np.empty((t, BLOCK), dtype=np.bool_), bins=np.empty((t, BLOCK, n), dtype=np.uint16))
+
+
+@nb.njit(cache=True)
+def slot_workspace(wss, t):
+    """Slot ``t``'s :class:`Workspace`: views of :func:`make_workspaces`' arrays."""
+    return Workspace(
+        W=wss.W[t], E=wss.E[t], S=wss.S[t], choice=wss.choice[t], mat=wss.mat[t],
+        pat=wss.pat[t], srow=wss.srow[t], Eg=wss.Eg[t], eff=wss.eff[t], sums=wss.sums[t],
+        u=wss.u[t], vals=wss.vals[t], agg=wss.agg[t], counts=wss.counts[t], C=wss.C[t],
+        Cg=wss.Cg[t], mom=wss.mom[t], momg=wss.momg[t], brows=wss.brows[t], ub=wss.ub[t],
+        sample=wss.sample[t], bw=wss.bw[t], cen=wss.cen[t], pw=wss.pw[t], st=wss.st[t],
+        Rg=wss.Rg[t], ex=wss.ex[t], R=wss.R[t], ok=wss.ok[t], bins=wss.bins[t])
+
+
+@nb.njit(cache=True)
+def make_workspace(p):
+    """A :class:`Workspace` for one thread."""
+    return slot_workspace(make_workspaces(p, 1), 0)
 
 
 # ----------------------------------------------------------------------------- one replication's draws
@@ -447,8 +469,11 @@ def kernels_for(p) -> Kernels:
 
 # ----------------------------------------------------------------------------- the chunk kernel
 @nb.njit(inline="always")
-def _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, bootstrap):
+def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, bootstrap):
     """Blocks ``b0 .. b1-1`` (replications below ``reps``) split into ``n_slots`` contiguous runs.
+
+    Slot ``t`` works in ``slot_workspace(wss, t)`` (:func:`make_workspaces`) and ranks with
+    ``rank_workspace(rank_bufs[t], n)`` (:func:`weightlab.robustness.ranking.rank_buffers`).
 
     ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist, score_q, score_q2, nan_count,
     choice_count)``: slot ``t`` adds into ``rank_hist[t]`` (units x ranks), ``score_hist[t]`` (units x
@@ -463,8 +488,8 @@ def _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, bootstr
     lo, hi = ranges
     total = b1 - b0
     for t in nb.prange(n_slots):
-        ws = make_workspace(p)
-        rank_ws = make_rank_workspace(p.n_units)
+        ws = slot_workspace(wss, t)
+        rank_ws = rank_workspace(rank_bufs[t], p.n_units)
         for b in range(b0 + (total * t) // n_slots, b0 + (total * (t + 1)) // n_slots):
             nq = score_block_bootstrap(p, ws, b, reps) if bootstrap else score_block(p, ws, b, reps)
             if ranges_only:
@@ -475,12 +500,12 @@ def _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, bootstr
 
 
 @nb.njit(parallel=True, cache=True)
-def run_chunk(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
+def run_chunk(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
     """:func:`_run_slots` for plans with fixed scheme weights."""
-    _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, False)
+    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, False)
 
 
 @nb.njit(parallel=True, cache=True)
-def run_chunk_bootstrap(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
+def run_chunk_bootstrap(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
     """:func:`_run_slots` for plans that re-estimate scheme weights on bootstrap samples."""
-    _run_slots(p, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, True)
+    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, True)

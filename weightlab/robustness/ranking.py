@@ -37,23 +37,40 @@ _PHASE = 128  # 4-byte entries: consecutive scratch arrays start 512 bytes apart
 
 
 @nb.njit(cache=True)
-def make_rank_workspace(n):
-    """Scratch arrays for :func:`rank_min_into` on vectors of length ``n`` (allocate once).
+def _stride(n):
+    return -(-max(n, 512) // 1024) * 1024 + _PHASE
 
-    ``(keys, order_a, order_b, sorted_keys, counts, t32, same)``, all views of one buffer: array
-    ``j`` starts at ``j * (ceil(n / 1024) * 1024 + 128)`` entries, so the arrays start at different
-    offsets modulo 4 KB. Loads whose address matches an in-flight store's modulo 4 KB wait for it
+
+@nb.njit(cache=True)
+def rank_buffers(n, n_slots):
+    """``n_slots`` buffers (rows) for :func:`rank_workspace` on vectors of length ``n``."""
+    return np.empty((n_slots, 7 * _stride(n)), dtype=np.uint32)
+
+
+@nb.njit(cache=True)
+def rank_workspace(buf, n):
+    """Scratch arrays for :func:`rank_min_into` on vectors of length ``n``, in one row of
+    :func:`rank_buffers`.
+
+    ``(keys, order_a, order_b, sorted_keys, counts, t32, same)``: array ``j`` starts at
+    ``j * (ceil(n / 1024) * 1024 + 128)`` entries, so the arrays start at different offsets
+    modulo 4 KB. Loads whose address matches an in-flight store's modulo 4 KB wait for it
     ("4K aliasing"); with unlucky separate allocations this made the ranking up to 1.7x slower.
     The arrays are unsigned: numba then indexes with them without a test for negative indices
     (wraparound), 16 % faster here. ``same`` (uint8, ``8 * ceil(n / 8)`` entries) flags equal
     neighbouring keys.
     """
-    stride = -(-max(n, 512) // 1024) * 1024 + _PHASE
-    buf = np.empty(7 * stride, dtype=np.uint32)
+    stride = _stride(n)
     n_words = -(-n // 8)
     return (buf[:n], buf[stride:stride + n], buf[2 * stride:2 * stride + n], buf[3 * stride:3 * stride + n],
             buf[4 * stride:4 * stride + 512], buf[5 * stride:5 * stride + n].view(np.float32),
             buf[6 * stride:6 * stride + 2 * n_words].view(np.uint8))
+
+
+@nb.njit(cache=True)
+def make_rank_workspace(n):
+    """:func:`rank_workspace` in a buffer of its own (allocate once, reuse for every vector)."""
+    return rank_workspace(rank_buffers(n, 1)[0], n)
 
 
 @nb.njit(cache=True, inline="always")
