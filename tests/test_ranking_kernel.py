@@ -109,3 +109,31 @@ def test_fast_path_declines_non_finite_scores():
     s = np.array([1.0, np.nan, 3.0, 2.0, 0.5])
     assert not rank_finite(s, out, make_rank_workspace(5))
     assert (out == -7).all()
+
+
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
+def test_fast_path_declines_each_special_value_anywhere(special):
+    from weightlab.robustness.ranking import rank_finite
+
+    for pos in range(7):
+        s = np.linspace(-3.0, 3.0, 7)
+        s[pos] = special
+        assert not rank_finite(s, np.empty(7, dtype=np.int32), make_rank_workspace(7))
+
+
+def test_fast_path_on_signs_zeros_and_denormals():
+    """The fast path (min and max found on the integer images of the bits) ranks negative numbers,
+    both zeros and denormals exactly."""
+    from weightlab.robustness.ranking import rank_finite
+
+    s = np.array([-0.0, 0.0, -5e-324, 5e-324, -1e-310, 1e-310, -2.5, 7.0, -1e300, 1e300, 0.0, -0.0])
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        v = rng.permutation(s)
+        out = np.empty(len(v), dtype=np.int32)
+        assert rank_finite(v, out, make_rank_workspace(len(v)))
+        np.testing.assert_array_equal(out, rankdata(-v, method="min"))
+    lo_only = np.array([-3.0, -1.0, -2.0, -1.0])  # all negative: min and max both from flipped bits
+    out = np.empty(4, dtype=np.int32)
+    assert rank_finite(lo_only, out, make_rank_workspace(4))
+    np.testing.assert_array_equal(out, [4, 1, 3, 1])

@@ -36,6 +36,17 @@ _FINITE_SPAN = 65532.0  # general path: finite scores get keys 1 .. 65533
 _PHASE = 128  # 4-byte entries: consecutive scratch arrays start 512 bytes apart modulo 4 KB
 
 
+_INT64_MAX = 0x7FFFFFFFFFFFFFFF
+_EXPONENT = 0x7FF0000000000000  # exponent bits: all set for infinities and NaNs
+
+
+@nb.njit(inline="always")
+def _ordered_bits(b):
+    """Map the bits ``b`` of a double, read as int64, to an int64 in the order of the doubles
+    (negative doubles have their magnitude bits flipped). Its own inverse."""
+    return b ^ ((b >> 63) & _INT64_MAX)
+
+
 @nb.njit(cache=True)
 def _stride(n):
     return -(-max(n, 512) // 1024) * 1024 + _PHASE
@@ -233,31 +244,29 @@ def rank_finite(scores, ranks, ws):
     """
     keys, order_a, order_b, sorted_keys, counts, t32, same = ws
     n = scores.shape[0]
-    if n < 4:
+    if n == 0:
         return False
-    lo0 = lo1 = lo2 = lo3 = scores[0]
-    hi0 = hi1 = hi2 = hi3 = scores[0]
-    finite = 0
-    m4 = n - n % 4
-    for i in range(0, m4, 4):  # four independent chains: min/max are latency-bound
-        a, b, c, d = scores[i], scores[i + 1], scores[i + 2], scores[i + 3]
-        lo0 = min(lo0, a)
-        lo1 = min(lo1, b)
-        lo2 = min(lo2, c)
-        lo3 = min(lo3, d)
-        hi0 = max(hi0, a)
-        hi1 = max(hi1, b)
-        hi2 = max(hi2, c)
-        hi3 = max(hi3, d)
-        finite += (a - a == 0.0) + (b - b == 0.0) + (c - c == 0.0) + (d - d == 0.0)
-    for i in range(m4, n):
-        lo0 = min(lo0, scores[i])
-        hi0 = max(hi0, scores[i])
-        finite += scores[i] - scores[i] == 0.0
-    lo = min(min(lo0, lo1), min(lo2, lo3))
-    hi = max(max(hi0, hi1), max(hi2, hi3))
+    # min, max and the finite test on the integer images of the scores' bits (see _ordered_bits):
+    # integer min/max vectorise, float ones (NaN rules) do not; twice as fast
+    score_bits = scores.view(np.int64)
+    lo_k = _INT64_MAX
+    hi_k = -_INT64_MAX - 1
+    special = 0  # infinities and NaNs
+    for i in range(n):
+        b = score_bits[i]
+        k = _ordered_bits(b)
+        lo_k = min(lo_k, k)
+        hi_k = max(hi_k, k)
+        special += (b & _EXPONENT) == _EXPONENT
+    if special > 0:
+        return False
+    pair = counts[:4].view(np.int64)  # scratch (the radix sort clears counts): bits back to floats
+    pair[0] = _ordered_bits(lo_k)
+    pair[1] = _ordered_bits(hi_k)
+    lo = pair.view(np.float64)[0]
+    hi = pair.view(np.float64)[1]
     span = hi - lo
-    if finite < n or not span < np.inf:
+    if not span < np.inf:
         return False
     inv = 1.0 / span if span > 0.0 else 0.0
     if not inv < np.inf:
