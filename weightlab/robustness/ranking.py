@@ -8,7 +8,9 @@ Technique (see PERF-NOTES): scores are mapped monotonically to 16-bit keys, best
 two-pass LSD radix sort whose two digit histograms are counted in one pass, then made exact: equal
 scores have equal keys, so position j in key order is rank j + 1 except inside runs of equal keys,
 whose units are ordered by their exact score (insertion sort; Shell sort for the rare long run) and
-ranked by exact comparison with the previous score.
+ranked by exact comparison with the previous score. Every pass is a loop LLVM can compile tightly:
+min and max are taken on integer images of the scores' bits (vectorised), the sort moves
+``key << 32 | unit`` entries, and the runs are found by scanning flags eight at a time.
 
 The key of a finite score is read off the bits of ``float32(t)``, ``t = (s - min) / (max - min)``:
 exponent and top 12 mantissa bits, i.e. 4096 keys per octave over the 15 octaves below 1 (smaller
@@ -49,6 +51,7 @@ def _ordered_bits(b):
 
 @nb.njit(cache=True)
 def _stride(n):
+    """Spacing (uint32 entries) of the scratch arrays of :func:`rank_workspace`."""
     return -(-max(n, 512) // 1024) * 1024 + _PHASE
 
 
