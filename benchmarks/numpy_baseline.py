@@ -4,7 +4,8 @@ It reads the same compiled plan (precomputed matrices and scheme weights) and th
 random numbers as the numba engine, then does each batch of replications with whole-array numpy
 operations: draws, perturbation, renormalisation, effective weights, scores (one matrix product per
 shared matrix), exact min-ranks via numpy's (SIMD) argsort with ties resolved to their lowest rank,
-and a bincount histogram. Supports what the fixed-data specs need: any weight noise except Dirichlet, normalizer / imputation / scheme / drop choices, one aggregator for all levels, and
+and a bincount histogram. Supports what the fixed-data specs need: any weight noise except
+Dirichlet, normalizer / imputation / scheme / drop choices, one aggregator for all levels, and
 complete data (no bootstrap).
 """
 

@@ -297,8 +297,8 @@ def test_exp_into_matches_numpy():
     from weightlab.robustness.tree import exp_into
 
     @numba.njit
-    def call(x, out, bits):
-        exp_into(x, out, bits, x.shape[0])
+    def call(x, out, scratch):
+        exp_into(x, out, scratch, x.shape[0])
 
     x = np.concatenate([np.random.default_rng(0).uniform(-700, 700, 100_000), [-700.0, 0.0, 1e-300, 700.0]])
     out = np.empty_like(x)

@@ -262,8 +262,7 @@ def _dense_level(h, lvl, m, src, cw, n_boot, ddof, use_xlnx, code, st, Rg, w, mo
                         y = src[c, i] + shift
                         if y > 0.0:
                             t += cw[i] * y * math.log(y)
-            d = 1.0 + (t / total - math.log(total)) * inv_log_n if total > 0.0 else 0.0
-            st[4, c] = d if d > WEIGHT_NOISE else 0.0
+            st[4, c] = _entropy_divergence(t, total, inv_log_n)
     for g in range(level_ptr[lvl], level_ptr[lvl + 1]):
         c0, c1 = child_ptr[g - k], child_ptr[g - k + 1]
         if c1 - c0 < 2:

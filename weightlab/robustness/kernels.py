@@ -375,6 +375,13 @@ def _count_columns(hist, idx, nq, n, base):
             h[np.uint32(idx[q, i] - base)] += 1
 
 
+@nb.njit(inline="always")
+def _clamped_index(x, top):
+    """``int(x)`` clamped to ``[0, top]``: a histogram bin or a quantised score (truncation toward 0
+    equals floor wherever the result is not clamped to 0)."""
+    return min(max(np.int64(x), 0), top)
+
+
 @nb.njit(cache=True)
 def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
                bin_lo, bin_scale):
@@ -402,20 +409,20 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
         for q in range(nq):  # vectorised: no branches
             s, b = S[q], bins[q]
             for i in range(n):
-                v = min(max(np.int64((s[i] - lo) * qscale + 0.5), 0), q_max)
+                v = _clamped_index((s[i] - lo) * qscale + 0.5, q_max)
                 score_q[i] += v
                 score_q2[i] += v * v
-                b[i] = min(max(np.int64((s[i] - bin_lo[i]) * bin_scale[i]), 0), nb_max)
+                b[i] = _clamped_index((s[i] - bin_lo[i]) * bin_scale[i], nb_max)
         _count_columns(score_hist, bins, nq, n, 0)
         return
     for q in range(nq):
         for i in range(n):
             s = S[q, i]
             if s == s:
-                v = min(max(int((s - lo) * qscale + 0.5), 0), q_max)
+                v = _clamped_index((s - lo) * qscale + 0.5, q_max)
                 score_q[i] += v
                 score_q2[i] += v * v
-                score_hist[i, min(max(int((s - bin_lo[i]) * bin_scale[i]), 0), nb_max)] += 1
+                score_hist[i, _clamped_index((s - bin_lo[i]) * bin_scale[i], nb_max)] += 1
             else:
                 nan_count[i] += 1
 
