@@ -40,6 +40,7 @@ class Accumulators:
     bin_lo: np.ndarray  # per-unit range of the score histogram
     bin_hi: np.ndarray
     reps: int = 0
+    design: str = "stream"
 
     @classmethod
     def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
@@ -161,6 +162,8 @@ class RobustnessResult:
             "seed": spec.seed,
             "reps": N,
             "uncertain_factors": spec.uncertain_factors(),
+            "sampling": {"stream": "counter-based stream (splitmix64 of seed, replication, draw)",
+                         "sobol": "scrambled Sobol' points (scipy.stats.qmc.Sobol, seeded)"}.get(acc.design, acc.design),
             "score_range": [kp.score_lo, kp.score_hi],
             "score_bins": f"per unit: {SCORE_BINS} bins over its score range in the first {PILOT_REPS:,} "
                           f"replications, widened by half of it on each side; scores outside fall in the edge bins",
