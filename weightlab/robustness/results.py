@@ -58,6 +58,16 @@ class Accumulators:
         self.score_q2 += np.array([sum(int(v) for v in col) for col in q2.T], dtype=object)
 
 
+def nominal_build(plan):
+    """The nominal index of a plan's spec: the first option of every choice, unperturbed weights."""
+    from ..index import build_index
+
+    ch = plan.spec.choices
+    return build_index(plan.dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                       aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
+                       scheme_level=ch.scheme_levels)
+
+
 def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
     """Inverted-CDF quantile (1-based rank) of each row of a count histogram."""
     cum = np.cumsum(hist, axis=1)
@@ -113,13 +123,8 @@ class RobustnessResult:
 
     @classmethod
     def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any]) -> "RobustnessResult":
-        from ..index import build_index
-
         ds, spec, kp = plan.dataset, plan.spec, plan.kernel
-        ch = spec.choices
-        agg = ch.aggregator[0].build()
-        nominal = build_index(ds, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                              aggregator=agg, imputation=ch.imputation[0].name, scheme_level=ch.scheme_levels)
+        nominal = nominal_build(plan)
         N = acc.reps
         hist = acc.rank_hist
         ranks_axis = np.arange(1, hist.shape[1] + 1)
