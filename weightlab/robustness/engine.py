@@ -218,14 +218,14 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
 def debug_replication(plan: Plan, r: int, design=None) -> dict:
     """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks.
 
-    The whole block of ``r`` is computed, exactly as a run of ``plan.spec.reps`` replications of
-    ``design`` (default :func:`make_design`) does.
+    The whole block of ``r`` is computed, exactly as a run of ``design`` (default
+    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does.
     """
     p = plan.kernel
     n = p.n_units
     b, q = divmod(r, K.BLOCK)
     design = make_design(plan) if design is None else design
-    reps = max(plan.spec.reps, r + 1)
+    reps = max(getattr(design, "n_rows", plan.spec.reps), r + 1)  # the block's size as in the run
     ws = K.make_workspace(p)
     with threadpool_limits(1, user_api="blas"):
         rows = design.rows(b * K.BLOCK, min(reps, (b + 1) * K.BLOCK))
