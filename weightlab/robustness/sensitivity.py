@@ -27,6 +27,7 @@ more than :data:`MAX_OUTPUT_BYTES` are refused with the figure and a smaller N t
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -139,6 +140,10 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     if not 0 < conf < 1:
         raise ParameterError(f"the confidence level must be in (0, 1); got {conf}.")
     seed = spec.seed if seed is None else int(seed)
+    if base_samples & (base_samples - 1):
+        warnings.warn(f"--base-samples {base_samples:,} is not a power of 2: the Sobol' points lose their "
+                      f"balance properties (intervals are still valid); {1 << base_samples.bit_length():,} or "
+                      f"{1 << (base_samples.bit_length() - 1):,} keep them.", stacklevel=2)
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
     groups = factors(plan)
