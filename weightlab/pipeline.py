@@ -56,6 +56,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from .data import Dataset
 from .errors import InputError, ParameterError
+from .robustness.spec import Option
 
 STEPS = ("denominate", "impute", "screen", "treat", "normalise", "aggregate")
 STAGES = ("raw", "denominated", "imputed", "screened", "treated", "normalised", "aggregated")
@@ -509,3 +510,102 @@ def column_roles(dataset: Dataset) -> dict[str, list[str]]:
              and not np.array_equal(dataset.meta[c].astype(str).to_numpy(), names)]
     missing = sorted((denoms | set(fw.grouping_columns)) - set(meta))
     return {"grouping": grouping, "denominators": dens, "other": other, "declared_but_absent": missing}
+
+
+def load_for_cli(path: str | Path, normalizer: str = "minmax", aggregator: str = "arithmetic",
+                 imputation: str = "none") -> Pipeline:
+    """Read a pipeline for a CLI command, refusing --normalizer/--aggregator/--imputation values
+    that the pipeline would silently override (the pipeline file is the one place for them)."""
+    pipe = Pipeline.from_toml(path)
+    given = {"--normalizer": (normalizer, "minmax", "normalise"), "--aggregator": (aggregator, "arithmetic", "aggregate"),
+             "--imputation": (imputation, "none", "impute")}
+    for option, (value, default, step) in given.items():
+        if value != default:
+            raise PipelineError(f"{option} {value} cannot be combined with --pipeline {path}: set it in the "
+                                f"pipeline's [{step}] table instead.")
+    return pipe
+
+
+def pipeline_summary(described: dict[str, Any]) -> str:
+    """One line naming the pipeline file and its steps, for the CLI's settings line."""
+    steps = described.get("steps", {})
+    parts = []
+    for kind, params in steps.items():
+        shown = ", ".join(f"{k}={v}" for k, v in params.items() if not isinstance(v, dict))
+        parts.append(f"{kind}({shown})" if shown else kind)
+    return f"pipeline {described.get('file') or '<dict>'}: {' -> '.join(parts) or 'no steps'}"
+
+
+def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[Dataset, Any]:
+    """The prepared dataset and the spec to give the Monte Carlo engine for a pipeline.
+
+    The spec's choices replace the pipeline step of the same kind: a spec that varies the
+    imputation gets data prepared without the pipeline's impute step (the engine imputes, after
+    the pipeline's treatment); one that varies the normalizer or the aggregator keeps its own lists;
+    otherwise the pipeline's normalizer and aggregator become the spec's single choice.
+
+    Raises
+    ------
+    SpecError
+        The pipeline aggregates with different aggregators per level, or with
+        ``skip_missing = false``, which the engine cannot reproduce.
+    """
+    from dataclasses import replace as dc_replace
+
+    from .errors import SpecError
+    from .robustness.spec import Choices
+
+    default = Choices()
+    ch = spec.choices
+    varies_imputation = ch.imputation != default.imputation
+    prep = pipeline.prepare(dataset, skip=("impute",) if varies_imputation else ())
+    fw = dataset.framework
+    kw = pipeline.index_kwargs(fw)
+    if not kw["skip_missing"]:
+        raise SpecError(f"Pipeline {pipeline.source}: [aggregate] skip_missing = false is not supported by the "
+                        f"robustness engine (it renormalises over the members present): remove it.")
+    changes = {}
+    if ch.normalizer == default.normalizer:
+        changes["normalizer"] = (_option_of(kw["normalizer"], "normalizer"),)
+    if ch.aggregator == default.aggregator:
+        agg = kw["aggregator"]
+        if isinstance(agg, dict):
+            labels = {repr(a) for a in agg.values()}
+            if len(labels) > 1:
+                raise SpecError(f"Pipeline {pipeline.source}: [aggregate.levels] uses different aggregators per "
+                                f"level, which the robustness engine cannot hold fixed: list them in the spec's "
+                                f"[choices] aggregator instead, or use one aggregator.")
+            agg = next(iter(agg.values()))
+        changes["aggregator"] = (_option_of(agg, "aggregator"),)
+    return prep.dataset, dc_replace(spec, choices=dc_replace(ch, **changes)) if changes else spec
+
+
+def _option_of(obj: Any, kind: str) -> Any:
+    """A robustness-spec option that builds ``obj`` (registered plug-in: its name and parameters)."""
+    import inspect
+
+    if isinstance(obj, PerIndicatorNormalizer):
+        return _ObjectOption("per_indicator", {}, kind, obj)
+    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in obj.get_params().items()
+              if k != "directions" and v is not None}
+    cls = type(obj)
+    defaults = {p: v.default for p, v in inspect.signature(cls.__init__).parameters.items() if p != "self"}
+    params = {k: v for k, v in params.items() if not _same(defaults.get(k, object()), v)}
+    return Option(obj.name, params, kind)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.all(np.asarray(a, dtype=object) == np.asarray(b, dtype=object))) and np.shape(a) == np.shape(b)
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class _ObjectOption(Option):
+    """A robustness-spec option holding a ready normalizer (a pipeline's per-indicator normalizer)."""
+
+    obj: Any = None
+
+    def build(self) -> Any:
+        return clone(self.obj)
