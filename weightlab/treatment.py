@@ -56,7 +56,7 @@ def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> 
         from sklearn.impute import IterativeImputer
 
         imputer = IterativeImputer(random_state=0, max_iter=25, keep_empty_features=True)
-    filled = imputer.fit_transform(z.to_numpy())
+    filled = imputer.fit_transform(z.to_numpy(copy=True))
     return pd.DataFrame(filled * sd.to_numpy() + mu.to_numpy(), index=out.index, columns=out.columns)
 
 
