@@ -395,7 +395,7 @@ def test_treat_command(tmp_path, capsys):
     code, stdout, err = run(["treat", tmp_path / "data.csv", "-f", tmp_path / "framework.toml", "--pipeline",
                              tmp_path / "pipeline.toml", "--out", out], capsys)
     assert code == 0, err
-    assert "treated 15 of 49 indicators" in stdout
+    assert "15 of 49 indicators treated: winsorised Flights (1)" in stdout
     treated = pd.read_csv(out).set_index("unit")
     table = pd.read_csv(tmp_path / "treated_treatment.csv").set_index("indicator")
     assert len(treated) == 51 and table.loc["Flights", "transformation"] == "winsorised"

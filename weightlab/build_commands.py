@@ -54,19 +54,11 @@ def run_treat(ds: Dataset, out: Path, report: Path | None, method: str | None,
     table = prep.reports["treat"]
     write_table_atomic(_unit_table(ds, prep.tables["treated"]), out, fmt)
     write_table_atomic(table, rep_path, rep_path.suffix.lstrip(".").lower() or "csv")
-    changed = table[table["transformation"] != "none"]
-    yield (f"treated {len(changed)} of {len(table)} indicators"
-           + (f": {', '.join(f'{r.indicator} ({_how(r)})' for r in changed.itertuples())}" if len(changed) else ""))
+    yield treated_summary(table)
     still = table[~table["passed_after"] & table["skew_after"].notna()]
     if len(still):
         yield f"still failing the skew/kurtosis test after treatment: {', '.join(still['indicator'])}"
     yield f"wrote {out} and {rep_path}"
-
-
-def _how(row: Any) -> str:
-    if row.transformation == "winsorised":
-        return f"winsorised {row.winsorised_high + row.winsorised_low} point(s)"
-    return row.transformation
 
 
 def run_analyse(ds: Dataset, out: Path | None, scheme: str, pipeline: Path | None, weak: float,
@@ -110,8 +102,18 @@ def demo_treatment(ds: Dataset, report_path: Path) -> tuple[Dataset, str]:
     prep = Pipeline({"treat": {"method": "coinr"}}).prepare(ds)
     table = prep.reports["treat"]
     write_table_atomic(table.assign(note=ds.label) if ds.label else table, report_path, "csv")
+    return prep.dataset, (f"outlier treatment, COINr's default rule (|skew| < 2 or kurtosis < 3.5, else winsorise "
+                          f"up to 5 points, else log): {treated_summary(table)}; table in {report_path}")
+
+
+def treated_summary(table: pd.DataFrame) -> str:
+    """``"k of m indicators treated: winsorised a (2), b (1); log_CT c, d"`` from a treatment table."""
     changed = table[table["transformation"] != "none"]
-    names = ", ".join(f"{r.indicator} ({_how(r)})" for r in changed.itertuples())
-    return prep.dataset, (f"outlier treatment (COINr's default rule: |skew| < 2 or kurtosis < 3.5, winsorise up "
-                          f"to 5 points, else log): {len(changed)} of {len(table)} indicators treated"
-                          + (f": {names}" if names else "") + f"; table in {report_path}")
+    parts = []
+    wins = changed[changed["transformation"] == "winsorised"]
+    if len(wins):
+        parts.append("winsorised " + ", ".join(f"{r.indicator} ({r.winsorised_high + r.winsorised_low})"
+                                               for r in wins.itertuples()))
+    for how, rows in changed[changed["transformation"] != "winsorised"].groupby("transformation", sort=False):
+        parts.append(f"{how} " + ", ".join(rows["indicator"]))
+    return f"{len(changed)} of {len(table)} indicators treated" + (": " + "; ".join(parts) if parts else "")
