@@ -141,7 +141,7 @@ def _settings(res, scheme: str | None = None) -> None:
     if "pipeline" in st:
         from .pipeline import pipeline_summary
 
-        typer.echo(pipeline_summary(st["pipeline"]), err=True)
+        typer.echo(pipeline_summary(st), err=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,9 +259,12 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
         from .pipeline import load_for_cli
 
         pipe = load_for_cli(pipeline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
-        cmp = compare_schemes(pipe.prepare(ds).dataset, names, baseline, **pipe.index_kwargs(ds.framework))
+        from .pipeline import step_outcomes
+
+        prep = pipe.prepare(ds)
+        cmp = compare_schemes(prep.dataset, names, baseline, **pipe.index_kwargs(ds.framework))
         for res in cmp.results.values():
-            res.settings.update(imputation=pipe._impute_label(), pipeline=pipe.describe())
+            res.settings.update(imputation=pipe.impute_label(), pipeline=pipe.describe(), **step_outcomes(prep.reports))
     else:
         cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
     if fmt == Fmt.table and out is None:
@@ -302,8 +305,8 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
         from .pipeline import Pipeline, robustness_inputs
 
         pipe = Pipeline.from_toml(pipeline)
-        ds, sp = robustness_inputs(ds, sp, pipe)
-        extra.update(pipeline=pipe.describe(), pipeline_sha256=file_sha256(pipeline))
+        ds, sp, outcomes = robustness_inputs(ds, sp, pipe)
+        extra.update(pipeline=pipe.describe(), pipeline_sha256=file_sha256(pipeline), pipeline_steps=outcomes)
     _run_robustness(ds, sp, threads, chunk_size, out, extra)
 
 

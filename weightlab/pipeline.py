@@ -329,8 +329,9 @@ class Pipeline:
         prep = self.prepare(dataset)
         res = build_index(prep.dataset, scheme=scheme, scheme_level=scheme_level, scheme_params=scheme_params,
                           weights=weights, **self.index_kwargs(dataset.framework))
-        res.settings["imputation"] = self._impute_label()
+        res.settings["imputation"] = self.impute_label()
         res.settings["pipeline"] = self.describe()
+        res.settings.update(step_outcomes(prep.reports))
         fw = dataset.framework
         tables = dict(prep.tables)
         tables["normalised"] = res.normalised
@@ -339,7 +340,8 @@ class Pipeline:
                      {"scheme": scheme, "scheme_params": scheme_params, "scheme_level": scheme_level,
                       "weights": weights})
 
-    def _impute_label(self) -> str:
+    def impute_label(self) -> str:
+        """The imputation as the settings line shows it (``mean_group(EurAsia_group)``)."""
         imp = self.steps.get("impute")
         if imp is None:
             return "none"
@@ -526,18 +528,47 @@ def load_for_cli(path: str | Path, normalizer: str = "minmax", aggregator: str =
     return pipe
 
 
-def pipeline_summary(described: dict[str, Any]) -> str:
-    """One line naming the pipeline file and its steps, for the CLI's settings line."""
+def step_outcomes(reports: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """What the data steps did, for settings and manifests: cells imputed, units screened out,
+    indicators treated."""
+    out: dict[str, Any] = {}
+    if "impute" in reports:
+        out["imputed_cells"] = int(reports["impute"]["imputed"].sum())
+    if "screen" in reports:
+        r = reports["screen"]
+        out["screened_out"] = r.loc[~r["kept"], "unit"].astype(str).tolist()
+    if "treat" in reports:
+        t = reports["treat"]
+        out["treated"] = dict(zip(t.loc[t["transformation"] != "none", "indicator"],
+                                  t.loc[t["transformation"] != "none", "transformation"]))
+    return out
+
+
+def pipeline_summary(settings: dict[str, Any]) -> str:
+    """Lines naming the pipeline file, its steps and what they did, for the CLI's settings line."""
+    described = settings.get("pipeline", {})
     steps = described.get("steps", {})
     parts = []
     for kind, params in steps.items():
         shown = ", ".join(f"{k}={v}" for k, v in params.items() if not isinstance(v, dict))
         parts.append(f"{kind}({shown})" if shown else kind)
-    return f"pipeline {described.get('file') or '<dict>'}: {' -> '.join(parts) or 'no steps'}"
+    lines = [f"pipeline {described.get('file') or '<dict>'}: {' -> '.join(parts) or 'no steps'}"]
+    done = []
+    if "imputed_cells" in settings:
+        done.append(f"{settings['imputed_cells']} cell(s) imputed")
+    if "screened_out" in settings:
+        out = settings["screened_out"]
+        done.append(f"{len(out)} unit(s) screened out" + (f" ({', '.join(out)})" if out else ""))
+    if "treated" in settings:
+        done.append(f"{len(settings['treated'])} indicator(s) treated")
+    if done:
+        lines.append("pipeline steps: " + "; ".join(done))
+    return "\n".join(lines)
 
 
-def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[Dataset, Any]:
-    """The prepared dataset and the spec to give the Monte Carlo engine for a pipeline.
+def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[Dataset, Any, dict[str, Any]]:
+    """The prepared dataset, the spec to give the Monte Carlo engine for a pipeline, and what the
+    data steps did (:func:`step_outcomes`, for the manifest).
 
     The spec's choices replace the pipeline step of the same kind: a spec that varies the
     imputation gets data prepared without the pipeline's impute step (the engine imputes, after
@@ -577,7 +608,8 @@ def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[
                                 f"[choices] aggregator instead, or use one aggregator.")
             agg = next(iter(agg.values()))
         changes["aggregator"] = (_option_of(agg, "aggregator"),)
-    return prep.dataset, dc_replace(spec, choices=dc_replace(ch, **changes)) if changes else spec
+    spec = dc_replace(spec, choices=dc_replace(ch, **changes)) if changes else spec
+    return prep.dataset, spec, step_outcomes(prep.reports)
 
 
 def _option_of(obj: Any, kind: str) -> Any:
