@@ -407,3 +407,29 @@ def test_treat_command(tmp_path, capsys):
     code, _, err = run(["treat", tmp_path / "data.csv", "-f", tmp_path / "framework.toml", "--pipeline",
                         tmp_path / "pipeline.toml", "--method", "none", "--out", tmp_path / "t3.csv"], capsys)
     assert code == 2 and "cannot be combined" in err and not (tmp_path / "t3.csv").exists()
+
+
+def test_robustness_inputs_follow_the_pipeline_unless_the_spec_varies_the_step():
+    from weightlab.robustness.engine import run as run_engine
+    from weightlab.robustness.spec import UncertaintySpec
+    from weightlab.pipeline import robustness_inputs
+
+    ds = load_asem()
+    pipe = asem_pipeline().with_step("normalise", method="minmax", range=[0, 100],
+                                     indicators={"Renew": {"method": "zscore", "mean": 50, "sd": 10}})
+    nominal = pipe.run(ds, scheme="equal").table().set_index("unit")["rank"]
+    prepared, spec, outcomes = robustness_inputs(ds, UncertaintySpec.from_dict({"reps": 128}), pipe)
+    assert spec.choices.normalizer[0].label == "per_indicator" and outcomes["imputed_cells"] == 65
+    result = run_engine(prepared, spec, threads=1)
+    ranks = result.ranks.set_index("unit")
+    assert (ranks["nominal_rank"] == nominal.reindex(ranks.index)).all()
+    # a spec that varies the imputation gets the data before the pipeline's impute step
+    varied = UncertaintySpec.from_dict({"reps": 128, "choices": {"imputation": ["mean", "median"],
+                                                                 "normalizer": ["minmax", "rank"]}})
+    prepared, spec, outcomes = robustness_inputs(ds, varied, pipe)
+    assert prepared.values.isna().sum().sum() == 65 and "imputed_cells" not in outcomes
+    assert prepared.n_units == 51 and outcomes["screened_out"] == []  # the units the whole pipeline keeps
+    assert [o.label for o in spec.choices.normalizer] == ["minmax", "rank"]
+    with pytest.raises(Exception, match="different aggregators per level"):
+        robustness_inputs(ds, UncertaintySpec.from_dict({"reps": 128}),
+                          pipe.with_step("aggregate", levels={"4": "geometric"}))

@@ -268,8 +268,12 @@ class Pipeline:
         return {"file": self.source, "steps": self.to_dict()}
 
     # ------------------------------------------------------------------ running
-    def prepare(self, dataset: Dataset, skip: Iterable[str] = ()) -> "Prepared":
-        """Apply the data steps (denominate, impute, screen, treat), skipping those in ``skip``."""
+    def prepare(self, dataset: Dataset, skip: Iterable[str] = (), units: "pd.Index | None" = None) -> "Prepared":
+        """Apply the data steps (denominate, impute, screen, treat), skipping those in ``skip``.
+
+        ``units``: the units the screen step keeps (instead of measuring availability), so that a
+        run without the impute step screens the same units as the full pipeline.
+        """
         from .denominate import denominate
         from .screening import screen
         from .treatment import TreatmentRule, imputed_counts, treat
@@ -292,6 +296,9 @@ class Pipeline:
             s = steps["screen"]
             measured = before_imputation if s.get("measure", "current") == "before_imputation" else current
             kept, reports["screen"] = screen(measured, float(s["threshold"]), s.get("by", "missing"), s.get("keep", ()))
+            if units is not None:
+                kept = current.index[current.index.isin(units)]
+                reports["screen"]["kept"] = reports["screen"]["unit"].isin(kept)
             current = current.loc[kept]
         tables["screened"] = current
         if "treat" in steps:
@@ -589,7 +596,10 @@ def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[
     default = Choices()
     ch = spec.choices
     varies_imputation = ch.imputation != default.imputation
-    prep = pipeline.prepare(dataset, skip=("impute",) if varies_imputation else ())
+    if varies_imputation:  # the engine imputes; screen the units the whole pipeline keeps
+        prep = pipeline.prepare(dataset, skip=("impute",), units=pipeline.prepare(dataset).dataset.units)
+    else:
+        prep = pipeline.prepare(dataset)
     fw = dataset.framework
     kw = pipeline.index_kwargs(fw)
     if not kw["skip_missing"]:
