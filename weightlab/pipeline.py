@@ -540,7 +540,11 @@ def step_outcomes(reports: dict[str, pd.DataFrame]) -> dict[str, Any]:
     indicators treated."""
     out: dict[str, Any] = {}
     if "impute" in reports:
-        out["imputed_cells"] = int(reports["impute"]["imputed"].sum())
+        r = reports["impute"]
+        out["imputed_cells"] = int(r["imputed"].sum())
+        out["imputed_per_indicator"] = {k: int(v) for k, v in zip(r["indicator"], r["imputed"]) if v}
+        if r["still_missing"].sum():
+            out["still_missing_per_indicator"] = {k: int(v) for k, v in zip(r["indicator"], r["still_missing"]) if v}
     if "screen" in reports:
         r = reports["screen"]
         out["screened_out"] = r.loc[~r["kept"], "unit"].astype(str).tolist()
@@ -562,7 +566,12 @@ def pipeline_summary(settings: dict[str, Any]) -> str:
     lines = [f"pipeline {described.get('file') or '<dict>'}: {' -> '.join(parts) or 'no steps'}"]
     done = []
     if "imputed_cells" in settings:
-        done.append(f"{settings['imputed_cells']} cell(s) imputed")
+        per = settings.get("imputed_per_indicator", {})
+        done.append(f"{settings['imputed_cells']} cell(s) imputed"
+                    + (f" ({', '.join(f'{k} {v}' for k, v in per.items())})" if per else ""))
+        still = settings.get("still_missing_per_indicator", {})
+        if still:
+            done.append("still missing: " + ", ".join(f"{k} {v}" for k, v in still.items()))
     if "screened_out" in settings:
         out = settings["screened_out"]
         done.append(f"{len(out)} unit(s) screened out" + (f" ({', '.join(out)})" if out else ""))
