@@ -124,6 +124,8 @@ def test_analyse_command(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "Cronbach's alpha" in out and "TBTs (in Instit" in out
+    code = main(["analyse", str(tmp_path / "data.csv"), "-f", str(tmp_path / "framework.toml"), "--stage", "cooked"])
+    assert code == 2 and "--stage cooked" in capsys.readouterr().err
     stats = pd.read_csv(tmp_path / "an" / "indicator_stats.csv")
     assert len(stats) == 49
     manifest = json.loads((tmp_path / "an" / "manifest.json").read_text())

@@ -61,18 +61,20 @@ def run_treat(ds: Dataset, out: Path, report: Path | None, method: str | None,
     yield f"wrote {out} and {rep_path}"
 
 
-def run_analyse(ds: Dataset, out: Path | None, scheme: str, pipeline: Path | None, weak: float,
+def run_analyse(ds: Dataset, out: Path | None, scheme: str, pipeline: Path | None, weak: float, stage: str,
                 extra: dict[str, Any]) -> Iterator[str]:
     """Build (with the pipeline if given), analyse, print the highlights, write the tables to ``out``."""
     from .analysis import analyse
 
     pipe = _pipeline(pipeline)
     build = pipe.run(ds, scheme=scheme)
-    tables = analyse(build, weak=weak)
+    if stage not in ("raw", "denominated", "imputed", "screened", "treated", "normalised"):
+        raise InputError(f"--stage {stage}: use raw, denominated, imputed, screened, treated or normalised.")
+    tables = analyse(build, stats_stage=stage, weak=weak)
     stats = tables["indicator_stats"]
     flagged = stats[stats["skew_kurt_flag"]]["indicator"].tolist()
-    yield (f"{len(stats)} indicators; {int((stats['missing_share'] > 0).sum())} with missing values; "
-           f"{len(flagged)} fail the skewness/kurtosis test on the raw data"
+    yield (f"{len(stats)} indicators; {int((stats['missing_share'] > 0).sum())} with missing values ({stage}); "
+           f"{len(flagged)} fail the skewness/kurtosis test on the {stage} data"
            + (f" ({', '.join(flagged)})" if flagged else ""))
     flags = tables["correlation_flags"]
     for row in flags[flags["flag"] != ""].itertuples():
@@ -91,6 +93,7 @@ def run_analyse(ds: Dataset, out: Path | None, scheme: str, pipeline: Path | Non
             write_table_atomic(df, Path(out) / f"{name}.csv", "csv")
         write_json_atomic(Path(out) / "manifest.json", {**extra, "data_sha256": ds.source_sha256,
                                                          "pipeline": pipe.describe(), "scheme": scheme,
+                                                         "stats_stage": stage,
                                                          "label": ds.label, "tables": sorted(tables),
                                                          "versions": package_versions()})
         yield f"wrote {len(tables)} tables and manifest.json to {out}/"

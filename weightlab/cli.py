@@ -396,6 +396,8 @@ def analyse(data: Path = DataArg, framework: Path = FrameworkOpt,
             out: Optional[Path] = typer.Option(None, "--out", help="Directory for the CSV tables and manifest.json."),
             scheme: str = SchemeOpt, pipeline: Optional[Path] = PipelineOpt,
             weak: float = typer.Option(0.3, "--weak", help="Flag |r| with the own group below this."),
+            stage: str = typer.Option("raw", "--stage", help="Table the indicator statistics describe: raw, "
+                                      "denominated, imputed, screened, treated or normalised."),
             id_column: Optional[str] = IdOpt) -> None:
     """Indicator analysis: statistics, correlations with groups and index (flags), Cronbach's alpha
     and PCA per group, data availability per unit (COINr get_stats, get_corr, get_cronbach, get_PCA).
@@ -407,7 +409,7 @@ def analyse(data: Path = DataArg, framework: Path = FrameworkOpt,
     from .build_commands import run_analyse
 
     ds = _load(data, framework, id_column)
-    for line in run_analyse(ds, out, scheme, pipeline, weak, {"data": str(data), "framework": str(framework)}):
+    for line in run_analyse(ds, out, scheme, pipeline, weak, stage, {"data": str(data), "framework": str(framework)}):
         typer.echo(line)
     if ds.label:
         typer.echo(f"Note: {ds.label}")

@@ -475,13 +475,14 @@ def variant_tables(dataset: Dataset, pipeline: Pipeline, kind: str,
 
     An option is a step table (``{"method": "log1p"}``), a method name (``"coinr"``) or None /
     ``"none"`` (step removed). Keys are the option labels (``coinr``, ``log1p``, ...). Pure: the
-    same inputs give the same tables; screening is applied the same way in every option, so all
-    tables have the same units only when the pipeline screens nothing out differently.
+    same inputs give the same tables. Every option keeps the units the unchanged pipeline keeps
+    (its screen step decides once), so all tables have the same rows.
     """
     if kind not in ("impute", "treat", "denominate"):
         raise ParameterError(f"variant_tables varies 'impute', 'treat' or 'denominate'; got '{kind}'.")
     from .index import normalise
 
+    units = pipeline.prepare(dataset).dataset.units
     out: dict[str, pd.DataFrame] = {}
     for opt in options:
         if opt is None or opt == "none":
@@ -490,9 +491,8 @@ def variant_tables(dataset: Dataset, pipeline: Pipeline, kind: str,
             params = {"method": opt} if isinstance(opt, str) else dict(opt)
             label = _option_label(params)
             pipe = pipeline.with_step(kind, params)
-        prep = pipe.prepare(dataset)
-        kw = pipe.index_kwargs(dataset.framework)
-        out[label] = normalise(prep.dataset, kw["normalizer"])
+        prep = pipe.prepare(dataset, units=units)
+        out[label] = normalise(prep.dataset, pipe.normalizer(dataset.framework))
     return out
 
 

@@ -134,21 +134,13 @@ def _winsorise(x: np.ndarray, rule: TreatmentRule) -> tuple[np.ndarray, int, int
         skew, _kurt = skew_kurt(y)
         if math.isnan(skew):
             break
-        vals = y[ok]
-        if skew >= 0:
-            top = vals.max()
-            hit = ok & (y == top)
-            rest = y[ok & ~hit]
-            if rest.size == 0:
-                break
-            y[hit] = rest.max()
-        else:
-            bottom = vals.min()
-            hit = ok & (y == bottom)
-            rest = y[ok & ~hit]
-            if rest.size == 0:
-                break
-            y[hit] = rest.min()
+        sign = 1.0 if skew >= 0 else -1.0  # winsorise the high end (skew >= 0) or the low end
+        z = sign * y
+        hit = ok & (z == np.nanmax(z))
+        rest = z[ok & ~hit]
+        if rest.size == 0:
+            break
+        y[hit] = sign * rest.max()
         if rule.passes(*skew_kurt(y)):
             passed = True
             break
