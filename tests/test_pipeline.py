@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy import stats
 
 from weightlab.cli import main
@@ -433,3 +434,18 @@ def test_robustness_inputs_follow_the_pipeline_unless_the_spec_varies_the_step()
     with pytest.raises(Exception, match="different aggregators per level"):
         robustness_inputs(ds, UncertaintySpec.from_dict({"reps": 128}),
                           pipe.with_step("aggregate", levels={"4": "geometric"}))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=6, max_size=30),
+       st.floats(0.01, 100.0), st.floats(-50.0, 50.0))
+def test_winsorisation_commutes_with_positive_affine_maps(values, scale, shift):
+    """Skewness and kurtosis do not change under x -> a x + b (a > 0), so COINr's rule winsorises
+    the same points: treat(a x + b) = a treat(x) + b whenever it winsorises (or leaves x alone)."""
+    x = np.round(np.asarray(values), 3)
+    out, table = treat(pd.DataFrame({"v": x}))
+    out2, table2 = treat(pd.DataFrame({"v": scale * x + shift}))
+    row, row2 = table.iloc[0], table2.iloc[0]
+    if row["transformation"] in ("none", "winsorised") and row2["transformation"] == row["transformation"]:
+        np.testing.assert_allclose(out2["v"], scale * out["v"] + shift, rtol=1e-9, atol=1e-9 * (1 + abs(shift)))
+        assert row["winsorised_high"] + row["winsorised_low"] == row2["winsorised_high"] + row2["winsorised_low"]
