@@ -338,7 +338,9 @@ def test_pipeline_file_errors(tmp_path):
              ({"impute": {"methd": "mean"}}, "no key 'methd'"),
              ({"normalise": {"method": "minmax", "rang": [0, 1]}}, "has no parameter 'rang'"),
              ({"aggregate": {"method": "nope"}}, "Unknown aggregator"),
-             ({"impute": "mean"}, "must be a table")]
+             ({"impute": "mean"}, "must be a table"), ({"treat": {"skew_thresh": "two"}}, "skew_thresh"),
+             ({"treat": {"winmax": 2.5}}, "winmax"), ({"screen": {"threshold": 0.5, "keep": "LAO"}}, "keep"),
+             ({"impute": {"method": "knn", "n_neighbors": 0}}, "n_neighbors")]
     for doc, match in cases:
         with pytest.raises(PipelineError, match=match):
             Pipeline.from_dict(doc, source="p.toml")

@@ -143,6 +143,8 @@ class Pipeline:
 
         src = self.source
         for kind, params in self.steps.items():
+            if not isinstance(params, dict):
+                raise _fail(src, f"'{kind}' must be a table: write [{kind}] and its keys below it.")
             allowed = _KEYS[kind]
             if allowed is not None:
                 extra = sorted(set(params) - allowed)
@@ -154,6 +156,9 @@ class Pipeline:
             if method not in IMPUTATIONS + GROUP_IMPUTATIONS:
                 raise _fail(src, f"[impute] method '{method}' is unknown: choose one of "
                                  f"{', '.join(IMPUTATIONS + GROUP_IMPUTATIONS)}.")
+            k = imp.get("n_neighbors", 5)
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise _fail(src, f"[impute] n_neighbors must be a whole number >= 1; got {k!r}.")
             if method in GROUP_IMPUTATIONS and not imp.get("group"):
                 raise _fail(src, f"[impute] method '{method}' needs group = \"COLUMN\" (a grouping column of the "
                                  f"data, e.g. EurAsia_group).")
@@ -165,6 +170,9 @@ class Pipeline:
             if scr.get("measure", "current") not in ("current", "before_imputation"):
                 raise _fail(src, f"[screen] measure = {scr['measure']!r}: use \"current\" (the imputed data, as "
                                  f"COINr) or \"before_imputation\".")
+            keep = scr.get("keep", [])
+            if not isinstance(keep, list) or not all(isinstance(u, str) for u in keep):
+                raise _fail(src, f"[screen] keep must be a list of unit ids, e.g. keep = [\"LAO\"]; got {keep!r}.")
             if scr.get("by", "missing") not in SCREEN_BY:
                 raise _fail(src, f"[screen] by = {scr['by']!r}: choose one of {', '.join(SCREEN_BY)}.")
         tr = self.steps.get("treat")
@@ -175,6 +183,12 @@ class Pipeline:
             winmax = tr.get("winmax", 5)
             if isinstance(winmax, bool) or not isinstance(winmax, int) or winmax < 0:
                 raise _fail(src, f"[treat] winmax must be a whole number >= 0; got {winmax!r}.")
+            for key in ("skew_thresh", "kurt_thresh"):
+                v = tr.get(key, 1.0)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                    raise _fail(src, f"[treat] {key} must be a number > 0; got {v!r}.")
+            if not isinstance(tr.get("indicators", {}), dict):
+                raise _fail(src, "[treat] indicators must be a table: indicators = {CODE = \"none\"}.")
         for kind in ("normalise", "aggregate"):
             if kind in self.steps:
                 self._plugin(kind, self.steps[kind], f"[{kind}]")  # raises on unknown names/parameters
