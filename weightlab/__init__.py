@@ -36,6 +36,7 @@ _EXPORTS = {
     "Build": "weightlab.pipeline",
     "compare_builds": "weightlab.pipeline",
     "treat": "weightlab.treatment",
+    "analyse": "weightlab.analysis",
     "UncertaintySpec": "weightlab.robustness.spec",
     "demo_spec": "weightlab.robustness.spec",
     "run_robustness": "weightlab.robustness.engine",

@@ -475,9 +475,12 @@ def datasets_list() -> None:
 @datasets_app.command("export")
 def datasets_export(name: str = typer.Argument(..., help="Dataset name (see 'weightlab datasets list')."),
                     directory: Path = typer.Argument(..., help="Output directory.")) -> None:
-    """Write a built-in dataset as data.csv (id column 'unit' first) and framework.toml.
+    """Write a built-in dataset as data.csv and framework.toml (COINr's asem also as
+    framework_imeta.csv, with the pipeline.toml of COINr's build_example_coin).
 
-    Example: weightlab datasets export ai-cities mydata/
+    Examples:
+      weightlab datasets export ai-cities mydata/
+      weightlab datasets export asem asem/
     """
     from .datasets import export
 
