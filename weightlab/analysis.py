@@ -75,7 +75,7 @@ def correlation_flags(result: Any, weak: float = WEAK_CORRELATION) -> pd.DataFra
 
     - ``negative with own group`` / ``negative with index``: r < 0 (Pearson);
     - ``weak with own group``: |r| < ``weak``;
-    - ``closer to GROUP``: r with another level-2 group is higher than with the own group.
+    - ``closer to GROUP (r = ...)``: r with another level-2 group is higher than with the own group.
     """
     fw = result.dataset.framework
     pearson = indicator_correlations(result, "pearson")
@@ -96,7 +96,7 @@ def correlation_flags(result: Any, weak: float = WEAK_CORRELATION) -> pd.DataFra
         if pearson.loc[code, top] < 0:
             flags.append("negative with index")
         if best and others[best] > own:
-            flags.append(f"closer to {best}")
+            flags.append(f"closer to {best} (r = {others[best]:.2f})")
         rows.append({"indicator": code, "group": parent, "pearson_group": own,
                      "spearman_group": spearman.loc[code, parent], "pearson_index": pearson.loc[code, top],
                      "spearman_index": spearman.loc[code, top], "closest_other_group": best,
