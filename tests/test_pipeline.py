@@ -57,6 +57,8 @@ def test_asem_reproduces_coinr_published_results(asem_build):
         assert abs(row["score"] - index) <= TWO_DECIMALS, (code, row["score"], index)
         assert abs(row["Conn"] - conn) <= TWO_DECIMALS, (code, row["Conn"], conn)
         assert abs(row["Sust"] - sust) <= TWO_DECIMALS, (code, row["Sust"], sust)
+        # and each rounds to the published figure
+        assert [round(float(row[c]), 2) for c in ("score", "Conn", "Sust")] == [index, conn, sust], code
 
 
 def test_asem_build_steps_as_the_readme_describes(asem_build):
