@@ -38,7 +38,8 @@ def build():
 
 
 def test_indicator_stats_by_formula():
-    table = pd.DataFrame({"unit": list("pqrstuvw"), "a": [0, 0, 1, 2, 3, 4, 5, 40.0], "b": [1, 2, np.nan, 4, 5, 6, 7, 8.0],
+    table = pd.DataFrame({"unit": list("pqrstuvw"), "a": [0, 0, 1, 2, 3, 4, 5, 40.0],
+                          "b": [1, 2, np.nan, 4, 5, 6, 7, 8.0],
                           "c": [1.0] * 8, "d": [3, 1, 4, 1, 5, 9, 2, 6.0], "e": [2, 7, 1, 8, 2, 8, 1, 8.0]})
     with pytest.warns(UserWarning, match="constant"):
         ds = _dataset(table)

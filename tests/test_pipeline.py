@@ -495,7 +495,8 @@ def _naive_coinr_build(raw: pd.DataFrame, meta: pd.DataFrame, imeta: pd.DataFram
     for level in (2, 3, 4):  # 6. arithmetic means (all weights 1, nothing missing)
         level_codes = agg[agg["Level"] == level]["iCode"]
         parents = imeta.set_index("iCode")["Parent"]
-        new = pd.DataFrame({g: scores[[c for c in scores.columns if parents[c] == g]].mean(axis=1) for g in level_codes})
+        new = pd.DataFrame({g: scores[[c for c in scores.columns if parents[c] == g]].mean(axis=1)
+                            for g in level_codes})
         out.update(new.to_dict("series"))
         scores = new
     return pd.DataFrame(out)

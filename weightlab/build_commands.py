@@ -87,7 +87,8 @@ def run_analyse(ds: Dataset, out: Path | None, scheme: str, pipeline: Path | Non
             f"{r.group} {r.pc1_share:.0%}" for r in pca.itertuples())
     avail = tables["availability"]
     low = avail[avail["availability"] < 1]
-    yield f"units with missing values: {len(low)} of {len(avail)} (lowest availability {avail['availability'].min():.0%})"
+    yield (f"units with missing values: {len(low)} of {len(avail)} "
+           f"(lowest availability {avail['availability'].min():.0%})")
     if out is not None:
         for name, df in tables.items():
             write_table_atomic(df, Path(out) / f"{name}.csv", "csv")

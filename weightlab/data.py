@@ -143,8 +143,9 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     framework : path or Framework
         TOML or COINr iMeta CSV file, or a Framework.
     id_column : str, optional
-        Column with unit ids; default ``uCode`` when present (COINr iData), else the first column. A DataFrame whose index is named or not
-        integer (e.g. ``Dataset.values``) has its index taken as the first column.
+        Column with unit ids; default ``uCode`` when present (COINr iData), else the first column.
+        A DataFrame whose index is named or not integer (e.g. ``Dataset.values``) has its index
+        taken as the first column.
     name_column : str, optional
         Column with display names; default the first of ``name``, ``name_en``, ``uName`` present.
     sheet : str or int, optional

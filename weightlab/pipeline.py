@@ -540,7 +540,8 @@ def load_for_cli(path: str | Path, normalizer: str = "minmax", aggregator: str =
     """Read a pipeline for a CLI command, refusing --normalizer/--aggregator/--imputation values
     that the pipeline would silently override (the pipeline file is the one place for them)."""
     pipe = Pipeline.from_toml(path)
-    given = {"--normalizer": (normalizer, "minmax", "normalise"), "--aggregator": (aggregator, "arithmetic", "aggregate"),
+    given = {"--normalizer": (normalizer, "minmax", "normalise"),
+             "--aggregator": (aggregator, "arithmetic", "aggregate"),
              "--imputation": (imputation, "none", "impute")}
     for option, (value, default, step) in given.items():
         if value != default:
