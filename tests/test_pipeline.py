@@ -512,3 +512,14 @@ def test_asem_pillars_agree_with_a_plain_reimplementation_of_the_readme_steps(as
     want = _naive_coinr_build(raw, raw, imeta)
     got = asem_build.dataset("aggregated")
     pd.testing.assert_frame_equal(got[want.columns].loc[want.index], want, check_names=False, rtol=1e-11, atol=1e-9)
+
+
+def test_validate_checks_a_pipeline_before_printing(tmp_path, capsys):
+    export("asem", tmp_path)
+    args = ["validate", tmp_path / "data.csv", "-f", tmp_path / "framework.toml", "--pipeline"]
+    code, out, _ = run([*args, tmp_path / "pipeline.toml"], capsys)
+    assert code == 0 and "65 cell(s) imputed (Elec 1, Gas 1, ConSpeed 8" in out and "0 unit(s) screened out" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[impute]\nmethod = "mean_group"\ngroup = "Region"\n')
+    code, out, err = run([*args, bad], capsys)
+    assert code == 2 and out == "" and "group column 'Region'" in err

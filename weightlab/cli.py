@@ -146,13 +146,24 @@ def _settings(res, scheme: str | None = None) -> None:
 
 # ---------------------------------------------------------------------------------------------
 @app.command()
-def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Optional[str] = IdOpt) -> None:
-    """Check a data table against a framework and print a summary.
+def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Optional[str] = IdOpt,
+             pipeline: Optional[Path] = PipelineOpt) -> None:
+    """Check a data table against a framework (and a pipeline's data steps) and print a summary.
 
-    Example: weightlab validate data.csv -f framework.toml
+    Examples:
+      weightlab validate data.csv -f framework.toml
+      weightlab validate asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml
     """
     ds = _load(data, framework, id_column)
     s = ds.summary()
+    pipeline_lines = ""
+    if pipeline is not None:  # checked before anything is printed
+        from .pipeline import Pipeline, pipeline_summary, step_outcomes
+
+        pipe = Pipeline.from_toml(pipeline)
+        pipe.normalizer(ds.framework), pipe.aggregators(ds.framework)  # raise on targets/levels the data lack
+        outcomes = step_outcomes(pipe.prepare(ds).reports)
+        pipeline_lines = pipeline_summary({"pipeline": pipe.describe(), **outcomes})
     typer.echo(f"{s['source']}: {s['units']} units x {s['indicators']} indicators, {s['levels']} levels "
                f"({', '.join(f'level {k}: {v}' for k, v in s['nodes_per_level'].items())})")
     typer.echo(f"missing cells: {s['missing_cells']}"
@@ -167,6 +178,8 @@ def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Op
             typer.echo(f"{title}: {', '.join(roles[role])}")
     if roles["declared_but_absent"]:
         typer.echo(f"declared by the framework but not in the data: {', '.join(roles['declared_but_absent'])}")
+    if pipeline_lines:
+        typer.echo(pipeline_lines)
     if s["label"]:
         typer.echo(f"Note: {s['label']}")
 
