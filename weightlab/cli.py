@@ -313,14 +313,23 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
     sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
     sp = sp.with_overrides(reps=reps, seed=seed)
     extra = {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None}
-    if pipeline is not None:
-        from ._io import file_sha256
-        from .pipeline import Pipeline, robustness_inputs
-
-        pipe = Pipeline.from_toml(pipeline)
-        ds, sp, outcomes = robustness_inputs(ds, sp, pipe)
-        extra.update(pipeline=pipe.describe(), pipeline_sha256=file_sha256(pipeline), pipeline_steps=outcomes)
+    ds, sp = _with_pipeline(ds, sp, pipeline, extra)
     _run_robustness(ds, sp, threads, chunk_size, out, extra)
+
+
+def _with_pipeline(ds, spec, pipeline: Path | None, extra: dict):
+    """The dataset and spec a Monte Carlo command runs on: with ``--pipeline``, the data after the
+    pipeline's steps and the spec completed by them (its choices replace the step of the same
+    kind); the pipeline is recorded in ``extra`` (the manifest)."""
+    if pipeline is None:
+        return ds, spec
+    from ._io import file_sha256
+    from .pipeline import Pipeline, robustness_inputs
+
+    pipe = Pipeline.from_toml(pipeline)
+    ds, spec, outcomes = robustness_inputs(ds, spec, pipe)
+    extra.update(pipeline=pipe.describe(), pipeline_sha256=file_sha256(pipeline), pipeline_steps=outcomes)
+    return ds, spec
 
 
 def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
@@ -358,9 +367,11 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
                 threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                 out: Path = typer.Option(..., "--out", help="Output directory."),
-                id_column: Optional[str] = IdOpt) -> None:
+                id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt) -> None:
     """Which choice moves the ranks: first-order and total Sobol' indices of every uncertain factor,
     for the whole ranking and for every unit, with bootstrap intervals and a dummy factor.
+
+    With --pipeline the data go through the pipeline's steps first, as for robustness.
 
     Example: weightlab sensitivity data.csv -f framework.toml --spec spec.toml --base-samples 8192 --out sens/
     """
@@ -368,8 +379,9 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
 
     ds = _load(data, framework, id_column)
     sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
-    _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, out,
-                     {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None})
+    extra = {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None}
+    ds, sp = _with_pipeline(ds, sp, pipeline, extra)
+    _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, out, extra)
 
 
 def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, out: Path, extra: dict):
