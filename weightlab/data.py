@@ -89,21 +89,10 @@ class Dataset:
                        self.source, self.source_sha256, self.label)
 
 
-def _read_table(path: Path, sheet: str | int | None) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise InputError(f"Data file {path} does not exist: check the path.")
-    try:
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a problem with the file (e.g. BadZipFile)
-        first = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
-        raise InputError(f"Cannot read data file {path}: {first}; check that it is a valid {suffix} file.") from None
-    raise InputError(f"Data file {path} has unknown type '{suffix}': use .csv, .parquet or .xlsx.")
+def _read_table(path: Path, sheet: str | int | None, encoding: str | None = None) -> pd.DataFrame:
+    from .tables import read_table
+
+    return read_table(path, sheet, encoding)
 
 
 _MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-", ".."}
@@ -119,6 +108,13 @@ def _to_float(col: pd.Series, column: str, where: str, id_values: pd.Series) -> 
         bad = out.isna() & ~missing
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
+            from .tables import SPREADSHEET_ERRORS
+
+            if text.iloc[pos].upper() in SPREADSHEET_ERRORS:
+                raise InputError(
+                    f"{where}: spreadsheet error {text.iloc[pos]!r} in column '{column}', row {pos + 2} (unit "
+                    f"{id_values.iloc[pos]!r}): error values are refused in Excel and CSV alike, never read as "
+                    f"missing; fix the formula, or leave the cell empty for a missing value.")
             raise InputError(
                 f"{where}: non-numeric value {text.iloc[pos]!r} in column '{column}', row {pos + 2} (unit "
                 f"{id_values.iloc[pos]!r}): use a number, or leave the cell empty for a missing value."
@@ -133,7 +129,7 @@ def _to_float(col: pd.Series, column: str, where: str, id_values: pd.Series) -> 
 
 def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framework,
                  id_column: str | None = None, name_column: str | None = None,
-                 sheet: str | int | None = None, label: str = "") -> Dataset:
+                 sheet: str | int | None = None, label: str = "", encoding: str | None = None) -> Dataset:
     """Read and validate an indicator table against a framework.
 
     Parameters
@@ -152,14 +148,16 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     label : str, default=""
         Caveat attached to every output (e.g. "synthetic demo data"); by default the value of a
         ``note`` column holding one value for every row, if the table has one.
+    encoding : str, optional
+        Encoding of CSV and TOML text (default UTF-8, with or without a byte-order mark).
 
     Raises
     ------
     InputError
         Missing indicator columns, duplicate or empty ids, non-numeric or infinite cells (with row
-        and column), all-missing indicators, fewer than 2 units.
+        and column), all-missing indicators, units without any value, fewer than 2 units.
     """
-    fw = framework if isinstance(framework, Framework) else Framework.read(framework)
+    fw = framework if isinstance(framework, Framework) else Framework.read(framework, encoding=encoding)
     if isinstance(data, pd.DataFrame):
         # ids held in a named or non-integer index (e.g. Dataset.values) become the first column instead of
         # being lost; an unnamed integer index (row numbers, also after filtering) is dropped
@@ -168,7 +166,7 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
         where, source, digest = "data table", "", ""
     else:
         path = Path(data)
-        table, where, source = _read_table(path, sheet), f"Data file {path}", str(path)
+        table, where, source = _read_table(path, sheet, encoding), f"Data file {path}", str(path)
         digest = file_sha256(path)
     if table.shape[1] == 0:
         raise InputError(f"{where} has no columns.")
@@ -191,12 +189,25 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     codes = fw.indicator_codes
     missing = [c for c in codes if c not in table.columns]
     if missing:
+        if source:
+            from .tables import locate_header
+
+            row = locate_header(path, codes, sheet, encoding)
+            if row is not None:
+                raise InputError(f"{where}: the header (the row naming the indicator columns) is on row {row}, "
+                                 f"not on the first row: delete the {row - 1} row(s) above it.")
         raise InputError(f"{where} lacks indicator column(s) {', '.join(missing[:5])}"
                          f"{' ...' if len(missing) > 5 else ''}: add them or fix the framework codes.")
     if len(table) < 2:
         raise InputError(f"{where} has {len(table)} unit(s): at least 2 are needed to build an index.")
     values = pd.DataFrame({c: _to_float(table[c], c, where, ids).to_numpy() for c in codes},
                           index=pd.Index(ids.to_numpy(), name="unit"))
+    empty_units = values.isna().all(axis=1).to_numpy()
+    if empty_units.any():
+        pos = int(np.flatnonzero(empty_units)[0])
+        raise InputError(f"{where}: unit {ids.iloc[pos]!r} (row {pos + 2}) has no indicator value at all"
+                         f"{f' ({int(empty_units.sum())} such units)' if empty_units.sum() > 1 else ''}: it "
+                         f"cannot be ranked; remove the row or fill at least one value.")
     all_missing = [c for c in codes if values[c].isna().all()]
     if all_missing:
         raise InputError(f"{where}: indicator '{all_missing[0]}' has no values: fill it or remove it from the "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .errors import ParameterError
+from .errors import InputError, ParameterError
 
 IMPUTATIONS = ("none", "mean", "median", "knn")
 
@@ -25,10 +25,13 @@ def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> 
     out = values.astype(float).copy()
     if method == "none" or not out.isna().to_numpy().any():
         return out
-    if method == "mean":
-        return out.fillna(out.mean())
-    if method == "median":
-        return out.fillna(out.median())
+    if method in ("mean", "median"):
+        fill = out.mean() if method == "mean" else out.median()
+        overflow = out.isna().any() & ~fill.map(lambda v: abs(v) < float("inf"))
+        if overflow.any():
+            raise InputError(f"{method} imputation of indicator '{overflow[overflow].index[0]}' overflows floating "
+                             f"point: its values are too large; rescale the column (e.g. divide it by 1e6).")
+        return out.fillna(fill)
     from sklearn.impute import KNNImputer
 
     mu = out.mean()

@@ -46,10 +46,21 @@ def load_ai_cities() -> Dataset:
     return load("ai-cities")
 
 
-def export(name: str, directory: str | Path) -> list[Path]:
-    """Write ``data.csv`` (id column ``unit`` first) and ``framework.toml`` of a dataset to ``directory``."""
-    ds = load(name)
+def export(name: str, directory: str | Path, force: bool = False) -> list[Path]:
+    """Write ``data.csv`` (id column ``unit`` first) and ``framework.toml`` of a dataset to ``directory``.
+
+    Existing files of those names are overwritten only with ``force=True``.
+    """
     directory = Path(directory)
+    if name not in DATASETS:
+        raise InputError(f"Unknown dataset '{name}'. Available: {', '.join(DATASETS)}.")
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"Cannot export to {directory}: it is a file; give a directory.")
+    existing = [p.name for p in (directory / "data.csv", directory / "framework.toml") if p.exists()]
+    if existing and not force:
+        raise InputError(f"{directory} already holds {' and '.join(existing)}: pass --force to overwrite "
+                         f"(force=True in Python), or choose another directory.")
+    ds = load(name)
     table = ds.meta.copy()
     table.insert(0, "unit", ds.units)
     table = table.reset_index(drop=True)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._io import package_versions, write_json_atomic, write_table_atomic
+from .._io import honour_umask, write_json_atomic, write_table_atomic
+from ..outdir import ResultDirectory
 from .results import RobustnessResult
 
 
@@ -19,16 +20,37 @@ def with_note(df: pd.DataFrame, label: str) -> pd.DataFrame:
     return out
 
 
-def write_results(result: RobustnessResult, out_dir: str | Path, extra: dict | None = None) -> list[Path]:
-    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv`` and ``manifest.json``."""
-    out_dir = Path(out_dir)
+def write_results(result: RobustnessResult, out_dir: "str | Path | ResultDirectory", extra: dict | None = None,
+                  kind: str = "robustness", subdir: str = "") -> list[Path]:
+    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv`` and ``manifest.json``.
+
+    The directory is written as a whole (:class:`~weightlab.outdir.ResultDirectory`): files are
+    staged beside it and moved into place at the end; an existing ``out_dir`` is replaced only
+    when it is an earlier weightlab result. Given a ``ResultDirectory``, the files go into its stage
+    and the caller commits it (``subdir``: into that subdirectory of the stage). Returns the final
+    paths of the files.
+    """
+    if isinstance(out_dir, ResultDirectory):
+        where = out_dir.path / subdir
+        if subdir:
+            where.mkdir()
+            honour_umask(where, directory=True)
+        return _write_files(result, where, out_dir.target / subdir, extra, kind)
+    with ResultDirectory(out_dir) as stage:
+        paths = _write_files(result, stage.path, stage.target, extra, kind)
+    return paths
+
+
+def _write_files(result: RobustnessResult, where: Path, target: Path, extra: dict | None, kind: str) -> list[Path]:
+    from ..manifest import run_record
+
     label = result.manifest.get("label") or ""
-    paths = [out_dir / "ranks.csv", out_dir / "rank_frequency.parquet", out_dir / "choice_shares.csv",
-             out_dir / "manifest.json"]
+    names = ["ranks.csv", "rank_frequency.parquet", "choice_shares.csv", "manifest.json"]
+    paths = [where / name for name in names]
     write_table_atomic(with_note(result.ranks, label), paths[0], "csv")
     write_table_atomic(result.rank_frequency, paths[1], "parquet", index=True)
     write_table_atomic(with_note(result.choice_shares, label), paths[2], "csv")
-    manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
-                "files": [p.name for p in paths]}
+    record = run_record(kind, result.dataset, result.spec, threads=result.manifest.get("threads"))
+    manifest = {**record, **result.manifest, **(extra or {}), "files": names}
     write_json_atomic(paths[3], manifest)
-    return paths
+    return [target / name for name in names]

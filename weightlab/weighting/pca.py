@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._params import NONE, Interval, Options
+from ..errors import InputError
 from ._common import normalise_or_equal
 from .base import SCHEMES, WeightingScheme
 
@@ -96,15 +97,22 @@ class PCA(WeightingScheme):
         self.min_variance = min_variance
         self.min_share = min_share
 
-    def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _components(self, X: np.ndarray, group: str = "") -> tuple[np.ndarray, np.ndarray]:
         from sklearn.decomposition import PCA as SkPCA
 
-        Z = _standardise(np.asarray(X, dtype=float))
+        X = np.asarray(X, dtype=float)
+        n, m = X.shape
+        if n <= m:
+            raise InputError(f"{self.name} weights of group '{group}': {n} units for {m} members. With no more "
+                             f"units than members the correlation matrix is singular and PCA keeps factors of "
+                             f"eigenvalue 0: use another scheme for this group's level, fewer members, or more "
+                             f"units.")
+        Z = _standardise(X)
         pca = SkPCA(svd_solver="full").fit(Z)
         return pca.explained_variance_, pca.components_
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
-        eig, comps = self._components(X)
+        eig, comps = self._components(X, group)
         m = len(members)
         if self.n_factors is not None:
             k = min(int(self.n_factors), m)
@@ -149,5 +157,5 @@ class FirstComponent(PCA):
         pass
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
-        _, comps = self._components(X)
+        _, comps = self._components(X, group)
         return normalise_or_equal(np.abs(comps[0]))
