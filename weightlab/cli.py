@@ -428,7 +428,7 @@ def _demo(stage, reps: int, threads: Optional[int], yes: bool, start: float) -> 
     typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")
     spec = demo_spec(reps=reps)
     _run_robustness(ds, spec, threads, None, stage, {"dataset": "ai-cities"}, yes, where="robustness")
-    write_json_atomic(tmp / "manifest.json", run_record("demo", ds, spec, threads, label=ds.label, dataset="ai-cities",
+    write_json_atomic(tmp / "manifest.json", run_record("demo", ds, spec, threads, label=ds.label, builtin_dataset="ai-cities",
                                                         files=files + ["robustness/"],
                                                         wall_time_s=time.perf_counter() - start))
     typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")

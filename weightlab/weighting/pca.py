@@ -97,22 +97,24 @@ class PCA(WeightingScheme):
         self.min_variance = min_variance
         self.min_share = min_share
 
-    def _components(self, X: np.ndarray, group: str = "") -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.decomposition import PCA as SkPCA
-
-        X = np.asarray(X, dtype=float)
-        n, m = X.shape
+    def _refuse_singular(self, X: np.ndarray, group: str) -> None:
+        n, m = np.shape(X)
         if n <= m:
             raise InputError(f"{self.name} weights of group '{group}': {n} units for {m} members. With no more "
                              f"units than members the correlation matrix is singular and PCA keeps factors of "
                              f"eigenvalue 0: use another scheme for this group's level, fewer members, or more "
                              f"units.")
-        Z = _standardise(X)
+
+    def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.decomposition import PCA as SkPCA
+
+        Z = _standardise(np.asarray(X, dtype=float))
         pca = SkPCA(svd_solver="full").fit(Z)
         return pca.explained_variance_, pca.components_
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
-        eig, comps = self._components(X, group)
+        self._refuse_singular(X, group)
+        eig, comps = self._components(X)
         m = len(members)
         if self.n_factors is not None:
             k = min(int(self.n_factors), m)
@@ -157,5 +159,6 @@ class FirstComponent(PCA):
         pass
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
-        _, comps = self._components(X, group)
+        self._refuse_singular(X, group)
+        _, comps = self._components(X)
         return normalise_or_equal(np.abs(comps[0]))
