@@ -123,15 +123,23 @@ def encoding_hint(raw: bytes) -> str:
     return "latin-1"
 
 
-def read_text(path: str | Path, what: str, error: type[Exception], encoding: str | None = None) -> str:
+def read_text(path: str | Path, what: str, error: type[Exception], encoding: str | None = None,
+              utf8_first: bool = False) -> str:
     """Read a text file; ``encoding=None`` means UTF-8 with or without a byte-order mark.
 
+    With ``utf8_first`` (TOML files, which the TOML standard requires to be UTF-8) UTF-8 is tried
+    before ``encoding``, so one ``--encoding`` serves a GBK data file next to a UTF-8 framework.
     Text that does not decode raises ``error`` naming the encoding problem and the fix (save as
     UTF-8, or give the file's encoding with ``--encoding``).
     """
     path = check_input_file(path, what, error)
     raw = path.read_bytes()
     enc = encoding or "utf-8-sig"
+    if utf8_first and encoding:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
     try:
         return raw.decode(enc)
     except LookupError:
@@ -149,7 +157,7 @@ def read_toml(path: str | Path, what: str, error: type[Exception], encoding: str
     and the path. A UTF-8 byte-order mark is accepted."""
     import tomllib
 
-    text = read_text(path, what, error, encoding)
+    text = read_text(path, what, error, encoding, utf8_first=True)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

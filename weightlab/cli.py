@@ -278,7 +278,8 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
         ds = _load(data, framework, id_column, encoding, sheet)
         sp = UncertaintySpec.from_toml(spec, encoding) if spec else UncertaintySpec()
         sp = sp.with_overrides(reps=reps, seed=seed)
-        _run_robustness(ds, sp, threads, chunk_size, stage, {}, yes, start)
+        result, paths = _run_robustness(ds, sp, threads, chunk_size, stage, {}, yes, start)
+    _summary(result, paths)  # printed once the results are in place
 
 
 def _check_run_options(reps: Optional[int], seed: Optional[int], threads: Optional[int],
@@ -335,8 +336,12 @@ def _run_robustness(ds, spec, threads, chunk_size, stage, extra: dict, yes: bool
     with _progress(spec.reps) as progress:
         result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=_Pace(yes, progress))
     extra["wall_time_s"] = time.perf_counter() - start
-    paths = write_results(result, stage, extra, kind="robustness", subdir=where)
-    m = result.manifest
+    return result, write_results(result, stage, extra, kind="robustness", subdir=where)
+
+
+def _summary(result, paths: list[Path]) -> None:
+    """Print the rate (compilation apart) and the top of the rank table of a robustness run."""
+    m, spec = result.manifest, result.spec
     typer.echo(f"{spec.reps:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads; "
                f"compilation {m['compile_s']:.2f} s apart); uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
     cols = ["name", "nominal_rank", "median_rank"] + [c for c in result.ranks.columns
@@ -344,9 +349,8 @@ def _run_robustness(ds, spec, threads, chunk_size, stage, extra: dict, yes: bool
     typer.echo(result.ranks[cols + [c for c in result.ranks.columns if c.startswith("p_top")]].head(10)
                .to_string(index=False))
     typer.echo(f"results: {', '.join(str(p) for p in paths)}")
-    if ds.label:
-        typer.echo(f"Note: {ds.label}")
-    return result
+    if result.dataset.label:
+        typer.echo(f"Note: {result.dataset.label}")
 
 
 class _progress:
@@ -395,10 +399,12 @@ def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output 
     start = time.perf_counter()
     _check_run_options(reps, None, threads, None)  # every option is checked before anything is written
     with ResultDirectory(out) as stage:
-        _demo(stage, reps, threads, yes, start)
+        result, paths = _demo(stage, reps, threads, yes, start)
+    _summary(result, paths)  # printed once the results are in place
+    typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")
 
 
-def _demo(stage, reps: int, threads: Optional[int], yes: bool, start: float) -> None:
+def _demo(stage, reps: int, threads: Optional[int], yes: bool, start: float):
     """The demo's work, written into ``stage`` (committed by the caller)."""
     import warnings
 
@@ -427,11 +433,12 @@ def _demo(stage, reps: int, threads: Optional[int], yes: bool, start: float) -> 
     typer.echo("Spearman correlation between schemes:\n" + cmp.spearman.round(3).to_string())
     typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")
     spec = demo_spec(reps=reps)
-    _run_robustness(ds, spec, threads, None, stage, {"dataset": "ai-cities"}, yes, where="robustness")
+    result, paths = _run_robustness(ds, spec, threads, None, stage, {"dataset": "ai-cities"}, yes,
+                                    where="robustness")
     write_json_atomic(tmp / "manifest.json", run_record("demo", ds, spec, threads, label=ds.label, builtin_dataset="ai-cities",
                                                         files=files + ["robustness/"],
                                                         wall_time_s=time.perf_counter() - start))
-    typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")
+    return result, paths
 
 
 @datasets_app.command("list")

@@ -170,6 +170,14 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
         digest = file_sha256(path)
     if table.shape[1] == 0:
         raise InputError(f"{where} has no columns.")
+    codes = fw.indicator_codes
+    if source and any(c not in table.columns for c in codes):
+        from .tables import locate_header
+
+        row = locate_header(path, codes, sheet, encoding)
+        if row is not None:
+            raise InputError(f"{where}: the header (the row naming the indicator columns) is on row {row}, not on "
+                             f"the first row: delete the {row - 1} row(s) above it.")
     if table.columns.has_duplicates:
         dup = table.columns[table.columns.duplicated()][0]
         raise InputError(f"{where}: column {dup!r} appears more than once; give every column a unique name.")
@@ -186,16 +194,8 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     if dup.any():
         raise InputError(f"{where}: unit id {ids[dup].iloc[0]!r} appears more than once in column '{id_col}': "
                          f"ids must be unique.")
-    codes = fw.indicator_codes
     missing = [c for c in codes if c not in table.columns]
     if missing:
-        if source:
-            from .tables import locate_header
-
-            row = locate_header(path, codes, sheet, encoding)
-            if row is not None:
-                raise InputError(f"{where}: the header (the row naming the indicator columns) is on row {row}, "
-                                 f"not on the first row: delete the {row - 1} row(s) above it.")
         raise InputError(f"{where} lacks indicator column(s) {', '.join(missing[:5])}"
                          f"{' ...' if len(missing) > 5 else ''}: add them or fix the framework codes.")
     if len(table) < 2:

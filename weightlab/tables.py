@@ -65,7 +65,7 @@ def _fail_unreadable(path: Path, exc: Exception, kind: str) -> InputError:
 def _check_header(names: list, path: Path) -> None:
     seen = set()
     for name in names:
-        if name in seen:
+        if name in seen and str(name).strip():  # empty names become "Unnamed: j", which are unique
             raise InputError(f"Data file {path}: column {name!r} appears more than once in the header; give "
                              f"every column a unique name.")
         seen.add(name)

@@ -245,7 +245,8 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(table.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self._fit(table)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as one clear error
+            self._fit(table)
         for attr, value in vars(self).items():
             if attr.endswith("_") and isinstance(value, np.ndarray) and value.dtype.kind == "f" \
                     and np.isinf(value).any():
@@ -267,7 +268,8 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         order = self._column_order(table, who)
         if order is not None:
             table = Table(table.values[:, order], [table.columns[j] for j in order], table.index)
-        out = self._transform(table)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked just below
+            out = self._transform(table)
         self._check_output(table, out, who)
         if order is not None:
             out = out[:, np.argsort(order)]
