@@ -124,13 +124,14 @@ def encoding_hint(raw: bytes) -> str:
 
 
 def read_text(path: str | Path, what: str, error: type[Exception], encoding: str | None = None,
-              utf8_first: bool = False) -> str:
+              utf8_first: bool = False, encoding_option: bool = True) -> str:
     """Read a text file; ``encoding=None`` means UTF-8 with or without a byte-order mark.
 
     With ``utf8_first`` (TOML files, which the TOML standard requires to be UTF-8) UTF-8 is tried
     before ``encoding``, so one ``--encoding`` serves a GBK data file next to a UTF-8 framework.
     Text that does not decode raises ``error`` naming the encoding problem and the fix (save as
-    UTF-8, or give the file's encoding with ``--encoding``).
+    UTF-8, or give the file's encoding with ``--encoding`` when ``encoding_option``: files read
+    without one, such as weights and AHP files, are UTF-8 only).
     """
     path = check_input_file(path, what, error)
     raw = path.read_bytes()
@@ -147,17 +148,19 @@ def read_text(path: str | Path, what: str, error: type[Exception], encoding: str
                     f"utf-8, gbk, utf-16 or cp1252.") from None
     except UnicodeDecodeError as exc:
         hint = encoding_hint(raw)
+        fix = (f"save it as UTF-8 or give its encoding with --encoding {hint} (encoding={hint!r} in Python)"
+               if encoding_option else "save it as UTF-8")
         raise error(f"{what} {path} is not {enc if encoding else 'UTF-8'} text (undecodable byte at position "
-                    f"{exc.start}; it looks like {hint}): save it as UTF-8 or give its encoding with "
-                    f"--encoding {hint} (encoding={hint!r} in Python).") from None
+                    f"{exc.start}; it looks like {hint}): {fix}.") from None
 
 
-def read_toml(path: str | Path, what: str, error: type[Exception], encoding: str | None = None) -> dict[str, Any]:
+def read_toml(path: str | Path, what: str, error: type[Exception], encoding: str | None = None,
+              encoding_option: bool = True) -> dict[str, Any]:
     """Parse a TOML file; a missing file, a bad encoding or bad syntax raises ``error`` naming ``what``
     and the path. A UTF-8 byte-order mark is accepted."""
     import tomllib
 
-    text = read_text(path, what, error, encoding, utf8_first=True)
+    text = read_text(path, what, error, encoding, utf8_first=True, encoding_option=encoding_option)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -165,10 +168,17 @@ def read_toml(path: str | Path, what: str, error: type[Exception], encoding: str
 
 
 def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file; of a directory (a partitioned Parquet dataset), of its files' relative paths
+    and contents in sorted order."""
+    path = Path(path)
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
 
 

@@ -76,20 +76,24 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     if not text.strip():
         raise InputError(f"Data file {path} is empty: it needs a header row and one row per unit.")
     header_line = text.lstrip("\r\n").splitlines()[0]
-    sep = ","
+    sep, label = ",", ""
     if "," not in header_line:
-        for candidate, label in ((";", "semicolon"), ("\t", "tab")):
+        for candidate, name in ((";", "semicolon"), ("\t", "tab")):
             if candidate in header_line:
-                sep = candidate
-                warnings.warn(f"Data file {path} has no comma in its header: read it as {label}-separated.",
-                              UserWarning, stacklevel=3)
+                sep, label = candidate, f"{name}-separated"
                 break
     header = next(csv.reader([header_line], delimiter=sep))
-    _check_header(header, path)
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        _check_header(header, path)
+        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except InputError as exc:
+        raise InputError(f"{exc} (The file was read as {label}: its header has no comma.)" if label
+                         else str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - any parser failure (ragged rows, quotes) is a problem with the file
-        raise _fail_unreadable(path, exc, "CSV") from None
+        raise _fail_unreadable(path, exc, f"{label} CSV" if label else "CSV") from None
+    if label:
+        warnings.warn(f"Data file {path} has no comma in its header: read it as {label}.", UserWarning, stacklevel=3)
+    return table
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

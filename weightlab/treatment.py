@@ -11,6 +11,7 @@ Methods (``IMPUTATIONS``):
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .errors import InputError, ParameterError
@@ -26,7 +27,8 @@ def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> 
     if method == "none" or not out.isna().to_numpy().any():
         return out
     if method in ("mean", "median"):
-        fill = out.mean() if method == "mean" else out.median()
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            fill = out.mean() if method == "mean" else out.median()
         overflow = out.isna().any() & ~fill.map(lambda v: abs(v) < float("inf"))
         if overflow.any():
             raise InputError(f"{method} imputation of indicator '{overflow[overflow].index[0]}' overflows floating "

@@ -106,7 +106,7 @@ class Expert(WeightingScheme):
         from .._io import read_text
 
         path = Path(self.weights)
-        text = read_text(path, "Weights file", InputError)
+        text = read_text(path, "Weights file", InputError, encoding_option=False)
         try:
             table = pd.read_csv(io.StringIO(text), dtype={"member": str})
         except (ValueError, OSError) as exc:
@@ -135,7 +135,7 @@ class Expert(WeightingScheme):
         if isinstance(self.ahp, dict):
             doc, where = self.ahp, "ahp"
         else:
-            doc, where = read_toml(self.ahp, "AHP file", InputError).get("groups"), f"AHP file {self.ahp}"
+            doc, where = read_toml(self.ahp, "AHP file", InputError, encoding_option=False).get("groups"), f"AHP file {self.ahp}"
             if not isinstance(doc, dict) or not doc:
                 raise InputError(f"{where} has no [groups.<code>] tables: write one per group, with members = "
                                  f"[...] and matrix = [[...], ...].")
@@ -184,7 +184,9 @@ class Expert(WeightingScheme):
             return np.array([by_member[m] for m in members])
         overrides = self._overrides()
         w = np.array([overrides.get(m, framework.node(m).weight) for m in members], dtype=float)
-        if not np.isfinite(w.sum()):
+        with np.errstate(over="ignore"):
+            total = w.sum()
+        if not np.isfinite(total):
             raise ParameterError(f"Expert weights of group '{group}' overflow when summed: weights are relative "
                                  f"within a group, so scale them down (e.g. divide them all by 1e6).")
         if w.sum() <= 0:
