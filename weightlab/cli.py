@@ -223,6 +223,8 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
             schemes: str = typer.Option("expert,entropy,critic,pca", "--schemes", help="Comma-separated schemes."),
             baseline: Optional[str] = typer.Option(None, "--baseline", help="Baseline scheme (default: the first)."),
             normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
+            param: list[str] = typer.Option([], "--param", help="key=value for the normalizer or aggregator "
+                                            "(repeatable), e.g. shift=0.01 for a geometric aggregator."),
             fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt,
             encoding: Optional[str] = EncodingOpt, sheet: Optional[str] = SheetOpt) -> None:
     """Compare weighting schemes: ranks, shifts against a baseline, Spearman and Kendall correlations.
@@ -241,8 +243,10 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
         _fail(f"--schemes lists {', '.join(twice)} twice: list each scheme once.")
     if baseline is not None and baseline not in names:
         _fail(f"--baseline {baseline} is not one of --schemes {','.join(names)}.")
+    p = _route_params(param, {"normalizer": (normalizer, None), "aggregator": (aggregator, None)})
     ds = _load(data, framework, id_column, encoding, sheet)
-    cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
+    cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation,
+                          normalizer_params=p["normalizer"], aggregator_params=p["aggregator"])
     if fmt == Fmt.table and out is None:
         _emit(cmp.table(), fmt, None, "", title=f"ranks under each scheme (baseline {cmp.baseline})")
         typer.echo("\nSpearman rank correlation\n" + cmp.spearman.round(3).to_string())
