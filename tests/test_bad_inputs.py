@@ -17,29 +17,8 @@ import pytest
 
 from weightlab.cli import main
 
-FW = """[index]
-code = "idx"
-[[groups]]
-code = "g1"
-parent = "idx"
-[[groups]]
-code = "g2"
-parent = "idx"
-[[indicators]]
-code = "a"
-parent = "g1"
-name_zh = "人工智能企业"
-[[indicators]]
-code = "b"
-parent = "g1"
-direction = -1
-[[indicators]]
-code = "c"
-parent = "g2"
-[[indicators]]
-code = "d"
-parent = "g2"
-"""
+from .helpers import TWO_GROUP_FRAMEWORK as FW
+
 ONE_INDICATOR_FW = '[index]\ncode = "idx"\n[[indicators]]\ncode = "a"\nparent = "idx"\n'
 SPEC = 'seed = 1\nreps = 500\n[weights]\nperturb = "uniform"\nspread = 0.2\n'
 

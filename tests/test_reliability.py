@@ -21,29 +21,9 @@ from weightlab.robustness.engine import run
 from weightlab.robustness.output import write_results
 from weightlab.robustness.spec import UncertaintySpec
 
+from .helpers import TWO_GROUP_FRAMEWORK as FW
 from .helpers import random_dataset
 
-FW = """[index]
-code = "idx"
-[[groups]]
-code = "g1"
-parent = "idx"
-[[groups]]
-code = "g2"
-parent = "idx"
-[[indicators]]
-code = "a"
-parent = "g1"
-[[indicators]]
-code = "b"
-parent = "g1"
-[[indicators]]
-code = "c"
-parent = "g2"
-[[indicators]]
-code = "d"
-parent = "g2"
-"""
 
 
 @pytest.fixture()
