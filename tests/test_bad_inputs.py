@@ -303,6 +303,15 @@ CASES = [
      ["shift=1e+20", "so large", "0.01"]),
     ("shift-swamps-data-harmonic", {}, SCORE + ["--aggregator", "harmonic", "--param", "shift=1e19"],
      ["so large"]),
+    ("goalposts-swamp-every-unit-ties", {}, SCORE + ["--normalizer", "goalposts", "--param", "lower=1e9",
+                                                     "--param", "upper=2e9"], ["same index score", "tie"]),
+    ("spec-shift-swamps-data", {"s.toml": SPEC + '[choices]\naggregator = ["arithmetic", {name = "geometric", '
+                                                 'shift = 1e20}]\n'}, ROB + ["--spec", "s.toml"], ["so large"]),
+    ("spec-nominal-pca-too-few-units", {"data.csv": csv(table().iloc[:2]), "s.toml": SPEC + '[choices]\n'
+                                                                                             'scheme = ["pca"]\n'},
+     ROB + ["--spec", "s.toml"], ["2 units for 2 members"]),
+    ("compare-geometric-needs-shift", {}, ["compare", "data.csv", "-f", "fw.toml", "--aggregator", "geometric"],
+     ["strictly positive", "--param shift"]),
     ("geometric-needs-shift", {}, SCORE + ["--aggregator", "geometric"], ["strictly positive", "shift"]),
     ("negative-shift", {}, SCORE + ["--aggregator", "geometric", "--param", "shift=-1"], ["shift"]),
     ("bad-range", {}, SCORE + ["--param", "range=5,1"], ["range", "a < b"]),

@@ -172,3 +172,13 @@ def test_interrupt_exits_130_with_one_line_and_nothing_written(sig, inputs):
     assert proc.returncode == 130, (out, err)
     assert err == "weightlab: interrupted, nothing written\n"
     assert sorted(p.name for p in inputs.iterdir()) == ["data.csv", "fw.toml", "spec.toml"]
+
+
+def test_python_dataset_with_an_empty_unit_is_refused_by_build_index():
+    from weightlab.index import build_index
+
+    ds = random_dataset(n_units=10)
+    values = ds.values.copy()
+    values.iloc[4] = np.nan
+    with pytest.raises(InputError, match="'u04' has no indicator value"):
+        build_index(Dataset(values, ds.framework, ds.names))

@@ -127,6 +127,17 @@ def _to_float(col: pd.Series, column: str, where: str, id_values: pd.Series) -> 
     return out
 
 
+def refuse_empty_units(values: pd.DataFrame, where: str = "data", rows: bool = False) -> None:
+    """Refuse units without any indicator value, which would otherwise still get a rank (the last);
+    ``rows``: name the unit's row in the file too (header = row 1)."""
+    empty = values.isna().all(axis=1).to_numpy()
+    if empty.any():
+        pos = int(np.flatnonzero(empty)[0])
+        raise InputError(f"{where}: unit {values.index[pos]!r}{f' (row {pos + 2})' if rows else ''} has no indicator "
+                         f"value at all{f' ({int(empty.sum())} such units)' if empty.sum() > 1 else ''}: it cannot "
+                         f"be ranked; remove the row or fill at least one value.")
+
+
 def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framework,
                  id_column: str | None = None, name_column: str | None = None,
                  sheet: str | int | None = None, label: str = "", encoding: str | None = None) -> Dataset:
@@ -202,12 +213,7 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
         raise InputError(f"{where} has {len(table)} unit(s): at least 2 are needed to build an index.")
     values = pd.DataFrame({c: _to_float(table[c], c, where, ids).to_numpy() for c in codes},
                           index=pd.Index(ids.to_numpy(), name="unit"))
-    empty_units = values.isna().all(axis=1).to_numpy()
-    if empty_units.any():
-        pos = int(np.flatnonzero(empty_units)[0])
-        raise InputError(f"{where}: unit {ids.iloc[pos]!r} (row {pos + 2}) has no indicator value at all"
-                         f"{f' ({int(empty_units.sum())} such units)' if empty_units.sum() > 1 else ''}: it "
-                         f"cannot be ranked; remove the row or fill at least one value.")
+    refuse_empty_units(values, where, rows=True)
     all_missing = [c for c in codes if values[c].isna().all()]
     if all_missing:
         raise InputError(f"{where}: indicator '{all_missing[0]}' has no values: fill it or remove it from the "

@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from .aggregation import Aggregator, aggregate_tree
-from .data import Dataset
+from .data import Dataset, refuse_empty_units
 from .errors import InputError
 from .normalization import NORMALIZERS, Normalizer
 from .treatment import impute
@@ -120,6 +120,7 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
         Aggregate over the members present (renormalising weights); else a missing member gives NaN.
     """
     fw = dataset.framework
+    refuse_empty_units(dataset.values)
     X = normalise(dataset, normalizer, imputation, **(normalizer_params or {}))
     if isinstance(aggregator, dict):
         aggs = resolve_aggregators({k: _resolve_agg(v, aggregator_params) for k, v in aggregator.items()}, fw)
@@ -136,7 +137,7 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
         w = replace(w, label=dataset.label)
     member_weights, scores = aggregate_tree(X, fw, aggs, lambda g, members, block: w.values[members].to_numpy(),
                                             skip_missing=skip_missing)
-    _refuse_all_ties(X, scores[fw.n_levels][fw.index.code])
+    _refuse_all_ties(dataset.values, scores[fw.n_levels][fw.index.code])
     settings = {
         "normalizer": _describe(normalizer, normalizer_params),
         "scheme": w.scheme if weights is not None else _describe(scheme, scheme_params),
@@ -150,15 +151,15 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
     return IndexResult(dataset, X, scores, w, settings)
 
 
-def _refuse_all_ties(X: pd.DataFrame, index_scores: pd.Series) -> None:
-    """Refuse an index where every unit has the same score although the normalised data differ
-    between units: a parameter (a shift, a range) swamped the data, and a ranking would be void."""
+def _refuse_all_ties(values: pd.DataFrame, index_scores: pd.Series) -> None:
+    """Refuse an index where every unit has the same score although the data differ between units:
+    a parameter (a shift, a range, goalposts) swamped the data, and a ranking would be void."""
     s = index_scores.to_numpy(dtype=float)
     s = s[np.isfinite(s)]
-    varies = (X.max() - X.min()).fillna(0.0).gt(0).any()
+    varies = (values.max() - values.min()).fillna(0.0).gt(0).any()
     if len(s) > 1 and np.ptp(s) == 0 and varies:
-        raise InputError(f"Every unit gets the same index score ({s[0]:g}) although the normalised data differ "
-                         f"between units: a parameter (e.g. a shift or range) is too large, or the weights put "
+        raise InputError(f"Every unit gets the same index score ({s[0]:g}) although the data differ between "
+                         f"units: a parameter (e.g. a shift, range or goalposts) swamps them, or the weights put "
                          f"everything on constant members; every unit would tie at rank 1.")
 
 

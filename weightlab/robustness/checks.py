@@ -11,7 +11,10 @@ would otherwise compute quietly:
   ``n (1 - 1/e)`` distinct ones, with standard deviation about ``sqrt(n (e^-1 - 2 e^-2))``;
   the run is refused unless that mean minus five standard deviations exceeds the largest such
   group (otherwise some replications would keep factors of eigenvalue 0);
-- ``reps`` above :data:`MAX_REPS` (checked by the spec itself).
+- ``reps`` above ``spec.MAX_REPS`` (checked by the spec itself).
+
+The nominal index is built first, so that its errors (overflow, PCA on too few units, a shift
+that swamps the data...) come before the plan is compiled and the kernels loaded.
 """
 
 from __future__ import annotations
@@ -35,10 +38,18 @@ def min_distinct_units(n: int) -> float:
 def check_run(dataset: Dataset, spec: UncertaintySpec) -> list[str]:
     """Raise SpecError for a spec that cannot give a meaningful run on ``dataset``; return the
     statements (also issued as warnings) of behaviours the user should know about."""
+    from ..index import build_index
+
     fw = dataset.framework
     where = spec.source or "spec"
     notes: list[str] = []
     spec.check_against(fw)
+    ch = spec.choices
+    with warnings.catch_warnings():  # the nominal build, so that its errors come before any compilation
+        warnings.simplefilter("ignore")
+        build_index(dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                    aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
+                    scheme_level=ch.scheme_levels)
     if spec.choices.drop_indicator:
         if len(fw.indicator_codes) == 1:
             raise SpecError(f"{where}: [choices] drop_indicator = true would drop '{fw.indicator_codes[0]}', the only "

@@ -120,6 +120,8 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     chunk_size : int, optional
         Replications per chunk between progress reports (default and maximum 16384 per thread).
     progress : callable (done, total), optional
+        Called with ``done = 0`` when the replications start (after the kernels are compiled or
+        loaded), then after every chunk.
     """
     from .checks import check_run
 
