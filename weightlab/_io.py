@@ -124,28 +124,33 @@ def encoding_hint(raw: bytes) -> str:
 
 
 def read_text(path: str | Path, what: str, error: type[Exception], encoding: str | None = None,
-              utf8_first: bool = False, encoding_option: bool = True) -> str:
-    """Read a text file; ``encoding=None`` means UTF-8 with or without a byte-order mark.
+              encoding_option: bool = True) -> str:
+    """Read a text file: UTF-8 (with or without a byte-order mark), else ``encoding`` when given.
 
-    With ``utf8_first`` (TOML files, which the TOML standard requires to be UTF-8) UTF-8 is tried
-    before ``encoding``, so one ``--encoding`` serves a GBK data file next to a UTF-8 framework.
-    Text that does not decode raises ``error`` naming the encoding problem and the fix (save as
+    UTF-8 is always tried first (text in GBK, UTF-16 or cp1252 is practically never valid UTF-8), so
+    one ``--encoding`` serves a GBK data file next to a UTF-8 framework (the TOML standard requires
+    UTF-8). Text that does not decode raises ``error`` naming the encoding problem and the fix (save as
     UTF-8, or give the file's encoding with ``--encoding`` when ``encoding_option``: files read
     without one, such as weights and AHP files, are UTF-8 only).
     """
+    import codecs
+
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise error(f"Unknown encoding {encoding!r} for {what.lower()} {path}: use a Python codec name such as "
+                        f"utf-8, gbk, utf-16 or cp1252.") from None
     path = check_input_file(path, what, error)
     raw = path.read_bytes()
     enc = encoding or "utf-8-sig"
-    if utf8_first and encoding:
+    if encoding:
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             pass
     try:
         return raw.decode(enc)
-    except LookupError:
-        raise error(f"Unknown encoding {encoding!r} for {what.lower()} {path}: use a Python codec name such as "
-                    f"utf-8, gbk, utf-16 or cp1252.") from None
     except UnicodeDecodeError as exc:
         hint = encoding_hint(raw)
         fix = (f"save it as UTF-8 or give its encoding with --encoding {hint} (encoding={hint!r} in Python)"
@@ -160,7 +165,7 @@ def read_toml(path: str | Path, what: str, error: type[Exception], encoding: str
     and the path. A UTF-8 byte-order mark is accepted."""
     import tomllib
 
-    text = read_text(path, what, error, encoding, utf8_first=True, encoding_option=encoding_option)
+    text = read_text(path, what, error, encoding, encoding_option=encoding_option)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -47,8 +47,8 @@ SchemeOpt = typer.Option("equal", "--scheme", help="Weighting scheme name.")
 AggOpt = typer.Option("arithmetic", "--aggregator", help="Aggregator name.")
 ImpOpt = typer.Option("none", "--imputation", help="Missing values: none, mean, median or knn.")
 LevelOpt = typer.Option("all", "--level", help="Member level the scheme weights (1 = indicators), or 'all'.")
-EncodingOpt = typer.Option(None, "--encoding", help="Encoding of CSV/TOML inputs (default UTF-8, BOM accepted), "
-                           "e.g. gbk, utf-16, cp1252.")
+EncodingOpt = typer.Option(None, "--encoding", help="Encoding of input files that are not UTF-8 (UTF-8, with or "
+                           "without BOM, is tried first), e.g. gbk, utf-16, cp1252.")
 SheetOpt = typer.Option(None, "--sheet", help="Excel sheet: name or 0-based position (default: the first).")
 
 
@@ -62,8 +62,8 @@ def _load(data: Path, framework: Path, id_column: str | None, encoding: str | No
           sheet: str | None = None):
     from .data import read_dataset
 
-    return read_dataset(data, framework, id_column=id_column, encoding=encoding,
-                        sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet)
+    # a --sheet of digits is a sheet name when the workbook has one of that name, else a position
+    return read_dataset(data, framework, id_column=id_column, encoding=encoding, sheet=sheet)
 
 
 def _route_params(items: list[str], components: dict[str, tuple[str, Any]]) -> dict[str, dict[str, Any]]:

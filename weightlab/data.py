@@ -155,12 +155,14 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     name_column : str, optional
         Column with display names; default the first of ``name``, ``name_en``, ``uName`` present.
     sheet : str or int, optional
-        Excel sheet (default the first).
+        Excel sheet (default the first): a name, or a 0-based position (an int, or a string of digits
+        that is not the name of a sheet).
     label : str, default=""
         Caveat attached to every output (e.g. "synthetic demo data"); by default the value of a
         ``note`` column holding one value for every row, if the table has one.
     encoding : str, optional
-        Encoding of CSV and TOML text (default UTF-8, with or without a byte-order mark).
+        Encoding of text files that are not UTF-8 (UTF-8, with or without a byte-order mark, is
+        always tried first).
 
     Raises
     ------
