@@ -174,11 +174,11 @@ def test_interrupt_exits_130_with_one_line_and_nothing_written(sig, inputs):
     assert sorted(p.name for p in inputs.iterdir()) == ["data.csv", "fw.toml", "spec.toml"]
 
 
-def test_python_dataset_with_an_empty_unit_is_refused_by_build_index():
-    from weightlab.index import build_index
-
+def test_python_dataset_with_an_empty_unit_is_stated_by_the_engine():
     ds = random_dataset(n_units=10)
     values = ds.values.copy()
     values.iloc[4] = np.nan
-    with pytest.raises(InputError, match="'u04' has no indicator value"):
-        build_index(Dataset(values, ds.framework, ds.names))
+    with pytest.warns(UserWarning, match="u04 have no indicator value"):
+        res = run(Dataset(values, ds.framework, ds.names), UncertaintySpec.from_dict({"reps": 200}))
+    assert any("u04" in n for n in res.manifest["notes"])
+    assert res.ranks.set_index("unit").loc["u04", "best_rank"] == 10

@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from .aggregation import Aggregator, aggregate_tree
-from .data import Dataset, refuse_empty_units
+from .data import Dataset
 from .errors import InputError
 from .normalization import NORMALIZERS, Normalizer
 from .treatment import impute
@@ -120,7 +120,6 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
         Aggregate over the members present (renormalising weights); else a missing member gives NaN.
     """
     fw = dataset.framework
-    refuse_empty_units(dataset.values)
     X = normalise(dataset, normalizer, imputation, **(normalizer_params or {}))
     if isinstance(aggregator, dict):
         aggs = resolve_aggregators({k: _resolve_agg(v, aggregator_params) for k, v in aggregator.items()}, fw)

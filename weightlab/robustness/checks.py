@@ -3,6 +3,8 @@
 They refuse (``SpecError``) or state (a warning, also kept in the run's manifest) what the engine
 would otherwise compute quietly:
 
+- units without any value (``read_dataset`` refuses them; a Dataset built in Python may hold them):
+  stated, they rank last in every replication;
 - ``drop_indicator`` on a framework with one indicator would drop the whole index;
   dropping the only indicator of a group removes that group from the index (its parent's weights
   are renormalised over the remaining members): stated;
@@ -50,6 +52,10 @@ def check_run(dataset: Dataset, spec: UncertaintySpec) -> list[str]:
         build_index(dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
                     aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
                     scheme_level=ch.scheme_levels)
+    empty = dataset.values.isna().all(axis=1)
+    if empty.any():  # read_dataset refuses such units; a Dataset built in Python may still hold them
+        notes.append(f"unit(s) {', '.join(map(str, dataset.units[empty.to_numpy()][:5]))} have no indicator value "
+                     f"at all: their score is missing and they rank last in every replication")
     if spec.choices.drop_indicator:
         if len(fw.indicator_codes) == 1:
             raise SpecError(f"{where}: [choices] drop_indicator = true would drop '{fw.indicator_codes[0]}', the only "
