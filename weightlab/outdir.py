@@ -57,7 +57,11 @@ class ResultDirectory:
         except OSError as exc:
             raise InputError(f"Cannot write results to {self.target}: {exc.strerror or exc}; choose another --out "
                              f"location.") from None
-        honour_umask(self.path, directory=True)
+        try:
+            honour_umask(self.path, directory=True)
+        except BaseException:  # an interrupt right after the stage was made must not leave it behind
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
         self.committed = False
 
     def __enter__(self) -> "ResultDirectory":
