@@ -11,7 +11,8 @@ Rules (each one a message naming the file and the fix, never a quiet change of t
 - a header with the same column name twice is refused (pandas would rename the second ``x.1``);
 - Excel sheets are read with openpyxl cell by cell, so that spreadsheet error values
   (``#DIV/0!``, ``#N/A``, ``#VALUE!``...) reach the numeric check as text, exactly as the same text
-  in a CSV does: in both they are errors, not missing values (:data:`SPREADSHEET_ERRORS`).
+  in a CSV does: in both they are errors, not missing values (:data:`SPREADSHEET_ERRORS`); an
+  empty cell that holds a formula never computed is refused too (it is not a missing value).
 """
 
 from __future__ import annotations
@@ -103,12 +104,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise _fail_unreadable(path, exc, "Parquet") from None
 
 
-def _excel_rows(path: Path, sheet: str | int | None) -> list[tuple]:
-    """The cell values of one sheet, row by row (error cells as their text, e.g. '#DIV/0!')."""
+def _excel_rows(path: Path, sheet: str | int | None, data_only: bool = True) -> list[tuple]:
+    """The cell values of one sheet, row by row (error cells as their text, e.g. '#DIV/0!'); with
+    ``data_only=False`` formulas instead of their cached values."""
     import openpyxl
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
     except Exception as exc:  # noqa: BLE001 - BadZipFile, KeyError, InvalidFileException...
         raise _fail_unreadable(path, exc, "Excel (.xlsx)") from None
     try:
@@ -147,7 +149,21 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
     header = [f"Unnamed: {j}" if v is None else str(v).strip() if isinstance(v, str) else str(v)
               for j, v in enumerate(rows[0])]
     _check_header(header, path)
+    if any(v is None for r in rows[1:] for v in r):
+        _refuse_uncomputed_formulas(path, sheet, rows, header)
     return pd.DataFrame(rows[1:], columns=header, dtype=object)
+
+
+def _refuse_uncomputed_formulas(path: Path, sheet: str | int | None, rows: list[tuple], header: list[str]) -> None:
+    """An empty value that is really a formula never computed (a workbook written by a program and
+    not opened in a spreadsheet since) would be read as missing: refuse it."""
+    formulas = _excel_rows(path, sheet, data_only=False)
+    for i, (values, cells) in enumerate(zip(rows[1:], formulas[1:])):
+        for j, (v, f) in enumerate(zip(values, cells)):
+            if v is None and isinstance(f, str) and f.startswith("="):
+                raise InputError(f"Data file {path}: the cell of column '{header[j]}', row {i + 2} holds the formula "
+                                 f"{f!r} but no computed value (the workbook was not recalculated): open and save "
+                                 f"it in a spreadsheet program, or write the values.")
 
 
 def locate_header(path: str | Path, codes: list[str], sheet: str | int | None = None,
