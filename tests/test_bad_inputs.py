@@ -9,6 +9,7 @@ in-process through ``weightlab.cli.main`` (the console entry point), so the suit
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -347,6 +348,8 @@ CASES = [
     ("spec-levels-too-deep", {"s.toml": '[weights]\nlevels = [5]\n'}, ROB + ["--spec", "s.toml"], ["goes beyond"]),
     ("spec-geometric-without-shift", {"s.toml": '[choices]\naggregator = ["arithmetic", "geometric"]\n'},
      ROB + ["--spec", "s.toml"], ["geometric", "shift = 0.01"]),
+    ("spec-nominal-geometric-without-shift", {"s.toml": '[choices]\naggregator = ["geometric"]\n'},
+     ROB + ["--spec", "s.toml"], ["geometric", "shift = 0.01"]),
     ("spec-unknown-scheme", {"s.toml": '[choices]\nscheme = ["equal", "magic"]\n'}, ROB + ["--spec", "s.toml"],
      ["magic"]),
     # ---------------------------------------------------------------- run options (checked before anything)
@@ -405,6 +408,20 @@ def _make(root: Path, name: str, content) -> None:
         path.write_text(content, encoding="utf-8")
 
 
+def _options_of(args: list[str]) -> set[str]:
+    """The long options of the command that ``args`` runs."""
+    import typer
+
+    from weightlab.cli import app
+
+    command = typer.main.get_command(app)
+    for word in args:
+        if not hasattr(command, "commands") or word not in command.commands:
+            break
+        command = command.commands[word]
+    return {o for p in command.params for o in p.opts if o.startswith("--")}
+
+
 def _listing(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
@@ -431,6 +448,8 @@ def test_bad_input(files, args, words, tmp_path, monkeypatch, capsys):
     assert "Traceback" not in out.err and lines[0].startswith("weightlab: error: ")
     for word in words:
         assert word.lower() in lines[0].lower(), (word, lines[0])
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", lines[0]))
+    assert named <= _options_of(args), f"the advice names options the command lacks: {named - _options_of(args)}"
     assert _listing(tmp_path) == before, "files were left behind"
 
 

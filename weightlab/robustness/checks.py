@@ -15,8 +15,8 @@ would otherwise compute quietly:
   group (otherwise some replications would keep factors of eigenvalue 0);
 - ``reps`` above ``spec.MAX_REPS`` (checked by the spec itself).
 
-The nominal index is built first, so that its errors (overflow, PCA on too few units, a shift
-that swamps the data...) come before the plan is compiled and the kernels loaded.
+:func:`check_nominal` builds the nominal index once the plan is compiled, so that its errors
+(overflow, PCA on too few units, a shift that swamps the data...) come before the kernels run.
 """
 
 from __future__ import annotations
@@ -40,18 +40,10 @@ def min_distinct_units(n: int) -> float:
 def check_run(dataset: Dataset, spec: UncertaintySpec) -> list[str]:
     """Raise SpecError for a spec that cannot give a meaningful run on ``dataset``; return the
     statements (also issued as warnings) of behaviours the user should know about."""
-    from ..index import build_index
-
     fw = dataset.framework
     where = spec.source or "spec"
     notes: list[str] = []
     spec.check_against(fw)
-    ch = spec.choices
-    with warnings.catch_warnings():  # the nominal build, so that its errors come before any compilation
-        warnings.simplefilter("ignore")
-        build_index(dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                    aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
-                    scheme_level=ch.scheme_levels)
     empty = dataset.values.isna().all(axis=1)
     if empty.any():  # read_dataset refuses such units; a Dataset built in Python may still hold them
         notes.append(f"unit(s) {', '.join(map(str, dataset.units[empty.to_numpy()][:5]))} have no indicator value "
@@ -79,3 +71,16 @@ def check_run(dataset: Dataset, spec: UncertaintySpec) -> list[str]:
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     return notes
+
+
+def check_nominal(dataset: Dataset, spec: UncertaintySpec) -> None:
+    """Build the nominal index (the first option of every choice), so that its errors (overflow,
+    PCA on too few units, every unit tied...) come before the kernels are compiled and run."""
+    from ..index import build_index
+
+    ch = spec.choices
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_index(dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                    aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
+                    scheme_level=ch.scheme_levels)

@@ -123,11 +123,12 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
         Called with ``done = 0`` when the replications start (after the kernels are compiled or
         loaded), then after every chunk.
     """
-    from .checks import check_run
+    from .checks import check_nominal, check_run
 
     notes = check_run(dataset, spec)
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
+    check_nominal(dataset, spec)
     t1 = time.perf_counter()
     acc = run_plan(plan, threads, chunk_size, progress)
     t2 = time.perf_counter()
