@@ -33,6 +33,7 @@ _EXPORTS = {
     "UncertaintySpec": "weightlab.robustness.spec",
     "demo_spec": "weightlab.robustness.spec",
     "run_robustness": "weightlab.robustness.engine",
+    "write_results": "weightlab.robustness.output",
     "WeightlabError": "weightlab.errors",
     "InputError": "weightlab.errors",
     "FrameworkError": "weightlab.errors",
