@@ -182,3 +182,17 @@ def test_python_dataset_with_an_empty_unit_is_stated_by_the_engine():
         res = run(Dataset(values, ds.framework, ds.names), UncertaintySpec.from_dict({"reps": 200}))
     assert any("u04" in n for n in res.manifest["notes"])
     assert res.ranks.set_index("unit").loc["u04", "best_rank"] == 10
+
+
+@pytest.mark.parametrize("n", [12, 60, 338])
+def test_bootstrap_distinct_unit_floor_matches_simulation(n):
+    """The bootstrap-PCA guard uses mean - 5 sd of the distinct units in a resample of n units:
+    n (1 - 1/e) and sqrt(n (e^-1 - 2 e^-2)); compare with 20,000 simulated resamples."""
+    from weightlab.robustness.checks import min_distinct_units
+
+    rng = np.random.default_rng(0)
+    draws = rng.integers(0, n, size=(20_000, n))
+    distinct = np.array([len(np.unique(row)) for row in draws])
+    simulated = distinct.mean() - 5 * distinct.std()
+    assert min_distinct_units(n) == pytest.approx(simulated, abs=0.5)
+    assert min_distinct_units(n) < distinct.min()  # no simulated resample fell below the floor
