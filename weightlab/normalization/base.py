@@ -286,8 +286,8 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if overflow.any():
             i, j = table.first(overflow)
             raise InputError(f"{who}: {table.col(j)} overflows floating point in {table.row(i)} (value "
-                             f"{table.values[i, j]:g}): its values are too large; rescale the column (e.g. divide "
-                             f"it by 1e6).")
+                             f"{table.values[i, j]:g}): its values are too large (or their differences too small) "
+                             f"to normalise; rescale the column (e.g. divide it by 1e6).")
         if self.clips:
             return
         for j in range(out.shape[1]):
