@@ -7,6 +7,31 @@ import pandas as pd
 
 from weightlab.data import Dataset
 
+# index -> g1 (a; b, a cost indicator), g2 (c, d); a has a Chinese name (for encoding tests)
+TWO_GROUP_FRAMEWORK = """[index]
+code = "idx"
+[[groups]]
+code = "g1"
+parent = "idx"
+[[groups]]
+code = "g2"
+parent = "idx"
+[[indicators]]
+code = "a"
+parent = "g1"
+name_zh = "人工智能企业"
+[[indicators]]
+code = "b"
+parent = "g1"
+direction = -1
+[[indicators]]
+code = "c"
+parent = "g2"
+[[indicators]]
+code = "d"
+parent = "g2"
+"""
+
 
 def random_dataset(n_units: int = 40, seed: int = 3, missing: int = 0) -> Dataset:
     """A small 3-level dataset: 7 indicators (one cost), 3 sub-pillars (one single-member), 2 pillars."""

@@ -42,6 +42,7 @@ _EXPORTS = {
     "run_robustness": "weightlab.robustness.engine",
     "run_sensitivity": "weightlab.robustness.sensitivity",
     "evaluate_design": "weightlab.robustness.engine",
+    "write_results": "weightlab.robustness.output",
     "WeightlabError": "weightlab.errors",
     "InputError": "weightlab.errors",
     "FrameworkError": "weightlab.errors",

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import platform
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        honour_umask(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -69,24 +71,119 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path, fmt: str | None = Non
             raise InputError(f"Unknown output format '{fmt}' for {path}: use csv, parquet or json.")
 
 
-def read_toml(path: str | Path, what: str, error: type[Exception]) -> dict[str, Any]:
-    """Parse a TOML file; a missing file or bad syntax raises ``error`` naming ``what`` and the path."""
-    import tomllib
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
+
+def honour_umask(path: str | Path, directory: bool = False) -> None:
+    """Give ``path`` the permissions a plain ``open``/``mkdir`` would: 0666 (0777 for a directory)
+    minus the umask. ``tempfile`` creates private files (0600) and directories (0700)."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
+def check_input_file(path: str | Path, what: str, error: type[Exception], allow_dir: bool = False) -> Path:
+    """Raise ``error`` unless ``path`` is an existing regular file (or a directory, with ``allow_dir``).
+
+    A FIFO, socket or device is refused before it is opened, so that reading it cannot block.
+    """
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise error(f"{what} {path} does not exist: check the path.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise error(f"Cannot open {what.lower()} {path}: {exc.strerror}.") from None
+    if stat.S_ISDIR(mode):
+        if allow_dir:
+            return path
+        raise error(f"{what} {path} is a directory: give the path of a file inside it.")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else (
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise error(f"{what} {path} is {kind}: give a regular file (save the data to a file first).")
+    if not os.access(path, os.R_OK):
+        raise error(f"Cannot read {what.lower()} {path}: permission denied; check its permissions.")
+    return path
+
+
+def encoding_hint(raw: bytes) -> str:
+    """A likely encoding for bytes that are not UTF-8: ``utf-16`` (byte-order mark or NUL bytes),
+    else the first of gbk, cp1252 that decodes them."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4096]:
+        return "utf-16"
+    for enc in ("gbk", "cp1252"):
+        try:
+            raw.decode(enc)
+            return enc
+        except UnicodeDecodeError:
+            pass
+    return "latin-1"
+
+
+def read_text(path: str | Path, what: str, error: type[Exception], encoding: str | None = None,
+              encoding_option: bool = True) -> str:
+    """Read a text file: UTF-8 (with or without a byte-order mark), else ``encoding`` when given.
+
+    UTF-8 is always tried first (text in GBK, UTF-16 or cp1252 is practically never valid UTF-8), so
+    one ``--encoding`` serves a GBK data file next to a UTF-8 framework (the TOML standard requires
+    UTF-8). Text that does not decode raises ``error`` naming the encoding problem and the fix (save as
+    UTF-8, or give the file's encoding with ``--encoding`` when ``encoding_option``: files read
+    without one, such as weights and AHP files, are UTF-8 only).
+    """
+    import codecs
+
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise error(f"Unknown encoding {encoding!r} for {what.lower()} {path}: use a Python codec name such as "
+                        f"utf-8, gbk, utf-16 or cp1252.") from None
+    path = check_input_file(path, what, error)
+    raw = path.read_bytes()
+    enc = encoding or "utf-8-sig"
+    if encoding:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode(enc)
+    except UnicodeDecodeError as exc:
+        hint = encoding_hint(raw)
+        fix = (f"save it as UTF-8 or give its encoding with --encoding {hint} (encoding={hint!r} in Python)"
+               if encoding_option else "save it as UTF-8")
+        raise error(f"{what} {path} is not {enc if encoding else 'UTF-8'} text (undecodable byte at position "
+                    f"{exc.start}; it looks like {hint}): {fix}.") from None
+
+
+def read_toml(path: str | Path, what: str, error: type[Exception], encoding: str | None = None,
+              encoding_option: bool = True) -> dict[str, Any]:
+    """Parse a TOML file; a missing file, a bad encoding or bad syntax raises ``error`` naming ``what``
+    and the path. A UTF-8 byte-order mark is accepted."""
+    import tomllib
+
+    text = read_text(path, what, error, encoding, encoding_option=encoding_option)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise error(f"{what} {path} is not valid TOML ({exc}): fix the syntax.") from None
 
 
 def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file; of a directory (a partitioned Parquet dataset), of its files' relative paths
+    and contents in sorted order."""
+    path = Path(path)
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
 
 
@@ -95,7 +192,7 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("weightlab", "numpy", "pandas", "scipy", "scikit-learn", "numba", "typer"):
+    for pkg in ("weightlab", "numpy", "pandas", "scipy", "scikit-learn", "numba", "llvmlite", "pyarrow", "typer"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -119,5 +119,7 @@ def parse_param_strings(items: Iterable[str], option: str = "--param") -> dict[s
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ParameterError(f"{option} {item!r} is not of the form key=value (e.g. {option} n_factors=4).")
+        if key.strip() in out:
+            raise ParameterError(f"{option} {key.strip()} is given twice: give each key once.")
         out[key.strip()] = parse_param_value(value)
     return out

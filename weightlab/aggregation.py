@@ -81,6 +81,14 @@ class Aggregator(BaseEstimator):
                 f"range (e.g. minmax with range=1,100)."
             )
         x[:, bad] = x[:, bad] - col_min[bad] + self.shift
+        for j in np.flatnonzero(bad):
+            before, after = np.asarray(values, dtype=float)[:, j], x[:, j]
+            seen = ~np.isnan(after)
+            if np.ptp(np.asarray(before, dtype=float)[seen]) > 0 and np.ptp(after[seen]) == 0:
+                member = members[j] if len(members) > j else f"column {j}"
+                raise InputError(f"The {self.name} aggregator's shift={self.shift:g} is so large that member "
+                                 f"'{member}'{f' of group {group!r}' if group else ''} becomes one value for every "
+                                 f"unit (floating point): use a small shift such as 0.01.")
         return x
 
     def aggregate(self, values: np.ndarray, weights: np.ndarray, skip_missing: bool = True,
@@ -101,7 +109,14 @@ class Aggregator(BaseEstimator):
                 t = np.where(present, np.where(present, x, 1.0) ** p, 0.0)
             mean_t = (wmat * t).sum(axis=1) / wsum
             out = np.exp(mean_t) if p == 0 else (mean_t if p == 1 else mean_t ** (1.0 / p))
-        return np.where(wsum > 0, out, np.nan)
+        out = np.where(wsum > 0, out, np.nan)
+        overflow = (wsum > 0) & ~np.isfinite(out)
+        if overflow.any():
+            where = f" of group '{group}'" if group else ""
+            raise InputError(f"The {self.name} aggregator{where} overflows floating point in row "
+                             f"{int(np.argmax(overflow))}: the members' values are too large; rescale them (e.g. "
+                             f"a normalizer, or divide the data by 1e6).")
+        return out
 
 
 @AGGREGATORS.register("arithmetic")

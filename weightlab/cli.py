@@ -49,6 +49,9 @@ ImpOpt = typer.Option("none", "--imputation", help="Missing values: none, mean, 
 LevelOpt = typer.Option("all", "--level", help="Member level the scheme weights (1 = indicators), or 'all'.")
 PipelineOpt = typer.Option(None, "--pipeline", help="Pipeline file (TOML): denominate, impute, screen, treat, "
                            "normalise, aggregate steps, replacing --normalizer, --aggregator and --imputation.")
+EncodingOpt = typer.Option(None, "--encoding", help="Encoding of input files that are not UTF-8 (UTF-8, with or "
+                           "without BOM, is tried first), e.g. gbk, utf-16, cp1252.")
+SheetOpt = typer.Option(None, "--sheet", help="Excel sheet: name or 0-based position (default: the first).")
 
 
 def _fail(message: str) -> None:
@@ -57,10 +60,12 @@ def _fail(message: str) -> None:
     raise InputError(message)
 
 
-def _load(data: Path, framework: Path, id_column: str | None):
+def _load(data: Path, framework: Path, id_column: str | None, encoding: str | None = None,
+          sheet: str | None = None):
     from .data import read_dataset
 
-    return read_dataset(data, framework, id_column=id_column)
+    # a --sheet of digits is a sheet name when the workbook has one of that name, else a position
+    return read_dataset(data, framework, id_column=id_column, encoding=encoding, sheet=sheet)
 
 
 def _route_params(items: list[str], components: dict[str, tuple[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -147,14 +152,15 @@ def _settings(res, scheme: str | None = None) -> None:
 # ---------------------------------------------------------------------------------------------
 @app.command()
 def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Optional[str] = IdOpt,
-             pipeline: Optional[Path] = PipelineOpt) -> None:
+             pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
+             sheet: Optional[str] = SheetOpt) -> None:
     """Check a data table against a framework (and a pipeline's data steps) and print a summary.
 
     Examples:
       weightlab validate data.csv -f framework.toml
       weightlab validate asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml
     """
-    ds = _load(data, framework, id_column)
+    ds = _load(data, framework, id_column, encoding, sheet)
     s = ds.summary()
     pipeline_lines = ""
     if pipeline is not None:  # checked before anything is printed
@@ -186,12 +192,13 @@ def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Op
 
 def _build(data: Path, framework: Path, id_column: Optional[str], normalizer: str, scheme: str, aggregator: str,
            imputation: str, level: str, param: list[str], fmt: Fmt, out: Optional[Path],
-           pipeline: Optional[Path] = None) -> IndexResult:
+           pipeline: Optional[Path] = None, encoding: Optional[str] = None, sheet: Optional[str] = None
+           ) -> IndexResult:
     """Check the output options, load the data and build the nominal index (weights and score)."""
     from .index import build_index
 
     _check_output(fmt, out)
-    ds = _load(data, framework, id_column)
+    ds = _load(data, framework, id_column, encoding, sheet)
     if pipeline is not None:
         from .pipeline import load_for_cli
 
@@ -209,7 +216,8 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
             normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
             level: str = LevelOpt, param: list[str] = ParamOpt, fmt: Fmt = FormatOpt,
             out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt,
-            pipeline: Optional[Path] = PipelineOpt) -> None:
+            pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
+            sheet: Optional[str] = SheetOpt) -> None:
     """Compute weights with a scheme; columns group, member, weight, effective_weight.
 
     Examples:
@@ -220,7 +228,7 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
     from .weighting.base import parse_levels
 
     res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out,
-                 pipeline)
+                 pipeline, encoding, sheet)
     ds = res.dataset
     levels = None if level == "all" else parse_levels(level, ds.framework)
     table = res.weights.to_frame(levels).drop(columns="level")
@@ -232,7 +240,8 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
 def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str = NormOpt,
           scheme: str = SchemeOpt, aggregator: str = AggOpt, imputation: str = ImpOpt, level: str = LevelOpt,
           param: list[str] = ParamOpt, fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt,
-          id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt) -> None:
+          id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt,
+          encoding: Optional[str] = EncodingOpt, sheet: Optional[str] = SheetOpt) -> None:
     """Build the index; columns unit, score, rank, then each group's score (and name last).
 
     Examples:
@@ -240,7 +249,7 @@ def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str 
       weightlab score asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml --scheme expert
     """
     res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out,
-                 pipeline)
+                 pipeline, encoding, sheet)
     ds = res.dataset
     table = res.table()
     last = [c for c in ("name", "note") if c in table.columns]
@@ -254,8 +263,11 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
             schemes: str = typer.Option("expert,entropy,critic,pca", "--schemes", help="Comma-separated schemes."),
             baseline: Optional[str] = typer.Option(None, "--baseline", help="Baseline scheme (default: the first)."),
             normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
+            param: list[str] = typer.Option([], "--param", help="key=value for the normalizer or aggregator "
+                                            "(repeatable), e.g. shift=0.01 for a geometric aggregator."),
             fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt,
-            pipeline: Optional[Path] = PipelineOpt) -> None:
+            pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
+            sheet: Optional[str] = SheetOpt) -> None:
     """Compare weighting schemes: ranks, shifts against a baseline, Spearman and Kendall correlations.
 
     Example: weightlab compare data.csv -f framework.toml --schemes expert,entropy,critic,pca
@@ -264,22 +276,27 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
     from .weighting import SCHEMES
 
     _check_output(fmt, out)
-    ds = _load(data, framework, id_column)
     names = [s.strip() for s in schemes.split(",") if s.strip()]
     for name in names:
         SCHEMES.get_class(name)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        _fail(f"--schemes lists {', '.join(twice)} twice: list each scheme once.")
+    if baseline is not None and baseline not in names:
+        _fail(f"--baseline {baseline} is not one of --schemes {','.join(names)}.")
+    p = _route_params(param, {"normalizer": (normalizer, None), "aggregator": (aggregator, None)})
+    ds = _load(data, framework, id_column, encoding, sheet)
     if pipeline is not None:
-        from .pipeline import load_for_cli
+        from .pipeline import load_for_cli, step_outcomes
 
         pipe = load_for_cli(pipeline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
-        from .pipeline import step_outcomes
-
         prep = pipe.prepare(ds)
         cmp = compare_schemes(prep.dataset, names, baseline, **pipe.index_kwargs(ds.framework))
         for res in cmp.results.values():
             res.settings.update(imputation=pipe.impute_label(), pipeline=pipe.describe(), **step_outcomes(prep.reports))
     else:
-        cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
+        cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation,
+                              normalizer_params=p["normalizer"], aggregator_params=p["aggregator"])
     if fmt == Fmt.table and out is None:
         _emit(cmp.table(), fmt, None, "", title=f"ranks under each scheme (baseline {cmp.baseline})")
         typer.echo("\nSpearman rank correlation\n" + cmp.spearman.round(3).to_string())
@@ -298,8 +315,10 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
                threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Replications per chunk."),
-               out: Path = typer.Option(..., "--out", help="Output directory."),
-               id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt) -> None:
+               out: Path = typer.Option(..., "--out", help="Output directory (new, empty, or an earlier result)."),
+               yes: bool = typer.Option(False, "--yes", help="Start a run estimated to take more than a day."),
+               id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt,
+               encoding: Optional[str] = EncodingOpt, sheet: Optional[str] = SheetOpt) -> None:
     """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit.
 
     With --pipeline the data go through the pipeline's steps first; the spec's choices (normalizer,
@@ -307,14 +326,19 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
 
     Example: weightlab robustness data.csv -f framework.toml --spec spec.toml --reps 1000000 --seed 7 --out results/
     """
+    from .outdir import ResultDirectory
     from .robustness.spec import UncertaintySpec
 
-    ds = _load(data, framework, id_column)
-    sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
-    sp = sp.with_overrides(reps=reps, seed=seed)
-    extra = {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None}
-    ds, sp = _with_pipeline(ds, sp, pipeline, extra)
-    _run_robustness(ds, sp, threads, chunk_size, out, extra)
+    start = time.perf_counter()
+    _check_run_options(reps, seed, threads, chunk_size)
+    with ResultDirectory(out) as stage:
+        ds = _load(data, framework, id_column, encoding, sheet)
+        sp = UncertaintySpec.from_toml(spec, encoding) if spec else UncertaintySpec()
+        sp = sp.with_overrides(reps=reps, seed=seed)
+        extra: dict = {}
+        ds, sp = _with_pipeline(ds, sp, pipeline, extra)
+        result, paths = _run_robustness(ds, sp, threads, chunk_size, stage, extra, yes, start)
+    _summary(result, paths)  # printed once the results are in place
 
 
 def _with_pipeline(ds, spec, pipeline: Path | None, extra: dict):
@@ -332,29 +356,75 @@ def _with_pipeline(ds, spec, pipeline: Path | None, extra: dict):
     return ds, spec
 
 
-def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
-    from ._io import file_sha256
+def _check_run_options(reps: Optional[int], seed: Optional[int], threads: Optional[int],
+                       chunk_size: Optional[int]) -> None:
+    """Refuse bad --reps, --seed, --threads and --chunk-size before anything is read or written."""
+    from .robustness.spec import reps_problem, seed_problem
+
+    if reps is not None and reps_problem(reps):
+        _fail(f"--reps {reps_problem(reps)}")
+    if seed is not None and seed_problem(seed):
+        _fail(f"--seed {seed_problem(seed)}")
+    if threads is not None or chunk_size is not None:
+        from .robustness.engine import _threads
+        from .robustness.plan import MAX_REPS_PER_SLOT
+
+        n = _threads(threads)
+        if chunk_size is not None and not 1 <= chunk_size <= MAX_REPS_PER_SLOT * n:
+            _fail(f"--chunk-size must be in 1..{MAX_REPS_PER_SLOT * n} with {n} thread(s); got {chunk_size}.")
+
+
+DAY_S = 86_400.0  # a run estimated to take longer than this needs --yes
+
+
+class _Pace:
+    """Progress callback: measures the rate on the first chunk (compilation excluded: the engine
+    reports 0 done when the replications start) and stops a run that would take more than a day
+    unless ``--yes`` was given; forwards every report to the progress bar, if any."""
+
+    def __init__(self, yes: bool, bar) -> None:
+        self.yes, self.bar, self.t0, self.checked = yes, bar, None, False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == 0 or self.t0 is None:
+            self.t0 = now
+        elif not self.checked:
+            self.checked = True
+            rate = done / max(now - self.t0, 1e-9)
+            left = (total - done) / rate
+            if left > DAY_S and not self.yes:
+                _fail(f"--reps {total:,}: at the measured {rate:,.0f} replications/s this run would take about "
+                      f"{left / DAY_S:,.1f} days; pass --yes to start it anyway, or lower --reps.")
+        if self.bar is not None:
+            self.bar(done, total)
+
+
+def _run_robustness(ds, spec, threads, chunk_size, stage, extra: dict, yes: bool = False,
+                    start: float | None = None, where: str = ""):
+    """Run the engine and write its files into ``stage`` (a ResultDirectory), under ``where``."""
     from .robustness.engine import run
     from .robustness.output import write_results
 
-    start = time.perf_counter()
+    start = time.perf_counter() if start is None else start
     with _progress(spec.reps) as progress:
-        result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=progress)
-    if extra.get("spec_file"):
-        extra["spec_sha256"] = file_sha256(extra["spec_file"])
+        result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=_Pace(yes, progress))
     extra["wall_time_s"] = time.perf_counter() - start
-    paths = write_results(result, out, extra)
-    m = result.manifest
-    typer.echo(f"{spec.reps:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads); "
-               f"uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
+    return result, write_results(result, stage, extra, kind="robustness", subdir=where)
+
+
+def _summary(result, paths: list[Path]) -> None:
+    """Print the rate (compilation apart) and the top of the rank table of a robustness run."""
+    m, spec = result.manifest, result.spec
+    typer.echo(f"{spec.reps:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads; "
+               f"compilation {m['compile_s']:.2f} s apart); uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
     cols = ["name", "nominal_rank", "median_rank"] + [c for c in result.ranks.columns
                                                      if c.endswith("_rank") and c[1:3].isdigit()]
     typer.echo(result.ranks[cols + [c for c in result.ranks.columns if c.startswith("p_top")]].head(10)
                .to_string(index=False))
     typer.echo(f"results: {', '.join(str(p) for p in paths)}")
-    if ds.label:
-        typer.echo(f"Note: {ds.label}")
-    return result
+    if result.dataset.label:
+        typer.echo(f"Note: {result.dataset.label}")
 
 
 @app.command()
@@ -366,8 +436,9 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the intervals."),
                 seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
                 threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
-                out: Path = typer.Option(..., "--out", help="Output directory."),
-                id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt) -> None:
+                out: Path = typer.Option(..., "--out", help="Output directory (new, empty, or an earlier result)."),
+                id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt,
+                encoding: Optional[str] = EncodingOpt, sheet: Optional[str] = SheetOpt) -> None:
     """Which choice moves the ranks: first-order and total Sobol' indices of every uncertain factor,
     for the whole ranking and for every unit, with bootstrap intervals and a dummy factor.
 
@@ -375,38 +446,49 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
 
     Example: weightlab sensitivity data.csv -f framework.toml --spec spec.toml --base-samples 8192 --out sens/
     """
+    from .outdir import ResultDirectory
     from .robustness.spec import UncertaintySpec
 
-    ds = _load(data, framework, id_column)
-    sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
-    extra = {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None}
-    ds, sp = _with_pipeline(ds, sp, pipeline, extra)
-    _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, out, extra)
+    start = time.perf_counter()
+    _check_run_options(None, seed, threads, None)
+    if base_samples < 2:
+        _fail(f"--base-samples must be at least 2; got {base_samples}.")
+    if bootstrap < 0:
+        _fail(f"--bootstrap must be >= 0; got {bootstrap}.")
+    with ResultDirectory(out) as stage:
+        ds = _load(data, framework, id_column, encoding, sheet)
+        sp = UncertaintySpec.from_toml(spec, encoding) if spec else UncertaintySpec()
+        extra: dict = {}
+        ds, sp = _with_pipeline(ds, sp, pipeline, extra)
+        result, paths = _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, stage, extra, start=start)
+    _sensitivity_summary(result, paths)
 
 
-def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, out: Path, extra: dict):
-    from ._io import file_sha256
+def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, stage, extra: dict,
+                     start: float | None = None, where: str = ""):
+    """Run a sensitivity analysis and write its files into ``stage`` (a ResultDirectory), under ``where``."""
     from .robustness.output import write_sensitivity
     from .robustness.sensitivity import run_sensitivity
 
-    start = time.perf_counter()
+    start = time.perf_counter() if start is None else start
     with _progress(None, "evaluations") as progress:
         result = run_sensitivity(ds, spec, base_samples=base_samples, n_boot=n_boot, seed=seed, threads=threads,
                                  progress=progress)
-    if extra.get("spec_file"):
-        extra["spec_sha256"] = file_sha256(extra["spec_file"])
     extra["wall_time_s"] = time.perf_counter() - start
-    paths = write_sensitivity(result, out, extra)
+    return result, write_sensitivity(result, stage, extra, subdir=where)
+
+
+def _sensitivity_summary(result, paths: list[Path]) -> None:
+    """Print the rate and the factors ranked by total effect of a sensitivity run."""
     m = result.manifest
-    typer.echo(f"{m['evaluations']:,} evaluations ({base_samples:,} base samples) in {m['evaluate_s']:.2f} s "
+    typer.echo(f"{m['evaluations']:,} evaluations ({m['base_samples']:,} base samples) in {m['evaluate_s']:.2f} s "
                f"({m['evaluations_per_s']:,.0f}/s, {m['threads']} threads); intervals: {m['intervals']}")
     table = result.ranking("mean_abs_rank_shift")
     typer.echo("factors by total effect on the mean absolute rank shift (dummy: the noise floor):")
     typer.echo(table.drop(columns="output").round(3).to_string(index=False))
     typer.echo(f"results: {', '.join(str(p) for p in paths)}")
-    if ds.label:
-        typer.echo(f"Note: {ds.label}")
-    return result
+    if result.dataset.label:
+        typer.echo(f"Note: {result.dataset.label}")
 
 
 class _progress:
@@ -433,6 +515,8 @@ class _progress:
         return self.update
 
     def update(self, done: int, total: int) -> None:
+        if done == 0:  # the engine has compiled its kernels: replications start now
+            self.t0 = time.perf_counter()
         rate = done / max(time.perf_counter() - self.t0, 1e-9)
         self.bar.update(self.task, completed=done, total=total, rate=f"{rate:,.0f}/s")
 
@@ -496,48 +580,68 @@ def analyse(data: Path = DataArg, framework: Path = FrameworkOpt,
 def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output directory."),
          reps: int = typer.Option(1_000_000, "--reps", help="Monte Carlo replications."),
          base_samples: int = typer.Option(8192, "--base-samples", help="Base samples of the sensitivity run."),
-         threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores).")) -> None:
+         threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
+         yes: bool = typer.Option(False, "--yes", help="Start a run estimated to take more than a day.")) -> None:
     """The main job on the built-in 338-city data (synthetic demo data): nominal index under every
     scheme, the scheme comparison, a Monte Carlo robustness run and a Sobol' sensitivity run.
 
     Example: weightlab demo --out weightlab-demo --reps 1000000
     """
+    from .outdir import ResultDirectory
+
+    start = time.perf_counter()
+    _check_run_options(reps, None, threads, None)  # every option is checked before anything is written
+    if base_samples < 2:
+        _fail(f"--base-samples must be at least 2; got {base_samples}.")
+    with ResultDirectory(out) as stage:
+        robust, sens = _demo(stage, reps, base_samples, threads, yes, start)
+    _summary(*robust)  # printed once the results are in place
+    typer.echo(f"\nSensitivity: Sobol' indices of the same 4 factors, {base_samples:,} base samples")
+    _sensitivity_summary(*sens)
+    typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")
+
+
+def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool, start: float):
+    """The demo's work, written into ``stage`` (committed by the caller)."""
     import warnings
 
-    from ._io import package_versions, write_json_atomic, write_table_atomic
+    from ._io import write_json_atomic, write_table_atomic
     from .compare import compare_schemes
     from .datasets import load_ai_cities
     from .index import build_index
+    from .manifest import run_record
     from .robustness.output import with_note
     from .robustness.spec import demo_spec
 
     from .build_commands import demo_treatment
 
-    start = time.perf_counter()
+    out, tmp = stage.target, stage.path
     ds = load_ai_cities()
     typer.echo(f"weightlab demo: {ds.n_units} cities x {ds.n_indicators} indicators — {ds.label}")
-    ds, treated_note = demo_treatment(ds, out / "treatment.csv")
+    ds, treated_note = demo_treatment(ds, tmp / "treatment.csv")
     typer.echo(treated_note)
     files = ["treatment.csv"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
         for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
-            path = out / f"nominal_{scheme}.csv"
+            path = tmp / f"nominal_{scheme}.csv"
             write_table_atomic(with_note(build_index(ds, scheme=scheme, imputation="mean").table(), ds.label), path)
             files.append(path.name)
         cmp = compare_schemes(ds, ["expert", "entropy", "critic", "pca"], imputation="mean")
-    write_table_atomic(with_note(cmp.table(), ds.label), out / "compare.csv")
+    write_table_atomic(with_note(cmp.table(), ds.label), tmp / "compare.csv")
     files.append("compare.csv")
-    typer.echo(f"nominal index under 7 schemes and the comparison written to {out}/")
+    typer.echo(f"nominal index under 7 schemes and the comparison computed for {out}/")
     typer.echo("Spearman correlation between schemes:\n" + cmp.spearman.round(3).to_string())
     typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")
-    _run_robustness(ds, demo_spec(reps=reps), threads, None, out / "robustness", {"dataset": "ai-cities"})
-    typer.echo(f"\nSensitivity: Sobol' indices of the same 4 factors, {base_samples:,} base samples")
-    _run_sensitivity(ds, demo_spec(), base_samples, 1000, None, threads, out / "sensitivity", {"dataset": "ai-cities"})
-    write_json_atomic(out / "manifest.json", {"label": ds.label, "dataset": "ai-cities", "data_sha256": ds.source_sha256,
-                                              "files": files + ["robustness/", "sensitivity/"], "versions": package_versions(),
-                                              "wall_time_s": time.perf_counter() - start})
-    typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")
+    spec = demo_spec(reps=reps)
+    result, paths = _run_robustness(ds, spec, threads, None, stage, {"dataset": "ai-cities"}, yes,
+                                    where="robustness")
+    sens, sens_paths = _run_sensitivity(ds, demo_spec(), base_samples, 1000, None, threads, stage,
+                                        {"dataset": "ai-cities"}, where="sensitivity")
+    write_json_atomic(tmp / "manifest.json", run_record("demo", ds, spec, threads, label=ds.label, builtin_dataset="ai-cities",
+                                                        files=files + ["robustness/", "sensitivity/"],
+                                                        wall_time_s=time.perf_counter() - start))
+    return (result, paths), (sens, sens_paths)
 
 
 @datasets_app.command("list")
@@ -554,7 +658,8 @@ def datasets_list() -> None:
 
 @datasets_app.command("export")
 def datasets_export(name: str = typer.Argument(..., help="Dataset name (see 'weightlab datasets list')."),
-                    directory: Path = typer.Argument(..., help="Output directory.")) -> None:
+                    directory: Path = typer.Argument(..., help="Output directory."),
+                    force: bool = typer.Option(False, "--force", help="Overwrite the dataset's files there.")) -> None:
     """Write a built-in dataset as data.csv and framework.toml (COINr's asem also as
     framework_imeta.csv, with the pipeline.toml of COINr's build_example_coin).
 
@@ -564,20 +669,41 @@ def datasets_export(name: str = typer.Argument(..., help="Dataset name (see 'wei
     """
     from .datasets import export
 
-    for path in export(name, directory):
+    for path in export(name, directory, force=force):
         typer.echo(f"wrote {path}")
 
 
+def _raise_interrupted(signum, frame) -> None:
+    from .errors import Interrupted
+
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: user errors become one stderr line and exit code 2."""
+    """Console entry point: user errors become one stderr line and exit code 2; SIGINT and SIGTERM
+    stop the command (staged output is removed) with one line and exit code 130."""
+    import signal
     import warnings
+
+    from .errors import Interrupted
+    from .manifest import set_command_line
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(f"weightlab: warning: {message}\n")
 
     warnings.showwarning = one_line_warning
+    set_command_line(["weightlab", *(sys.argv[1:] if argv is None else argv)])
+    handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handlers[sig] = signal.signal(sig, _raise_interrupted)
+        except ValueError:  # not the main thread (e.g. called from a worker): keep the defaults
+            pass
     try:
         app(args=argv, standalone_mode=False, prog_name="weightlab")
+    except Interrupted:
+        sys.stderr.write("weightlab: interrupted, nothing written\n")
+        return 130
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -594,6 +720,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"weightlab: error: {msg}\n")
             return 2
         raise
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        set_command_line(None)
     return 0
 
 

@@ -80,5 +80,8 @@ def compare(dataset: Dataset, variants: "dict[str, dict[str, Any]]", baseline: s
 
 def compare_schemes(dataset: Dataset, schemes: "list[str]", baseline: str | None = None,
                     **common: Any) -> Comparison:
-    """:func:`compare` with one variant per weighting scheme name."""
+    """:func:`compare` with one variant per weighting scheme name (each at most once)."""
+    twice = sorted({s for s in schemes if list(schemes).count(s) > 1})
+    if twice:
+        raise ParameterError(f"Scheme(s) {', '.join(twice)} listed twice: list each scheme once.")
     return compare(dataset, {s: {"scheme": s} for s in schemes}, baseline, **common)

@@ -89,21 +89,10 @@ class Dataset:
                        self.source, self.source_sha256, self.label)
 
 
-def _read_table(path: Path, sheet: str | int | None) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise InputError(f"Data file {path} does not exist: check the path.")
-    try:
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a problem with the file (e.g. BadZipFile)
-        first = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
-        raise InputError(f"Cannot read data file {path}: {first}; check that it is a valid {suffix} file.") from None
-    raise InputError(f"Data file {path} has unknown type '{suffix}': use .csv, .parquet or .xlsx.")
+def _read_table(path: Path, sheet: str | int | None, encoding: str | None = None) -> pd.DataFrame:
+    from .tables import read_table
+
+    return read_table(path, sheet, encoding)
 
 
 _MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-", ".."}
@@ -119,6 +108,13 @@ def _to_float(col: pd.Series, column: str, where: str, id_values: pd.Series) -> 
         bad = out.isna() & ~missing
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
+            from .tables import SPREADSHEET_ERRORS
+
+            if text.iloc[pos].upper() in SPREADSHEET_ERRORS:
+                raise InputError(
+                    f"{where}: spreadsheet error {text.iloc[pos]!r} in column '{column}', row {pos + 2} (unit "
+                    f"{id_values.iloc[pos]!r}): error values are refused in Excel and CSV alike, never read as "
+                    f"missing; fix the formula, or leave the cell empty for a missing value.")
             raise InputError(
                 f"{where}: non-numeric value {text.iloc[pos]!r} in column '{column}', row {pos + 2} (unit "
                 f"{id_values.iloc[pos]!r}): use a number, or leave the cell empty for a missing value."
@@ -131,9 +127,20 @@ def _to_float(col: pd.Series, column: str, where: str, id_values: pd.Series) -> 
     return out
 
 
+def refuse_empty_units(values: pd.DataFrame, where: str = "data", rows: bool = False) -> None:
+    """Refuse units without any indicator value, which would otherwise still get a rank (the last);
+    ``rows``: name the unit's row in the file too (header = row 1)."""
+    empty = values.isna().all(axis=1).to_numpy()
+    if empty.any():
+        pos = int(np.flatnonzero(empty)[0])
+        raise InputError(f"{where}: unit {values.index[pos]!r}{f' (row {pos + 2})' if rows else ''} has no indicator "
+                         f"value at all{f' ({int(empty.sum())} such units)' if empty.sum() > 1 else ''}: it cannot "
+                         f"be ranked; remove the row or fill at least one value.")
+
+
 def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framework,
                  id_column: str | None = None, name_column: str | None = None,
-                 sheet: str | int | None = None, label: str = "") -> Dataset:
+                 sheet: str | int | None = None, label: str = "", encoding: str | None = None) -> Dataset:
     """Read and validate an indicator table against a framework.
 
     Parameters
@@ -149,18 +156,22 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     name_column : str, optional
         Column with display names; default the first of ``name``, ``name_en``, ``uName`` present.
     sheet : str or int, optional
-        Excel sheet (default the first).
+        Excel sheet (default the first): a name, or a 0-based position (an int, or a string of digits
+        that is not the name of a sheet).
     label : str, default=""
         Caveat attached to every output (e.g. "synthetic demo data"); by default the value of a
         ``note`` column holding one value for every row, if the table has one.
+    encoding : str, optional
+        Encoding of text files that are not UTF-8 (UTF-8, with or without a byte-order mark, is
+        always tried first).
 
     Raises
     ------
     InputError
         Missing indicator columns, duplicate or empty ids, non-numeric or infinite cells (with row
-        and column), all-missing indicators, fewer than 2 units.
+        and column), all-missing indicators, units without any value, fewer than 2 units.
     """
-    fw = framework if isinstance(framework, Framework) else Framework.read(framework)
+    fw = framework if isinstance(framework, Framework) else Framework.read(framework, encoding=encoding)
     if isinstance(data, pd.DataFrame):
         # ids held in a named or non-integer index (e.g. Dataset.values) become the first column instead of
         # being lost; an unnamed integer index (row numbers, also after filtering) is dropped
@@ -169,10 +180,18 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
         where, source, digest = "data table", "", ""
     else:
         path = Path(data)
-        table, where, source = _read_table(path, sheet), f"Data file {path}", str(path)
+        table, where, source = _read_table(path, sheet, encoding), f"Data file {path}", str(path)
         digest = file_sha256(path)
     if table.shape[1] == 0:
         raise InputError(f"{where} has no columns.")
+    codes = fw.indicator_codes
+    if source and any(c not in table.columns for c in codes):
+        from .tables import locate_header
+
+        row = locate_header(path, codes, sheet, encoding)
+        if row is not None:
+            raise InputError(f"{where}: the header (the row naming the indicator columns) is on row {row}, not on "
+                             f"the first row: delete the {row - 1} row(s) above it.")
     if table.columns.has_duplicates:
         dup = table.columns[table.columns.duplicated()][0]
         raise InputError(f"{where}: column {dup!r} appears more than once; give every column a unique name.")
@@ -190,7 +209,6 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     if dup.any():
         raise InputError(f"{where}: unit id {ids[dup].iloc[0]!r} appears more than once in column '{id_col}': "
                          f"ids must be unique.")
-    codes = fw.indicator_codes
     missing = [c for c in codes if c not in table.columns]
     if missing:
         raise InputError(f"{where} lacks indicator column(s) {', '.join(missing[:5])}"
@@ -199,6 +217,7 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
         raise InputError(f"{where} has {len(table)} unit(s): at least 2 are needed to build an index.")
     values = pd.DataFrame({c: _to_float(table[c], c, where, ids).to_numpy() for c in codes},
                           index=pd.Index(ids.to_numpy(), name="unit"))
+    refuse_empty_units(values, where, rows=True)
     all_missing = [c for c in codes if values[c].isna().all()]
     if all_missing:
         raise InputError(f"{where}: indicator '{all_missing[0]}' has no values: fill it or remove it from the "

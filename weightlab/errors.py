@@ -24,3 +24,9 @@ class ParameterError(WeightlabError, ValueError):
 
 class SpecError(WeightlabError, ValueError):
     """An invalid uncertainty specification for the Monte Carlo engine."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (raised by the CLI's signal handlers). A BaseException, like
+    KeyboardInterrupt, so that no ``except Exception`` swallows it; staged output is removed on the
+    way out."""

@@ -163,6 +163,11 @@ class Framework:
             if not isinstance(w, (int, float)) or math.isnan(w) or math.isinf(w) or w < 0:
                 raise FrameworkError(f"'{node.code}' has weight {w!r}{where}: weights must be finite and >= 0.")
         for group in [self.index, *self.groups]:
+            if not math.isfinite(sum(nodes[c].weight for c in children[group.code])):
+                raise FrameworkError(
+                    f"The member weights of '{group.code}' overflow when summed{where}: weights are relative "
+                    f"within a group, so scale them down (e.g. divide them all by 1e6)."
+                )
             if sum(nodes[c].weight for c in children[group.code]) <= 0:
                 raise FrameworkError(
                     f"The members of '{group.code}' have weights summing to 0{where}: give at least one a "
@@ -189,11 +194,11 @@ class Framework:
 
     # ------------------------------------------------------------------ readers and writers
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Framework":
+    def from_toml(cls, path: str | Path, encoding: str | None = None) -> "Framework":
         """Read the TOML layout (``[index]``, ``[[groups]]``, ``[[indicators]]``)."""
         from ._io import read_toml
 
-        return cls.from_dict(read_toml(path, "Framework file", FrameworkError), source=str(path))
+        return cls.from_dict(read_toml(path, "Framework file", FrameworkError, encoding), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], source: str = "") -> "Framework":
@@ -239,7 +244,7 @@ class Framework:
         return cls(index=index, groups=groups, indicators=indicators, source=source, **columns)
 
     @classmethod
-    def from_imeta(cls, table: str | Path | pd.DataFrame) -> "Framework":
+    def from_imeta(cls, table: str | Path | pd.DataFrame, encoding: str | None = None) -> "Framework":
         """Read a COINr ``iMeta`` table (CSV path or DataFrame).
 
         Columns ``iCode, Level, Parent, Type`` are required; ``iName, Direction, Weight, Unit,
@@ -253,11 +258,14 @@ class Framework:
         if isinstance(table, pd.DataFrame):
             df = table.copy()
         else:
+            import io
+
+            from ._io import read_text
+
+            text = read_text(table, "iMeta file", FrameworkError, encoding)
             try:
-                df = pd.read_csv(table, dtype={"iCode": str, "Parent": str})
-            except FileNotFoundError:
-                raise FrameworkError(f"iMeta file {table} does not exist: check the path.") from None
-            except (ValueError, OSError, UnicodeDecodeError) as exc:
+                df = pd.read_csv(io.StringIO(text), dtype={"iCode": str, "Parent": str})
+            except (ValueError, OSError) as exc:
                 first = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
                 raise FrameworkError(f"Cannot read iMeta file {table} ({first}): save it as a UTF-8 CSV with "
                                      f"columns iCode, iName, Level, Parent, Direction, Weight, Type.") from None
@@ -326,13 +334,13 @@ class Framework:
         return fw
 
     @classmethod
-    def read(cls, path: str | Path) -> "Framework":
-        """Read TOML (``.toml``) or a COINr iMeta CSV (``.csv``)."""
+    def read(cls, path: str | Path, encoding: str | None = None) -> "Framework":
+        """Read TOML (``.toml``) or a COINr iMeta CSV (``.csv``); ``encoding`` defaults to UTF-8."""
         suffix = Path(path).suffix.lower()
         if suffix == ".toml":
-            return cls.from_toml(path)
+            return cls.from_toml(path, encoding)
         if suffix == ".csv":
-            return cls.from_imeta(path)
+            return cls.from_imeta(path, encoding)
         raise FrameworkError(f"Framework file {path}: use a .toml file or a COINr iMeta .csv file.")
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sklearn.base import clone
 
 from .aggregation import Aggregator, aggregate_tree
 from .data import Dataset
+from .errors import InputError
 from .normalization import NORMALIZERS, Normalizer
 from .treatment import impute
 from .weighting import SCHEMES, Weights, WeightingScheme, resolve_aggregators
@@ -135,6 +136,7 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
         w = replace(w, label=dataset.label)
     member_weights, scores = aggregate_tree(X, fw, aggs, lambda g, members, block: w.values[members].to_numpy(),
                                             skip_missing=skip_missing)
+    _refuse_all_ties(dataset.values, scores[fw.n_levels][fw.index.code])
     settings = {
         "normalizer": _describe(normalizer, normalizer_params),
         "scheme": w.scheme if weights is not None else _describe(scheme, scheme_params),
@@ -146,6 +148,18 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
     if dataset.label:
         settings["label"] = dataset.label
     return IndexResult(dataset, X, scores, w, settings)
+
+
+def _refuse_all_ties(values: pd.DataFrame, index_scores: pd.Series) -> None:
+    """Refuse an index where every unit has the same score although the data differ between units:
+    a parameter (a shift, a range, goalposts) swamped the data, and a ranking would be void."""
+    s = index_scores.to_numpy(dtype=float)
+    s = s[np.isfinite(s)]
+    varies = (values.max() - values.min()).fillna(0.0).gt(0).any()
+    if len(s) > 1 and np.ptp(s) == 0 and varies:
+        raise InputError(f"Every unit gets the same index score ({s[0]:g}) although the data differ between "
+                         f"units: a parameter (e.g. a shift, range or goalposts) swamps them, or the weights put "
+                         f"everything on constant members; every unit would tie at rank 1.")
 
 
 def _resolve_agg(agg: "str | Aggregator", params: dict | None) -> Aggregator:

@@ -40,10 +40,14 @@ def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> 
     out = values.astype(float).copy()
     if method == "none" or not out.isna().to_numpy().any():
         return out
-    if method == "mean":
-        return out.fillna(out.mean())
-    if method == "median":
-        return out.fillna(out.median())
+    if method in ("mean", "median"):
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            fill = out.mean() if method == "mean" else out.median()
+        overflow = out.isna().any() & ~fill.map(lambda v: abs(v) < float("inf"))
+        if overflow.any():
+            raise InputError(f"{method} imputation of indicator '{overflow[overflow].index[0]}' overflows floating "
+                             f"point: its values are too large; rescale the column (e.g. divide it by 1e6).")
+        return out.fillna(fill)
     mu = out.mean()
     sd = out.std(ddof=0).replace(0.0, 1.0)
     z = (out - mu) / sd

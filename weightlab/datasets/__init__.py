@@ -78,16 +78,27 @@ def asem_pipeline():
     return Pipeline.from_toml(_path(DATASETS["asem"]["pipeline"]))
 
 
-def export(name: str, directory: str | Path) -> list[Path]:
-    """Write a dataset to ``directory``: ``data.csv`` and ``framework.toml``; for a COINr dataset
-    also the iMeta CSV (``framework_imeta.csv``) and ``pipeline.toml``, the data as COINr's iData."""
+def export(name: str, directory: str | Path, force: bool = False) -> list[Path]:
+    """Write a dataset to ``directory``: ``data.csv`` (id column ``unit`` first) and ``framework.toml``;
+    for a COINr dataset also the iMeta CSV (``framework_imeta.csv``) and ``pipeline.toml``, the data
+    as COINr's iData.
+
+    Existing files of those names are overwritten only with ``force=True``.
+    """
+    directory = Path(directory)
     if name not in DATASETS:
         raise InputError(f"Unknown dataset '{name}'. Available: {', '.join(DATASETS)}.")
-    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"Cannot export to {directory}: it is a file; give a directory.")
     entry = DATASETS[name]
+    names = (["data.csv", "framework_imeta.csv", "framework.toml", "pipeline.toml"] if "pipeline" in entry
+             else ["data.csv", "framework.toml"])
+    existing = [n for n in names if (directory / n).exists()]
+    if existing and not force:
+        raise InputError(f"{directory} already holds {' and '.join(existing)}: pass --force to overwrite "
+                         f"(force=True in Python), or choose another directory.")
     if "pipeline" in entry:
-        paths = [directory / "data.csv", directory / "framework_imeta.csv", directory / "framework.toml",
-                 directory / "pipeline.toml"]
+        paths = [directory / n for n in names]
         for target, source in zip(paths[:2], (entry["data"], entry["framework"])):
             write_text_atomic(target, _path(source).read_text(encoding="utf-8"))
         Framework.read(_path(entry["framework"])).to_toml(paths[2])

@@ -208,6 +208,7 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """
 
     name: ClassVar[str]
+    clips: ClassVar[bool] = False  # True when the method may map distinct values to one bound
     _parameter_constraints: ClassVar[dict] = {
         "directions": [NONE, InstanceOf((list, tuple, np.ndarray, dict, pd.Series),
                                         "None, a sequence of +1/-1 or a dict column -> +1/-1")],
@@ -244,7 +245,15 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(table.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self._fit(table)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as one clear error
+            self._fit(table)
+        for attr, value in vars(self).items():
+            if attr.endswith("_") and isinstance(value, np.ndarray) and value.dtype.kind == "f" \
+                    and np.isinf(value).any():
+                bad = np.isinf(value)
+                j = int(np.flatnonzero(bad if bad.ndim == 1 else bad.any(axis=0))[0])
+                raise InputError(f"{who}: {table.col(j)} overflows floating point ({attr} is infinite): its values "
+                                 f"are too large; rescale the column (e.g. divide it by 1e6).")
         return self
 
     def transform(self, X: Any) -> "pd.DataFrame | np.ndarray":
@@ -259,12 +268,35 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         order = self._column_order(table, who)
         if order is not None:
             table = Table(table.values[:, order], [table.columns[j] for j in order], table.index)
-        out = self._transform(table)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked just below
+            out = self._transform(table)
+        self._check_output(table, out, who)
         if order is not None:
             out = out[:, np.argsort(order)]
         if isinstance(X, pd.DataFrame):
             return pd.DataFrame(out, index=X.index, columns=X.columns)
         return out
+
+    def _check_output(self, table: Table, out: np.ndarray, who: str) -> None:
+        """Refuse what floating point made of the data: a non-finite value from a finite one
+        (overflow, e.g. values near 1e308) or a column of distinct values turned constant (a
+        parameter so large that every unit ties). ``clips`` methods may legitimately map a whole
+        column to one bound."""
+        overflow = ~np.isfinite(out) & ~np.isnan(table.values)
+        if overflow.any():
+            i, j = table.first(overflow)
+            raise InputError(f"{who}: {table.col(j)} overflows floating point in {table.row(i)} (value "
+                             f"{table.values[i, j]:g}): its values are too large (or their differences too small) "
+                             f"to normalise; rescale the column (e.g. divide it by 1e6).")
+        if self.clips:
+            return
+        for j in range(out.shape[1]):
+            x, y = table.values[:, j], out[:, j]
+            seen = ~np.isnan(x)
+            if seen.sum() > 1 and np.ptp(x[seen]) > 0 and np.ptp(y[seen]) == 0:
+                raise InputError(f"{who}: {table.col(j)} has distinct values but every unit gets the same "
+                                 f"normalised value {y[seen][0]:g}: a parameter (e.g. range) is too large for "
+                                 f"floating point; use a smaller one.")
 
     def _column_order(self, table: Table, who: str) -> "list[int] | None":
         """Positions that put a DataFrame's columns in fit order (None: already in order)."""

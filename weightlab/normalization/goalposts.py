@@ -83,6 +83,8 @@ class Goalposts(Normalizer):
     [0.0, 0.2, 1.0]
     """
 
+    clips = True
+
     _parameter_constraints = {**Normalizer._parameter_constraints, "lower": _BOUND, "upper": _BOUND,
                               "scale": [Interval(0, None, closed="neither")]}
 

@@ -9,6 +9,13 @@ from ..errors import InputError
 from .base import NORMALIZERS, Normalizer, Table, nan_extremes, per_column
 
 
+def _scaled_std(v: np.ndarray, ddof: int) -> float:
+    """``np.std(v, ddof)`` computed on ``v / max|v|`` and scaled back, so that squares of very small
+    (or very large) values neither underflow to 0 nor overflow."""
+    s = float(np.max(np.abs(v)))
+    return float(np.std(v / s, ddof=ddof)) * s if s > 0 else 0.0
+
+
 @NORMALIZERS.register("zscore")
 class ZScore(Normalizer):
     """Z-scores with the sample standard deviation (``ddof=1`` by default).
@@ -77,7 +84,7 @@ class ZScore(Normalizer):
             raise InputError(f"ZScore: {table.col(j)} has {count[j]} observed value(s); ddof={self.ddof} "
                              f"needs more than {self.ddof}: lower ddof or fill the column.")
         mean = per_column(np.mean, A)
-        sd = per_column(lambda v: float(np.std(v, ddof=self.ddof)) if v.size > self.ddof else 1.0, A)
+        sd = per_column(lambda v: _scaled_std(v, self.ddof) if v.size > self.ddof else 1.0, A)
         # constant columns: centre on the value itself so the output is exactly 0
         self.mean_ = np.where(constant, lo, mean)
         self.scale_ = np.where(constant, 1.0, sd)

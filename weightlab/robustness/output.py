@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._io import package_versions, write_json_atomic, write_table_atomic
+from .._io import honour_umask, write_json_atomic, write_table_atomic
+from ..outdir import ResultDirectory
 from .results import RobustnessResult
 from .sensitivity import SensitivityResult
 
@@ -20,35 +21,65 @@ def with_note(df: pd.DataFrame, label: str) -> pd.DataFrame:
     return out
 
 
-def write_results(result: RobustnessResult, out_dir: str | Path, extra: dict | None = None) -> list[Path]:
-    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv`` and ``manifest.json``."""
-    out_dir = Path(out_dir)
+def write_results(result: RobustnessResult, out_dir: "str | Path | ResultDirectory", extra: dict | None = None,
+                  kind: str = "robustness", subdir: str = "") -> list[Path]:
+    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv`` and ``manifest.json``.
+
+    The directory is written as a whole (:class:`~weightlab.outdir.ResultDirectory`): files are
+    staged beside it and moved into place at the end; an existing ``out_dir`` is replaced only
+    when it is an earlier weightlab result. Given a ``ResultDirectory``, the files go into its stage
+    and the caller commits it (``subdir``: into that subdirectory of the stage). Returns the final
+    paths of the files.
+    """
+    return _as_directory(out_dir, subdir, lambda where, target: _write_files(result, where, target, extra, kind))
+
+
+def _as_directory(out_dir: "str | Path | ResultDirectory", subdir: str, files) -> list[Path]:
+    """Run ``files(where, target)`` (write into ``where``, return the final paths below ``target``) in
+    a whole-directory write: a new :class:`~weightlab.outdir.ResultDirectory`, or the stage (and
+    ``subdir``) of the caller's."""
+    if isinstance(out_dir, ResultDirectory):
+        where = out_dir.path / subdir
+        if subdir:
+            where.mkdir()
+            honour_umask(where, directory=True)
+        return files(where, out_dir.target / subdir)
+    with ResultDirectory(out_dir) as stage:
+        paths = files(stage.path, stage.target)
+    return paths
+
+
+def _write_files(result: RobustnessResult, where: Path, target: Path, extra: dict | None, kind: str) -> list[Path]:
+    from ..manifest import run_record
+
     label = result.manifest.get("label") or ""
-    paths = [out_dir / "ranks.csv", out_dir / "rank_frequency.parquet", out_dir / "choice_shares.csv",
-             out_dir / "manifest.json"]
+    names = ["ranks.csv", "rank_frequency.parquet", "choice_shares.csv", "manifest.json"]
+    paths = [where / name for name in names]
     write_table_atomic(with_note(result.ranks, label), paths[0], "csv")
     write_table_atomic(result.rank_frequency, paths[1], "parquet", index=True)
     write_table_atomic(with_note(result.choice_shares, label), paths[2], "csv")
-    manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
-                "files": [p.name for p in paths]}
+    record = run_record(kind, result.dataset, result.spec, threads=result.manifest.get("threads"))
+    manifest = {**record, **result.manifest, **(extra or {}), "files": names}
     write_json_atomic(paths[3], manifest)
-    return paths
+    return [target / name for name in names]
 
 
-def write_sensitivity(result: SensitivityResult, out_dir: str | Path, extra: dict | None = None) -> list[Path]:
+def write_sensitivity(result: SensitivityResult, out_dir: "str | Path | ResultDirectory", extra: dict | None = None,
+                      subdir: str = "") -> list[Path]:
     """Write ``sobol.csv``, ``sobol_units.csv`` (and ``sobol_unit_scores.csv`` when the normalizer is
-    fixed) and ``manifest.json``."""
-    out_dir = Path(out_dir)
-    label = result.manifest.get("label") or ""
-    tables = [("sobol.csv", result.sobol), ("sobol_units.csv", result.sobol_units)]
-    if result.sobol_unit_scores is not None:
-        tables.append(("sobol_unit_scores.csv", result.sobol_unit_scores))
-    paths = []
-    for name, df in tables:
-        paths.append(out_dir / name)
-        write_table_atomic(with_note(df, label), paths[-1], "csv")
-    paths.append(out_dir / "manifest.json")
-    manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
-                "files": [p.name for p in paths]}
-    write_json_atomic(paths[-1], manifest)
-    return paths
+    fixed) and ``manifest.json``, as a whole directory like :func:`write_results`."""
+    from ..manifest import run_record
+
+    def files(where: Path, target: Path) -> list[Path]:
+        label = result.manifest.get("label") or ""
+        tables = [("sobol.csv", result.sobol), ("sobol_units.csv", result.sobol_units)]
+        if result.sobol_unit_scores is not None:
+            tables.append(("sobol_unit_scores.csv", result.sobol_unit_scores))
+        for name, df in tables:
+            write_table_atomic(with_note(df, label), where / name, "csv")
+        names = [name for name, _ in tables] + ["manifest.json"]
+        record = run_record("sensitivity", result.dataset, result.spec, threads=result.manifest.get("threads"))
+        write_json_atomic(where / "manifest.json", {**record, **result.manifest, **(extra or {}), "files": names})
+        return [target / name for name in names]
+
+    return _as_directory(out_dir, subdir, files)

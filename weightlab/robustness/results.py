@@ -41,6 +41,8 @@ class Accumulators:
     bin_hi: np.ndarray
     reps: int = 0
     design: str = "stream"
+    warmup_s: float = 0.0  # pilot replications, including the kernels' compilation or cache load
+    loop_s: float = 0.0  # the replications themselves
 
     @classmethod
     def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
@@ -112,7 +114,9 @@ class RobustnessResult:
     choice_shares : DataFrame
         ``factor, option, count, share``: how often each option was drawn.
     manifest : dict
-        Spec, seed, replications, threads, timing, rate, input hashes.
+        Spec, seed, replications, threads, timing (``compile_s`` apart from ``run_s``; the rate
+        counts replications only), notes; ``output.write_results`` adds the run record of
+        :mod:`weightlab.manifest`.
     """
 
     ranks: pd.DataFrame
@@ -120,6 +124,8 @@ class RobustnessResult:
     choice_shares: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     accumulators: Accumulators | None = None
+    dataset: Any = None  # the Dataset and UncertaintySpec of the run (their hashes go into manifest.json)
+    spec: Any = None
 
     @classmethod
     def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any]) -> "RobustnessResult":
@@ -175,4 +181,4 @@ class RobustnessResult:
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
             **timing,
         }
-        return cls(out, freq, pd.DataFrame(rows), manifest, acc)
+        return cls(out, freq, pd.DataFrame(rows), manifest, acc, ds, spec)

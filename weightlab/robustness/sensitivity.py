@@ -97,6 +97,8 @@ class SensitivityResult:
     sobol_units: pd.DataFrame
     sobol_unit_scores: pd.DataFrame | None
     manifest: dict[str, Any] = field(default_factory=dict)
+    dataset: Any = None  # the Dataset and UncertaintySpec of the run (their hashes go into manifest.json)
+    spec: Any = None
 
     def ranking(self, output: str = "mean_abs_rank_shift") -> pd.DataFrame:
         """Factors of one global output sorted by total effect (largest first)."""
@@ -212,4 +214,4 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         "compile_plan_s": t1 - t0, "evaluate_s": t2 - t1, "analyze_s": t3 - t2,
         "evaluations_per_s": evals / (t2 - t1) if t2 > t1 else float("nan"),
     }
-    return SensitivityResult(sobol, units, unit_scores, manifest)
+    return SensitivityResult(sobol, units, unit_scores, manifest, dataset, spec)

@@ -54,6 +54,7 @@ from ..errors import SpecError, WeightlabError
 from ..treatment import IMPUTATIONS
 
 CHOICE_KINDS = ("normalizer", "aggregator", "scheme", "imputation")
+MAX_REPS = 1 << 48  # far beyond any run (13 years at 650k rep/s) and safe for the engine's 64-bit counters
 PERTURBATIONS = ("none", "uniform", "dirichlet")
 SAMPLING_METHODS = ("stream", "sobol")
 WEIGHT_GROUPS = ("one", "level", "group")
@@ -147,10 +148,10 @@ class UncertaintySpec:
 
     # ------------------------------------------------------------------ readers
     @classmethod
-    def from_toml(cls, path: str | Path) -> "UncertaintySpec":
+    def from_toml(cls, path: str | Path, encoding: str | None = None) -> "UncertaintySpec":
         from .._io import read_toml
 
-        return cls.from_dict(read_toml(path, "Spec file", SpecError), source=str(path))
+        return cls.from_dict(read_toml(path, "Spec file", SpecError, encoding), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], source: str = "") -> "UncertaintySpec":
@@ -175,11 +176,13 @@ class UncertaintySpec:
         known(doc, ("seed", "reps", "weights", "choices", "bootstrap", "sampling", "sensitivity", "outputs"),
               "the top level")
         seed = doc.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
-            raise fail(f"seed must be an integer in [0, 2**63); got {seed!r}.")
+        problem = seed_problem(seed)
+        if problem:
+            raise fail(f"seed {problem}")
         reps = doc.get("reps", 100_000)
-        if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
-            raise fail(f"reps must be a positive integer; got {reps!r}.")
+        problem = reps_problem(reps)
+        if problem:
+            raise fail(f"reps {problem}")
 
         w = table("weights")
         known(w, ("perturb", "spread", "concentration", "levels"), "[weights]")
@@ -294,6 +297,22 @@ class UncertaintySpec:
             if levels != "all" and any(lvl > top for lvl in levels):
                 raise SpecError(f"{self.source or 'spec'}: {name} {list(levels)} goes beyond this framework's "
                                 f"member levels 1..{top}.")
+
+
+def seed_problem(seed: Any) -> str:
+    """What is wrong with a seed ("" if nothing), worded to follow the option's name."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        return f"must be an integer in [0, 2**63); got {seed!r}."
+    return ""
+
+
+def reps_problem(reps: Any) -> str:
+    """What is wrong with a replication count ("" if nothing), worded to follow the option's name."""
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+        return f"must be a positive integer; got {reps!r}."
+    if reps > MAX_REPS:
+        return f"must be at most 2**48 = {MAX_REPS:,} (the engine's limit); got {reps:,}."
+    return ""
 
 
 def _toml_levels(levels: Any) -> Any:

@@ -173,11 +173,24 @@ class WeightingScheme(BaseEstimator):
                                   f"weight computation only.", stacklevel=3)
                     warned = True
                 block = np.where(np.isnan(block), np.nanmean(block, axis=0, keepdims=True), block)
-            return self.group_weights(block, members, group, framework)
+            return _checked(self.group_weights(block, members, group, framework), self.name, group)
 
         weights, _ = aggregate_tree(X, framework, aggregators, weigh)
         self.weights_ = Weights(framework, weights, self.name, self.get_params(), list(self.notes_))
         return self
+
+
+def _checked(w: np.ndarray, scheme: str, group: str) -> np.ndarray:
+    """A group's weights as computed by a scheme, refused unless finite, >= 0 and summing to 1.
+
+    Data so large that a scheme's sums overflow would otherwise give NaN or zero weights and drop
+    members from the index without a word."""
+    w = np.asarray(w, dtype=float)
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not abs(w.sum() - 1.0) <= 1e-9:
+        raise InputError(f"{scheme} weights of group '{group}' came out as {np.round(w, 6).tolist()}, not finite "
+                         f"weights >= 0 summing to 1: the values are probably too large for floating point "
+                         f"(rescale them, e.g. divide by 1e6) or degenerate for this scheme.")
+    return w
 
 
 def resolve_aggregators(aggregator: "str | Aggregator | dict[int, Any]", framework: Framework) -> dict[int, Aggregator]:

@@ -101,12 +101,15 @@ class Expert(WeightingScheme):
                 if not np.isfinite(out[str(k)]) or out[str(k)] < 0:
                     raise ParameterError(f"Expert weight of '{k}' is {v!r}: weights must be numbers >= 0.")
             return out
+        import io
+
+        from .._io import read_text
+
         path = Path(self.weights)
+        text = read_text(path, "Weights file", InputError, encoding_option=False)
         try:
-            table = pd.read_csv(path, dtype={"member": str})
-        except FileNotFoundError:
-            raise InputError(f"Weights file {path} does not exist: check the path.") from None
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            table = pd.read_csv(io.StringIO(text), dtype={"member": str})
+        except (ValueError, OSError) as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
             raise InputError(f"Cannot read weights file {path} ({first}): save it as a CSV with columns "
                              f"member,weight.") from None
@@ -118,7 +121,13 @@ class Expert(WeightingScheme):
             row = int(np.flatnonzero(bad)[0])
             raise InputError(f"Weights file {path}: weight {table['weight'].iloc[row]!r} of member "
                              f"{table['member'].iloc[row]!r} (row {row + 2}) must be a number >= 0.")
-        return dict(zip(table["member"].astype(str), w.astype(float)))
+        members = table["member"].astype(str).str.strip()
+        dup = members.duplicated()
+        if dup.any():
+            row = int(np.flatnonzero(dup.to_numpy())[0])
+            raise InputError(f"Weights file {path}: member {members.iloc[row]!r} is listed twice (again on row "
+                             f"{row + 2}): give each member one weight.")
+        return dict(zip(members, w.astype(float)))
 
     def _matrices(self) -> dict[str, Any]:
         if self.ahp is None:
@@ -126,7 +135,7 @@ class Expert(WeightingScheme):
         if isinstance(self.ahp, dict):
             doc, where = self.ahp, "ahp"
         else:
-            doc, where = read_toml(self.ahp, "AHP file", InputError).get("groups"), f"AHP file {self.ahp}"
+            doc, where = read_toml(self.ahp, "AHP file", InputError, encoding_option=False).get("groups"), f"AHP file {self.ahp}"
             if not isinstance(doc, dict) or not doc:
                 raise InputError(f"{where} has no [groups.<code>] tables: write one per group, with members = "
                                  f"[...] and matrix = [[...], ...].")
@@ -163,6 +172,10 @@ class Expert(WeightingScheme):
                 w, lam, ci, cr = ahp_weights(entry["matrix"])
             except ParameterError as exc:
                 raise ParameterError(f"AHP matrix of group '{group}': {exc}") from None
+            if len(w) != len(order):
+                raise ParameterError(f"AHP matrix of group '{group}' is {len(w)}x{len(w)} but lists {len(order)} "
+                                     f"members: give one row and one column per member, in the order of "
+                                     f"'members'.")
             self.notes_.append(f"AHP group {group}: lambda_max={lam:.4f}, CI={ci:.4f}, CR={cr:.4f}")
             if cr > 0.1:
                 warnings.warn(f"AHP matrix of group '{group}' has consistency ratio {cr:.3f} > 0.1: revise the "
@@ -171,6 +184,11 @@ class Expert(WeightingScheme):
             return np.array([by_member[m] for m in members])
         overrides = self._overrides()
         w = np.array([overrides.get(m, framework.node(m).weight) for m in members], dtype=float)
+        with np.errstate(over="ignore"):
+            total = w.sum()
+        if not np.isfinite(total):
+            raise ParameterError(f"Expert weights of group '{group}' overflow when summed: weights are relative "
+                                 f"within a group, so scale them down (e.g. divide them all by 1e6).")
         if w.sum() <= 0:
             raise ParameterError(f"Expert weights of group '{group}' sum to 0: give a member a positive weight.")
         return w / w.sum()

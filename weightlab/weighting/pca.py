@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._params import NONE, Interval, Options
+from ..errors import InputError
 from ._common import normalise_or_equal
 from .base import SCHEMES, WeightingScheme
 
@@ -104,6 +105,14 @@ class PCA(WeightingScheme):
         self.min_variance = min_variance
         self.min_share = min_share
 
+    def _refuse_singular(self, X: np.ndarray, group: str) -> None:
+        n, m = np.shape(X)
+        if n <= m:
+            raise InputError(f"{self.name} weights of group '{group}': {n} units for {m} members. With no more "
+                             f"units than members the correlation matrix is singular and PCA keeps factors of "
+                             f"eigenvalue 0: use another scheme for this group's level, fewer members, or more "
+                             f"units.")
+
     def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.decomposition import PCA as SkPCA
 
@@ -112,6 +121,7 @@ class PCA(WeightingScheme):
         return pca.explained_variance_, pca.components_
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
+        self._refuse_singular(X, group)
         eig, comps = self._components(X)
         m = len(members)
         if self.n_factors is not None:
@@ -157,5 +167,6 @@ class FirstComponent(PCA):
         pass
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
+        self._refuse_singular(X, group)
         _, comps = self._components(X)
         return normalise_or_equal(np.abs(comps[0]))
