@@ -146,8 +146,12 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         warnings.warn(f"--base-samples {base_samples:,} is not a power of 2: the Sobol' points lose their "
                       f"balance properties (intervals are still valid); {1 << base_samples.bit_length():,} or "
                       f"{1 << (base_samples.bit_length() - 1):,} keep them.", stacklevel=2)
+    from .checks import check_nominal, check_run
+
+    notes = check_run(dataset, spec)
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
+    check_nominal(dataset, spec)
     groups = factors(plan)
     if not groups:
         raise SpecError(f"{spec.source or 'spec'}: nothing is uncertain, so there is nothing to attribute: add "
@@ -211,6 +215,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         "base_samples": base_samples, "evaluations": evals, "bootstrap": n_boot,
         "memory_bytes": int(need),
         "threads": _threads(threads),
+        "notes": notes,
         "compile_plan_s": t1 - t0, "evaluate_s": t2 - t1, "analyze_s": t3 - t2,
         "evaluations_per_s": evals / (t2 - t1) if t2 > t1 else float("nan"),
     }
