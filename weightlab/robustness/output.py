@@ -20,15 +20,20 @@ def with_note(df: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def write_results(result: RobustnessResult, out_dir: str | Path, extra: dict | None = None) -> list[Path]:
-    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv`` and ``manifest.json``."""
+    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv``, the nominal index's
+    ``scores.csv``, ``weights.csv`` and ``framework.toml`` (when the result has it) and
+    ``manifest.json`` (which records the data's label, e.g. "synthetic demo data")."""
+    from ..outputs import write_nominal
+
     out_dir = Path(out_dir)
-    label = result.manifest.get("label") or ""
-    paths = [out_dir / "ranks.csv", out_dir / "rank_frequency.parquet", out_dir / "choice_shares.csv",
-             out_dir / "manifest.json"]
-    write_table_atomic(with_note(result.ranks, label), paths[0], "csv")
+    paths = [out_dir / "ranks.csv", out_dir / "rank_frequency.parquet", out_dir / "choice_shares.csv"]
+    write_table_atomic(result.ranks, paths[0], "csv")
     write_table_atomic(result.rank_frequency, paths[1], "parquet", index=True)
-    write_table_atomic(with_note(result.choice_shares, label), paths[2], "csv")
+    write_table_atomic(result.choice_shares, paths[2], "csv")
+    if result.nominal is not None:
+        paths += write_nominal(result.nominal, out_dir)
+    paths.append(out_dir / "manifest.json")
     manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
                 "files": [p.name for p in paths]}
-    write_json_atomic(paths[3], manifest)
+    write_json_atomic(paths[-1], manifest)
     return paths

@@ -1,0 +1,300 @@
+"""The one-file HTML report of a results directory: ``weightlab report DIR`` -> ``DIR/report.html``.
+
+The page is self-contained: figures are embedded as base64 PNG, the style sheet and the small
+script that sorts and searches the units table are inline, and nothing is fetched when it is
+opened. The same figures are written to ``DIR/plots/`` as PNG and SVG for use in audits.
+Templates are package data (``weightlab/report/templates``), rendered with jinja2.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._io import write_text_atomic
+from ._figure import figure_bytes
+from .results_dir import Results, load_results
+
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+TOP_UNITS = 30
+
+
+def write_report(directory: str | Path, units: Sequence[str] | None = None, plots: bool = True,
+                 xlsx: bool = False) -> list[Path]:
+    """Write ``report.html`` (and the figures under ``plots/``, and ``results.xlsx`` when ``xlsx``)
+    for the results in ``directory``; returns the paths written.
+
+    ``units`` (ids or names) get a profile, a rank-uncertainty plot and, when sensitivity results
+    exist, their Sobol indices; by default the unit ranked first.
+    """
+    res = load_results(directory)
+    written: list[Path] = []
+    sections = build_sections(res, units, plot_dir=res.path / PLOTS_DIR if plots else None, written=written)
+    html = render_report(res, sections)
+    path = res.path / REPORT_FILE
+    write_text_atomic(path, html)
+    written.insert(0, path)
+    if xlsx:
+        from .excel import write_results_workbook
+
+        written.append(write_results_workbook(res))
+    return written
+
+
+# ------------------------------------------------------------------------------------------------
+class _Figures:
+    """Collects figures: renders each once to PNG (embedded, and saved with an SVG when asked)."""
+
+    def __init__(self, plot_dir: Path | None, written: list[Path]) -> None:
+        self.plot_dir, self.written = plot_dir, written
+
+    def __call__(self, name: str, draw: Callable[[], Any], caption: str) -> dict[str, str]:
+        from .._io import atomic_path
+
+        fig = draw()
+        png = figure_bytes(fig, "png")
+        if self.plot_dir is not None:
+            for fmt, data in (("png", png), ("svg", figure_bytes(fig, "svg"))):
+                path = self.plot_dir / f"{name}.{fmt}"
+                with atomic_path(path) as tmp:
+                    tmp.write_bytes(data)
+                self.written.append(path)
+        return {"name": name, "caption": caption,
+                "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
+
+
+def _default_units(res: Results, units: Sequence[str] | None) -> list[str]:
+    if units:
+        return [str(u) for u in units]
+    for name in ("ranks", "scores"):
+        df = res.get(name)
+        if df is not None and len(df):
+            col = "nominal_rank" if "nominal_rank" in df.columns else "rank"
+            return [str(df.sort_values(col, kind="stable")["unit"].iloc[0])]
+    sobol_units = res.get("sobol_units")
+    return [str(sobol_units["unit"].iloc[0])] if sobol_units is not None and len(sobol_units) else []
+
+
+def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: Path | None = None,
+                   written: list[Path] | None = None) -> list[dict[str, Any]]:
+    """The report's figure sections (title, text, figures), for the tables that exist."""
+    from . import correlation as C
+    from . import profile as P
+    from . import ranks as R
+    from . import sensitivity as S
+    from . import weights as W
+
+    fig = _Figures(plot_dir, written if written is not None else [])
+    label, fw = res.label, res.framework
+    chosen = _default_units(res, units)
+    sections: list[dict[str, Any]] = []
+    ranks, freq = res.get("ranks"), res.get("rank_frequency")
+    if ranks is not None:
+        lo, hi = R.band_columns(ranks)
+        band = f"{lo.split('_')[0]}–{hi.split('_')[0]}"
+        figs = [fig("rank_uncertainty_top", lambda: R.plot_rank_uncertainty(ranks, top=TOP_UNITS),
+                    f"The {TOP_UNITS} units ranked best nominally: the bar is the {band} band of the simulated "
+                    "ranks, the dot the median, the red tick the nominal rank. A long bar means the unit's "
+                    "rank depends strongly on the methodological choices.")]
+        listed = [u for u in chosen if u in set(ranks["unit"].astype(str)) | set(ranks["name"].astype(str))]
+        if listed and units:
+            figs.append(fig("rank_uncertainty_selected", lambda: R.plot_rank_uncertainty(ranks, units=listed),
+                            "The units chosen for this report."))
+        figs.append(fig("rank_uncertainty_all", lambda: R.plot_rank_uncertainty(ranks),
+                        f"All {len(ranks)} units, in panels, sorted by nominal rank."))
+        if freq is not None:
+            figs.append(fig("rank_frequency", lambda: R.plot_rank_frequency(freq, ranks),
+                            "Share of replications in which each of the top 20 units takes each rank; the "
+                            "square marks the nominal rank."))
+        figs.append(fig("rank_shift", lambda: R.plot_rank_shift_histogram(ranks),
+                        "Nominal rank minus median simulated rank, over all units: 0 means the simulations "
+                        "confirm the nominal rank."))
+        figs.append(fig("nominal_vs_median", lambda: R.plot_nominal_vs_median(ranks),
+                        "Each dot is a unit; points off the diagonal move under the simulated choices; the "
+                        "vertical lines are the bands."))
+        sections.append({"id": "uncertainty", "title": "Rank uncertainty", "figures": figs,
+                         "text": "How much each unit's rank depends on the choices listed under Run settings."})
+    weights = res.get("weights")
+    if fw is not None and weights is not None:
+        by_variant = _weights_by_variant(weights)
+        first = next(iter(by_variant))
+        figs = [fig("framework", lambda: W.plot_framework(fw, by_variant[first], label=label,
+                                                           title=f"Framework, sized by effective weight ({first})"),
+                    "Each ring is a level of the framework (innermost: the index's members); each segment's "
+                    "angle is its effective weight in the index.")]
+        figs.append(fig("weights_effective", lambda: W.plot_weights(fw, by_variant, "effective", label=label),
+                        "Effective weight of each indicator in the index (product of the weights up the tree)."))
+        figs.append(fig("weights_within", lambda: W.plot_weights(fw, by_variant, "within", label=label),
+                        "Weight of each indicator inside its group (sums to 1 per group)."))
+        sections.append({"id": "weights", "title": "Framework and weights", "figures": figs,
+                         "text": f"Weights of {len(by_variant)} build(s): {', '.join(by_variant)}."})
+    corr = res.get("rank_correlation")
+    if corr is not None and corr.shape[0] > 1:
+        sections.append({"id": "comparison", "title": "Index variants compared", "text":
+                         "Spearman rank correlation of the index scores between the variants built side by side.",
+                         "figures": [fig("rank_correlation", lambda: C.plot_rank_correlation(corr, label=label),
+                                         "1 = identical rankings; the lower, the more the choice matters.")]})
+    scores = res.get("scores")
+    if fw is not None and scores is not None:
+        top = fw.n_levels - 1
+        figs = [fig("indicator_correlation", lambda: C.plot_indicator_correlation(scores, fw, 1, 1, label=label),
+                    "Spearman correlation between indicators over the units; lines separate groups. "
+                    "Negative or near-zero correlations inside a group weaken it.")]
+        if top > 1:
+            figs.append(fig("indicator_vs_groups",
+                            lambda: C.plot_indicator_correlation(scores, fw, 1, top, label=label),
+                            "Spearman correlation of each indicator with each top-level group."))
+        sections.append({"id": "indicators", "title": "Indicators", "figures": figs,
+                         "text": "Correlations of the normalised indicators of the nominal build."})
+        prof = []
+        for u in chosen:
+            try:
+                uid = P.find_unit(scores, u)
+            except Exception:  # noqa: BLE001 - a unit missing from the scores table gets no profile
+                continue
+            strong, weak = P.strengths_weaknesses(scores, fw, uid)
+            prof.append({"figure": fig(f"profile_{uid}", lambda uid=uid: P.plot_unit_profile(scores, fw, uid, label=label),
+                                       "Dot: the unit; diamond: the median unit; bar: the best unit; #rank at the right."),
+                         "strengths": strong.to_dict("records"), "weaknesses": weak.to_dict("records")})
+        if prof:
+            sections.append({"id": "profiles", "title": "Unit profiles", "profiles": prof, "figures": [],
+                             "text": "Scores of a unit on every indicator, sub-pillar and dimension against the "
+                                     "median and the best unit; strengths and weaknesses are the indicators "
+                                     "where it ranks best and worst (as COINr's get_str_weak)."})
+    sobol, sobol_units = res.get("sobol"), res.get("sobol_units")
+    if sobol is not None or sobol_units is not None:
+        figs = []
+        if sobol is not None:
+            for output in dict.fromkeys(sobol["output"].astype(str)):
+                figs.append(fig(f"sobol_{output}", lambda output=output: S.plot_sobol(sobol, output, label=label),
+                                f"First-order (S1) and total (ST) Sobol indices of {output}, with intervals."))
+        if sobol_units is not None:
+            known = set(sobol_units["unit"].astype(str)) | set(sobol_units["name"].astype(str))
+            for u in chosen:
+                if u in known:
+                    figs.append(fig(f"sobol_unit_{u}", lambda u=u: S.plot_sobol_unit(sobol_units, u, label=label),
+                                    f"Sobol indices of the rank of {u}."))
+        sections.append({"id": "sensitivity", "title": "Sensitivity (Sobol indices)", "figures": figs,
+                         "text": "Which choice moves the ranks: S1 is the share of the output's variance due to "
+                                 "the factor alone, ST the share it takes part in (interactions included).",
+                         "table": _sobol_rows(sobol)})
+    return sections
+
+
+def _weights_by_variant(weights: pd.DataFrame) -> dict[str, pd.Series]:
+    """Member weights (``member -> weight``) of each variant of a ``weights.csv`` table."""
+    if "variant" not in weights.columns:
+        return {"nominal": weights.set_index("member")["weight"]}
+    return {str(v): g.set_index("member")["weight"] for v, g in weights.groupby("variant", sort=False)}
+
+
+def _sobol_rows(sobol: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if sobol is None:
+        return []
+    return sobol.sort_values(["output", "ST"], ascending=[True, False], kind="stable").to_dict("records")
+
+
+# ------------------------------------------------------------------------------------------------
+def unit_rows(res: Results) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns and rows of the report's units table: nominal rank, unit, name(s), median rank,
+    band, P(top 10), score (the nominal index score when ``scores.csv`` exists, else the mean)."""
+    from .ranks import band_columns
+
+    ranks, scores, fw = res.get("ranks"), res.get("scores"), res.framework
+    extra_names: list[str] = []
+    base = ranks if ranks is not None else scores
+    if base is None:
+        return [], []
+    table = base.copy()
+    if scores is not None:
+        extra_names = [c for c in scores.columns if c.startswith("name_")]
+        keep = ["unit"] + extra_names + ([fw.index.code] if fw is not None and fw.index.code in scores.columns else [])
+        table = table.drop(columns=[c for c in extra_names if c in table.columns]).merge(
+            scores[keep], on="unit", how="left")
+    cols = ["rank", "unit", "name", *extra_names]
+    rows = []
+    band = band_columns(ranks) if ranks is not None else None
+    ptop = next((c for c in ("p_top10", *(c for c in table.columns if c.startswith("p_top"))) if c in table.columns),
+                None)
+    if ranks is not None:
+        cols += ["median", "band", ptop.replace("p_top", "P(top ") + ")" if ptop else "P(top k)"]
+    cols.append("score")
+    score_col = fw.index.code if fw is not None and fw.index.code in table.columns else (
+        "mean_score" if "mean_score" in table.columns else "score" if "score" in table.columns else None)
+    rank_col = "nominal_rank" if "nominal_rank" in table.columns else "rank"
+    for _, r in table.sort_values(rank_col, kind="stable").iterrows():
+        row = {"rank": int(r[rank_col]), "unit": str(r["unit"]), "name": str(r["name"])}
+        for c in extra_names:
+            row[c] = "" if pd.isna(r.get(c)) else str(r[c])
+        if band is not None:
+            row["median"] = int(r["median_rank"])
+            row["band"] = f"{int(r[band[0]])}–{int(r[band[1]])}"
+            row["band_key"] = int(r[band[0]])
+            row["ptop"] = float(r[ptop]) if ptop else np.nan
+        row["score"] = float(r[score_col]) if score_col and pd.notna(r[score_col]) else np.nan
+        rows.append(row)
+    return cols, rows
+
+
+def settings_rows(res: Results) -> list[dict[str, Any]]:
+    """The manifests as readable ``(section, [(key, value)])`` rows (versions and file lists apart)."""
+    out = []
+    for sub, m in res.manifests.items():
+        items = []
+        for k, v in m.items():
+            if k in ("files", "versions", "label"):
+                continue
+            items.extend(_flatten(k, v))
+        out.append({"title": f"{sub}/manifest.json" if sub else "manifest.json", "items": items,
+                    "versions": m.get("versions", {}), "files": m.get("files", [])})
+    return out
+
+
+def _flatten(key: str, value: Any, depth: int = 0) -> list[tuple[str, str]]:
+    if isinstance(value, dict) and depth < 2 and value:
+        return [kv for k, v in value.items() for kv in _flatten(f"{key}.{k}", v, depth + 1)]
+    if isinstance(value, float):
+        return [(key, f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}")]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [(key, f"{value:,}")]
+    if isinstance(value, list):
+        return [(key, ", ".join(_short_value(v) for v in value) or "—")]
+    return [(key, _short_value(value))]
+
+
+def _short_value(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={w}" for k, w in v.items()) if "name" not in v else (
+            str(v["name"]) + ("(" + ", ".join(f"{k}={w}" for k, w in v.items() if k != "name") + ")"
+                              if len(v) > 1 else ""))
+    return "—" if v is None else str(v)
+
+
+def render_report(res: Results, sections: Iterable[dict[str, Any]]) -> str:
+    """Render the report template (``templates/report.html.j2``) to one HTML string."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("weightlab.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda v, fmt="{:.3f}": "" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+    cols, rows = unit_rows(res)
+    fw = res.framework
+    ranks = res.get("ranks")
+    title = (fw.index.name_en or fw.index.code) if fw is not None else "Composite index"
+    reps = next((m.get("reps") for m in res.manifests.values() if m.get("reps")), None)
+    from .. import __version__
+
+    return env.get_template("report.html.j2").render(
+        title=title, label=res.label, sections=list(sections), columns=cols, rows=rows,
+        settings=settings_rows(res), has_ranks=ranks is not None, reps=reps,
+        has_sobol=res.get("sobol") is not None or res.get("sobol_units") is not None,
+        n_units=len(rows), directory=res.path.name or str(res.path), version=__version__,
+        created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        files=sorted(res.files))
