@@ -90,15 +90,18 @@ class IndexResult:
         return _labelled(out.sort_values(["rank", "unit"], kind="stable").reset_index(drop=True), self.dataset.label)
 
     def scores_table(self) -> pd.DataFrame:
-        """``unit, name, rank`` then the score of every node: the index, every group (top level
-        first) and every indicator (its normalised value); rows in dataset order.
+        """``unit, name`` (and other ``name_*`` columns of the data, e.g. ``name_zh``), ``rank``, then
+        the score of every node: the index, every group (top level first) and every indicator (its
+        normalised value); rows in dataset order.
 
         The input of the unit profile and the indicator correlations (``scores.csv`` in a results
         directory); the dataset's label is in ``attrs["label"]``.
         """
         fw = self.dataset.framework
-        out = pd.DataFrame({"unit": self.dataset.units, "name": self.dataset.names.to_numpy(),
-                            "rank": self.ranks.to_numpy()})
+        out = pd.DataFrame({"unit": self.dataset.units, "name": self.dataset.names.to_numpy()})
+        for col in [c for c in self.dataset.meta.columns if str(c).startswith("name_")]:
+            out[col] = self.dataset.meta[col].reindex(self.dataset.units).to_numpy()
+        out["rank"] = self.ranks.to_numpy()
         for level in range(fw.n_levels, 0, -1):
             for code in fw.codes_at(level):
                 out[code] = self.scores[level][code].to_numpy()

@@ -26,8 +26,14 @@ def member_weights(framework: Framework, weights=None) -> pd.Series:
     framework's nominal weights when ``weights`` is None."""
     if weights is None:
         return framework.nominal_weights()
-    values = getattr(weights, "values", weights)
-    return pd.Series(values, dtype=float).reindex(framework.nominal_weights().index)
+    values = weights if isinstance(weights, pd.Series) else weights.values  # a Series, or a Weights
+    out = pd.Series(values, dtype=float).reindex(framework.nominal_weights().index)
+    if out.isna().any():
+        from ..errors import ParameterError
+
+        raise ParameterError(f"No weight for {', '.join(out.index[out.isna()])}: give one weight per "
+                             "group member of the framework.")
+    return out
 
 
 def node_effective_weights(framework: Framework, weights=None) -> pd.Series:
