@@ -33,6 +33,7 @@ class Fmt(str, Enum):
     csv = "csv"
     json = "json"
     parquet = "parquet"
+    xlsx = "xlsx"
 
 
 DataArg = typer.Argument(..., help="Data table: CSV, Parquet or Excel, one row per unit.", show_default=False)
@@ -47,6 +48,7 @@ SchemeOpt = typer.Option("equal", "--scheme", help="Weighting scheme name.")
 AggOpt = typer.Option("arithmetic", "--aggregator", help="Aggregator name.")
 ImpOpt = typer.Option("none", "--imputation", help="Missing values: none, mean, median or knn.")
 LevelOpt = typer.Option("all", "--level", help="Member level the scheme weights (1 = indicators), or 'all'.")
+NoReportOpt = typer.Option(False, "--no-report", help="Do not write report.html.")
 
 
 def _fail(message: str) -> None:
@@ -99,8 +101,8 @@ def _check_output(fmt: Fmt, out: Path | None) -> None:
     """Refuse an impossible --format/--out pair before any work is done (nothing printed yet)."""
     if fmt == Fmt.table and out is not None:
         _fail("--out needs --format csv, json or parquet.")
-    if fmt == Fmt.parquet and out is None:
-        _fail("--format parquet needs --out FILE.")
+    if fmt in (Fmt.parquet, Fmt.xlsx) and out is None:
+        _fail(f"--format {fmt.value} needs --out FILE.")
 
 
 def _emit(df, fmt: Fmt, out: Path | None, label: str = "", title: str = "") -> None:
@@ -194,16 +196,13 @@ def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str 
           scheme: str = SchemeOpt, aggregator: str = AggOpt, imputation: str = ImpOpt, level: str = LevelOpt,
           param: list[str] = ParamOpt, fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt,
           id_column: Optional[str] = IdOpt) -> None:
-    """Build the index; columns unit, score, rank, then each group's score (and name last).
+    """Build the index; columns unit, name, score, rank, then each group's score.
 
     Example: weightlab score data.csv -f framework.toml --normalizer minmax --param range=0,100 --scheme critic
     """
     res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out)
     ds = res.dataset
-    table = res.table()
-    last = [c for c in ("name", "note") if c in table.columns]
-    table = table[[c for c in table.columns if c not in last] + last]
-    _emit(table, fmt, out, ds.label)
+    _emit(res.table(), fmt, out, ds.label)
     _settings(res)
 
 
@@ -245,8 +244,9 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Replications per chunk."),
                out: Path = typer.Option(..., "--out", help="Output directory."),
-               id_column: Optional[str] = IdOpt) -> None:
-    """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit.
+               no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt) -> None:
+    """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit; writes
+    the tables, manifest.json and report.html to the output directory.
 
     Example: weightlab robustness data.csv -f framework.toml --spec spec.toml --reps 1000000 --seed 7 --out results/
     """
@@ -257,15 +257,18 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
     sp = sp.with_overrides(reps=reps, seed=seed)
     _run_robustness(ds, sp, threads, chunk_size, out, {"data": str(data), "framework": str(framework),
                                                         "spec_file": str(spec) if spec else None})
+    if not no_report:
+        _write_report(out)
 
 
 def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
     from ._io import file_sha256
     from .robustness.engine import run
+    from .progress import progress_bar
     from .robustness.output import write_results
 
     start = time.perf_counter()
-    with _progress(spec.reps) as progress:
+    with progress_bar(spec.reps) as progress:
         result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=progress)
     if extra.get("spec_file"):
         extra["spec_sha256"] = file_sha256(extra["spec_file"])
@@ -284,74 +287,84 @@ def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
     return result
 
 
-class _progress:
-    """A rich progress bar (done, rate, ETA) on stderr, silent when stderr is not a terminal."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar = None
-
-    def __enter__(self):
-        if not sys.stderr.isatty():
-            return None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                                   TimeRemainingColumn)
-
-        self.bar = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("mc", total=self.total, rate="")
-        self.t0 = time.perf_counter()
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        rate = done / max(time.perf_counter() - self.t0, 1e-9)
-        self.bar.update(self.task, completed=done, rate=f"{rate:,.0f}/s")
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 @app.command()
 def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output directory."),
          reps: int = typer.Option(1_000_000, "--reps", help="Monte Carlo replications."),
-         threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores).")) -> None:
+         threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
+         no_report: bool = NoReportOpt) -> None:
     """The main job on the built-in 338-city data (synthetic demo data): nominal index under every
-    scheme, the scheme comparison, and a Monte Carlo robustness run.
+    scheme, the comparison of schemes, normalizers and aggregators, a Monte Carlo robustness run,
+    and report.html.
 
     Example: weightlab demo --out weightlab-demo --reps 1000000
     """
     import warnings
 
     from ._io import package_versions, write_json_atomic, write_table_atomic
-    from .compare import compare_schemes
+    from .compare import compare
     from .datasets import load_ai_cities
     from .index import build_index
-    from .robustness.output import with_note
+    from .outputs import weights_table
     from .robustness.spec import demo_spec
 
     start = time.perf_counter()
     ds = load_ai_cities()
     typer.echo(f"weightlab demo: {ds.n_units} cities x {ds.n_indicators} indicators — {ds.label}")
     files = []
+    builds = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
         for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
+            builds[scheme] = build_index(ds, scheme=scheme, imputation="mean")
             path = out / f"nominal_{scheme}.csv"
-            write_table_atomic(with_note(build_index(ds, scheme=scheme, imputation="mean").table(), ds.label), path)
+            write_table_atomic(builds[scheme].table(), path)
             files.append(path.name)
-        cmp = compare_schemes(ds, ["expert", "entropy", "critic", "pca"], imputation="mean")
-    write_table_atomic(with_note(cmp.table(), ds.label), out / "compare.csv")
-    files.append("compare.csv")
+        cmp = compare(ds, DEMO_VARIANTS, imputation="mean")
+    write_table_atomic(weights_table(builds), out / "weights.csv")
+    write_table_atomic(cmp.table(), out / "compare.csv")
+    write_table_atomic(cmp.spearman, out / "rank_correlation.csv", index=True)
+    files += ["weights.csv", "compare.csv", "rank_correlation.csv"]
     typer.echo(f"nominal index under 7 schemes and the comparison written to {out}/")
-    typer.echo("Spearman correlation between schemes:\n" + cmp.spearman.round(3).to_string())
+    typer.echo("Spearman correlation between variants (4 schemes; z-score and rank normalizers, geometric "
+               "aggregation, each with expert weights):\n" + cmp.spearman.round(3).to_string())
     typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")
     _run_robustness(ds, demo_spec(reps=reps), threads, None, out / "robustness", {"dataset": "ai-cities"})
     write_json_atomic(out / "manifest.json", {"label": ds.label, "dataset": "ai-cities", "data_sha256": ds.source_sha256,
+                                              "compare_variants": DEMO_VARIANTS,
                                               "files": files + ["robustness/"], "versions": package_versions(),
                                               "wall_time_s": time.perf_counter() - start})
+    if not no_report:
+        _write_report(out)
     typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")
+
+
+# the demo's side-by-side variants: 4 schemes (min-max, arithmetic), then one other choice each
+DEMO_VARIANTS = {"expert": {"scheme": "expert"}, "entropy": {"scheme": "entropy"}, "critic": {"scheme": "critic"},
+                 "pca": {"scheme": "pca"}, "zscore": {"scheme": "expert", "normalizer": "zscore"},
+                 "rank": {"scheme": "expert", "normalizer": "rank"},
+                 "geometric": {"scheme": "expert", "aggregator": "geometric", "aggregator_params": {"shift": 0.01}}}
+
+
+def _write_report(directory: Path, units: list[str] | None = None, xlsx: bool = False, plots: bool = False) -> None:
+    from .report.html import write_report
+
+    paths = write_report(directory, units=units, xlsx=xlsx, plots=plots)
+    typer.echo(f"report: {paths[0]}" + (f" (and {len(paths) - 1} more files)" if len(paths) > 1 else ""))
+
+
+@app.command()
+def report(directory: Path = typer.Argument(..., help="A results directory (--out of demo, robustness, ...)."),
+           xlsx: bool = typer.Option(False, "--xlsx", help="Also write results.xlsx: every table as a sheet."),
+           unit: list[str] = typer.Option([], "--unit", help="Unit id or name to profile (repeatable; "
+                                                              "default: the unit ranked first)."),
+           plots: bool = typer.Option(False, "--plots", help="Also write every figure to DIR/plots/ as PNG and SVG.")
+           ) -> None:
+    """Write DIR/report.html: one self-contained page with the run settings, the plots, a sortable and
+    searchable table of all units, and the method with its sources.
+
+    Example: weightlab report weightlab-demo --xlsx --unit Hefei
+    """
+    _write_report(directory, units=unit or None, xlsx=xlsx, plots=plots)
 
 
 @datasets_app.command("list")

@@ -17,8 +17,9 @@ from ._figure import data_label, finish, new_figure, short, styled
 from .weights import display_name, tree_order
 
 
-def _heatmap(ax, matrix: np.ndarray, rows: list[str], cols: list[str], annotate: bool, vmin: float = -1.0):
-    im = ax.imshow(matrix, cmap="RdBu_r", vmin=vmin, vmax=1.0, aspect="auto", interpolation="nearest")
+def _heatmap(ax, matrix: np.ndarray, rows: list[str], cols: list[str], annotate: bool, vmin: float = -1.0,
+             cmap: str = "RdBu_r"):
+    im = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=1.0, aspect="auto", interpolation="nearest")
     ax.set_xticks(np.arange(len(cols)), cols, rotation=60, ha="right")
     ax.set_yticks(np.arange(len(rows)), rows)
     if annotate:
@@ -27,8 +28,9 @@ def _heatmap(ax, matrix: np.ndarray, rows: list[str], cols: list[str], annotate:
             for j in range(matrix.shape[1]):
                 v = matrix[i, j]
                 if np.isfinite(v):
+                    dark = abs(v) > 0.6 if cmap == "RdBu_r" else (v - vmin) / (1 - vmin) < 0.55
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=size,
-                            color="white" if abs(v) > 0.6 else "black")
+                            color="white" if dark else "black")
     return im
 
 
@@ -44,9 +46,11 @@ def plot_rank_correlation(corr: pd.DataFrame, label: str | None = None, method: 
     m = corr.to_numpy(dtype=float)
     fig = new_figure(max(4.5, 0.62 * n + 2.6), max(4.0, 0.55 * n + 2.0))
     ax = fig.subplots()
-    vmin = min(0.0, float(np.nanmin(m))) if np.isfinite(m).any() else 0.0
+    low = float(np.nanmin(m)) if np.isfinite(m).any() else 0.0
+    # all positive (the usual case): a sequential scale from just below the lowest value, for contrast
+    vmin, cmap = (-1.0, "RdBu_r") if low < 0 else (min(0.9, np.floor(low * 20) / 20), "viridis")
     im = _heatmap(ax, m, [short(v, 26) for v in corr.index], [short(v, 26) for v in corr.columns], True,
-                  vmin=-1.0 if vmin < 0 else 0.0)
+                  vmin=vmin, cmap=cmap)
     fig.colorbar(im, ax=ax, label=f"{method} rank correlation", shrink=0.8)
     return finish(fig, title or f"{method} rank correlation between index variants", data_label(label, corr))
 

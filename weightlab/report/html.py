@@ -2,7 +2,8 @@
 
 The page is self-contained: figures are embedded as base64 PNG, the style sheet and the small
 script that sorts and searches the units table are inline, and nothing is fetched when it is
-opened. The same figures are written to ``DIR/plots/`` as PNG and SVG for use in audits.
+opened. With ``plots=True`` (``--plots``) the same figures are written to ``DIR/plots/`` as PNG and
+SVG for use in audits.
 Templates are package data (``weightlab/report/templates``), rendered with jinja2.
 """
 
@@ -25,10 +26,10 @@ PLOTS_DIR = "plots"
 TOP_UNITS = 30
 
 
-def write_report(directory: str | Path, units: Sequence[str] | None = None, plots: bool = True,
+def write_report(directory: str | Path, units: Sequence[str] | None = None, plots: bool = False,
                  xlsx: bool = False) -> list[Path]:
-    """Write ``report.html`` (and the figures under ``plots/``, and ``results.xlsx`` when ``xlsx``)
-    for the results in ``directory``; returns the paths written.
+    """Write ``report.html`` (and, when asked, every figure under ``plots/`` as PNG and SVG, and
+    ``results.xlsx``) for the results in ``directory``; returns the paths written.
 
     ``units`` (ids or names) get a profile, a rank-uncertainty plot and, when sensitivity results
     exist, their Sobol indices; by default the unit ranked first.
@@ -36,7 +37,7 @@ def write_report(directory: str | Path, units: Sequence[str] | None = None, plot
     res = load_results(directory)
     written: list[Path] = []
     sections = build_sections(res, units, plot_dir=res.path / PLOTS_DIR if plots else None, written=written)
-    html = render_report(res, sections)
+    html = render_report(res, sections, plots=plots)
     path = res.path / REPORT_FILE
     write_text_atomic(path, html)
     written.insert(0, path)
@@ -242,6 +243,48 @@ def unit_rows(res: Results) -> tuple[list[str], list[dict[str, Any]]]:
     return cols, rows
 
 
+def key_settings(res: Results) -> list[tuple[str, str]]:
+    """The few settings a reader needs first: data, nominal choices, what varied, replications."""
+    out: list[tuple[str, str]] = []
+    fw = res.framework
+    ms = list(res.manifests.values())
+    data = next((m["data"] for m in ms if isinstance(m.get("data"), dict)), None)
+    if data:
+        out.append(("data", f"{Path(str(data.get('source') or 'DataFrame')).name}: {data.get('units')} units × "
+                            f"{data.get('indicators')} indicators"))
+    if res.label:
+        out.append(("data label", res.label))
+    if fw is not None:
+        counts = ", ".join(f"{len(fw.codes_at(lvl))} at level {lvl}" for lvl in range(fw.n_levels - 1, 0, -1))
+        out.append(("framework", f"{fw.index.name_en or fw.index.code}: {counts}"))
+    spec = next((m["spec"] for m in ms if isinstance(m.get("spec"), dict)), None)
+    if spec:
+        ch = spec.get("choices", {})
+        nominal = ", ".join(f"{k} {_short_value(v[0])}" for k, v in ch.items() if isinstance(v, list) and v)
+        out.append(("nominal build", nominal))
+        w = spec.get("weights", {})
+        if w.get("perturb", "none") != "none":
+            how = (f"× U(1 − {w.get('spread')}, 1 + {w.get('spread')})" if w.get("perturb") == "uniform"
+                   else f"Dirichlet, concentration {w.get('concentration')}")
+            out.append(("weights varied", f"{how}, levels {_short_value(w.get('levels'))}, renormalised per group"))
+        for k, v in ch.items():
+            if isinstance(v, list) and len(v) > 1:
+                out.append((f"{k} varied", ", ".join(_short_value(o) for o in v)))
+        if ch.get("drop_indicator"):
+            out.append(("drop one indicator", "yes"))
+        if spec.get("bootstrap", {}).get("units"):
+            out.append(("bootstrap of units", "yes (data-driven weights re-estimated)"))
+    for m in ms:
+        if m.get("reps"):
+            rate = f", {m['reps_per_s']:,.0f} per second on {m.get('threads')} thread(s)" if m.get("reps_per_s") else ""
+            out.append(("replications", f"{m['reps']:,} (seed {m.get('seed')}){rate}"))
+        if m.get("compare_variants"):
+            out.append(("variants compared", ", ".join(m["compare_variants"])))
+        if m.get("baseline") and m.get("variants"):
+            out.append(("variants compared", f"{', '.join(m['variants'])} (baseline {m['baseline']})"))
+    return out
+
+
 def settings_rows(res: Results) -> list[dict[str, Any]]:
     """The manifests as readable ``(section, [(key, value)])`` rows (versions and file lists apart)."""
     out = []
@@ -260,7 +303,7 @@ def _flatten(key: str, value: Any, depth: int = 0) -> list[tuple[str, str]]:
     if isinstance(value, dict) and depth < 2 and value:
         return [kv for k, v in value.items() for kv in _flatten(f"{key}.{k}", v, depth + 1)]
     if isinstance(value, float):
-        return [(key, f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}")]
+        return [(key, f"{value:.4g}" if abs(value) < 1e3 else f"{value:,.0f}")]
     if isinstance(value, int) and not isinstance(value, bool):
         return [(key, f"{value:,}")]
     if isinstance(value, list):
@@ -276,7 +319,7 @@ def _short_value(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
-def render_report(res: Results, sections: Iterable[dict[str, Any]]) -> str:
+def render_report(res: Results, sections: Iterable[dict[str, Any]], plots: bool = False) -> str:
     """Render the report template (``templates/report.html.j2``) to one HTML string."""
     import jinja2
 
@@ -293,8 +336,8 @@ def render_report(res: Results, sections: Iterable[dict[str, Any]]) -> str:
 
     return env.get_template("report.html.j2").render(
         title=title, label=res.label, sections=list(sections), columns=cols, rows=rows,
-        settings=settings_rows(res), has_ranks=ranks is not None, reps=reps,
+        settings=settings_rows(res), key_settings=key_settings(res), has_ranks=ranks is not None, reps=reps,
         has_sobol=res.get("sobol") is not None or res.get("sobol_units") is not None,
         n_units=len(rows), directory=res.path.name or str(res.path), version=__version__,
         created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        files=sorted(res.files))
+        files=sorted(res.files), plots=plots)

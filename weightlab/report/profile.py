@@ -38,10 +38,10 @@ def find_unit(scores: pd.DataFrame, unit: str) -> str:
 
 
 def unit_summary(scores: pd.DataFrame, framework: Framework, unit: str) -> pd.DataFrame:
-    """One row per node below the index: ``code, name, level, parent, score, rank, median, best``.
+    """One row per node below the index: ``code, name, level, parent, score, rank, median, best, worst``.
 
-    ``rank`` is the unit's rank among all units on that node (1 = best); ``median`` and ``best`` are
-    the median and maximum over units.
+    ``rank`` is the unit's rank among all units on that node (1 = best, ties share the lowest
+    rank); ``median``, ``best`` and ``worst`` are the median, maximum and minimum over units.
     """
     s = _scores_by_unit(scores)
     uid = find_unit(scores, unit)
@@ -53,18 +53,30 @@ def unit_summary(scores: pd.DataFrame, framework: Framework, unit: str) -> pd.Da
         rank = col.rank(ascending=False, method="min", na_option="bottom")
         rows.append({"code": code, "name": framework.node(code).name_en or code, "level": framework.level_of(code),
                      "parent": framework.node(code).parent, "score": col.loc[uid], "rank": int(rank.loc[uid]),
-                     "median": col.median(), "best": col.max()})
+                     "median": col.median(), "best": col.max(), "worst": col.min()})
     return pd.DataFrame(rows)
 
 
 def strengths_weaknesses(scores: pd.DataFrame, framework: Framework, unit: str, n: int = 5,
                          level: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``n`` nodes of ``level`` where the unit ranks best (strengths) and worst (weaknesses);
-    a node is never both (with fewer than 2n nodes the weaknesses get the rest)."""
+    """The nodes of ``level`` where the unit ranks best (strengths) and worst (weaknesses), at most
+    ``n`` of each.
+
+    A strength ranks no worse than the unit's median rank over the level's nodes, a weakness
+    strictly worse, so a node is never both and a unit ranked the same everywhere has no
+    weaknesses. As COINr's ``min_discard``, a node where the unit shares the lowest score (e.g. a
+    count of zero shared by most units, which still ranks them all 6th when five units are above)
+    is never a strength, and one where it shares the highest score never a weakness. Ties in rank
+    are ordered by the unit's score minus the median unit's score.
+    """
     summ = unit_summary(scores, framework, unit)
-    summ = summ[summ["level"] == level].sort_values(["rank", "code"], kind="stable")
-    k = min(n, len(summ) // 2)
-    return summ.head(k).reset_index(drop=True), summ.tail(k).iloc[::-1].reset_index(drop=True)
+    summ = summ[summ["level"] == level].assign(gap=lambda d: d["score"] - d["median"])
+    middle = summ["rank"].median()
+    strong = summ[(summ["rank"] <= middle) & (summ["score"] > summ["worst"])]
+    weak = summ[(summ["rank"] > middle) & (summ["score"] < summ["best"])]
+    strong = strong.sort_values(["rank", "gap"], ascending=[True, False], kind="stable")
+    weak = weak.sort_values(["rank", "gap"], ascending=[False, True], kind="stable")
+    return strong.head(n).reset_index(drop=True), weak.head(n).reset_index(drop=True)
 
 
 @styled
@@ -105,6 +117,6 @@ def plot_unit_profile(scores: pd.DataFrame, framework: Framework, unit: str, n: 
         ax.set_title({1: "indicators (normalised values)", top - 1: "top-level groups"}.get(lvl, f"level {lvl} groups"),
                      loc="left", fontsize=9)
         ax.grid(axis="x", color="0.9")
-    axes[0].legend(loc="lower left", bbox_to_anchor=(0, 1.08), ncol=3, frameon=False)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", frameon=False)
     axes[-1].set_xlabel(f"score (#rank among {n_units} units at the right; green: strengths, red: weaknesses)")
     return finish(fig, f"Profile of {uname} ({uid})", data_label(label, scores))

@@ -11,6 +11,7 @@ any thread count and chunk size.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import Callable
 
 import numba
@@ -19,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
 from ..errors import ParameterError
+from ..progress import progress_bar
 from . import kernels as K
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
 from .ranking import make_rank_workspace, rank_buffers, rank_min_into
@@ -103,7 +105,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
 
 
 def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chunk_size: int | None = None,
-        progress: Callable[[int, int], None] | None = None) -> RobustnessResult:
+        progress: "Callable[[int, int], None] | bool | None" = None) -> RobustnessResult:
     """Compile ``spec`` on ``dataset``, run it, and summarise the rank distributions.
 
     Parameters
@@ -114,12 +116,14 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
         Threads to use (default: numba's thread count, i.e. all cores).
     chunk_size : int, optional
         Replications per chunk between progress reports (default and maximum 16384 per thread).
-    progress : callable (done, total), optional
+    progress : callable (done, total) or bool, optional
+        ``True``: a progress bar (rich) in the terminal or the notebook.
     """
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
     t1 = time.perf_counter()
-    acc = run_plan(plan, threads, chunk_size, progress)
+    with (progress_bar(spec.reps, force=True) if progress is True else nullcontext(progress or None)) as callback:
+        acc = run_plan(plan, threads, chunk_size, callback)
     t2 = time.perf_counter()
     timing = {"compile_plan_s": t1 - t0, "run_s": t2 - t1, "threads": _threads(threads),
               "reps_per_s": spec.reps / (t2 - t1) if t2 > t1 else float("nan")}

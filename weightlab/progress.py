@@ -1,0 +1,50 @@
+"""Progress bars for long runs: a rich bar (done, rate, ETA) in a terminal and in a notebook.
+
+``progress_bar(total)`` is a context manager yielding a ``callback(done, total)`` for the engine's
+``progress`` argument. In a terminal the bar is drawn on stderr; in Jupyter rich renders it as a
+live cell output (through ipywidgets when installed); elsewhere (stderr redirected to a file, CI)
+it stays silent unless ``force=True``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None and hasattr(shell, "get_ipython") else None
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+@contextmanager
+def progress_bar(total: int, what: str = "replications", force: bool = False
+                 ) -> Iterator[Callable[[int, int], None] | None]:
+    """Yield a progress callback, or None when there is nowhere to show a bar (and not ``force``)."""
+    notebook = _in_notebook()
+    if not (force or notebook or sys.stderr.isatty()):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                               TimeRemainingColumn)
+
+    console = Console(stderr=not notebook)
+    bar = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=not notebook,
+                   console=console)
+    task = bar.add_task(what, total=total, rate="")
+    t0 = time.perf_counter()
+
+    def update(done: int, _total: int) -> None:
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        bar.update(task, completed=done, rate=f"{rate:,.0f}/s")
+
+    bar.start()
+    try:
+        yield update
+    finally:
+        bar.stop()
