@@ -34,7 +34,7 @@ def demo_schemes(demo_ds):
 
 
 def synthetic_sobol(factors=("weights", "normalizer", "aggregator", "scheme", "dummy"), units=("110000", "310000"),
-                    seed: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    names=("Beijing", "Shanghai"), seed: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Small sobol.csv / sobol_units.csv frames with the columns the sensitivity command writes."""
     rng = np.random.default_rng(seed)
 
@@ -44,7 +44,6 @@ def synthetic_sobol(factors=("weights", "normalizer", "aggregator", "scheme", "d
         return {"S1": s1, "S1_lo": s1 - 0.05, "S1_hi": s1 + 0.05, "ST": st, "ST_lo": st - 0.04, "ST_hi": st + 0.06}
 
     g = pd.DataFrame({"output": ["mean_abs_rank_shift"] * len(factors), "factor": list(factors), **rows(len(factors))})
-    u = pd.DataFrame({"unit": np.repeat(units, len(factors)), "name": np.repeat([f"City {u}" for u in units],
-                                                                                  len(factors)),
+    u = pd.DataFrame({"unit": np.repeat(units, len(factors)), "name": np.repeat(names, len(factors)),
                       "factor": list(factors) * len(units), **rows(len(factors) * len(units))})
     return g, u

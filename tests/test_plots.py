@@ -181,7 +181,7 @@ def test_sobol_global_and_unit():
     assert "dummy (noise floor)" in [t.get_text() for t in ax.get_yticklabels()]
     widths = sorted(p.get_width() for p in rects)
     np.testing.assert_allclose(widths, sorted([*g["S1"], *g["ST"]]))
-    fig = plot_sobol_unit(u, "City 310000")
+    fig = plot_sobol_unit(u, "Shanghai")
     rects = bars(fig.axes[0])
     mine = u[u["unit"] == "310000"]
     np.testing.assert_allclose(sorted(p.get_width() for p in rects), sorted([*mine["S1"], *mine["ST"]]))

@@ -152,12 +152,13 @@ class IndexResult:
 
         return unit_summary(self.scores_table(), self.dataset.framework, unit)
 
-    def save(self, directory, formats: Iterable[str] = ("csv",)) -> list:
-        """Write ``table``, ``scores``, ``weights`` (csv and/or xlsx), ``framework.toml`` and
-        ``manifest.json`` to ``directory``, as ``weightlab score`` does; returns the paths."""
+    def save(self, directory, formats: Iterable[str] = ("csv",), report: bool = True) -> list:
+        """Write ``scores.csv``, ``weights.csv``, ``framework.toml`` and ``manifest.json`` to
+        ``directory`` (the nominal files every results directory has), ``results.xlsx`` when
+        ``formats`` has "xlsx", and ``report.html`` unless ``report=False``; returns the paths."""
         from .report.save import save_index_result
 
-        return save_index_result(self, directory, formats)
+        return save_index_result(self, directory, formats, report)
 
 
 def _labelled(df: pd.DataFrame, label: str) -> pd.DataFrame:

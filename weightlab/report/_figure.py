@@ -45,9 +45,13 @@ def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
     return wrapper
 
 
-def new_figure(width: float, height: float) -> Figure:
-    """A figure of ``width`` x ``height`` inches on an Agg canvas (call it inside a ``@styled`` function)."""
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    """A figure of ``width`` x ``height`` inches on an Agg canvas (call it inside a ``@styled`` function).
+
+    ``layout=None`` leaves the placement to the caller (``subplots_adjust``): constrained layout
+    measures every tick label, which costs seconds on a figure with hundreds of them.
+    """
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -69,7 +73,8 @@ def finish(fig: Figure, title: str, label: str = "", note: str = "") -> Figure:
     if footer:
         fig.text(0.995, 0.002, footer, ha="right", va="bottom", fontsize=BASE_FONT - 1,
                  color=LABEL_COLOR if label else "0.3", style="italic")
-        fig.get_layout_engine().set(h_pad=0.12)
+        if fig.get_layout_engine() is not None:
+            fig.get_layout_engine().set(h_pad=0.12)
     return fig
 
 

@@ -35,6 +35,7 @@ def write_report(directory: str | Path, units: Sequence[str] | None = None, plot
     exist, their Sobol indices; by default the unit ranked first.
     """
     res = load_results(directory)
+    _default_units(res, units)  # refuse unknown units before writing anything
     written: list[Path] = []
     sections = build_sections(res, units, plot_dir=res.path / PLOTS_DIR if plots else None, written=written)
     html = render_report(res, sections, plots=plots)
@@ -71,7 +72,19 @@ class _Figures:
 
 
 def _default_units(res: Results, units: Sequence[str] | None) -> list[str]:
+    """The units to profile: ``units`` (each checked to exist), else the unit ranked first."""
     if units:
+        known: set[str] = set()
+        for name in ("ranks", "scores", "sobol_units"):
+            df = res.get(name)
+            if df is not None:
+                known |= set(df["unit"].astype(str)) | set(df["name"].astype(str))
+        unknown = [str(u) for u in units if str(u) not in known]
+        if unknown:
+            from ..errors import InputError
+
+            raise InputError(f"Unknown unit(s) {', '.join(unknown)} for --unit: give unit ids or names from "
+                             f"the results in {res.path}.")
         return [str(u) for u in units]
     for name in ("ranks", "scores"):
         df = res.get(name)
@@ -176,11 +189,12 @@ def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: P
                 figs.append(fig(f"sobol_{output}", lambda output=output: S.plot_sobol(sobol, output, label=label),
                                 f"First-order (S1) and total (ST) Sobol indices of {output}, with intervals."))
         if sobol_units is not None:
-            known = set(sobol_units["unit"].astype(str)) | set(sobol_units["name"].astype(str))
-            for u in chosen:
-                if u in known:
-                    figs.append(fig(f"sobol_unit_{u}", lambda u=u: S.plot_sobol_unit(sobol_units, u, label=label),
-                                    f"Sobol indices of the rank of {u}."))
+            ids = dict(zip(sobol_units["unit"].astype(str), sobol_units["unit"].astype(str)))
+            ids.update(zip(sobol_units["name"].astype(str), sobol_units["unit"].astype(str)))
+            for uid in dict.fromkeys(ids[u] for u in chosen if u in ids):
+                name = sobol_units.loc[sobol_units["unit"].astype(str) == uid, "name"].iloc[0]
+                figs.append(fig(f"sobol_unit_{uid}", lambda uid=uid: S.plot_sobol_unit(sobol_units, uid, label=label),
+                                f"Sobol indices of the rank of {name} ({uid})."))
         sections.append({"id": "sensitivity", "title": "Sensitivity (Sobol indices)", "figures": figs,
                          "text": "Which choice moves the ranks: S1 is the share of the output's variance due to "
                                  "the factor alone, ST the share it takes part in (interactions included).",

@@ -70,8 +70,13 @@ def plot_rank_uncertainty(ranks: pd.DataFrame, units: Sequence[str] | None = Non
     n_all, n = len(ranks), len(sel)
     n_panels = max(1, math.ceil(n / panel_units))
     per = math.ceil(n / n_panels) if n else 1
-    fig = new_figure(min(4.2 * n_panels + 0.8, 15), max(2.4, 0.13 * per + 1.4))
+    width, height = min(4.2 * n_panels + 0.8, 15), max(2.4, 0.13 * per + 1.4)
+    fig = new_figure(width, height, layout="constrained" if n_panels == 1 else None)
     axes = fig.subplots(1, n_panels, squeeze=False)[0]
+    if n_panels > 1:  # placed by hand: constrained layout would measure hundreds of labels
+        label_in = 1.25  # inches for "338. Name of the unit" at 6 pt
+        fig.subplots_adjust(left=label_in / width, right=1 - 0.15 / width, top=1 - 0.55 / height,
+                            bottom=0.75 / height, wspace=label_in / ((width - label_in) / n_panels - label_in))
     xmax = n_all if (units is None and top is None) else max(sel[hi].max(), sel["nominal_rank"].max())
     for p, ax in enumerate(axes):
         part = sel.iloc[p * per:(p + 1) * per]
