@@ -142,19 +142,32 @@ def test_save_writes_what_the_cli_writes(tmp_path, demo_mc, capsys):
     assert cli_ranks.columns[:2].tolist() == ["unit", "name"] and "note" not in cli_ranks.columns
 
 
-def test_report_command(tmp_path, report_dir, capsys):
-    target = tmp_path / "copy"
-    shutil.copytree(report_dir, target)
-    (target / "report.html").unlink()
-    code = main(["report", str(target), "--unit", "Lhasa", "--plots"])
+@pytest.fixture(scope="module")
+def small_results(tmp_path_factory):
+    """A robustness run on a small random dataset (40 units, 7 indicators): quick to plot."""
+    import weightlab as wl
+
+    from .helpers import random_dataset
+
+    d = tmp_path_factory.mktemp("small")
+    spec = wl.UncertaintySpec.from_dict({"seed": 2, "reps": 2048, "weights": {"perturb": "uniform", "spread": 0.3},
+                                         "choices": {"normalizer": ["minmax", "rank"]}})
+    wl.run_robustness(random_dataset(), spec, threads=1).save(d, report=False)
+    return d
+
+
+def test_report_command(small_results, capsys):
+    target = small_results
+    code = main(["report", str(target), "--unit", "u07", "--plots"])
     out, err = capsys.readouterr()
     assert code == 0 and err == "" and "report.html" in out
     html = (target / "report.html").read_text(encoding="utf-8")
-    assert 'id="fig-profile_540100"' in html
+    assert 'id="fig-profile_u07"' in html and html.count('<tr data-unit="') == 40
+    assert "synthetic" not in html  # no label on these data, and none claimed
     assert (target / "plots" / "rank_uncertainty_all.svg").read_text().lstrip().startswith("<?xml")
     assert (target / "plots" / "framework.png").read_bytes()[:4] == b"\x89PNG"
-    for bad, words in (([str(tmp_path / "nowhere")], "is not a directory"),
-                       ([str(tmp_path)], "holds no weightlab results"),
+    for bad, words in (([str(target / "nowhere")], "is not a directory"),
+                       ([str(target / "plots")], "holds no weightlab results"),
                        ([str(target), "--unit", "Atlantis"], "Atlantis")):
         before = sorted(os.listdir(target))
         code = main(["report", *bad])
@@ -194,15 +207,18 @@ def test_result_objects_in_a_notebook(tmp_path, demo_ds, demo_mc):
     assert all(isinstance(f, Figure) for f in figs)
     summary = res.unit_summary("Hefei")
     assert summary.columns[:2].tolist() == ["code", "name"] and len(summary) == 4 + 9 + 25
-    paths = cmp.save(tmp_path / "cmp", formats=("csv", "xlsx"))
+    from .helpers import random_dataset
+
+    small = compare_schemes(random_dataset(), ["equal", "entropy", "critic"])
+    paths = small.save(tmp_path / "cmp", formats=("csv", "xlsx"))
     names = {p.name for p in paths}
     assert {"compare.csv", "rank_correlation.csv", "weights.csv", "scores.csv", "manifest.json", "report.html",
             "results.xlsx"} <= names
     html = (tmp_path / "cmp" / "report.html").read_text(encoding="utf-8")
     assert 'id="comparison"' in html and 'id="uncertainty"' not in html
     corr = pd.read_csv(tmp_path / "cmp" / "rank_correlation.csv", index_col=0)
-    np.testing.assert_allclose(corr.to_numpy(), cmp.spearman.to_numpy())
-    assert json.loads((tmp_path / "cmp" / "manifest.json").read_text())["label"] == "synthetic demo data"
+    np.testing.assert_allclose(corr.to_numpy(), small.spearman.to_numpy())
+    assert json.loads((tmp_path / "cmp" / "manifest.json").read_text())["variants"]["critic"]["scheme"] == "critic"
     res.save(tmp_path / "idx", report=False)
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["framework.toml", "manifest.json", "scores.csv",
                                                                     "weights.csv"]
@@ -268,7 +284,7 @@ def test_report_in_headless_chromium(tmp_path, report_dir, demo_mc):
 
     with Image.open(shot) as im:
         assert im.size == (1280, 2400)
-        colours = len(set(im.convert("RGB").resize((128, 240)).getdata()))
+        colours = len(np.unique(np.asarray(im.convert("RGB").resize((128, 240))).reshape(-1, 3), axis=0))
     assert colours > 50  # a rendered page with figures, not a blank or error page
     ranks = demo_mc.ranks
     names = dict(zip(ranks["unit"].astype(str), ranks["name"]))
