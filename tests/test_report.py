@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -301,3 +302,16 @@ def test_report_in_headless_chromium(tmp_path, report_dir, demo_mc):
     # sort by name, ascending, no search: every unit, alphabetically
     rows = visible_rows(run_chromium(tmp_path, "--dump-dom", url + "#click=name").stdout)
     assert len(rows) == 338 and [r[2] for r in rows] == sorted((r[2] for r in rows), key=str.lower)
+
+
+def test_the_core_never_imports_the_report():
+    """DESIGN §9: report/ sits on top; building, comparing and running never load it or matplotlib."""
+    code = ("import sys, weightlab as wl\n"
+            "from tests.helpers import random_dataset\n"
+            "ds = random_dataset()\n"
+            "r = wl.build_index(ds); repr(r); wl.compare_schemes(ds, ['equal', 'expert'])\n"
+            "wl.run_robustness(ds, wl.UncertaintySpec.from_dict({'seed': 1, 'reps': 256}), threads=1)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('weightlab.report', 'matplotlib', 'jinja2'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import write_text_atomic
+from ..errors import ParameterError
 from ._figure import figure_bytes
 from .results_dir import Results, load_results
 
@@ -110,8 +111,7 @@ def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: P
     sections: list[dict[str, Any]] = []
     ranks, freq = res.get("ranks"), res.get("rank_frequency")
     if ranks is not None:
-        lo, hi = R.band_columns(ranks)
-        band = f"{lo.split('_')[0]}–{hi.split('_')[0]}"
+        band = R._band_text(*R.band_columns(ranks))
         figs = [fig("rank_uncertainty_top", lambda: R.plot_rank_uncertainty(ranks, top=TOP_UNITS),
                     f"The {TOP_UNITS} units ranked best nominally: the bar is the {band} band of the simulated "
                     "ranks, the dot the median, the red tick the nominal rank. A long bar means the unit's "
@@ -170,7 +170,7 @@ def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: P
         for u in chosen:
             try:
                 uid = P.find_unit(scores, u)
-            except Exception:  # noqa: BLE001 - a unit missing from the scores table gets no profile
+            except ParameterError:  # a unit of the ranks missing from the scores table gets no profile
                 continue
             strong, weak = P.strengths_weaknesses(scores, fw, uid)
             prof.append({"figure": fig(f"profile_{uid}", lambda uid=uid: P.plot_unit_profile(scores, fw, uid, label=label),

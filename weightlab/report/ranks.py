@@ -24,12 +24,16 @@ _QUANTILE = re.compile(r"^p(\d+(?:_\d+)?)_rank$")
 
 
 def band_columns(ranks: pd.DataFrame) -> tuple[str, str]:
-    """The lowest and highest rank-quantile columns (e.g. ``p05_rank``, ``p95_rank``)."""
-    found = sorted((float(m.group(1).replace("_", ".")), c) for c in ranks.columns if (m := _QUANTILE.match(c)))
-    if len(found) < 2:
-        raise ParameterError("The ranks table needs two rank-quantile columns such as p05_rank and p95_rank; "
-                             f"it has {', '.join(map(str, ranks.columns))}.")
-    return found[0][1], found[-1][1]
+    """The lowest and highest rank-quantile columns (e.g. ``p05_rank``, ``p95_rank``); the best and
+    worst simulated ranks when the run asked for no quantile besides the median."""
+    found = sorted((float(m.group(1).replace("_", ".")), c) for c in ranks.columns
+                   if (m := _QUANTILE.match(c)) and c != "p50_rank")
+    if len(found) >= 2:
+        return found[0][1], found[-1][1]
+    if {"best_rank", "worst_rank"} <= set(ranks.columns):
+        return "best_rank", "worst_rank"
+    raise ParameterError("The ranks table needs two rank-quantile columns such as p05_rank and p95_rank (or "
+                         f"best_rank and worst_rank); it has {', '.join(map(str, ranks.columns))}.")
 
 
 def _band_text(lo: str, hi: str) -> str:
