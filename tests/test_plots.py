@@ -5,7 +5,6 @@ compared with values computed here from the tables (or with scipy)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
@@ -218,3 +217,15 @@ def test_figures_save_as_png_and_svg(tmp_path, demo_mc):
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = paths[1].read_text()
     assert "<svg" in svg and "synthetic demo data" in svg  # text kept as text in the SVG
+
+
+def test_chinese_names_never_draw_empty_boxes(demo_mc, demo_ds):
+    """Without a CJK font a Chinese name is replaced by the unit id (else matplotlib warns about
+    missing glyphs, which fails this module); with one, the name is drawn."""
+    from weightlab.report._figure import cjk_font
+
+    zh = demo_mc.ranks.assign(name=demo_mc.ranks["unit"].map(demo_ds.meta["name_zh"]))
+    fig = plot_rank_uncertainty(zh, top=5)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    fig.savefig(__import__("io").BytesIO(), format="png")  # draws every glyph
+    assert labels[0] == ("1. 110000" if cjk_font() is None else "1. 北京市")

@@ -4,13 +4,16 @@ Figures are :class:`matplotlib.figure.Figure` objects drawn on the non-interacti
 never through ``pyplot``: nothing changes the user's global backend, no figure stays registered
 in a figure manager (no memory growth in long sessions), and a notebook still displays a returned
 figure. Plot labels use English names: the Chinese names of the built-in data need a CJK font that
-matplotlib does not ship (the HTML report shows them in its tables, where the browser has fonts).
+matplotlib does not ship (the HTML report shows them in its tables, where the browser has fonts). A
+user's names in Chinese are drawn with an installed CJK font (``CJK_FONTS``) when there is one, else
+replaced by the unit id or node code (:func:`label_text`).
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import re
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -39,7 +42,10 @@ def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
     def wrapper(*args, **kwargs):
         import matplotlib
 
-        with matplotlib.rc_context(RC):
+        rc = dict(RC)
+        if cjk_font() is not None:  # names in Chinese render when the system has a CJK font
+            rc["font.family"] = ["sans-serif", cjk_font()]
+        with matplotlib.rc_context(rc):
             return func(*args, **kwargs)
 
     return wrapper
@@ -100,3 +106,27 @@ def short(text: str, width: int = 28) -> str:
     """``text`` cut to ``width`` characters with an ellipsis."""
     text = str(text)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+             "SimHei", "Microsoft YaHei", "PingFang SC", "Droid Sans Fallback")
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The first installed font of ``CJK_FONTS`` that matplotlib can find, else None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def label_text(text: str, fallback: str, width: int = 28) -> str:
+    """``text`` shortened for a plot label, or ``fallback`` (a code or id) when it holds Chinese,
+    Japanese or Korean characters and no CJK font is installed (matplotlib ships none: the glyphs
+    would be empty boxes)."""
+    text = str(text)
+    if _CJK.search(text) and cjk_font() is None:
+        return short(fallback, width)
+    return short(text, width)

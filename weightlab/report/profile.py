@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from ..errors import ParameterError
 from ..framework import Framework
-from ._figure import MEDIAN_COLOR, data_label, finish, new_figure, short, styled
+from ._figure import MEDIAN_COLOR, data_label, finish, label_text, new_figure, short, styled
 from .weights import display_name, tree_order
 
 STRENGTH_COLOR = "#1a9850"
@@ -88,7 +88,7 @@ def plot_unit_profile(scores: pd.DataFrame, framework: Framework, unit: str, n: 
     summ = unit_summary(scores, framework, unit)
     uid = find_unit(scores, unit)
     s = _scores_by_unit(scores)
-    uname = str(s.loc[uid, "name"]) if "name" in s.columns else str(uid)
+    uname = label_text(s.loc[uid, "name"], uid, 40) if "name" in s.columns else str(uid)
     strong, weak = strengths_weaknesses(scores, framework, unit, n)
     colors = {**{c: STRENGTH_COLOR for c in strong["code"]}, **{c: WEAKNESS_COLOR for c in weak["code"]}}
     levels = sorted(summ["level"].unique(), reverse=True)

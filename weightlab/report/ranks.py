@@ -16,8 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import ParameterError
-from ._figure import (BAND_COLOR, MEDIAN_COLOR, NOMINAL_COLOR, data_label, finish, new_figure, short,
-                      styled)
+from ._figure import BAND_COLOR, MEDIAN_COLOR, NOMINAL_COLOR, data_label, finish, label_text, new_figure, styled
 
 PANEL_UNITS = 115  # at most this many units per panel of the all-units uncertainty plot
 _QUANTILE = re.compile(r"^p(\d+(?:_\d+)?)_rank$")
@@ -90,7 +89,8 @@ def plot_rank_uncertainty(ranks: pd.DataFrame, units: Sequence[str] | None = Non
         ax.scatter(part["median_rank"], y, s=12, color=MEDIAN_COLOR, label="median rank", zorder=3)
         ax.scatter(part["nominal_rank"], y, s=22, marker="|", color=NOMINAL_COLOR, linewidths=1.4,
                    label="nominal rank", zorder=4)
-        ax.set_yticks(y, [f"{int(r)}. {short(nm, 22)}" for r, nm in zip(part["nominal_rank"], part["name"])],
+        ax.set_yticks(y, [f"{int(r)}. {label_text(nm, u, 22)}"
+                          for r, nm, u in zip(part["nominal_rank"], part["name"], part["unit"])],
                       fontsize=6 if per > 40 else 8)
         ax.set_ylim(len(part) - 0.5, -0.5) if len(part) else None
         ax.set_xlim(0, xmax + 1)
@@ -137,7 +137,8 @@ def plot_rank_frequency(freq: pd.DataFrame, ranks: pd.DataFrame, top: int = 20, 
                    extent=(0.5, last + 0.5, len(sel) - 0.5, -0.5), interpolation="nearest")
     ax.scatter(sel["nominal_rank"], np.arange(len(sel)), marker="s", s=30, facecolors="none",
                edgecolors=NOMINAL_COLOR, linewidths=1.1, label="nominal rank")
-    ax.set_yticks(np.arange(len(sel)), [f"{int(r)}. {short(nm, 24)}" for r, nm in zip(sel["nominal_rank"], sel["name"])])
+    ax.set_yticks(np.arange(len(sel)), [f"{int(r)}. {label_text(nm, u, 24)}"
+                                        for r, nm, u in zip(sel["nominal_rank"], sel["name"], sel["unit"])])
     ax.set_xlabel("rank (1 = best)")
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     fig.colorbar(im, ax=ax, label="share of replications", shrink=0.8)
@@ -177,7 +178,7 @@ def plot_nominal_vs_median(ranks: pd.DataFrame, label: str | None = None, annota
     ax.scatter(ranks["nominal_rank"], ranks["median_rank"], s=8, color=MEDIAN_COLOR, label="unit", zorder=3)
     shift = (ranks["nominal_rank"] - ranks["median_rank"]).abs()
     for _, row in ranks.loc[shift.nlargest(min(annotate, n)).index].iterrows():
-        ax.annotate(short(row["name"], 20), (row["nominal_rank"], row["median_rank"]), fontsize=7,
+        ax.annotate(label_text(row["name"], row["unit"], 20), (row["nominal_rank"], row["median_rank"]), fontsize=7,
                     xytext=(4, -8), textcoords="offset points")
     ax.set_xlabel("nominal rank (1 = best)")
     ax.set_ylabel("median simulated rank")

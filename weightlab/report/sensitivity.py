@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import ParameterError
-from ._figure import MEDIAN_COLOR, NOMINAL_COLOR, data_label, finish, new_figure, styled
+from ._figure import MEDIAN_COLOR, NOMINAL_COLOR, data_label, finish, label_text, new_figure, styled
 
 SOBOL_COLUMNS = ["factor", "S1", "S1_lo", "S1_hi", "ST", "ST_lo", "ST_hi"]
 DEFAULT_OUTPUT = "mean_abs_rank_shift"
@@ -88,5 +88,6 @@ def plot_sobol_unit(sobol_units: pd.DataFrame, unit: str, output: str | None = N
     fig = new_figure(7.0, 0.45 * rows["factor"].nunique() + 1.8)
     _draw(fig, rows)
     what = rows["output"].iloc[0] if "output" in rows.columns else "rank"
-    return finish(fig, f"Sensitivity of the {what.replace('_', ' ')} of {rows['name'].iloc[0]} ({rows['unit'].iloc[0]})",
+    uid = str(rows["unit"].iloc[0])
+    return finish(fig, f"Sensitivity of the {what.replace('_', ' ')} of {label_text(rows['name'].iloc[0], uid, 40)} ({uid})",
                   data_label(label, sobol_units), "Sobol indices: S1 after Saltelli et al. 2010, ST after Jansen 1999")

@@ -16,7 +16,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from ..framework import Framework
-from ._figure import data_label, finish, new_figure, short, styled
+from ._figure import finish, label_text, new_figure, styled
 
 PALETTE = "tab10"
 
@@ -58,7 +58,7 @@ def tree_order(framework: Framework) -> list[str]:
 def display_name(framework: Framework, code: str, width: int = 30) -> str:
     """English name of a node (its code when it has none), shortened to ``width`` characters."""
     node = framework.node(code)
-    return short(node.name_en or code, width)
+    return label_text(node.name_en or code, code, width)
 
 
 def _top_colors(framework: Framework) -> dict[str, tuple]:
@@ -98,7 +98,7 @@ def plot_framework(framework: Framework, weights=None, label: str = "", title: s
         ax.bar(start[code] + width / 2, 1, width=width, bottom=ring, color=color, edgecolor="white",
                linewidth=0.8, align="center")
         _wedge_label(ax, framework, code, start[code] + width / 2, width, ring, top - 1)
-    ax.text(0, 0, short(framework.index.name_en or framework.index.code, 22), ha="center", va="center",
+    ax.text(0, 0, display_name(framework, framework.index.code, 22), ha="center", va="center",
             fontsize=9, fontweight="bold", wrap=True)
     ax.set_ylim(0, top + 0.9)
     ax.set_axis_off()
