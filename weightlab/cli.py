@@ -100,7 +100,7 @@ def _route_params(items: list[str], components: dict[str, tuple[str, Any]]) -> d
 def _check_output(fmt: Fmt, out: Path | None) -> None:
     """Refuse an impossible --format/--out pair before any work is done (nothing printed yet)."""
     if fmt == Fmt.table and out is not None:
-        _fail("--out needs --format csv, json or parquet.")
+        _fail("--out needs --format csv, json, parquet or xlsx.")
     if fmt in (Fmt.parquet, Fmt.xlsx) and out is None:
         _fail(f"--format {fmt.value} needs --out FILE.")
 
@@ -263,8 +263,8 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
 
 def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
     from ._io import file_sha256
-    from .robustness.engine import run
     from .progress import progress_bar
+    from .robustness.engine import run
     from .robustness.output import write_results
 
     start = time.perf_counter()
