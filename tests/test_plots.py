@@ -13,7 +13,7 @@ from scipy import stats
 
 from weightlab.report import (plot_framework, plot_indicator_correlation, plot_nominal_vs_median,
                               plot_rank_correlation, plot_rank_frequency, plot_rank_shift_histogram,
-                              plot_rank_uncertainty, plot_sobol, plot_sobol_unit, plot_unit_profile, plot_weights,
+                              plot_rank_uncertainty, plot_sobol, plot_sobol_unit, plot_sobol_units, plot_unit_profile, plot_weights,
                               strengths_weaknesses)
 from weightlab.report._figure import save_figure
 
@@ -229,3 +229,12 @@ def test_chinese_names_never_draw_empty_boxes(demo_mc, demo_ds):
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     fig.savefig(__import__("io").BytesIO(), format="png")  # draws every glyph
     assert labels[0] == ("1. 110000" if cjk_font() is None else "1. 北京市")
+
+
+def test_sobol_units_heatmap(demo_mc):
+    g, u = synthetic_sobol(units=("310000", "110000", "340100"), names=("Shanghai", "Beijing", "Hefei"))
+    fig = plot_sobol_units(u, demo_mc.ranks, top=2)
+    img = fig.axes[0].images[0].get_array()
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["Beijing", "Shanghai"]  # nominal order
+    for row, uid in zip(img, ["110000", "310000"]):
+        np.testing.assert_array_equal(row, u[u["unit"] == uid]["ST"].to_numpy())

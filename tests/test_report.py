@@ -315,3 +315,19 @@ def test_the_core_never_imports_the_report():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_in_a_notebook_without_widgets(monkeypatch, capsys):
+    """In Jupyter without ipywidgets (where rich cannot draw), a text bar ends at 100 %."""
+    import importlib.util
+
+    from weightlab import progress
+
+    monkeypatch.setattr(progress, "_in_notebook", lambda: True)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    with progress.progress_bar(1000) as update:
+        update(500, 1000)
+        update(1000, 1000)
+    err = capsys.readouterr().err
+    assert "replications 500/1,000 (50 %)" in err and err.rstrip().endswith("done")

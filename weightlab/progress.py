@@ -2,12 +2,13 @@
 
 ``progress_bar(total)`` is a context manager yielding a ``callback(done, total)`` for the engine's
 ``progress`` argument. In a terminal the bar is drawn on stderr; in Jupyter rich renders it as a
-live cell output (through ipywidgets when installed); elsewhere (stderr redirected to a file, CI)
-it stays silent unless ``force=True``.
+live cell output when ipywidgets is installed, else a one-line text bar is rewritten in place on
+stderr; elsewhere (stderr redirected to a file, CI) it stays silent unless ``force=True``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ def progress_bar(total: int, what: str = "replications", force: bool = False
     notebook = _in_notebook()
     if not (force or notebook or sys.stderr.isatty()):
         yield None
+        return
+    if notebook and importlib.util.find_spec("ipywidgets") is None:
+        yield _text_bar(total, what)  # rich draws in a notebook through ipywidgets only
         return
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
@@ -48,3 +52,20 @@ def progress_bar(total: int, what: str = "replications", force: bool = False
         yield update
     finally:
         bar.stop()
+
+
+def _text_bar(total: int, what: str) -> Callable[[int, int], None]:
+    """A one-line text bar rewritten in place with a carriage return (a notebook's stderr shows it)."""
+    t0 = time.perf_counter()
+
+    def update(done: int, _total: int) -> None:
+        elapsed = max(time.perf_counter() - t0, 1e-9)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        sys.stderr.write(f"\r{what} {done:,}/{total:,} ({100 * done / max(total, 1):.0f} %), {rate:,.0f}/s, "
+                         f"{'done' if done >= total else f'{eta:.0f} s left'}   ")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return update

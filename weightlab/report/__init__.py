@@ -19,10 +19,10 @@ from .correlation import plot_indicator_correlation, plot_rank_correlation
 from .html import write_report
 from .profile import plot_unit_profile, strengths_weaknesses, unit_summary
 from .ranks import plot_nominal_vs_median, plot_rank_frequency, plot_rank_shift_histogram, plot_rank_uncertainty
-from .sensitivity import plot_sobol, plot_sobol_unit
+from .sensitivity import plot_sobol, plot_sobol_unit, plot_sobol_units
 from .weights import plot_framework, plot_weights
 
 __all__ = ["plot_framework", "plot_indicator_correlation", "plot_nominal_vs_median", "plot_rank_correlation",
            "plot_rank_frequency", "plot_rank_shift_histogram", "plot_rank_uncertainty", "plot_sobol",
-           "plot_sobol_unit", "plot_unit_profile", "plot_weights", "strengths_weaknesses", "unit_summary",
+           "plot_sobol_unit", "plot_sobol_units", "plot_unit_profile", "plot_weights", "strengths_weaknesses", "unit_summary",
            "write_report"]

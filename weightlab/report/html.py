@@ -189,6 +189,9 @@ def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: P
                 figs.append(fig(f"sobol_{output}", lambda output=output: S.plot_sobol(sobol, output, label=label),
                                 f"First-order (S1) and total (ST) Sobol indices of {output}, with intervals."))
         if sobol_units is not None:
+            figs.append(fig("sobol_units", lambda: S.plot_sobol_units(sobol_units, ranks, label=label),
+                            "Total-effect index of each factor for the units ranked best: which choice moves "
+                            "which unit."))
             ids = dict(zip(sobol_units["unit"].astype(str), sobol_units["unit"].astype(str)))
             ids.update(zip(sobol_units["name"].astype(str), sobol_units["unit"].astype(str)))
             for uid in dict.fromkeys(ids[u] for u in chosen if u in ids):

@@ -91,3 +91,34 @@ def plot_sobol_unit(sobol_units: pd.DataFrame, unit: str, output: str | None = N
     uid = str(rows["unit"].iloc[0])
     return finish(fig, f"Sensitivity of the {what.replace('_', ' ')} of {label_text(rows['name'].iloc[0], uid, 40)} ({uid})",
                   data_label(label, sobol_units), "Sobol indices: S1 after Saltelli et al. 2010, ST after Jansen 1999")
+
+
+@styled
+def plot_sobol_units(sobol_units: pd.DataFrame, ranks: pd.DataFrame | None = None, top: int = 30,
+                     index: str = "ST", output: str | None = None, label: str | None = None) -> Figure:
+    """Heatmap of one Sobol index (``"ST"`` or ``"S1"``) of every factor for the ``top`` units (by
+    nominal rank when ``ranks`` is given, else in table order): which choice moves which unit."""
+    _check(sobol_units, "sobol_units", ["unit", "name"])
+    if index not in ("S1", "ST"):
+        raise ParameterError(f"index must be 'S1' or 'ST'; got {index!r}.")
+    rows = _pick_output(sobol_units, output, "sobol_units")
+    units = list(dict.fromkeys(rows["unit"].astype(str)))
+    if ranks is not None:
+        order = ranks.sort_values(["nominal_rank", "median_rank"], kind="stable")["unit"].astype(str)
+        units = [u for u in order if u in set(units)]
+    units = units[:top]
+    table = rows.assign(unit=rows["unit"].astype(str)).pivot_table(index="unit", columns="factor", values=index,
+                                                                   aggfunc="first", sort=False)
+    factors = list(dict.fromkeys(rows["factor"]))
+    table = table.reindex(index=units, columns=factors)
+    first = rows.drop_duplicates("unit")
+    names = pd.Series(first["name"].to_numpy(), index=first["unit"].astype(str))
+    fig = new_figure(max(5.0, 0.7 * len(factors) + 3.2), 0.24 * len(units) + 1.8)
+    ax = fig.subplots()
+    im = ax.imshow(table.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=max(1e-9, float(np.nanmax(table))),
+                   aspect="auto", interpolation="nearest")
+    ax.set_xticks(np.arange(len(factors)), factors, rotation=45, ha="right")
+    ax.set_yticks(np.arange(len(units)), [f"{label_text(names[u], u, 24)}" for u in units])
+    fig.colorbar(im, ax=ax, label=f"{'total effect ST' if index == 'ST' else 'first order S1'}", shrink=0.8)
+    return finish(fig, f"Sobol {index} of each factor for {len(units)} units", data_label(label, sobol_units),
+                  "ranked by nominal rank" if ranks is not None else "")
