@@ -151,7 +151,7 @@ def plot_weights(framework: Framework, weights: Mapping[str, object], kind: str 
         pos += 1
     x = np.array(x)
     width = 0.8 / len(schemes)
-    fig = new_figure(max(8, 0.38 * len(order) * max(1, len(schemes) / 3) + 2), 5.6)
+    fig = new_figure(min(14.0, max(8.0, 0.38 * len(order) * max(1, len(schemes) / 3) + 2)), 5.6)
     ax = fig.subplots()
     cmap = colormaps["tab10"]
     for j, s in enumerate(schemes):
