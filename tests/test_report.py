@@ -165,6 +165,7 @@ def test_report_command(small_results, capsys):
     html = (target / "report.html").read_text(encoding="utf-8")
     assert 'id="fig-profile_u07"' in html and html.count('<tr data-unit="') == 40
     assert "synthetic" not in html  # no label on these data, and none claimed
+    assert 'id="sensitivity"' not in html  # no sobol.csv here
     assert (target / "plots" / "rank_uncertainty_all.svg").read_text().lstrip().startswith("<?xml")
     assert (target / "plots" / "framework.png").read_bytes()[:4] == b"\x89PNG"
     for bad, words in (([str(target / "nowhere")], "is not a directory"),

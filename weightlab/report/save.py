@@ -13,10 +13,16 @@ Each call writes ``report.html`` unless ``report=False``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .._io import package_versions, write_json_atomic, write_table_atomic
 from ..errors import ParameterError
+
+if TYPE_CHECKING:
+    from ..compare import Comparison
+    from ..data import Dataset
+    from ..index import IndexResult
+    from ..robustness.results import RobustnessResult
 
 FORMATS = ("csv", "xlsx")
 
@@ -42,13 +48,14 @@ def _finish(directory: Path, paths: list[Path], fmts: set[str], report: bool) ->
     return paths
 
 
-def _dataset_manifest(ds) -> dict:
+def _dataset_manifest(ds: "Dataset") -> dict[str, Any]:
     return {"label": ds.label or None, "data": {"source": ds.source, "sha256": ds.source_sha256,
                                                   "units": ds.n_units, "indicators": ds.n_indicators},
             "framework": ds.framework.source}
 
 
-def save_index_result(res, directory, formats=("csv",), report: bool = True) -> list[Path]:
+def save_index_result(res: "IndexResult", directory: str | Path, formats: Iterable[str] = ("csv",),
+                      report: bool = True) -> list[Path]:
     """Write a nominal build (see the module docstring)."""
     from ..outputs import write_nominal
 
@@ -60,7 +67,8 @@ def save_index_result(res, directory, formats=("csv",), report: bool = True) -> 
     return _finish(directory, paths, fmts, report)
 
 
-def save_comparison(cmp, directory, formats=("csv",), report: bool = True) -> list[Path]:
+def save_comparison(cmp: "Comparison", directory: str | Path, formats: Iterable[str] = ("csv",),
+                    report: bool = True) -> list[Path]:
     """Write a comparison of variants (see the module docstring)."""
     from ..outputs import write_nominal
 
@@ -78,7 +86,8 @@ def save_comparison(cmp, directory, formats=("csv",), report: bool = True) -> li
     return _finish(directory, paths, fmts, report)
 
 
-def save_robustness(result, directory, formats=("csv",), report: bool = True, extra: dict | None = None) -> list[Path]:
+def save_robustness(result: "RobustnessResult", directory: str | Path, formats: Iterable[str] = ("csv",),
+                    report: bool = True, extra: dict | None = None) -> list[Path]:
     """Write a Monte Carlo result as ``weightlab robustness --out DIR`` does."""
     from ..robustness.output import write_results
 
