@@ -98,111 +98,143 @@ def _default_units(res: Results, units: Sequence[str] | None) -> list[str]:
 
 def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: Path | None = None,
                    written: list[Path] | None = None) -> list[dict[str, Any]]:
-    """The report's figure sections (title, text, figures), for the tables that exist."""
-    from . import correlation as C
-    from . import profile as P
+    """The report's figure sections (id, title, text, figures, …), for the tables that exist."""
+    fig = _Figures(plot_dir, written if written is not None else [])
+    chosen = _default_units(res, units)
+    makers = (_uncertainty_section, _weights_section, _comparison_section, _indicator_section, _profile_section,
+              _sensitivity_section)
+    return [sec for make in makers if (sec := make(res, fig, chosen, bool(units))) is not None]
+
+
+def _uncertainty_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
     from . import ranks as R
-    from . import sensitivity as S
+
+    ranks, freq = res.get("ranks"), res.get("rank_frequency")
+    if ranks is None:
+        return None
+    band = R._band_text(*R.band_columns(ranks))
+    figs = [fig("rank_uncertainty_top", lambda: R.plot_rank_uncertainty(ranks, top=TOP_UNITS),
+                f"The {TOP_UNITS} units ranked best nominally: the bar is the {band} band of the simulated "
+                "ranks, the dot the median, the red tick the nominal rank. A long bar means the unit's "
+                "rank depends strongly on the methodological choices.")]
+    listed = [u for u in chosen if u in set(ranks["unit"].astype(str)) | set(ranks["name"].astype(str))]
+    if listed and asked:
+        figs.append(fig("rank_uncertainty_selected", lambda: R.plot_rank_uncertainty(ranks, units=listed),
+                        "The units chosen for this report."))
+    figs.append(fig("rank_uncertainty_all", lambda: R.plot_rank_uncertainty(ranks),
+                    f"All {len(ranks)} units, in panels, sorted by nominal rank."))
+    if freq is not None:
+        figs.append(fig("rank_frequency", lambda: R.plot_rank_frequency(freq, ranks),
+                        "Share of replications in which each of the top 20 units takes each rank; the "
+                        "square marks the nominal rank."))
+    figs.append(fig("rank_shift", lambda: R.plot_rank_shift_histogram(ranks),
+                    "Nominal rank minus median simulated rank, over all units: 0 means the simulations "
+                    "confirm the nominal rank."))
+    figs.append(fig("nominal_vs_median", lambda: R.plot_nominal_vs_median(ranks),
+                    "Each dot is a unit; points off the diagonal move under the simulated choices; the "
+                    "vertical lines are the bands."))
+    return {"id": "uncertainty", "title": "Rank uncertainty", "figures": figs,
+            "text": "How much each unit's rank depends on the choices listed under Run settings."}
+
+
+def _weights_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
     from . import weights as W
 
-    fig = _Figures(plot_dir, written if written is not None else [])
-    label, fw = res.label, res.framework
-    chosen = _default_units(res, units)
-    sections: list[dict[str, Any]] = []
-    ranks, freq = res.get("ranks"), res.get("rank_frequency")
-    if ranks is not None:
-        band = R._band_text(*R.band_columns(ranks))
-        figs = [fig("rank_uncertainty_top", lambda: R.plot_rank_uncertainty(ranks, top=TOP_UNITS),
-                    f"The {TOP_UNITS} units ranked best nominally: the bar is the {band} band of the simulated "
-                    "ranks, the dot the median, the red tick the nominal rank. A long bar means the unit's "
-                    "rank depends strongly on the methodological choices.")]
-        listed = [u for u in chosen if u in set(ranks["unit"].astype(str)) | set(ranks["name"].astype(str))]
-        if listed and units:
-            figs.append(fig("rank_uncertainty_selected", lambda: R.plot_rank_uncertainty(ranks, units=listed),
-                            "The units chosen for this report."))
-        figs.append(fig("rank_uncertainty_all", lambda: R.plot_rank_uncertainty(ranks),
-                        f"All {len(ranks)} units, in panels, sorted by nominal rank."))
-        if freq is not None:
-            figs.append(fig("rank_frequency", lambda: R.plot_rank_frequency(freq, ranks),
-                            "Share of replications in which each of the top 20 units takes each rank; the "
-                            "square marks the nominal rank."))
-        figs.append(fig("rank_shift", lambda: R.plot_rank_shift_histogram(ranks),
-                        "Nominal rank minus median simulated rank, over all units: 0 means the simulations "
-                        "confirm the nominal rank."))
-        figs.append(fig("nominal_vs_median", lambda: R.plot_nominal_vs_median(ranks),
-                        "Each dot is a unit; points off the diagonal move under the simulated choices; the "
-                        "vertical lines are the bands."))
-        sections.append({"id": "uncertainty", "title": "Rank uncertainty", "figures": figs,
-                         "text": "How much each unit's rank depends on the choices listed under Run settings."})
-    weights = res.get("weights")
-    if fw is not None and weights is not None:
-        by_variant = _weights_by_variant(weights)
-        first = next(iter(by_variant))
-        figs = [fig("framework", lambda: W.plot_framework(fw, by_variant[first], label=label,
-                                                           title=f"Framework, sized by effective weight ({first})"),
-                    "Each ring is a level of the framework (innermost: the index's members); each segment's "
-                    "angle is its effective weight in the index.")]
-        figs.append(fig("weights_effective", lambda: W.plot_weights(fw, by_variant, "effective", label=label),
-                        "Effective weight of each indicator in the index (product of the weights up the tree)."))
-        figs.append(fig("weights_within", lambda: W.plot_weights(fw, by_variant, "within", label=label),
-                        "Weight of each indicator inside its group (sums to 1 per group)."))
-        sections.append({"id": "weights", "title": "Framework and weights", "figures": figs,
-                         "text": f"Weights of {len(by_variant)} build(s): {', '.join(by_variant)}."})
+    fw, weights, label = res.framework, res.get("weights"), res.label
+    if fw is None or weights is None:
+        return None
+    by_variant = _weights_by_variant(weights)
+    first = next(iter(by_variant))
+    figs = [fig("framework", lambda: W.plot_framework(fw, by_variant[first], label=label,
+                                                       title=f"Framework, sized by effective weight ({first})"),
+                "Each ring is a level of the framework (innermost: the index's members); each segment's "
+                "angle is its effective weight in the index."),
+            fig("weights_effective", lambda: W.plot_weights(fw, by_variant, "effective", label=label),
+                "Effective weight of each indicator in the index (product of the weights up the tree)."),
+            fig("weights_within", lambda: W.plot_weights(fw, by_variant, "within", label=label),
+                "Weight of each indicator inside its group (sums to 1 per group).")]
+    return {"id": "weights", "title": "Framework and weights", "figures": figs,
+            "text": f"Weights of {len(by_variant)} build(s): {', '.join(by_variant)}."}
+
+
+def _comparison_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
+    from .correlation import plot_rank_correlation
+
     corr = res.get("rank_correlation")
-    if corr is not None and corr.shape[0] > 1:
-        sections.append({"id": "comparison", "title": "Index variants compared", "text":
-                         "Spearman rank correlation of the index scores between the variants built side by side.",
-                         "figures": [fig("rank_correlation", lambda: C.plot_rank_correlation(corr, label=label),
-                                         "1 = identical rankings; the lower, the more the choice matters.")]})
-    scores = res.get("scores")
-    if fw is not None and scores is not None:
-        top = fw.n_levels - 1
-        figs = [fig("indicator_correlation", lambda: C.plot_indicator_correlation(scores, fw, 1, 1, label=label),
-                    "Spearman correlation between indicators over the units; lines separate groups. "
-                    "Negative or near-zero correlations inside a group weaken it.")]
-        if top > 1:
-            figs.append(fig("indicator_vs_groups",
-                            lambda: C.plot_indicator_correlation(scores, fw, 1, top, label=label),
-                            "Spearman correlation of each indicator with each top-level group."))
-        sections.append({"id": "indicators", "title": "Indicators", "figures": figs,
-                         "text": "Correlations of the normalised indicators of the nominal build."})
-        prof = []
-        for u in chosen:
-            try:
-                uid = P.find_unit(scores, u)
-            except ParameterError:  # a unit of the ranks missing from the scores table gets no profile
-                continue
-            strong, weak = P.strengths_weaknesses(scores, fw, uid)
-            prof.append({"figure": fig(f"profile_{uid}", lambda uid=uid: P.plot_unit_profile(scores, fw, uid, label=label),
-                                       "Dot: the unit; diamond: the median unit; bar: the best unit; #rank at the right."),
-                         "strengths": strong.to_dict("records"), "weaknesses": weak.to_dict("records")})
-        if prof:
-            sections.append({"id": "profiles", "title": "Unit profiles", "profiles": prof, "figures": [],
-                             "text": "Scores of a unit on every indicator, sub-pillar and dimension against the "
-                                     "median and the best unit; strengths and weaknesses are the indicators "
-                                     "where it ranks best and worst (as COINr's get_str_weak)."})
-    sobol, sobol_units = res.get("sobol"), res.get("sobol_units")
-    if sobol is not None or sobol_units is not None:
-        figs = []
-        if sobol is not None:
-            for output in dict.fromkeys(sobol["output"].astype(str)):
-                figs.append(fig(f"sobol_{output}", lambda output=output: S.plot_sobol(sobol, output, label=label),
-                                f"First-order (S1) and total (ST) Sobol indices of {output}, with intervals."))
-        if sobol_units is not None:
-            figs.append(fig("sobol_units", lambda: S.plot_sobol_units(sobol_units, ranks, label=label),
-                            "Total-effect index of each factor for the units ranked best: which choice moves "
-                            "which unit."))
-            ids = dict(zip(sobol_units["unit"].astype(str), sobol_units["unit"].astype(str)))
-            ids.update(zip(sobol_units["name"].astype(str), sobol_units["unit"].astype(str)))
-            for uid in dict.fromkeys(ids[u] for u in chosen if u in ids):
-                name = sobol_units.loc[sobol_units["unit"].astype(str) == uid, "name"].iloc[0]
-                figs.append(fig(f"sobol_unit_{uid}", lambda uid=uid: S.plot_sobol_unit(sobol_units, uid, label=label),
-                                f"Sobol indices of the rank of {name} ({uid})."))
-        sections.append({"id": "sensitivity", "title": "Sensitivity (Sobol indices)", "figures": figs,
-                         "text": "Which choice moves the ranks: S1 is the share of the output's variance due to "
-                                 "the factor alone, ST the share it takes part in (interactions included).",
-                         "table": _sobol_rows(sobol)})
-    return sections
+    if corr is None or corr.shape[0] < 2:
+        return None
+    return {"id": "comparison", "title": "Index variants compared",
+            "text": "Spearman rank correlation of the index scores between the variants built side by side.",
+            "figures": [fig("rank_correlation", lambda: plot_rank_correlation(corr, label=res.label),
+                            "1 = identical rankings; the lower, the more the choice matters.")]}
+
+
+def _indicator_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
+    from .correlation import plot_indicator_correlation
+
+    fw, scores, label = res.framework, res.get("scores"), res.label
+    if fw is None or scores is None:
+        return None
+    top = fw.n_levels - 1
+    figs = [fig("indicator_correlation", lambda: plot_indicator_correlation(scores, fw, 1, 1, label=label),
+                "Spearman correlation between indicators over the units; lines separate groups. "
+                "Negative or near-zero correlations inside a group weaken it.")]
+    if top > 1:
+        figs.append(fig("indicator_vs_groups", lambda: plot_indicator_correlation(scores, fw, 1, top, label=label),
+                        "Spearman correlation of each indicator with each top-level group."))
+    return {"id": "indicators", "title": "Indicators", "figures": figs,
+            "text": "Correlations of the normalised indicators of the nominal build."}
+
+
+def _profile_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
+    from . import profile as P
+
+    fw, scores, label = res.framework, res.get("scores"), res.label
+    if fw is None or scores is None:
+        return None
+    prof = []
+    for u in chosen:
+        try:
+            uid = P.find_unit(scores, u)
+        except ParameterError:  # a unit of the ranks missing from the scores table gets no profile
+            continue
+        strong, weak = P.strengths_weaknesses(scores, fw, uid)
+        prof.append({"figure": fig(f"profile_{uid}", lambda uid=uid: P.plot_unit_profile(scores, fw, uid, label=label),
+                                   "Dot: the unit; diamond: the median unit; bar: the best unit; #rank at the right."),
+                     "strengths": strong.to_dict("records"), "weaknesses": weak.to_dict("records")})
+    if not prof:
+        return None
+    return {"id": "profiles", "title": "Unit profiles", "profiles": prof, "figures": [],
+            "text": "Scores of a unit on every indicator, sub-pillar and dimension against the median and the "
+                    "best unit; strengths and weaknesses are the indicators where it ranks best and worst (as "
+                    "COINr's get_str_weak)."}
+
+
+def _sensitivity_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
+    from . import sensitivity as S
+
+    sobol, sobol_units, label = res.get("sobol"), res.get("sobol_units"), res.label
+    if sobol is None and sobol_units is None:
+        return None
+    figs = []
+    if sobol is not None:
+        for output in dict.fromkeys(sobol["output"].astype(str)):
+            figs.append(fig(f"sobol_{output}", lambda output=output: S.plot_sobol(sobol, output, label=label),
+                            f"First-order (S1) and total (ST) Sobol indices of {output}, with intervals."))
+    if sobol_units is not None:
+        figs.append(fig("sobol_units", lambda: S.plot_sobol_units(sobol_units, res.get("ranks"), label=label),
+                        "Total-effect index of each factor for the units ranked best: which choice moves "
+                        "which unit."))
+        ids = dict(zip(sobol_units["unit"].astype(str), sobol_units["unit"].astype(str)))
+        ids.update(zip(sobol_units["name"].astype(str), sobol_units["unit"].astype(str)))
+        for uid in dict.fromkeys(ids[u] for u in chosen if u in ids):
+            name = sobol_units.loc[sobol_units["unit"].astype(str) == uid, "name"].iloc[0]
+            figs.append(fig(f"sobol_unit_{uid}", lambda uid=uid: S.plot_sobol_unit(sobol_units, uid, label=label),
+                            f"Sobol indices of the rank of {name} ({uid})."))
+    return {"id": "sensitivity", "title": "Sensitivity (Sobol indices)", "figures": figs,
+            "text": "Which choice moves the ranks: S1 is the share of the output's variance due to the factor "
+                    "alone, ST the share it takes part in (interactions included).",
+            "table": _sobol_rows(sobol)}
 
 
 def _weights_by_variant(weights: pd.DataFrame) -> dict[str, pd.Series]:
