@@ -112,7 +112,7 @@ def _uncertainty_section(res: Results, fig: _Figures, chosen: list[str], asked: 
     ranks, freq = res.get("ranks"), res.get("rank_frequency")
     if ranks is None:
         return None
-    band = R._band_text(*R.band_columns(ranks))
+    band = R.band_text(*R.band_columns(ranks))
     figs = [fig("rank_uncertainty_top", lambda: R.plot_rank_uncertainty(ranks, top=TOP_UNITS),
                 f"The {TOP_UNITS} units ranked best nominally: the bar is the {band} band of the simulated "
                 "ranks, the dot the median, the red tick the nominal rank. A long bar means the unit's "

@@ -35,7 +35,8 @@ def band_columns(ranks: pd.DataFrame) -> tuple[str, str]:
                          f"best_rank and worst_rank); it has {', '.join(map(str, ranks.columns))}.")
 
 
-def _band_text(lo: str, hi: str) -> str:
+def band_text(lo: str, hi: str) -> str:
+    """The band's name: ``p05–p95`` for the columns ``p05_rank``, ``p95_rank`` (``best–worst`` for best/worst)."""
     return f"{lo.split('_')[0]}–{hi.split('_')[0]}"
 
 
@@ -85,7 +86,7 @@ def plot_rank_uncertainty(ranks: pd.DataFrame, units: Sequence[str] | None = Non
         part = sel.iloc[p * per:(p + 1) * per]
         y = np.arange(len(part))
         ax.barh(y, part[hi] - part[lo] + 1, left=part[lo] - 0.5, height=0.7, color=BAND_COLOR,
-                label=f"{_band_text(lo, hi)} band", zorder=1)
+                label=f"{band_text(lo, hi)} band", zorder=1)
         ax.scatter(part["median_rank"], y, s=12, color=MEDIAN_COLOR, label="median rank", zorder=3)
         ax.scatter(part["nominal_rank"], y, s=22, marker="|", color=NOMINAL_COLOR, linewidths=1.4,
                    label="nominal rank", zorder=4)
@@ -173,7 +174,7 @@ def plot_nominal_vs_median(ranks: pd.DataFrame, label: str | None = None, annota
     fig = new_figure(6.2, 6.0)
     ax = fig.subplots()
     ax.vlines(ranks["nominal_rank"], ranks[lo], ranks[hi], color=BAND_COLOR, linewidth=0.8,
-              label=f"{_band_text(lo, hi)} band", zorder=1)
+              label=f"{band_text(lo, hi)} band", zorder=1)
     ax.plot([1, n], [1, n], color="0.5", linewidth=0.8, linestyle="--", label="median = nominal", zorder=2)
     ax.scatter(ranks["nominal_rank"], ranks["median_rank"], s=8, color=MEDIAN_COLOR, label="unit", zorder=3)
     shift = (ranks["nominal_rank"] - ranks["median_rank"]).abs()
