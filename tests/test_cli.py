@@ -276,3 +276,4 @@ def test_demo_small(capsys, tmp_path):
         assert json.loads((tmp_path / "demo" / manifest).read_text())["label"] == "synthetic demo data"
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "synthetic demo data" in html and html.count('<tr data-unit="') == 338
+    assert 'id="sensitivity"' in html and "mean_abs_rank_shift" in html  # the demo's Sobol run, reported

@@ -33,6 +33,8 @@ _EXPORTS = {
     "UncertaintySpec": "weightlab.robustness.spec",
     "demo_spec": "weightlab.robustness.spec",
     "run_robustness": "weightlab.robustness.engine",
+    "run_sensitivity": "weightlab.robustness.sensitivity",
+    "evaluate_design": "weightlab.robustness.engine",
     "WeightlabError": "weightlab.errors",
     "InputError": "weightlab.errors",
     "FrameworkError": "weightlab.errors",
@@ -46,7 +48,7 @@ def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'weightlab' has no attribute {name!r}")
     module = importlib.import_module(_EXPORTS[name])
-    value = getattr(module, "run" if name == "run_robustness" else name)
+    value = getattr(module, {"run_robustness": "run", "evaluate_design": "evaluate"}.get(name, name))
     globals()[name] = value
     return value
 

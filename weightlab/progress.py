@@ -22,15 +22,16 @@ def _in_notebook() -> bool:
 
 
 @contextmanager
-def progress_bar(total: int, what: str = "replications", force: bool = False
+def progress_bar(total: int | None, what: str = "replications", force: bool = False
                  ) -> Iterator[Callable[[int, int], None] | None]:
-    """Yield a progress callback, or None when there is nowhere to show a bar (and not ``force``)."""
+    """Yield a progress callback ``(done, total)``, or None when there is nowhere to show a bar (and
+    not ``force``). ``total`` may be None when the caller learns it with the first update."""
     notebook = _in_notebook()
     if not (force or notebook or sys.stderr.isatty()):
         yield None
         return
     if notebook and importlib.util.find_spec("ipywidgets") is None:
-        yield _text_bar(total, what)  # rich draws in a notebook through ipywidgets only
+        yield _text_bar(what)  # rich draws in a notebook through ipywidgets only
         return
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
@@ -43,9 +44,9 @@ def progress_bar(total: int, what: str = "replications", force: bool = False
     task = bar.add_task(what, total=total, rate="")
     t0 = time.perf_counter()
 
-    def update(done: int, _total: int) -> None:
+    def update(done: int, total_now: int) -> None:
         rate = done / max(time.perf_counter() - t0, 1e-9)
-        bar.update(task, completed=done, rate=f"{rate:,.0f}/s")
+        bar.update(task, completed=done, total=total_now, rate=f"{rate:,.0f}/s")
 
     bar.start()
     try:
@@ -54,11 +55,11 @@ def progress_bar(total: int, what: str = "replications", force: bool = False
         bar.stop()
 
 
-def _text_bar(total: int, what: str) -> Callable[[int, int], None]:
+def _text_bar(what: str) -> Callable[[int, int], None]:
     """A one-line text bar rewritten in place with a carriage return (a notebook's stderr shows it)."""
     t0 = time.perf_counter()
 
-    def update(done: int, _total: int) -> None:
+    def update(done: int, total: int) -> None:
         elapsed = max(time.perf_counter() - t0, 1e-9)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else float("nan")

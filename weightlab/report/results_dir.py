@@ -30,6 +30,7 @@ TABLE_FILES = {
     "rank_correlation": "rank_correlation.csv",
     "sobol": "sobol.csv",
     "sobol_units": "sobol_units.csv",
+    "sobol_unit_scores": "sobol_unit_scores.csv",
 }
 INDEXED = {"rank_correlation"}  # tables whose first column is the row index
 

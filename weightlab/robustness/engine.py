@@ -22,20 +22,25 @@ from ..data import Dataset
 from ..errors import ParameterError
 from ..progress import progress_bar
 from . import kernels as K
+from .design import ArrayDesign, SobolDesign, StreamDesign
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
 from .ranking import make_rank_workspace, rank_buffers, rank_min_into
 from .results import PILOT_REPS, SCORE_BINS, Accumulators, RobustnessResult
 from .spec import UncertaintySpec
 
 
-def _score_bins(run_chunk, p, work: tuple, reps: int, n_slots: int, acc: tuple) -> tuple[np.ndarray, np.ndarray]:
+def _score_bins(run_chunk, p, work: tuple, reps: int, n_slots: int, design, acc: tuple, out: tuple
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit ranges of the score histograms: each unit's score range over the first
     ``PILOT_REPS`` replications of the run, widened by half of it on each side (scores outside fall
-    in the edge bins). Depends only on the plan and ``reps``: the same for any threads and chunks."""
+    in the edge bins). Depends only on the plan, the design and ``reps``: the same for any threads
+    and chunks."""
     n = p.n_units
     lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
     dummy = (np.zeros(n), np.ones(n))
-    run_chunk(p, *work, 0, -(-min(reps, PILOT_REPS) // K.BLOCK), reps, n_slots, acc, dummy, (lo, hi), True)
+    b1 = -(-min(reps, PILOT_REPS) // K.BLOCK)
+    rows = design.rows(0, min(reps, b1 * K.BLOCK))
+    run_chunk(p, *work, 0, b1, reps, n_slots, rows, acc, dummy, (lo, hi), out, K.RANGES)
     lo, hi = lo.min(axis=0), hi.max(axis=0)
     lo, hi = np.where(lo <= hi, lo, 0.0), np.where(lo <= hi, hi, 1.0)  # no finite score: any range
     pad = np.where(hi > lo, 0.5 * (hi - lo), 1e-9 * np.maximum(np.abs(hi), 1.0))
@@ -51,57 +56,141 @@ def _threads(threads: int | None) -> int:
     return threads
 
 
-def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Accumulators:
-    """Run ``plan.spec.reps`` replications and return the merged accumulators.
+def make_design(plan: Plan):
+    """The design of a ``robustness`` run: ``[sampling] method`` of the spec (counter-based stream or
+    scrambled Sobol' points)."""
+    if plan.spec.sampling == "sobol":
+        return SobolDesign(plan.columns.n_cols, plan.spec.seed)
+    return StreamDesign(plan.columns.n_cols)
 
-    ``chunk_size`` is rounded up to whole blocks of ``kernels.BLOCK`` replications.
-    """
-    p = plan.kernel
-    n_slots = _threads(threads)
-    reps = plan.spec.reps
+
+def _chunk_blocks(chunk_size: int | None, n_slots: int) -> int:
     max_chunk = MAX_REPS_PER_SLOT * n_slots
     chunk = max_chunk if chunk_size is None else int(chunk_size)
     if not 1 <= chunk <= max_chunk:
         raise ParameterError(f"chunk size must be in 1..{max_chunk} with {n_slots} thread(s); got {chunk_size}.")
-    chunk_blocks = -(-chunk // K.BLOCK)
-    n_blocks = -(-reps // K.BLOCK)
+    return -(-chunk // K.BLOCK)
+
+
+def _no_output(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((0, n), dtype=np.int32), np.zeros((0, n))
+
+
+class _Engine:
+    """Workspaces, kernels and thread settings of one run (a context manager)."""
+
+    def __init__(self, plan: Plan, threads: int | None, n_opts: int) -> None:
+        p = plan.kernel
+        self.p, self.n_slots = p, _threads(threads)
+        n, t = p.n_units, self.n_slots
+        # per-slot counts are uint16 (much faster to scatter into); a chunk has at most
+        # MAX_REPS_PER_SLOT replications per slot, so they cannot overflow before being flushed
+        self.slots = (np.zeros((t, n, n), dtype=np.uint16), np.zeros((t, n, SCORE_BINS), dtype=np.uint16),
+                      np.zeros((t, n), dtype=np.int64), np.zeros((t, n), dtype=np.int64),
+                      np.zeros((t, n), dtype=np.int64),
+                      np.zeros((t, len(plan.factor_options), n_opts), dtype=np.int64))
+        self.run_chunk = K.kernels_for(p).run_chunk
+        self.work = (K.make_workspaces(p, t), rank_buffers(n, t))
+        self.no_ranges = (np.zeros((t, n)), np.zeros((t, n)))
+        self.no_bins = (np.zeros(n), np.ones(n))
+
+    def __enter__(self) -> "_Engine":
+        self.previous = numba.get_num_threads()
+        numba.set_num_threads(self.n_slots)
+        # the kernels call BLAS from each numba thread: BLAS itself must not start more threads
+        self.blas = threadpool_limits(1, user_api="blas")
+        self.blas.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.blas.__exit__(*exc)
+        numba.set_num_threads(self.previous)
+
+    def chunk(self, b0: int, b1: int, reps: int, rows: np.ndarray, bins: tuple, out: tuple, mode: int) -> None:
+        self.run_chunk(self.p, *self.work, b0, b1, reps, self.n_slots, rows, self.slots, bins, self.no_ranges,
+                       out, mode)
+
+
+def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
+             progress: Callable[[int, int], None] | None = None, design=None) -> Accumulators:
+    """Run ``plan.spec.reps`` replications of ``design`` (default :func:`make_design`) and return
+    the merged accumulators.
+
+    ``chunk_size`` is rounded up to whole blocks of ``kernels.BLOCK`` replications.
+    """
+    p = plan.kernel
+    design = make_design(plan) if design is None else design
+    reps = plan.spec.reps
     n = p.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
-    # per-slot counts are uint16 (much faster to scatter into); a chunk has at most
-    # MAX_REPS_PER_SLOT replications per slot, so they cannot overflow before being flushed
-    slots = (np.zeros((n_slots, n, n), dtype=np.uint16), np.zeros((n_slots, n, SCORE_BINS), dtype=np.uint16),
-             np.zeros((n_slots, n), dtype=np.int64), np.zeros((n_slots, n), dtype=np.int64),
-             np.zeros((n_slots, n), dtype=np.int64),
-             np.zeros((n_slots, len(plan.factor_options), n_opts), dtype=np.int64))
-    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = slots
-    no_ranges = (np.zeros((n_slots, n)), np.zeros((n_slots, n)))
-    run_chunk = K.kernels_for(p).run_chunk
-    work = (K.make_workspaces(p, n_slots), rank_buffers(n, n_slots))
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_slots)
-    try:
-        # the kernels call BLAS from each numba thread: BLAS itself must not start more threads
-        with threadpool_limits(1, user_api="blas"):
-            bin_lo, bin_hi = _score_bins(run_chunk, p, work, reps, n_slots, slots)
-            bins = (bin_lo, SCORE_BINS / (bin_hi - bin_lo))
-            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
-            b = 0
-            while b < n_blocks:
-                b1 = min(n_blocks, b + chunk_blocks)
-                for a in (rank_hist, score_hist, score_q, score_q2):
-                    a[:] = 0
-                run_chunk(p, *work, b, b1, reps, n_slots, slots, bins, no_ranges, False)
-                acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
-                b = b1
-                if progress is not None:
-                    progress(min(reps, b * K.BLOCK), reps)
-    finally:
-        numba.set_num_threads(previous)
+    eng = _Engine(plan, threads, n_opts)
+    chunk_blocks = _chunk_blocks(chunk_size, eng.n_slots)
+    n_blocks = -(-reps // K.BLOCK)
+    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = eng.slots
+    out = _no_output(n)
+    with eng:
+        bin_lo, bin_hi = _score_bins(eng.run_chunk, p, eng.work, reps, eng.n_slots, design, eng.slots, out)
+        bins = (bin_lo, SCORE_BINS / (bin_hi - bin_lo))
+        acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
+        b = 0
+        while b < n_blocks:
+            b1 = min(n_blocks, b + chunk_blocks)
+            for a in (rank_hist, score_hist, score_q, score_q2):
+                a[:] = 0
+            eng.chunk(b, b1, reps, design.rows(b * K.BLOCK, min(reps, b1 * K.BLOCK)), bins, out, K.ACCUMULATE)
+            acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
+            b = b1
+            if progress is not None:
+                progress(min(reps, b * K.BLOCK), reps)
     acc.nan_count += nan_count.sum(axis=0)
     acc.choice_count += choice_count.sum(axis=0)
     acc.reps = reps
+    acc.design = design.name
     return acc
+
+
+def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False, threads: int | None = None,
+             chunk_size: int | None = None, progress: Callable[[int, int], None] | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Evaluate every row of a design (SALib's *evaluate* step): each replication's ranks, and scores.
+
+    Parameters
+    ----------
+    plan : Plan
+    design : a design object (:mod:`weightlab.robustness.design`) or a 2-D array of uniforms in
+        [0, 1) with ``plan.columns.n_cols`` columns (one row per replication).
+    n_rows : int, optional
+        Rows to evaluate (default: all of the design's).
+    scores : bool, default=False
+        Also return the scores (``n_rows x n_units`` float64).
+
+    Returns
+    -------
+    ranks : ndarray (n_rows, n_units) of int32
+        Rank of every unit in every replication (1 = best; ties share the lowest rank).
+    scores : ndarray (n_rows, n_units) or None
+    """
+    if isinstance(design, np.ndarray):
+        design = ArrayDesign(design, plan.columns.n_cols)
+    n_rows = design.n_rows if n_rows is None else int(n_rows)
+    p = plan.kernel
+    n = p.n_units
+    ranks = np.empty((n_rows, n), dtype=np.int32)
+    score_out = np.empty((n_rows if scores else 0, n))
+    eng = _Engine(plan, threads, max(len(v) for v in plan.factor_options.values()))
+    chunk_blocks = _chunk_blocks(chunk_size, eng.n_slots)
+    n_blocks = -(-n_rows // K.BLOCK)
+    with eng:
+        b = 0
+        while b < n_blocks:
+            b1 = min(n_blocks, b + chunk_blocks)
+            r0, r1 = b * K.BLOCK, min(n_rows, b1 * K.BLOCK)
+            out = (ranks[r0:r1], score_out[r0:r1] if scores else score_out)
+            eng.chunk(b, b1, n_rows, design.rows(r0, r1), eng.no_bins, out, K.STORE)
+            b = b1
+            if progress is not None:
+                progress(r1, n_rows)
+    return ranks, (score_out if scores else None)
 
 
 def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chunk_size: int | None = None,
@@ -130,17 +219,21 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     return RobustnessResult.from_run(plan, acc, timing)
 
 
-def debug_replication(plan: Plan, r: int) -> dict:
+def debug_replication(plan: Plan, r: int, design=None) -> dict:
     """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks.
 
-    The whole block of ``r`` is computed, exactly as a run of ``plan.spec.reps`` replications does.
+    The whole block of ``r`` is computed, exactly as a run of ``design`` (default
+    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does.
     """
     p = plan.kernel
     n = p.n_units
     b, q = divmod(r, K.BLOCK)
+    design = make_design(plan) if design is None else design
+    reps = max(getattr(design, "n_rows", plan.spec.reps), r + 1)  # the block's size as in the run
     ws = K.make_workspace(p)
     with threadpool_limits(1, user_api="blas"):
-        K.kernels_for(p).score_block(p, ws, b, max(plan.spec.reps, r + 1))
+        rows = design.rows(b * K.BLOCK, min(reps, (b + 1) * K.BLOCK))
+        K.kernels_for(p).score_block(p, ws, b, reps, rows, b * K.BLOCK)
     ranks = np.empty(n, dtype=np.int32)
     row = ws.srow[q]
     rank_min_into(ws.S[row], ranks, make_rank_workspace(n))
@@ -151,6 +244,7 @@ def debug_replication(plan: Plan, r: int) -> dict:
         "choice_index": {f: int(choice[i]) for i, f in enumerate(names)},
         "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
         "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
+        "uniforms": ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
         "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[3]] != 0 else None,
         "scores": ws.S[row].copy(),

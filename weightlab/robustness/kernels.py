@@ -3,8 +3,10 @@
 Replications are processed in blocks of ``BLOCK`` consecutive indices, ``[b * BLOCK, (b + 1) * BLOCK)``.
 For each replication ``r`` of a block (:func:`draw_block`):
 
-1. draw the choices (imputation, normalizer, aggregator per level, scheme, dropped indicator) from
-   the counter-based uniforms ``u(seed, r, i)`` of :mod:`weightlab.robustness.rng`;
+1. read the replication's row of uniforms from its design (:mod:`weightlab.robustness.columns`:
+   the counter-based stream ``u(seed, r, i)`` of :mod:`weightlab.robustness.rng` by default, or
+   the rows of a quasi-random or Saltelli design, :mod:`weightlab.robustness.design`) and map them
+   to the choices (imputation, normalizer, aggregator per level, scheme, dropped indicator);
 2. take the scheme's within-group weights for that choice (precomputed by the plan with the
    nominal Python code, or re-estimated on a bootstrap resample of units,
    :mod:`weightlab.robustness.boot_weights`), perturb them (uniform ``w * U(1-spread, 1+spread)`` or
@@ -14,7 +16,8 @@ For each replication ``r`` of a block (:func:`draw_block`):
    (``exp(sum_j e_j ln x_j)`` for p = 0) with effective weights ``e_j``, and the replications of
    the block that share a matrix are scored together by one matrix product ``E @ T`` (BLAS);
    otherwise groups are aggregated level by level (:mod:`weightlab.robustness.tree`);
-4. rank (1 = best, ties share the lowest rank) and add to integer accumulators (:func:`accumulate_block`).
+4. rank (1 = best, ties share the lowest rank) and add to integer accumulators (:func:`accumulate_block`),
+   or keep every replication's ranks and scores (:func:`store_block`, for Sobol estimators).
 
 Which replications share a product depends only on the block, never on threads or chunks, and
 integer accumulators merge exactly: results are bit-identical for any thread count and chunk size.
@@ -30,16 +33,17 @@ import numpy as np
 from .boot_weights import (ENTROPY, FIXED, bootstrap_weights, dense_indicator_weights, first_level_in_block,
                            has_moments)
 from .ranking import rank_finite, rank_general, rank_workspace
-from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_DROP, STREAM_IMPUTATION,
-                  STREAM_NOISE, STREAM_NORMALIZER, STREAM_SCHEME, gamma, pick, replication_key, uniform_at,
-                  uniforms_into)
+from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
+from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
+                  uniform_at, uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
-__all__ = ["BLOCK", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
-           "draw_block", "draw_block_bootstrap", "score_block", "score_block_bootstrap", "accumulate_block",
+__all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
+           "draw_block", "draw_block_bootstrap", "score_block", "score_block_bootstrap", "accumulate_block", "store_block",
            "run_chunk", "run_chunk_bootstrap", "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
+ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the chunk kernel does with a block's scores (_run_slots)
 N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
 
 
@@ -47,6 +51,8 @@ class Workspace(NamedTuple):
     """Per-thread scratch. Rows ``q`` of the block arrays belong to replication ``b * BLOCK + q``,
     except in ``S`` and ``R``, grouped by matrix product: there it is row ``srow[q]``."""
 
+    U: np.ndarray  # (BLOCK, n_cols) the design's uniforms of each replication (columns.py)
+    rkey: np.ndarray  # (BLOCK,) uint64 key of each replication's bootstrap resample
     W: np.ndarray  # (BLOCK, n_nodes) member weights
     E: np.ndarray  # (BLOCK, k) effective indicator weights
     S: np.ndarray  # (BLOCK, n) scores, replication q in row srow[q]
@@ -57,7 +63,6 @@ class Workspace(NamedTuple):
     Eg: np.ndarray  # (BLOCK, k) effective weights of one product
     eff: np.ndarray  # (n_nodes,)
     sums: np.ndarray  # (n_nodes,)
-    u: np.ndarray  # (n_nodes,) uniforms
     vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
     agg: np.ndarray  # (4, n) scratch of tree.aggregate_group
     counts: np.ndarray  # (n,) zeros (the level-by-level path's unused multiplicities)
@@ -90,10 +95,11 @@ def make_workspaces(p, n_slots: int) -> Workspace:
     n_mom = p.mom_cov.shape[2]
     t = n_slots
     return Workspace(
+        U=np.empty((t, BLOCK, p.n_cols)), rkey=np.empty((t, BLOCK), dtype=np.uint64),
         W=np.empty((t, BLOCK, nn)), E=np.empty((t, BLOCK, k)), S=np.empty((t, BLOCK, n)),
         choice=np.empty((t, BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
         pat=np.empty((t, BLOCK), dtype=np.int64), srow=np.empty((t, BLOCK), dtype=np.int64),
-        Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), sums=np.empty((t, nn)), u=np.empty((t, nn)),
+        Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), sums=np.empty((t, nn)),
         vals=np.empty((t, nn, n)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)), C=np.zeros((t, BLOCK, nc)),
         Cg=np.empty((t, BLOCK, nc)), mom=np.zeros((t, BLOCK, n_mom)), momg=np.empty((t, BLOCK * n_mom)),
         brows=np.empty((t, BLOCK), dtype=np.int64), ub=np.empty((t, n)), sample=np.empty((t, n), dtype=np.int64),
@@ -106,9 +112,9 @@ def make_workspaces(p, n_slots: int) -> Workspace:
 def slot_workspace(wss, t):
     """Slot ``t``'s :class:`Workspace`: views of :func:`make_workspaces`' arrays."""
     return Workspace(
-        W=wss.W[t], E=wss.E[t], S=wss.S[t], choice=wss.choice[t], mat=wss.mat[t],
+        U=wss.U[t], rkey=wss.rkey[t], W=wss.W[t], E=wss.E[t], S=wss.S[t], choice=wss.choice[t], mat=wss.mat[t],
         pat=wss.pat[t], srow=wss.srow[t], Eg=wss.Eg[t], eff=wss.eff[t], sums=wss.sums[t],
-        u=wss.u[t], vals=wss.vals[t], agg=wss.agg[t], counts=wss.counts[t], C=wss.C[t],
+        vals=wss.vals[t], agg=wss.agg[t], counts=wss.counts[t], C=wss.C[t],
         Cg=wss.Cg[t], mom=wss.mom[t], momg=wss.momg[t], brows=wss.brows[t], ub=wss.ub[t],
         sample=wss.sample[t], bw=wss.bw[t], cen=wss.cen[t], pw=wss.pw[t], st=wss.st[t],
         Rg=wss.Rg[t], ex=wss.ex[t], R=wss.R[t], ok=wss.ok[t], bins=wss.bins[t])
@@ -123,20 +129,46 @@ def make_workspace(p) -> Workspace:
 # Per-replication helpers call nothing and allocate nothing: numba then drops the reference counting
 # of the plan's arrays on entry and exit, which would otherwise cost more than the work itself.
 @nb.njit(cache=True)
-def _draw_choices(p, r0, nq, choice, mat, pat, W):
-    """Options of replications ``r0 .. r0 + nq - 1`` and their schemes' (unperturbed) weights."""
+def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
+    """Rows ``0 .. nq - 1`` of ``U``: the uniforms of replications ``r0 .. r0 + nq - 1``.
+
+    With an empty ``design`` they come from the counter-based stream (column ``c`` is
+    ``u(seed, r, stream index of c)``, see :mod:`weightlab.robustness.columns`), and ``rkey[q]`` is
+    the replication key; otherwise replication r reads ``design[r - d0]`` and its bootstrap key is
+    :func:`~weightlab.robustness.rng.key_of` its bootstrap column.
+    """
+    if design.shape[0] == 0:
+        nc = p.col_stream.shape[0]
+        for q in range(nq):
+            key = replication_key(p.seed, r0 + q)
+            rkey[q] = key
+            for c in range(nc):
+                U[q, c] = uniform_at(key, p.col_stream[c])
+            if p.perturb == 1:
+                uniforms_into(key, STREAM_NOISE, U[q], p.col_w, p.n_nodes - 1)
+        return
     for q in range(nq):
-        key = replication_key(p.seed, r0 + q)
-        imp = pick(uniform_at(key, STREAM_IMPUTATION), p.imputation_cdf)
-        nrm = pick(uniform_at(key, STREAM_NORMALIZER), p.normalizer_cdf)
+        src = design[r0 - d0 + q]
+        for c in range(p.n_cols):
+            U[q, c] = src[c]
+        rkey[q] = key_of(p.seed, src[p.col_boot])
+
+
+@nb.njit(cache=True)
+def _draw_choices(p, nq, U, choice, mat, pat, W):
+    """Options of the block's replications from their uniforms ``U`` and their schemes' (unperturbed) weights."""
+    for q in range(nq):
+        u = U[q]
+        imp = pick(u[COL_IMPUTATION], p.imputation_cdf)
+        nrm = pick(u[COL_NORMALIZER], p.normalizer_cdf)
         pt = 0
         mult = 1
         n_agg = p.agg_cdf.shape[0]
         for lvl in range(p.n_agg_draws):
-            pt += mult * pick(uniform_at(key, STREAM_AGGREGATOR + lvl), p.agg_cdf)
+            pt += mult * pick(u[COL_AGGREGATOR + lvl], p.agg_cdf)
             mult *= n_agg
-        scheme = pick(uniform_at(key, STREAM_SCHEME), p.scheme_cdf)
-        drop = pick(uniform_at(key, STREAM_DROP), p.drop_cdf)  # 0: keep all, else indicator drop - 1
+        scheme = pick(u[COL_SCHEME], p.scheme_cdf)
+        drop = pick(u[COL_DROP], p.drop_cdf)  # 0: keep all, else indicator drop - 1
         c = choice[q]
         c[0], c[1], c[2], c[3], c[4] = imp, nrm, pt, scheme, drop
         m = imp * p.normalizer_cdf.shape[0] + nrm
@@ -146,25 +178,31 @@ def _draw_choices(p, r0, nq, choice, mat, pat, W):
 
 
 @nb.njit(cache=True)
-def _perturb_uniform(p, r0, nq, W, u):
+def _perturb_uniform(p, nq, U, W):
     """``w_i *= U(1 - spread, 1 + spread)`` for the nodes of the perturbed levels."""
     lo, width = 1.0 - p.spread, 2.0 * p.spread
+    c0 = p.col_w
     for q in range(nq):
-        uniforms_into(replication_key(p.seed, r0 + q), STREAM_NOISE, u, p.n_nodes - 1)
         w = W[q]
+        u = U[q]
         for i in range(p.n_nodes - 1):
             if p.perturb_level[p.node_level[i]]:
-                w[i] *= lo + width * u[i]
+                w[i] *= lo + width * u[c0 + i]
 
 
 @nb.njit(cache=True)
-def _perturb_dirichlet(p, r0, nq, W):
-    """``w_i ~ Gamma(concentration * w_i)``; renormalised within groups this is Dirichlet(c w)."""
+def _perturb_dirichlet(p, nq, U, rkey, W, from_design):
+    """``w_i ~ Gamma(concentration * w_i)``; renormalised within groups this is Dirichlet(c w).
+
+    The gamma variates of node i come from the replication key (counter-based stream) or, for a
+    design, from the key of the node's weight column."""
     for q in range(nq):
-        key = replication_key(p.seed, r0 + q)
+        key = rkey[q]
         w = W[q]
         for i in range(p.n_nodes - 1):
             if p.perturb_level[p.node_level[i]] and w[i] > 0.0:
+                if from_design:
+                    key = key_of(p.seed, U[q, p.col_w + i])
                 w[i] = gamma(key, STREAM_DIRICHLET + (i << 12), p.concentration * w[i])
 
 
@@ -182,13 +220,13 @@ def _finish_weights(p, nq, choice, W, E, sums, eff):
 
 
 @nb.njit(cache=True)
-def _draw_multiplicities(p, ws, r0, nq):
+def _draw_multiplicities(p, ws, nq):
     """``C[q, i]``: how many of the n units drawn with replacement for row q (data-driven schemes) are unit i."""
     n = p.n_units
     for q in range(nq):
         if p.scheme_code[ws.choice[q, 3]] == FIXED:
             continue
-        uniforms_into(replication_key(p.seed, r0 + q), STREAM_BOOTSTRAP, ws.ub, n)
+        uniforms_into(ws.rkey[q], STREAM_BOOTSTRAP, ws.ub, 0, n)
         c = ws.C[q]
         c[:] = 0.0
         for j in range(n):
@@ -217,13 +255,13 @@ def _moment_products(p, ws, nq, m, entropy):
 
 
 @nb.njit(cache=True)
-def _bootstrap_block(p, ws, r0, nq):
+def _bootstrap_block(p, ws, nq):
     """For the block's replications with a data-driven scheme: draw n units with replacement and
     re-estimate the scheme's weights on them (into ``ws.W``). The indicator-level moments of all of
     them come from one matrix product per matrix and layout; the rest of the per-replication work is
     inlined (see the note above about reference counting)."""
     n = p.n_units
-    _draw_multiplicities(p, ws, r0, nq)
+    _draw_multiplicities(p, ws, nq)
     use_mom = has_moments(p)
     if use_mom:
         for m in range(p.X.shape[0]):
@@ -252,34 +290,36 @@ def _bootstrap_block(p, ws, r0, nq):
 
 
 @nb.njit(inline="always")
-def _draw(p, ws, r0, nq, bootstrap):
-    """Choices and weights of replications ``r0 .. r0 + nq - 1`` into rows ``0 .. nq - 1`` of ``ws``.
+def _draw(p, ws, r0, nq, design, d0, bootstrap):
+    """Choices and weights of replications ``r0 .. r0 + nq - 1`` into rows ``0 .. nq - 1`` of ``ws``,
+    from the counter-based stream (``design`` empty) or from rows ``r - d0`` of ``design``.
 
     ``bootstrap`` is a literal at each call site, so the re-estimation code is compiled only into
     the kernels that use it (it doubles the compile time and adds 5 MiB of loaded code). Each step
     is one call over the block: the helpers' loops call nothing, so numba drops the reference
     counting of the plan's arrays inside them (per call it would cost more than the work).
     """
-    _draw_choices(p, r0, nq, ws.choice, ws.mat, ws.pat, ws.W)
+    _fill_uniforms(p, r0, nq, design, d0, ws.U, ws.rkey)
+    _draw_choices(p, nq, ws.U, ws.choice, ws.mat, ws.pat, ws.W)
     if bootstrap:
-        _bootstrap_block(p, ws, r0, nq)
+        _bootstrap_block(p, ws, nq)
     if p.perturb == 1:
-        _perturb_uniform(p, r0, nq, ws.W, ws.u)
+        _perturb_uniform(p, nq, ws.U, ws.W)
     elif p.perturb == 2:
-        _perturb_dirichlet(p, r0, nq, ws.W)
+        _perturb_dirichlet(p, nq, ws.U, ws.rkey, ws.W, design.shape[0] > 0)
     _finish_weights(p, nq, ws.choice, ws.W, ws.E, ws.sums, ws.eff)
 
 
 @nb.njit(cache=True)
-def draw_block(p, ws, r0, nq):
+def draw_block(p, ws, r0, nq, design, d0):
     """:func:`_draw` for plans with fixed scheme weights."""
-    _draw(p, ws, r0, nq, False)
+    _draw(p, ws, r0, nq, design, d0, False)
 
 
 @nb.njit(cache=True)
-def draw_block_bootstrap(p, ws, r0, nq):
+def draw_block_bootstrap(p, ws, r0, nq, design, d0):
     """:func:`_draw` for plans that re-estimate scheme weights on bootstrap samples."""
-    _draw(p, ws, r0, nq, True)
+    _draw(p, ws, r0, nq, design, d0, True)
 
 
 # ----------------------------------------------------------------------------- scores of a block
@@ -311,7 +351,7 @@ def _score_products(p, ws, nq, m, a, j0):
 
 
 @nb.njit(inline="always")
-def _score(p, ws, b, reps, bootstrap):
+def _score(p, ws, b, reps, design, d0, bootstrap):
     """Draw and score replications ``b * BLOCK .. min((b + 1) * BLOCK, reps) - 1``; returns their count.
 
     Replication ``b * BLOCK + q`` is scored into row ``srow[q]`` of ``S``: the replications of one
@@ -320,9 +360,9 @@ def _score(p, ws, b, reps, bootstrap):
     r0 = b * BLOCK
     nq = min(BLOCK, reps - r0)
     if bootstrap:
-        draw_block_bootstrap(p, ws, r0, nq)
+        draw_block_bootstrap(p, ws, r0, nq, design, d0)
     else:
-        draw_block(p, ws, r0, nq)
+        draw_block(p, ws, r0, nq, design, d0)
     j = 0
     for m in range(p.X.shape[0]):
         if not p.has_nan[m]:
@@ -340,15 +380,15 @@ def _score(p, ws, b, reps, bootstrap):
 
 
 @nb.njit(cache=True)
-def score_block(p, ws, b, reps):
+def score_block(p, ws, b, reps, design, d0):
     """:func:`_score` for plans with fixed scheme weights."""
-    return _score(p, ws, b, reps, False)
+    return _score(p, ws, b, reps, design, d0, False)
 
 
 @nb.njit(cache=True)
-def score_block_bootstrap(p, ws, b, reps):
+def score_block_bootstrap(p, ws, b, reps, design, d0):
     """:func:`_score` for plans that re-estimate scheme weights on bootstrap samples."""
-    return _score(p, ws, b, reps, True)
+    return _score(p, ws, b, reps, design, d0, True)
 
 
 # ----------------------------------------------------------------------------- accumulators
@@ -448,6 +488,22 @@ def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q
 
 
 @nb.njit(cache=True)
+def store_block(ws, nq, rank_ws, row0, out_ranks, out_scores):
+    """Rank the first ``nq`` rows of ``ws.S`` and copy replication ``q``'s ranks (and scores, unless
+    ``out_scores`` is empty) into row ``row0 + q`` of ``out_ranks`` (``out_scores``)."""
+    _rank_rows(nq, ws.S, ws.R, ws.ok, rank_ws)
+    for q in range(nq):
+        if not ws.ok[q]:
+            rank_general(ws.S[q], ws.R[q], rank_ws)
+    keep_scores = out_scores.shape[0] > 0
+    for q in range(nq):
+        row = ws.srow[q]
+        out_ranks[row0 + q, :] = ws.R[row]
+        if keep_scores:
+            out_scores[row0 + q, :] = ws.S[row]
+
+
+@nb.njit(cache=True)
 def _score_ranges(S, nq, lo, hi):
     """Widen each unit's [lo, hi] to the finite scores of the block's first ``nq`` rows."""
     for q in range(nq):
@@ -475,43 +531,54 @@ def kernels_for(p) -> Kernels:
 
 # ----------------------------------------------------------------------------- the chunk kernel
 @nb.njit(inline="always")
-def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, bootstrap):
+def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode, bootstrap):
     """Blocks ``b0 .. b1-1`` (replications below ``reps``) split into ``n_slots`` contiguous runs.
 
     Slot ``t`` works in ``slot_workspace(wss, t)`` (:func:`make_workspaces`) and ranks with
     ``rank_workspace(rank_bufs[t], n)`` (:func:`weightlab.robustness.ranking.rank_buffers`).
+    Replication ``r`` reads the counter-based stream when ``design`` is empty, else row
+    ``r - b0 * BLOCK`` of ``design`` (the rows of this chunk).
 
-    ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist, score_q, score_q2, nan_count,
-    choice_count)``: slot ``t`` adds into ``rank_hist[t]`` (units x ranks), ``score_hist[t]`` (units x
-    bins; with ``bins = (bin_lo, bin_scale)`` unit i's bins span
+    ``mode`` 0 (ACCUMULATE): ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist,
+    score_q, score_q2, nan_count, choice_count)``: slot ``t`` adds into ``rank_hist[t]`` (units x
+    ranks), ``score_hist[t]`` (units x bins; with ``bins = (bin_lo, bin_scale)`` unit i's bins span
     ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``), ``score_q[t]``/``score_q2[t]`` (sums of
-    quantised scores and their squares), ``nan_count[t]`` and ``choice_count[t]`` (factor x option).
-    All integer: merging slots is exact in any order. With ``ranges_only`` nothing is accumulated:
-    slot t widens ``ranges = (lo, hi)`` rows t to each unit's finite scores instead.
+    quantised scores and their squares), ``nan_count[t]`` and ``choice_count[t]`` (factor x
+    option). All integer: merging slots is exact in any order. Mode 1 (RANGES): nothing is
+    accumulated; slot t widens ``ranges = (lo, hi)`` rows t to each unit's finite scores. Mode 2
+    (STORE): replication r's ranks (and scores) go to row ``r - b0 * BLOCK`` of
+    ``out = (ranks, scores)`` (:func:`store_block`), for estimators that need every evaluation.
     """
     rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = acc
     bin_lo, bin_scale = bins
     lo, hi = ranges
+    out_ranks, out_scores = out
     total = b1 - b0
+    d0 = b0 * BLOCK
     for t in nb.prange(n_slots):
         ws = slot_workspace(wss, t)
         rank_ws = rank_workspace(rank_bufs[t], p.n_units)
         for b in range(b0 + (total * t) // n_slots, b0 + (total * (t + 1)) // n_slots):
-            nq = score_block_bootstrap(p, ws, b, reps) if bootstrap else score_block(p, ws, b, reps)
-            if ranges_only:
+            if bootstrap:
+                nq = score_block_bootstrap(p, ws, b, reps, design, d0)
+            else:
+                nq = score_block(p, ws, b, reps, design, d0)
+            if mode == RANGES:
                 _score_ranges(ws.S, nq, lo[t], hi[t])
+            elif mode == STORE:
+                store_block(ws, nq, rank_ws, b * BLOCK - d0, out_ranks, out_scores)
             else:
                 accumulate_block(p, ws, nq, rank_ws, rank_hist[t], score_hist[t], score_q[t], score_q2[t],
                                  nan_count[t], choice_count[t], bin_lo, bin_scale)
 
 
 @nb.njit(parallel=True, cache=True)
-def run_chunk(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
+def run_chunk(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode):
     """:func:`_run_slots` for plans with fixed scheme weights."""
-    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, False)
+    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode, False)
 
 
 @nb.njit(parallel=True, cache=True)
-def run_chunk_bootstrap(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only):
+def run_chunk_bootstrap(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode):
     """:func:`_run_slots` for plans that re-estimate scheme weights on bootstrap samples."""
-    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, acc, bins, ranges, ranges_only, True)
+    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode, True)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .._io import package_versions, write_json_atomic, write_table_atomic
 from .results import RobustnessResult
+from .sensitivity import SensitivityResult
 
 
 def with_note(df: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -32,6 +33,24 @@ def write_results(result: RobustnessResult, out_dir: str | Path, extra: dict | N
     write_table_atomic(result.choice_shares, paths[2], "csv")
     if result.nominal is not None:
         paths += write_nominal(result.nominal, out_dir)
+    paths.append(out_dir / "manifest.json")
+    manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
+                "files": [p.name for p in paths]}
+    write_json_atomic(paths[-1], manifest)
+    return paths
+
+
+def write_sensitivity(result: SensitivityResult, out_dir: str | Path, extra: dict | None = None) -> list[Path]:
+    """Write ``sobol.csv``, ``sobol_units.csv`` (and ``sobol_unit_scores.csv`` when the normalizer is
+    fixed) and ``manifest.json``."""
+    out_dir = Path(out_dir)
+    tables = [("sobol.csv", result.sobol), ("sobol_units.csv", result.sobol_units)]
+    if result.sobol_unit_scores is not None:
+        tables.append(("sobol_unit_scores.csv", result.sobol_unit_scores))
+    paths = []
+    for name, df in tables:
+        paths.append(out_dir / name)
+        write_table_atomic(df, paths[-1], "csv")  # the data's label is in manifest.json
     paths.append(out_dir / "manifest.json")
     manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
                 "files": [p.name for p in paths]}

@@ -26,6 +26,7 @@ from ..errors import SpecError
 from ..index import normalise
 from ..weighting.base import parse_levels
 from . import boot_weights as BW
+from .columns import Columns
 from .spec import UncertaintySpec
 
 Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
@@ -80,6 +81,10 @@ class KernelPlan(NamedTuple):
     score_lo: float
     score_hi: float
     q_max: int
+    n_cols: int  # design columns (columns.py)
+    col_stream: np.ndarray  # stream index of the scalar columns 0 .. col_boot - 1
+    col_boot: int
+    col_w: int
 
 
 @dataclass
@@ -93,6 +98,7 @@ class Plan:
     factor_options: dict[str, list[str]]
     patterns: list[tuple[str, ...]]
     matrices: dict[tuple[str, str], pd.DataFrame]
+    columns: Columns
 
     @property
     def n_units(self) -> int:
@@ -248,6 +254,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         hi = lo + 1.0
 
     wn = spec.weights
+    cols = Columns(n_draws, n_nodes - 1)
     drop_opts = ["none"] + (list(fw.indicator_codes) if ch.drop_indicator else [])
     kernel = KernelPlan(
         seed=np.uint64(spec.seed), n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L,
@@ -268,6 +275,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         concentration=float(wn.concentration),
         perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_),
         score_lo=lo, score_hi=hi, q_max=Q_MAX,
+        n_cols=cols.n_cols, col_stream=cols.stream_indices(), col_boot=cols.bootstrap, col_w=cols.weights,
     )
     factor_options = {
         "imputation": [o.label for o in ch.imputation],
@@ -277,4 +285,4 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         "drop_indicator": drop_opts,
     }
     patterns = [tuple(ch.aggregator[a].label for a in p) for p in patterns_idx]
-    return Plan(kernel, spec, dataset, codes, factor_options, patterns, matrices)
+    return Plan(kernel, spec, dataset, codes, factor_options, patterns, matrices, cols)

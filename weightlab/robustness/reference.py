@@ -31,9 +31,21 @@ def mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def uniform(seed: int, r: int, i: int) -> float:
-    key = mix(seed ^ mix((r + 1) * GOLD))
+def replication_key(seed: int, r: int) -> int:
+    return mix(seed ^ mix((r + 1) * GOLD))
+
+
+def uniform_at(key: int, i: int) -> float:
     return (mix(key + (i + 1) * GOLD2) >> 11) * 2.0 ** -53
+
+
+def uniform(seed: int, r: int, i: int) -> float:
+    return uniform_at(replication_key(seed, r), i)
+
+
+def key_of(seed: int, u: float) -> int:
+    """The stream key a design column gives: splitmix64(seed ^ floor(u * 2**53))."""
+    return mix(seed ^ int(u * 2.0 ** 53))
 
 
 def pick(u: float, probs) -> int:
@@ -44,50 +56,61 @@ def pick(u: float, probs) -> int:
     return len(cdf) - 1
 
 
-def gamma(seed: int, r: int, base: int, alpha: float) -> float:
+def gamma(key: int, base: int, alpha: float) -> float:
     """Marsaglia-Tsang with the same stream layout as the kernel."""
     boost, counter = 1.0, 0
     if alpha < 1.0:
-        boost = (1.0 - uniform(seed, r, base)) ** (1.0 / alpha)
+        boost = (1.0 - uniform_at(key, base)) ** (1.0 / alpha)
         counter, alpha = 1, alpha + 1.0
     d = alpha - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     while True:
-        u1, u2 = uniform(seed, r, base + counter), uniform(seed, r, base + counter + 1)
+        u1, u2 = uniform_at(key, base + counter), uniform_at(key, base + counter + 1)
         x = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
         counter += 2
         v = 1.0 + c * x
         if v <= 0.0:
             continue
         v = v ** 3
-        u = uniform(seed, r, base + counter)
+        u = uniform_at(key, base + counter)
         counter += 1
         if math.log(u + 1e-300) < 0.5 * x * x + d - d * v + d * math.log(v):
             return d * v * boost
 
 
-def rebuild(dataset: Dataset, spec, r: int) -> dict:
-    """Choices, weights, scores and ranks of replication ``r`` computed the plain way."""
+def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
+    """Choices, weights, scores and ranks of replication ``r`` computed the plain way.
+
+    ``row``: the replication's uniforms from a design (columns: imputation, normalizer, scheme,
+    dropped indicator, one per aggregator draw, bootstrap key, one per non-root node in kernel
+    order); by default they come from the counter-based stream of (seed, r).
+    """
     fw = dataset.framework
     ch = spec.choices
     seed = spec.seed
-    imp = ch.imputation[pick(uniform(seed, r, 0), ch.probs("imputation"))]
-    nrm = ch.normalizer[pick(uniform(seed, r, 1), ch.probs("normalizer"))]
     n_draws = fw.n_levels - 1 if ch.aggregator_per_level else 1
-    agg_idx = [pick(uniform(seed, r, 8 + lvl), ch.probs("aggregator")) for lvl in range(n_draws)]
+    col_boot = 4 + n_draws
+
+    def u(col: int, stream: int) -> float:
+        return uniform(seed, r, stream) if row is None else float(row[col])
+
+    imp = ch.imputation[pick(u(0, 0), ch.probs("imputation"))]
+    nrm = ch.normalizer[pick(u(1, 1), ch.probs("normalizer"))]
+    agg_idx = [pick(u(4 + lvl, 8 + lvl), ch.probs("aggregator")) for lvl in range(n_draws)]
     aggs = {lvl: ch.aggregator[agg_idx[lvl - 2] if ch.aggregator_per_level else agg_idx[0]].build()
             for lvl in range(2, fw.n_levels + 1)}
-    scheme_opt = ch.scheme[pick(uniform(seed, r, 2), ch.probs("scheme"))]
+    scheme_opt = ch.scheme[pick(u(2, 2), ch.probs("scheme"))]
     codes = fw.indicator_codes
     n_drop = 1 + (len(codes) if ch.drop_indicator else 0)
-    drop = pick(uniform(seed, r, 3), np.ones(n_drop)) - 1
+    drop = pick(u(3, 3), np.ones(n_drop)) - 1
 
     X = normalise(dataset, nrm.build(), imp.name)
     scheme = scheme_opt.build()
     fit_on = X
     if spec.bootstrap_units and scheme.data_driven:
         n = dataset.n_units
-        rows = [min(int(uniform(seed, r, (1 << 32) + j) * n), n - 1) for j in range(n)]
+        key = replication_key(seed, r) if row is None else key_of(seed, float(row[col_boot]))
+        rows = [min(int(uniform_at(key, (1 << 32) + j) * n), n - 1) for j in range(n)]
         fit_on = X.iloc[sorted(rows)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -104,9 +127,10 @@ def rebuild(dataset: Dataset, spec, r: int) -> dict:
         if fw.level_of(code) not in perturbed_levels:
             continue
         if noise.perturb == "uniform":
-            w[code] *= 1.0 - noise.spread + 2.0 * noise.spread * uniform(seed, r, 64 + i)
+            w[code] *= 1.0 - noise.spread + 2.0 * noise.spread * u(col_boot + 1 + i, 64 + i)
         elif noise.perturb == "dirichlet" and w[code] > 0:
-            w[code] = gamma(seed, r, (1 << 20) + (i << 12), noise.concentration * w[code])
+            key = replication_key(seed, r) if row is None else key_of(seed, float(row[col_boot + 1 + i]))
+            w[code] = gamma(key, (1 << 20) + (i << 12), noise.concentration * w[code])
     if drop >= 0:
         fw_used = fw.without([codes[drop]])
         ds = Dataset(dataset.values[fw_used.indicator_codes], fw_used, dataset.names)

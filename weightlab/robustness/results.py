@@ -40,6 +40,7 @@ class Accumulators:
     bin_lo: np.ndarray  # per-unit range of the score histogram
     bin_hi: np.ndarray
     reps: int = 0
+    design: str = "stream"
 
     @classmethod
     def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
@@ -55,6 +56,16 @@ class Accumulators:
         self.score_hist += score_hist.sum(axis=0, dtype=np.int64)
         self.score_q += q.sum(axis=0).astype(object)
         self.score_q2 += np.array([sum(int(v) for v in col) for col in q2.T], dtype=object)
+
+
+def nominal_build(plan):
+    """The nominal index of a plan's spec: the first option of every choice, unperturbed weights."""
+    from ..index import build_index
+
+    ch = plan.spec.choices
+    return build_index(plan.dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                       aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
+                       scheme_level=ch.scheme_levels)
 
 
 def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
@@ -113,13 +124,8 @@ class RobustnessResult:
 
     @classmethod
     def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any]) -> "RobustnessResult":
-        from ..index import build_index
-
         ds, spec, kp = plan.dataset, plan.spec, plan.kernel
-        ch = spec.choices
-        agg = ch.aggregator[0].build()
-        nominal = build_index(ds, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                              aggregator=agg, imputation=ch.imputation[0].name, scheme_level=ch.scheme_levels)
+        nominal = nominal_build(plan)
         N = acc.reps
         hist = acc.rank_hist
         ranks_axis = np.arange(1, hist.shape[1] + 1)
@@ -162,6 +168,8 @@ class RobustnessResult:
             "seed": spec.seed,
             "reps": N,
             "uncertain_factors": spec.uncertain_factors(),
+            "sampling": {"stream": "counter-based stream (splitmix64 of seed, replication, draw)",
+                         "sobol": "scrambled Sobol' points (scipy.stats.qmc.Sobol, seeded)"}.get(acc.design, acc.design),
             "score_range": [kp.score_lo, kp.score_hi],
             "score_bins": f"per unit: {SCORE_BINS} bins over its score range in the first {PILOT_REPS:,} "
                           f"replications, widened by half of it on each side; scores outside fall in the edge bins",

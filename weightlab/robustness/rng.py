@@ -63,12 +63,22 @@ def uniform_at(key, i):
 
 
 @nb.njit(cache=True, inline="always")
-def uniforms_into(key, first, out, count):
-    """``out[t] = uniform_at(key, first + t)`` for t < count (a loop LLVM vectorises)."""
+def uniforms_into(key, first, out, start, count):
+    """``out[start + t] = uniform_at(key, first + t)`` for t < count (a loop LLVM vectorises)."""
     base = key + np.uint64(first) * GOLD2
     for t in range(count):
         z = _mix(base + (np.uint64(t) + np.uint64(1)) * GOLD2)
-        out[t] = float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+        out[start + t] = float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(inline="always")
+def key_of(seed, u):
+    """A stream key from a design's uniform ``u`` in [0, 1): splitmix64(seed ^ floor(u * 2**53)).
+
+    Inputs that need many random numbers (a bootstrap resample, gamma variates) take one design
+    column as a key and draw from its counter-based stream (see :mod:`weightlab.robustness.columns`).
+    """
+    return _mix(np.uint64(seed) ^ np.uint64(u * 9007199254740992.0))
 
 
 @nb.njit(cache=True)

@@ -26,6 +26,12 @@
     [bootstrap]
     units = false
 
+    [sampling]
+    method = "stream"          # "stream": counter-based random numbers | "sobol": scrambled Sobol' points
+
+    [sensitivity]              # the factors of `weightlab sensitivity`
+    weight_groups = "one"      # "one": all weight multipliers are one factor | "level" | "group"
+
     [outputs]
     quantiles = [0.05, 0.5, 0.95]
     top_k = [10, 50]
@@ -49,6 +55,8 @@ from ..treatment import IMPUTATIONS
 
 CHOICE_KINDS = ("normalizer", "aggregator", "scheme", "imputation")
 PERTURBATIONS = ("none", "uniform", "dirichlet")
+SAMPLING_METHODS = ("stream", "sobol")
+WEIGHT_GROUPS = ("one", "level", "group")
 
 
 def _registry(kind: str):
@@ -134,6 +142,8 @@ class UncertaintySpec:
     bootstrap_units: bool = False
     outputs: Outputs = Outputs()
     source: str = ""
+    sampling: str = "stream"
+    weight_groups: str = "one"
 
     # ------------------------------------------------------------------ readers
     @classmethod
@@ -162,7 +172,8 @@ class UncertaintySpec:
                 raise fail(f"[{name}] must be a table.")
             return t
 
-        known(doc, ("seed", "reps", "weights", "choices", "bootstrap", "outputs"), "the top level")
+        known(doc, ("seed", "reps", "weights", "choices", "bootstrap", "sampling", "sensitivity", "outputs"),
+              "the top level")
         seed = doc.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
             raise fail(f"seed must be an integer in [0, 2**63); got {seed!r}.")
@@ -221,7 +232,18 @@ class UncertaintySpec:
         if not isinstance(ks, list) or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
             raise fail(f"[outputs] top_k must be a list of positive integers; got {ks!r}.")
         outputs = Outputs(tuple(sorted({float(q) for q in qs})), tuple(sorted(set(ks))))
-        return cls(seed, reps, noise, choices, b.get("units", False), outputs, source)
+
+        smp = table("sampling")
+        known(smp, ("method",), "[sampling]")
+        method = smp.get("method", "stream")
+        if method not in SAMPLING_METHODS:
+            raise fail(f"[sampling] method must be one of {', '.join(SAMPLING_METHODS)}; got {method!r}.")
+        sens = table("sensitivity")
+        known(sens, ("weight_groups",), "[sensitivity]")
+        groups = sens.get("weight_groups", "one")
+        if groups not in WEIGHT_GROUPS:
+            raise fail(f"[sensitivity] weight_groups must be one of {', '.join(WEIGHT_GROUPS)}; got {groups!r}.")
+        return cls(seed, reps, noise, choices, b.get("units", False), outputs, source, method, groups)
 
     # ------------------------------------------------------------------ writers and helpers
     def to_dict(self) -> dict[str, Any]:
@@ -234,6 +256,8 @@ class UncertaintySpec:
             "choices": {kind: [o.to_toml() for o in getattr(ch, kind)] for kind in CHOICE_KINDS},
             "bootstrap": {"units": self.bootstrap_units},
             "outputs": {"quantiles": list(self.outputs.quantiles), "top_k": list(self.outputs.top_k)},
+            "sampling": {"method": self.sampling},
+            "sensitivity": {"weight_groups": self.weight_groups},
         }
         out["choices"].update({"aggregator_per_level": ch.aggregator_per_level,
                                "scheme_levels": _toml_levels(ch.scheme_levels),
