@@ -268,6 +268,10 @@ def test_cli_import_is_lazy():
 def test_demo_small(capsys, tmp_path):
     code, out, _ = run(["demo", "--reps", 20000, "--out", tmp_path / "demo"], capsys)
     assert code == 0 and "synthetic demo data" in out
+    # COINr's default treatment, stated indicator by indicator
+    treatment = pd.read_csv(tmp_path / "demo" / "treatment.csv")
+    treated = treatment[treatment["transformation"] != "none"]["indicator"]
+    assert f"{len(treated)} of 25 indicators treated" in out and all(code_ in out for code_ in treated)
     ranks = pd.read_csv(tmp_path / "demo" / "robustness" / "ranks.csv")
     assert len(ranks) == 338 and ranks.columns[1] == "name" and "note" not in ranks.columns
     assert ranks.iloc[0]["name"] == "Beijing"

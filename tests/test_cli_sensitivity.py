@@ -68,3 +68,18 @@ def test_sensitivity_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "--base-samples" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_sensitivity_with_a_pipeline_runs_on_the_built_data(tmp_path, capsys):
+    """COINr's ASEM build (denominate, impute, screen, treat, normalise) feeds the sensitivity run."""
+    assert main(["datasets", "export", "asem", str(tmp_path / "asem")]) == 0
+    (tmp_path / "spec.toml").write_text(SPEC)
+    out = tmp_path / "sens"
+    code = main(["sensitivity", str(tmp_path / "asem" / "data.csv"), "-f", str(tmp_path / "asem" / "framework.toml"),
+                 "--pipeline", str(tmp_path / "asem" / "pipeline.toml"), "--spec", str(tmp_path / "spec.toml"),
+                 "--base-samples", "64", "--bootstrap", "20", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads((out / "manifest.json").read_text())
+    assert "pipeline" in m and m["pipeline_sha256"]
+    units = pd.read_csv(out / "sobol_units.csv")["unit"]
+    assert set(units) <= set(pd.read_csv(tmp_path / "asem" / "data.csv")["uCode"]) and units.nunique() > 40

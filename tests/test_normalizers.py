@@ -26,11 +26,11 @@ from weightlab.errors import InputError, ParameterError
 from weightlab.normalization import NORMALIZERS
 
 # method-specific parameters the common tests need (data below lies in [0.5, 12])
-PARAMS = {"goalposts": {"lower": 0.0, "upper": 10.0}, "dist_to_ref": {"ref": "u03"}}
+PARAMS = {"goalposts": {"lower": 0.0, "upper": 10.0}, "dist_to_ref": {"ref": "u03"}, "dist_to_target": {"targets": 6.0}}
 # cost column == benefit result of the negated column (goalposts: with the posts negated too)
-NEGATION_EXACT = {"minmax", "zscore", "rank", "percentile", "goalposts"}
+NEGATION_EXACT = {"minmax", "zscore", "rank", "percentile", "goalposts", "scaled"}
 RATIO = {"dist_to_max", "dist_to_ref"}
-OTHER = {"log_minmax", "borda"}  # order reversal in common tests, exact cost rule in conformance
+OTHER = {"log_minmax", "borda", "dist_to_target"}  # order reversal in common tests, exact cost rule in conformance
 ALL = NORMALIZERS.available()
 
 
@@ -53,7 +53,7 @@ def X() -> pd.DataFrame:
 
 def test_registry_lists_the_documented_methods():
     assert set(ALL) == {"minmax", "log_minmax", "zscore", "rank", "percentile", "borda", "goalposts",
-                        "dist_to_max", "dist_to_ref"}
+                        "dist_to_max", "dist_to_ref", "dist_to_target", "scaled"}
     assert set(ALL) == NEGATION_EXACT | RATIO | OTHER
 
 
@@ -140,7 +140,8 @@ def test_units_permutation_equivariance(name, X):
 @pytest.mark.parametrize("name", ALL)
 def test_constant_and_all_missing_columns_without_warnings(name):
     expected = {"minmax": 0.5, "log_minmax": 0.5, "zscore": 0.0, "rank": 2.5, "percentile": 0.5, "borda": 0.0,
-                "goalposts": 0.3, "dist_to_max": 1.0, "dist_to_ref": 1.0}[name]
+                "goalposts": 0.3, "dist_to_max": 1.0, "dist_to_ref": 1.0, "dist_to_target": 0.0,
+                "scaled": 300.0}[name]
     X = pd.DataFrame({"c": [3.0, 3.0, np.nan, 3.0, 3.0], "n": [np.nan] * 5, "v": [1.0, 2.0, 3.0, 4.0, 5.0]},
                      index=list("abcde"))
     if name == "dist_to_ref":
@@ -451,3 +452,37 @@ def test_sklearn_estimator_checks(name, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         getattr(estimator_checks, check)(name, est)
+
+
+# ---------------------------------------------------------------------------------------------
+# COINr's parametrised methods: n_zscore(c(m, s)), n_dist2targ, n_scaled
+# ---------------------------------------------------------------------------------------------
+
+def test_zscore_with_target_mean_and_sd(X):
+    out = make("zscore", mean=10.0, sd=2.0, directions=[1, -1, 1]).fit_transform(X)
+    for j, c in enumerate(X.columns):
+        v = X[c].to_numpy()
+        z = (v - np.nanmean(v)) / np.nanstd(v, ddof=1) * (-1 if j == 1 else 1)
+        np.testing.assert_allclose(out[c].to_numpy(), 10.0 + 2.0 * z, rtol=1e-12)
+        assert np.nanmean(out[c]) == pytest.approx(10.0) and np.nanstd(out[c], ddof=1) == pytest.approx(2.0)
+    with pytest.raises(ParameterError, match="'sd' parameter"):
+        make("zscore", sd=0.0).fit(X)
+
+
+def test_dist_to_target_hand_example():
+    x = np.array([[2.0, 1.0], [4.0, 3.0], [12.0, 5.0]])
+    # benefit column, target 10: (x - 2) / (10 - 2); cost column, target 2: (5 - x) / (5 - 2)
+    out = make("dist_to_target", targets=[10.0, 2.0], directions=[1, -1]).fit_transform(x)
+    np.testing.assert_allclose(out, [[0.0, 4 / 3], [0.25, 2 / 3], [1.25, 0.0]])
+    capped = make("dist_to_target", targets={"a": 10.0, "b": 2.0}, cap=True, directions={"b": -1})
+    got = capped.fit_transform(pd.DataFrame(x, columns=["a", "b"]))
+    np.testing.assert_allclose(got.to_numpy(), [[0.0, 1.0], [0.25, 2 / 3], [1.0, 0.0]])
+    with pytest.raises(ParameterError, match="needs 'targets'"):
+        NORMALIZERS.get("dist_to_target").fit(x)
+    with pytest.raises(ParameterError, match="worst value at the target"):
+        make("dist_to_target", targets=2.0).fit(x[:, :1])
+
+
+def test_scaled_hand_example():
+    out = make("scaled", center=50.0, scale=10.0, directions=[1, -1]).fit_transform(np.array([[40.0, 40.0], [55.0, -60.0]]))
+    np.testing.assert_allclose(out, [[-100.0, -900.0], [50.0, 100.0]])

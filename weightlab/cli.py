@@ -49,6 +49,8 @@ AggOpt = typer.Option("arithmetic", "--aggregator", help="Aggregator name.")
 ImpOpt = typer.Option("none", "--imputation", help="Missing values: none, mean, median or knn.")
 LevelOpt = typer.Option("all", "--level", help="Member level the scheme weights (1 = indicators), or 'all'.")
 NoReportOpt = typer.Option(False, "--no-report", help="Do not write report.html.")
+PipelineOpt = typer.Option(None, "--pipeline", help="Pipeline file (TOML): denominate, impute, screen, treat, "
+                           "normalise, aggregate steps, replacing --normalizer, --aggregator and --imputation.")
 
 
 def _fail(message: str) -> None:
@@ -138,32 +140,66 @@ def _settings(res, scheme: str | None = None) -> None:
     scheme = scheme or f"{st['scheme']} (levels {st['scheme_level']})"
     typer.echo(f"normalizer {st['normalizer']}; scheme {scheme}; aggregator {aggs}; "
                f"imputation {st['imputation']}", err=True)
+    if "pipeline" in st:
+        from .pipeline import pipeline_summary
+
+        typer.echo(pipeline_summary(st), err=True)
 
 
 # ---------------------------------------------------------------------------------------------
 @app.command()
-def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Optional[str] = IdOpt) -> None:
-    """Check a data table against a framework and print a summary.
+def validate(data: Path = DataArg, framework: Path = FrameworkOpt, id_column: Optional[str] = IdOpt,
+             pipeline: Optional[Path] = PipelineOpt) -> None:
+    """Check a data table against a framework (and a pipeline's data steps) and print a summary.
 
-    Example: weightlab validate data.csv -f framework.toml
+    Examples:
+      weightlab validate data.csv -f framework.toml
+      weightlab validate asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml
     """
-    s = _load(data, framework, id_column).summary()
+    ds = _load(data, framework, id_column)
+    s = ds.summary()
+    pipeline_lines = ""
+    if pipeline is not None:  # checked before anything is printed
+        from .pipeline import Pipeline, pipeline_summary, step_outcomes
+
+        pipe = Pipeline.from_toml(pipeline)
+        pipe.normalizer(ds.framework), pipe.aggregators(ds.framework)  # raise on targets/levels the data lack
+        outcomes = step_outcomes(pipe.prepare(ds).reports)
+        pipeline_lines = pipeline_summary({"pipeline": pipe.describe(), **outcomes})
     typer.echo(f"{s['source']}: {s['units']} units x {s['indicators']} indicators, {s['levels']} levels "
                f"({', '.join(f'level {k}: {v}' for k, v in s['nodes_per_level'].items())})")
     typer.echo(f"missing cells: {s['missing_cells']}"
                + (f" ({', '.join(f'{k}: {v}' for k, v in s['indicators_with_missing'].items())})"
                   if s["missing_cells"] else ""))
+    from .pipeline import column_roles
+
+    roles = column_roles(ds)
+    for role, title in (("grouping", "grouping columns"), ("denominators", "denominator columns"),
+                        ("other", "other columns (kept as metadata)")):
+        if roles[role]:
+            typer.echo(f"{title}: {', '.join(roles[role])}")
+    if roles["declared_but_absent"]:
+        typer.echo(f"declared by the framework but not in the data: {', '.join(roles['declared_but_absent'])}")
+    if pipeline_lines:
+        typer.echo(pipeline_lines)
     if s["label"]:
         typer.echo(f"Note: {s['label']}")
 
 
 def _build(data: Path, framework: Path, id_column: Optional[str], normalizer: str, scheme: str, aggregator: str,
-           imputation: str, level: str, param: list[str], fmt: Fmt, out: Optional[Path]) -> IndexResult:
+           imputation: str, level: str, param: list[str], fmt: Fmt, out: Optional[Path],
+           pipeline: Optional[Path] = None) -> IndexResult:
     """Check the output options, load the data and build the nominal index (weights and score)."""
     from .index import build_index
 
     _check_output(fmt, out)
     ds = _load(data, framework, id_column)
+    if pipeline is not None:
+        from .pipeline import load_for_cli
+
+        pipe = load_for_cli(pipeline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
+        p = _route_params(param, {"scheme": (scheme, None)})
+        return pipe.run(ds, scheme, p["scheme"], level).result
     p = _route_params(param, {"scheme": (scheme, None), "normalizer": (normalizer, None),
                               "aggregator": (aggregator, None)})
     return build_index(ds, normalizer, scheme, aggregator, imputation, level, p["normalizer"], p["scheme"],
@@ -174,16 +210,19 @@ def _build(data: Path, framework: Path, id_column: Optional[str], normalizer: st
 def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = SchemeOpt,
             normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
             level: str = LevelOpt, param: list[str] = ParamOpt, fmt: Fmt = FormatOpt,
-            out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt) -> None:
+            out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt,
+            pipeline: Optional[Path] = PipelineOpt) -> None:
     """Compute weights with a scheme; columns group, member, weight, effective_weight.
 
     Examples:
       weightlab weights data.csv -f framework.toml --scheme entropy --level 1
       weightlab weights data.csv -f framework.toml --scheme pca --param n_factors=2 --format csv
+      weightlab weights data.csv -f framework.toml --scheme pca --pipeline pipeline.toml
     """
     from .weighting.base import parse_levels
 
-    res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out)
+    res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out,
+                 pipeline)
     ds = res.dataset
     levels = None if level == "all" else parse_levels(level, ds.framework)
     table = res.weights.to_frame(levels).drop(columns="level")
@@ -195,12 +234,15 @@ def weights(data: Path = DataArg, framework: Path = FrameworkOpt, scheme: str = 
 def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str = NormOpt,
           scheme: str = SchemeOpt, aggregator: str = AggOpt, imputation: str = ImpOpt, level: str = LevelOpt,
           param: list[str] = ParamOpt, fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt,
-          id_column: Optional[str] = IdOpt) -> None:
+          id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt) -> None:
     """Build the index; columns unit, name, score, rank, then each group's score.
 
-    Example: weightlab score data.csv -f framework.toml --normalizer minmax --param range=0,100 --scheme critic
+    Examples:
+      weightlab score data.csv -f framework.toml --normalizer minmax --param range=0,100 --scheme critic
+      weightlab score asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml --scheme expert
     """
-    res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out)
+    res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out,
+                 pipeline)
     ds = res.dataset
     _emit(res.table(), fmt, out, ds.label)
     _settings(res)
@@ -211,7 +253,8 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
             schemes: str = typer.Option("expert,entropy,critic,pca", "--schemes", help="Comma-separated schemes."),
             baseline: Optional[str] = typer.Option(None, "--baseline", help="Baseline scheme (default: the first)."),
             normalizer: str = NormOpt, aggregator: str = AggOpt, imputation: str = ImpOpt,
-            fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt) -> None:
+            fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt, id_column: Optional[str] = IdOpt,
+            pipeline: Optional[Path] = PipelineOpt) -> None:
     """Compare weighting schemes: ranks, shifts against a baseline, Spearman and Kendall correlations.
 
     Example: weightlab compare data.csv -f framework.toml --schemes expert,entropy,critic,pca
@@ -224,7 +267,18 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
     names = [s.strip() for s in schemes.split(",") if s.strip()]
     for name in names:
         SCHEMES.get_class(name)
-    cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
+    if pipeline is not None:
+        from .pipeline import load_for_cli
+
+        pipe = load_for_cli(pipeline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
+        from .pipeline import step_outcomes
+
+        prep = pipe.prepare(ds)
+        cmp = compare_schemes(prep.dataset, names, baseline, **pipe.index_kwargs(ds.framework))
+        for res in cmp.results.values():
+            res.settings.update(imputation=pipe.impute_label(), pipeline=pipe.describe(), **step_outcomes(prep.reports))
+    else:
+        cmp = compare_schemes(ds, names, baseline, normalizer=normalizer, aggregator=aggregator, imputation=imputation)
     if fmt == Fmt.table and out is None:
         _emit(cmp.table(), fmt, None, "", title=f"ranks under each scheme (baseline {cmp.baseline})")
         typer.echo("\nSpearman rank correlation\n" + cmp.spearman.round(3).to_string())
@@ -244,9 +298,13 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Replications per chunk."),
                out: Path = typer.Option(..., "--out", help="Output directory."),
-               no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt) -> None:
+               no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt,
+               pipeline: Optional[Path] = PipelineOpt) -> None:
     """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit; writes
     the tables, manifest.json and report.html to the output directory.
+
+    With --pipeline the data go through the pipeline's steps first; the spec's choices (normalizer,
+    aggregator, imputation) replace the pipeline step of the same kind.
 
     Example: weightlab robustness data.csv -f framework.toml --spec spec.toml --reps 1000000 --seed 7 --out results/
     """
@@ -255,10 +313,26 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
     ds = _load(data, framework, id_column)
     sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
     sp = sp.with_overrides(reps=reps, seed=seed)
-    _run_robustness(ds, sp, threads, chunk_size, out, {"data": str(data), "framework": str(framework),
-                                                        "spec_file": str(spec) if spec else None})
+    extra = {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None}
+    ds, sp = _with_pipeline(ds, sp, pipeline, extra)
+    _run_robustness(ds, sp, threads, chunk_size, out, extra)
     if not no_report:
         _write_report(out)
+
+
+def _with_pipeline(ds, spec, pipeline: Path | None, extra: dict):
+    """The dataset and spec a Monte Carlo command runs on: with ``--pipeline``, the data after the
+    pipeline's steps and the spec completed by them (its choices replace the step of the same
+    kind); the pipeline is recorded in ``extra`` (the manifest)."""
+    if pipeline is None:
+        return ds, spec
+    from ._io import file_sha256
+    from .pipeline import Pipeline, robustness_inputs
+
+    pipe = Pipeline.from_toml(pipeline)
+    ds, spec, outcomes = robustness_inputs(ds, spec, pipe)
+    extra.update(pipeline=pipe.describe(), pipeline_sha256=file_sha256(pipeline), pipeline_steps=outcomes)
+    return ds, spec
 
 
 def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
@@ -297,10 +371,13 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
                 threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                 out: Path = typer.Option(..., "--out", help="Output directory."),
-                no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt) -> None:
+                no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt,
+                pipeline: Optional[Path] = PipelineOpt) -> None:
     """Which choice moves the ranks: first-order and total Sobol' indices of every uncertain factor,
     for the whole ranking and for every unit, with bootstrap intervals and a dummy factor; writes
     the tables, manifest.json and report.html to the output directory.
+
+    With --pipeline the data go through the pipeline's steps first, as for robustness.
 
     Example: weightlab sensitivity data.csv -f framework.toml --spec spec.toml --base-samples 8192 --out sens/
     """
@@ -308,8 +385,9 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
 
     ds = _load(data, framework, id_column)
     sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
-    _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, out,
-                     {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None})
+    extra = {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None}
+    ds, sp = _with_pipeline(ds, sp, pipeline, extra)
+    _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, out, extra)
     if not no_report:
         _write_report(out)
 
@@ -341,6 +419,57 @@ def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, ou
 
 
 @app.command()
+def treat(data: Path = DataArg, framework: Path = FrameworkOpt,
+          out: Path = typer.Option(..., "--out", help="Treated table (.csv, .parquet or .json)."),
+          report: Optional[Path] = typer.Option(None, "--report", help="Treatment table (default: OUT's name + "
+                                                "'_treatment' + its suffix)."),
+          method: Optional[str] = typer.Option(None, "--method", help="coinr (default), log1p, boxcox or none; "
+                                               "only without a [treat] step in the pipeline."),
+          pipeline: Optional[Path] = PipelineOpt, id_column: Optional[str] = IdOpt) -> None:
+    """Treat outliers (COINr's default rule unless told otherwise) and write the treated table and
+    the treatment table (skew and kurtosis before/after, points winsorised, transformation).
+
+    With --pipeline the data first go through its denominate, impute and screen steps, and its
+    [treat] step (if any) is the treatment.
+
+    Examples:
+      weightlab treat data.csv -f framework.toml --out treated.csv
+      weightlab treat asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml --out treated.csv
+    """
+    from .build_commands import run_treat
+
+    ds = _load(data, framework, id_column)
+    for line in run_treat(ds, out, report, method, pipeline):
+        typer.echo(line)
+    if ds.label:
+        typer.echo(f"Note: {ds.label}")
+
+
+@app.command()
+def analyse(data: Path = DataArg, framework: Path = FrameworkOpt,
+            out: Optional[Path] = typer.Option(None, "--out", help="Directory for the CSV tables and manifest.json."),
+            scheme: str = SchemeOpt, pipeline: Optional[Path] = PipelineOpt,
+            weak: float = typer.Option(0.3, "--weak", help="Flag |r| with the own group below this."),
+            stage: str = typer.Option("raw", "--stage", help="Table the indicator statistics describe: raw, "
+                                      "denominated, imputed, screened, treated or normalised."),
+            id_column: Optional[str] = IdOpt) -> None:
+    """Indicator analysis: statistics, correlations with groups and index (flags), Cronbach's alpha
+    and PCA per group, data availability per unit (COINr get_stats, get_corr, get_cronbach, get_PCA).
+
+    Examples:
+      weightlab analyse data.csv -f framework.toml
+      weightlab analyse asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml --out analysis/
+    """
+    from .build_commands import run_analyse
+
+    ds = _load(data, framework, id_column)
+    for line in run_analyse(ds, out, scheme, pipeline, weak, stage, {"data": str(data), "framework": str(framework)}):
+        typer.echo(line)
+    if ds.label:
+        typer.echo(f"Note: {ds.label}")
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output directory."),
          reps: int = typer.Option(1_000_000, "--reps", help="Monte Carlo replications."),
          base_samples: int = typer.Option(8192, "--base-samples", help="Base samples of the sensitivity run."),
@@ -361,10 +490,14 @@ def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output 
     from .outputs import weights_table
     from .robustness.spec import demo_spec
 
+    from .build_commands import demo_treatment
+
     start = time.perf_counter()
     ds = load_ai_cities()
     typer.echo(f"weightlab demo: {ds.n_units} cities x {ds.n_indicators} indicators — {ds.label}")
-    files = []
+    ds, treated_note = demo_treatment(ds, out / "treatment.csv")
+    typer.echo(treated_note)
+    files = ["treatment.csv"]
     builds = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
@@ -439,9 +572,12 @@ def datasets_list() -> None:
 @datasets_app.command("export")
 def datasets_export(name: str = typer.Argument(..., help="Dataset name (see 'weightlab datasets list')."),
                     directory: Path = typer.Argument(..., help="Output directory.")) -> None:
-    """Write a built-in dataset as data.csv (id column 'unit' first) and framework.toml.
+    """Write a built-in dataset as data.csv and framework.toml (COINr's asem also as
+    framework_imeta.csv, with the pipeline.toml of COINr's build_example_coin).
 
-    Example: weightlab datasets export ai-cities mydata/
+    Examples:
+      weightlab datasets export ai-cities mydata/
+      weightlab datasets export asem asem/
     """
     from .datasets import export
 

@@ -143,8 +143,9 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     framework : path or Framework
         TOML or COINr iMeta CSV file, or a Framework.
     id_column : str, optional
-        Column with unit ids; default the first column. A DataFrame whose index is named or not
-        integer (e.g. ``Dataset.values``) has its index taken as the first column.
+        Column with unit ids; default ``uCode`` when present (COINr iData), else the first column.
+        A DataFrame whose index is named or not integer (e.g. ``Dataset.values``) has its index
+        taken as the first column.
     name_column : str, optional
         Column with display names; default the first of ``name``, ``name_en``, ``uName`` present.
     sheet : str or int, optional
@@ -175,7 +176,8 @@ def read_dataset(data: str | Path | pd.DataFrame, framework: str | Path | Framew
     if table.columns.has_duplicates:
         dup = table.columns[table.columns.duplicated()][0]
         raise InputError(f"{where}: column {dup!r} appears more than once; give every column a unique name.")
-    id_col = id_column if id_column is not None else str(table.columns[0])
+    # COINr iData: uCode is the id (its first column, uName, is the display name)
+    id_col = id_column if id_column is not None else ("uCode" if "uCode" in table.columns else str(table.columns[0]))
     if id_col not in table.columns:
         raise InputError(f"{where} has no id column '{id_col}': pass --id-column with one of "
                          f"{', '.join(map(str, table.columns[:8]))}.")

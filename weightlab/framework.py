@@ -65,6 +65,8 @@ class Node:
     name_en: str = ""
     name_zh: str = ""
     unit: str = ""
+    denominator: str = ""  # indicators only: data column the indicator is divided by (COINr Denominator)
+    target: float | None = None  # indicators only: target value (COINr Target; dist_to_target)
 
 
 @dataclass
@@ -81,12 +83,19 @@ class Framework:
         Leaves, each with a ``parent`` group and a ``direction`` of +1 or -1.
     source : str, default=""
         Where the framework was read from (used in error messages and manifests).
+    grouping_columns : list of str, default=[]
+        Data columns that group units (COINr iMeta rows of Type "Group", e.g. ``EurAsia_group``);
+        kept apart from the indicators.
+    denominator_columns : list of str, default=[]
+        Data columns indicators may be divided by (COINr Type "Denominator", e.g. ``GDP``).
     """
 
     index: Node
     groups: list[Node]
     indicators: list[Node]
     source: str = ""
+    grouping_columns: list[str] = field(default_factory=list)
+    denominator_columns: list[str] = field(default_factory=list)
     _children: dict[str, list[str]] = field(init=False, repr=False)
     _level: dict[str, int] = field(init=False, repr=False)
     _nodes: dict[str, Node] = field(init=False, repr=False)
@@ -203,9 +212,14 @@ class Framework:
             code = str(entry["code"])
             direction = _direction(entry.get("direction", 1), code, where) if is_indicator else 1
             weight = _weight(entry.get("weight", 1.0), code, where)
+            target = entry.get("target")
+            if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
+                raise FrameworkError(f"'{code}' has target {target!r}{where}: use a number.")
             return Node(code=code, parent=entry.get("parent"), weight=weight, direction=direction,
                         name_en=str(entry.get("name_en", entry.get("name", ""))),
-                        name_zh=str(entry.get("name_zh", "")), unit=str(entry.get("unit", "")))
+                        name_zh=str(entry.get("name_zh", "")), unit=str(entry.get("unit", "")),
+                        denominator=str(entry.get("denominator", "")) if is_indicator else "",
+                        target=float(target) if target is not None and is_indicator else None)
 
         def entries(key: str) -> list:
             value = doc.get(key, [])
@@ -216,15 +230,23 @@ class Framework:
 
         groups = [node(g, False) for g in entries("groups")]
         indicators = [node(i, True) for i in entries("indicators")]
-        return cls(index=index, groups=groups, indicators=indicators, source=source)
+        columns = {}
+        for key in ("grouping_columns", "denominator_columns"):
+            value = doc.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise FrameworkError(f"'{key}'{where} must be a list of column names, e.g. {key} = [\"GDP\"].")
+            columns[key] = list(value)
+        return cls(index=index, groups=groups, indicators=indicators, source=source, **columns)
 
     @classmethod
     def from_imeta(cls, table: str | Path | pd.DataFrame) -> "Framework":
         """Read a COINr ``iMeta`` table (CSV path or DataFrame).
 
-        Columns ``iCode, Level, Parent, Type`` are required; ``iName, Direction, Weight`` optional.
-        ``Type`` "Indicator" rows are indicators, "Aggregate" rows are groups (the one without a
-        parent is the index); other types (Denominator, Group, Other) are ignored.
+        Columns ``iCode, Level, Parent, Type`` are required; ``iName, Direction, Weight, Unit,
+        Target, Denominator`` optional. ``Type`` "Indicator" rows are indicators, "Aggregate" rows are
+        groups (the one without a parent is the index); "Group" and "Denominator" rows name the
+        data's grouping and denominator columns (:attr:`grouping_columns`,
+        :attr:`denominator_columns`); "Other" rows are ignored.
         """
         source = "" if isinstance(table, pd.DataFrame) else str(table)
         where = f" in {source}" if source else ""
@@ -248,6 +270,8 @@ class Framework:
             row = unknown.iloc[0]
             raise FrameworkError(f"iMeta row '{row['iCode']}'{where} has Type {row['Type']!r}: use one of "
                                  f"{', '.join(IMETA_TYPES)} (case-sensitive, as in COINr).")
+        columns = {"grouping_columns": [str(c).strip() for c in df.loc[df["Type"] == "Group", "iCode"]],
+                   "denominator_columns": [str(c).strip() for c in df.loc[df["Type"] == "Denominator", "iCode"]]}
         df = df[df["Type"].isin(["Indicator", "Aggregate"])]
         roots = df[(df["Type"] == "Aggregate") & df["Parent"].isna()]
         if len(roots) != 1:
@@ -280,10 +304,19 @@ class Framework:
             levels[code] = int(level)
             if code == root_code:
                 continue
+            is_indicator = row["Type"] == "Indicator"
+            target = value(row, "Target", None) if is_indicator else None
+            try:
+                target = None if target is None else float(target)
+            except (TypeError, ValueError):
+                raise FrameworkError(f"iMeta row '{code}'{where} has Target {target!r}: use a number or leave it "
+                                     f"empty.") from None
             n = Node(code=code, parent=text(row, "Parent") or None, weight=_weight(value(row, "Weight", 1.0), code, where),
-                     direction=_direction(value(row, "Direction", 1), code, where), name_en=text(row, "iName"))
-            (indicators if row["Type"] == "Indicator" else groups).append(n)
-        fw = cls(index=index, groups=groups, indicators=indicators, source=source)
+                     direction=_direction(value(row, "Direction", 1), code, where), name_en=text(row, "iName"),
+                     unit=text(row, "Unit"), denominator=text(row, "Denominator").strip() if is_indicator else "",
+                     target=target)
+            (indicators if is_indicator else groups).append(n)
+        fw = cls(index=index, groups=groups, indicators=indicators, source=source, **columns)
         for code, level in levels.items():
             if level != fw.level_of(code):
                 raise FrameworkError(
@@ -310,6 +343,10 @@ class Framework:
                     d[key] = getattr(n, key)
             if is_indicator:
                 d["direction"] = n.direction
+                if n.denominator:
+                    d["denominator"] = n.denominator
+                if n.target is not None:
+                    d["target"] = n.target
             d["weight"] = n.weight
             return d
 
@@ -317,8 +354,12 @@ class Framework:
         for key in ("name_zh", "name_en"):
             if getattr(self.index, key):
                 index[key] = getattr(self.index, key)
-        return {"index": index, "groups": [entry(g, False) for g in self.groups],
-                "indicators": [entry(i, True) for i in self.indicators]}
+        doc = {"index": index, "groups": [entry(g, False) for g in self.groups],
+               "indicators": [entry(i, True) for i in self.indicators]}
+        for key in ("grouping_columns", "denominator_columns"):
+            if getattr(self, key):
+                doc = {key: list(getattr(self, key)), **doc}
+        return doc
 
     def to_toml(self, path: str | Path | None = None) -> str:
         """Return the TOML text; also write it atomically to ``path`` when given."""

@@ -1,21 +1,36 @@
-"""Missing-value treatment before normalisation.
+"""Missing-value imputation and outlier treatment before normalisation.
 
-Methods (``IMPUTATIONS``):
+Imputation methods (``IMPUTATIONS``, usable everywhere, also as a robustness choice):
 
 - ``none``: keep missing cells; aggregation then averages over the members present, renormalising
   their weights (OECD/JRC Handbook 2008, section 4: "case deletion" at the cell level).
 - ``mean`` / ``median``: replace a missing cell by its indicator's mean / median over units.
 - ``knn``: scikit-learn's ``KNNImputer`` (k nearest units, uniform weights) on z-scored indicators,
   so that indicators on large scales do not dominate the distance; results are transformed back.
+- ``iterative``: scikit-learn's ``IterativeImputer`` (each indicator regressed on the others by
+  Bayesian ridge, round robin, ``random_state=0``) on the same z-scores.
+
+Group imputation (:func:`impute_by_group`, COINr ``i_mean_grp`` / ``i_median_grp``) replaces a
+missing cell by the mean or median of the indicator over the units of the same group (a grouping
+column of the data, e.g. ``EurAsia_group``); it needs that column, so it is a pipeline step.
+
+Outlier treatment (:func:`treat`): COINr's default rule (``coinr``), ``log1p``, ``boxcox`` or
+``none``, per indicator, with a table of what was done (see :func:`treat`).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
-from .errors import ParameterError
+from .errors import InputError, ParameterError
 
-IMPUTATIONS = ("none", "mean", "median", "knn")
+IMPUTATIONS = ("none", "mean", "median", "knn", "iterative")
+GROUP_IMPUTATIONS = ("mean_group", "median_group")
+TREATMENTS = ("coinr", "log1p", "boxcox", "none")
 
 
 def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> pd.DataFrame:
@@ -29,11 +44,187 @@ def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> 
         return out.fillna(out.mean())
     if method == "median":
         return out.fillna(out.median())
-    from sklearn.impute import KNNImputer
-
     mu = out.mean()
     sd = out.std(ddof=0).replace(0.0, 1.0)
     z = (out - mu) / sd
-    filled = KNNImputer(n_neighbors=min(n_neighbors, len(out) - 1)).fit_transform(z.to_numpy())
+    if method == "knn":
+        from sklearn.impute import KNNImputer
+
+        imputer = KNNImputer(n_neighbors=min(n_neighbors, len(out) - 1))
+    else:
+        from sklearn.experimental import enable_iterative_imputer  # noqa: F401 - enables the import below
+        from sklearn.impute import IterativeImputer
+
+        imputer = IterativeImputer(random_state=0, max_iter=25, keep_empty_features=True)
+    filled = imputer.fit_transform(z.to_numpy(copy=True))
     return pd.DataFrame(filled * sd.to_numpy() + mu.to_numpy(), index=out.index, columns=out.columns)
 
+
+def impute_by_group(values: pd.DataFrame, groups: pd.Series, stat: str = "mean") -> pd.DataFrame:
+    """Fill each missing cell with the ``stat`` (mean or median) of its indicator over the units of
+    the same group (COINr ``i_mean_grp``/``i_median_grp``).
+
+    A cell whose group has no value for the indicator, or whose unit has no group, stays missing
+    (count them with :func:`imputed_counts`).
+    """
+    if stat not in ("mean", "median"):
+        raise ParameterError(f"Group imputation statistic must be 'mean' or 'median'; got {stat!r}.")
+    out = values.astype(float).copy()
+    keys = groups.reindex(out.index)
+    fill = out.groupby(keys, dropna=True).transform(stat)
+    return out.fillna(fill)
+
+
+def imputed_counts(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Per indicator: cells missing before, cells imputed, cells still missing after."""
+    was = before.isna()
+    now = after.reindex(index=before.index, columns=before.columns).isna()
+    return pd.DataFrame({"missing": was.sum(), "imputed": (was & ~now).sum(), "still_missing": now.sum()},
+                        index=before.columns).rename_axis("indicator").reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# outlier treatment
+# ---------------------------------------------------------------------------------------------
+
+def skew_kurt(x: np.ndarray) -> tuple[float, float]:
+    """Sample skewness and excess kurtosis with the small-sample correction (e1071 type 2, SAS/SPSS).
+
+    With ``g1 = m3 / m2**1.5`` and ``g2 = m4 / m2**2 - 3`` (``m_r`` central moments, n values)::
+
+        G1 = g1 * sqrt(n (n - 1)) / (n - 2)
+        G2 = ((n + 1) g2 + 6) (n - 1) / ((n - 2) (n - 3))
+
+    NaN values are ignored; fewer than 4 values or a constant column give (NaN, NaN).
+    """
+    from scipy import stats
+
+    v = np.asarray(x, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size < 4 or np.ptp(v) == 0:
+        return math.nan, math.nan
+    return float(stats.skew(v, bias=False)), float(stats.kurtosis(v, fisher=True, bias=False))
+
+
+@dataclass(frozen=True)
+class TreatmentRule:
+    """COINr's default outlier rule (``Treat`` with ``winsorise`` then ``log_CT``).
+
+    An indicator passes when ``|skew| < skew_thresh`` or ``kurt < kurt_thresh`` (:func:`skew_kurt`).
+    A failing one is winsorised one step at a time, up to ``winmax`` steps: when the skewness is
+    >= 0 the largest value(s) are set to the next largest, otherwise the smallest to the next
+    smallest; the check is repeated after each step. If it still fails, the *original* values are
+    replaced by ``log(x - min(x) + 0.01 (max(x) - min(x)))`` (COINr ``log_CT``) instead.
+    """
+
+    winmax: int = 5
+    skew_thresh: float = 2.0
+    kurt_thresh: float = 3.5
+
+    def passes(self, skew: float, kurt: float) -> bool:
+        return abs(skew) < self.skew_thresh or kurt < self.kurt_thresh
+
+
+def _winsorise(x: np.ndarray, rule: TreatmentRule) -> tuple[np.ndarray, int, int, bool]:
+    """COINr's winsorisation loop: (values, cells lowered, cells raised, passes)."""
+    y = x.copy()
+    ok = ~np.isnan(y)
+    passed = False
+    for _ in range(rule.winmax):
+        skew, _kurt = skew_kurt(y)
+        if math.isnan(skew):
+            break
+        sign = 1.0 if skew >= 0 else -1.0  # winsorise the high end (skew >= 0) or the low end
+        z = sign * y
+        hit = ok & (z == np.nanmax(z))
+        rest = z[ok & ~hit]
+        if rest.size == 0:
+            break
+        y[hit] = sign * rest.max()
+        if rule.passes(*skew_kurt(y)):
+            passed = True
+            break
+    return y, int((y < x).sum()), int((y > x).sum()), passed
+
+
+def log_ct(x: np.ndarray) -> np.ndarray:
+    """COINr's ``log_CT``: ``log(x - min(x) + 0.01 (max(x) - min(x)))`` (NaN kept)."""
+    lo, hi = np.nanmin(x), np.nanmax(x)
+    return np.log(x - lo + 0.01 * (hi - lo))
+
+
+def _boxcox(x: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Box-Cox by maximum likelihood (scipy); a column with values <= 0 is first shifted by
+    ``-min(x) + 0.01 (max(x) - min(x))`` as in ``log_CT``. Returns (values, lambda, shift)."""
+    from scipy import stats
+
+    ok = ~np.isnan(x)
+    lo, hi = np.nanmin(x), np.nanmax(x)
+    shift = 0.0 if lo > 0 else -lo + 0.01 * (hi - lo)
+    out = np.full_like(x, np.nan)
+    out[ok], lam = stats.boxcox(x[ok] + shift)
+    return out, float(lam), float(shift)
+
+
+def treat(values: pd.DataFrame, method: str = "coinr", per_indicator: dict[str, str] | None = None,
+          rule: TreatmentRule = TreatmentRule()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Treat outliers indicator by indicator; return the treated values and a report.
+
+    Parameters
+    ----------
+    values : DataFrame (units x indicators)
+    method : {"coinr", "log1p", "boxcox", "none"}, default="coinr"
+        ``coinr``: :class:`TreatmentRule`; ``log1p``: ``log(1 + x)`` (values must be > -1);
+        ``boxcox``: :func:`scipy.stats.boxcox` with the maximum-likelihood lambda; ``none``.
+    per_indicator : dict code -> method, optional
+        Methods that replace ``method`` for some indicators.
+    rule : TreatmentRule
+        Thresholds of the ``coinr`` rule.
+
+    Returns
+    -------
+    treated : DataFrame, same shape
+    report : DataFrame
+        One row per indicator: ``indicator, method, skew_before, kurt_before, passed_before,
+        winsorised_high, winsorised_low, transformation, skew_after, kurt_after, passed_after``.
+        ``transformation`` is ``none``, ``winsorised``, ``log_CT``, ``log1p`` or ``boxcox(lambda=…)``.
+    """
+    per_indicator = dict(per_indicator or {})
+    for code, m in [("(all)", method), *per_indicator.items()]:
+        if m not in TREATMENTS:
+            raise ParameterError(f"Unknown treatment {m!r} for {code}: choose one of {', '.join(TREATMENTS)}.")
+    unknown = [c for c in per_indicator if c not in values.columns]
+    if unknown:
+        raise ParameterError(f"Treatment given for unknown indicator {unknown[0]!r}: use a framework indicator code.")
+    out = values.astype(float).copy()
+    rows = []
+    for code in out.columns:
+        m = per_indicator.get(code, method)
+        x = out[code].to_numpy(dtype=float)
+        skew0, kurt0 = skew_kurt(x)
+        passed0 = rule.passes(skew0, kurt0)
+        high = low = 0
+        how = "none"
+        y = x
+        if m == "coinr" and not passed0 and not math.isnan(skew0):
+            y, high, low, ok = _winsorise(x, rule)
+            how = "winsorised"
+            if not ok:
+                y, high, low, how = log_ct(x), 0, 0, "log_CT"
+        elif m == "log1p":
+            if np.nanmin(x) <= -1:
+                raise InputError(f"Treatment log1p of '{code}' needs values > -1 (minimum {np.nanmin(x):g}): "
+                                 f"use boxcox or coinr for this indicator.")
+            y, how = np.log1p(x), "log1p"
+        elif m == "boxcox":
+            if np.ptp(x[~np.isnan(x)]) == 0:
+                raise InputError(f"Treatment boxcox of '{code}': the indicator is constant; use none for it.")
+            y, lam, shift = _boxcox(x)
+            how = f"boxcox(lambda={lam:.4g}" + (f", shift={shift:.4g})" if shift else ")")
+        out[code] = y
+        skew1, kurt1 = skew_kurt(y)
+        rows.append({"indicator": code, "method": m, "skew_before": skew0, "kurt_before": kurt0,
+                     "passed_before": passed0, "winsorised_high": high, "winsorised_low": low,
+                     "transformation": how, "skew_after": skew1, "kurt_after": kurt1,
+                     "passed_after": rule.passes(skew1, kurt1)})
+    return out, pd.DataFrame(rows)

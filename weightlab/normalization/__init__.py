@@ -3,6 +3,6 @@
 from .base import NORMALIZERS, Normalizer
 
 # Importing the modules registers the normalizers.
-from . import minmax, zscore, ranks, goalposts, distance  # noqa: E402,F401
+from . import minmax, zscore, ranks, goalposts, distance, targets, scaled  # noqa: E402,F401
 
 __all__ = ["NORMALIZERS", "Normalizer"]

@@ -16,7 +16,7 @@ _BOUND = [Interval(None, None),
           InstanceOf((list, tuple, np.ndarray, dict, pd.Series), "a sequence or dict column -> number")]
 
 
-def _per_column(value: Any, param: str, table: Table) -> np.ndarray:
+def _per_column(value: Any, param: str, table: Table, who: str = "Goalposts") -> np.ndarray:
     """A scalar, a sequence with one entry per column, or a dict/Series column -> number."""
     k = len(table.columns)
     if isinstance(value, (dict, pd.Series)):
@@ -25,20 +25,20 @@ def _per_column(value: Any, param: str, table: Table) -> np.ndarray:
         missing = [c for c in table.columns if c not in mapping]
         if unknown or missing:
             what = f"names {unknown[0]!r}, not a column of X" if unknown else f"has no value for {missing[0]!r}"
-            raise ParameterError(f"Goalposts: '{param}' {what}; give one value per column of X.")
+            raise ParameterError(f"{who}: '{param}' {what}; give one value per column of X.")
         values = [mapping[c] for c in table.columns]
     elif np.ndim(value) == 0:
         values = [value] * k
     else:
         values = list(np.asarray(value, dtype=object).ravel())
         if len(values) != k:
-            raise ParameterError(f"Goalposts: '{param}' has {len(values)} entries but X has {k} columns; "
+            raise ParameterError(f"{who}: '{param}' has {len(values)} entries but X has {k} columns; "
                                  f"give a scalar or one value per column.")
     out = np.empty(k)
     for j, v in enumerate(values):
         ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
         if not ok or not math.isfinite(v):
-            raise ParameterError(f"Goalposts: '{param}' for {table.col(j)} must be a finite number. "
+            raise ParameterError(f"{who}: '{param}' for {table.col(j)} must be a finite number. "
                                  f"Got {v!r} instead.")
         out[j] = float(v)
     return out

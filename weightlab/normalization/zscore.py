@@ -18,15 +18,22 @@ class ZScore(Normalizer):
 
         mean = sum(x) / n
         sd   = sqrt( sum((x - mean)**2) / (n - ddof) )
-        y    = s * (x - mean) / sd
+        y    = m + s_target * s * (x - mean) / sd
 
-    which equals standardising ``-x`` for a cost column. A constant column (all observed values
-    equal, including a single observed value) maps to 0; an all-NaN column stays NaN.
+    with the target mean ``m`` and standard deviation ``s_target`` (parameters ``mean`` and ``sd``,
+    default 0 and 1: plain z-scores; COINr's ``n_zscore(x, c(m, s))``, e.g. ``mean=10, sd=2``).
+    With the defaults this equals standardising ``-x`` for a cost column. A constant column (all
+    observed values equal, including a single observed value) maps to ``m``; an all-NaN column stays
+    NaN.
 
     Parameters
     ----------
     ddof : int, default=1
         Delta degrees of freedom of the standard deviation (1: sample, 0: population).
+    mean : float, default=0.0
+        Mean of the output (COINr ``npara[1]``).
+    sd : float, default=1.0
+        Standard deviation of the output (COINr ``npara[2]``), > 0.
     directions : None, sequence of +1/-1 or dict column -> +1/-1, default=None
 
     Attributes
@@ -41,6 +48,7 @@ class ZScore(Normalizer):
     ----------
     OECD/JRC (2008). Handbook on Constructing Composite Indicators: Methodology and User Guide.
     OECD Publishing, Paris. Section 5 (Normalisation of data), standardisation (z-scores).
+    Becker et al. (2022). COINr, JOSS 7(78), 4567 (function ``n_zscore``, target mean and sd).
 
     Examples
     --------
@@ -49,10 +57,13 @@ class ZScore(Normalizer):
     """
 
     _parameter_constraints = {**Normalizer._parameter_constraints,
-                              "ddof": [Interval(0, None, closed="left", integer=True)]}
+                              "ddof": [Interval(0, None, closed="left", integer=True)],
+                              "mean": [Interval(None, None)], "sd": [Interval(0, None, closed="neither")]}
 
-    def __init__(self, ddof=1, directions=None):
+    def __init__(self, ddof=1, mean=0.0, sd=1.0, directions=None):
         self.ddof = ddof
+        self.mean = mean
+        self.sd = sd
         self.directions = directions
 
     def _fit(self, table: Table) -> None:
@@ -72,4 +83,5 @@ class ZScore(Normalizer):
         self.scale_ = np.where(constant, 1.0, sd)
 
     def _transform(self, table: Table) -> np.ndarray:
-        return self.directions_ * (table.values - self.mean_) / self.scale_
+        z = self.directions_ * (table.values - self.mean_) / self.scale_
+        return z if self.mean == 0 and self.sd == 1 else self.mean + self.sd * z
