@@ -107,7 +107,7 @@ def test_score_csv_matches_numpy(files, capsys):
     code, out, _ = run(["score", files[0], "-f", files[1], "--format", "csv"], capsys)
     assert code == 0
     df = pd.read_csv(pd.io.common.StringIO(out))
-    assert df.columns[:3].tolist() == ["unit", "score", "rank"]
+    assert df.columns[:4].tolist() == ["unit", "name", "score", "rank"]
     assert {"g1", "g2"} <= set(df.columns)
     want = expected_equal_minmax()
     got = df.set_index("unit")["score"]
@@ -221,12 +221,13 @@ def test_scores_of_exported_demo_data_keep_the_label(capsys, tmp_path):
                           "--imputation", "mean"], capsys)
     assert code == 0 and "imputation mean" in err
     df = pd.read_csv(pd.io.common.StringIO(out))
-    assert df.columns[:3].tolist() == ["unit", "score", "rank"] and df.columns[-2:].tolist() == ["name", "note"]
+    # name second; a stand-alone export has no manifest, so the label travels in a last column
+    assert df.columns[:4].tolist() == ["unit", "name", "score", "rank"] and df.columns[-1] == "note"
     assert (df["note"] == "synthetic demo data").all() and df.loc[0, "name"] == "Beijing"
 
 
 @pytest.mark.parametrize("command", [["validate"], ["weights"], ["score"], ["compare"], ["robustness"], ["demo"],
-                                     ["datasets", "list"], ["datasets", "export"]])
+                                     ["report"], ["datasets", "list"], ["datasets", "export"]])
 def test_every_command_help_has_an_example(capsys, command):
     code, out, _ = run([*command, "--help"], capsys)
     assert code == 0 and "Example" in out and "weightlab " + " ".join(command) in " ".join(out.split())
@@ -272,6 +273,11 @@ def test_demo_small(capsys, tmp_path):
     treated = treatment[treatment["transformation"] != "none"]["indicator"]
     assert f"{len(treated)} of 25 indicators treated" in out and all(code_ in out for code_ in treated)
     ranks = pd.read_csv(tmp_path / "demo" / "robustness" / "ranks.csv")
-    assert len(ranks) == 338 and (ranks["note"] == "synthetic demo data").all()
+    assert len(ranks) == 338 and ranks.columns[1] == "name" and "note" not in ranks.columns
     assert ranks.iloc[0]["name"] == "Beijing"
     assert (tmp_path / "demo" / "nominal_pca.csv").exists() and (tmp_path / "demo" / "manifest.json").exists()
+    for manifest in ("manifest.json", "robustness/manifest.json"):  # the label lives in the manifests
+        assert json.loads((tmp_path / "demo" / manifest).read_text())["label"] == "synthetic demo data"
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "synthetic demo data" in html and html.count('<tr data-unit="') == 338
+    assert 'id="sensitivity"' in html and "mean_abs_rank_shift" in html  # the demo's Sobol run, reported

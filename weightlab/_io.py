@@ -48,6 +48,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -58,8 +64,11 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 
 
 def write_table_atomic(df: pd.DataFrame, path: str | Path, fmt: str | None = None, index: bool = False) -> None:
-    """Write ``df`` as csv, parquet or json (chosen by ``fmt`` or the file suffix)."""
+    """Write ``df`` as csv, parquet, json or xlsx (chosen by ``fmt`` or the file suffix)."""
     fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
+    if fmt == "xlsx":
+        write_workbook_atomic(path, {"table": df}, index=index)
+        return
     with atomic_path(path) as tmp:
         if fmt == "csv":
             df.to_csv(tmp, index=index)
@@ -68,7 +77,33 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path, fmt: str | None = Non
         elif fmt == "json":
             df.to_json(tmp, orient="records" if not index else "index", indent=2, force_ascii=False)
         else:
-            raise InputError(f"Unknown output format '{fmt}' for {path}: use csv, parquet or json.")
+            raise InputError(f"Unknown output format '{fmt}' for {path}: use csv, parquet, json or xlsx.")
+
+
+def write_workbook_atomic(path: str | Path, tables: "dict[str, pd.DataFrame]", index: bool = False,
+                          about: "dict[str, Any] | None" = None) -> None:
+    """Write ``tables`` as the sheets of one Excel workbook (openpyxl), with an ``about`` sheet first
+    when ``about`` (key -> value, e.g. the data label and the run's settings) is given. Sheet names
+    are cut to Excel's 31 characters; header rows are frozen."""
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            if about:
+                pd.DataFrame({"item": list(about), "value": [_cell(v) for v in about.values()]}).to_excel(
+                    writer, sheet_name="about", index=False)
+            used: set[str] = set()
+            for name, df in tables.items():
+                sheet = name.replace("/", "_")[:31]
+                while sheet in used:
+                    sheet = sheet[:29] + f"_{len(used)}"
+                used.add(sheet)
+                df.to_excel(writer, sheet_name=sheet, index=index, freeze_panes=(1, 0))
+
+
+def _cell(value: Any) -> Any:
+    """A value Excel can hold: numbers and text as they are, anything else as JSON text."""
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
 def current_umask() -> int:

@@ -33,6 +33,7 @@ class Fmt(str, Enum):
     csv = "csv"
     json = "json"
     parquet = "parquet"
+    xlsx = "xlsx"
 
 
 DataArg = typer.Argument(..., help="Data table: CSV, Parquet or Excel, one row per unit.", show_default=False)
@@ -47,6 +48,7 @@ SchemeOpt = typer.Option("equal", "--scheme", help="Weighting scheme name.")
 AggOpt = typer.Option("arithmetic", "--aggregator", help="Aggregator name.")
 ImpOpt = typer.Option("none", "--imputation", help="Missing values: none, mean, median or knn.")
 LevelOpt = typer.Option("all", "--level", help="Member level the scheme weights (1 = indicators), or 'all'.")
+NoReportOpt = typer.Option(False, "--no-report", help="Do not write report.html.")
 PipelineOpt = typer.Option(None, "--pipeline", help="Pipeline file (TOML): denominate, impute, screen, treat, "
                            "normalise, aggregate steps, replacing --normalizer, --aggregator and --imputation.")
 EncodingOpt = typer.Option(None, "--encoding", help="Encoding of input files that are not UTF-8 (UTF-8, with or "
@@ -105,9 +107,9 @@ def _route_params(items: list[str], components: dict[str, tuple[str, Any]]) -> d
 def _check_output(fmt: Fmt, out: Path | None) -> None:
     """Refuse an impossible --format/--out pair before any work is done (nothing printed yet)."""
     if fmt == Fmt.table and out is not None:
-        _fail("--out needs --format csv, json or parquet.")
-    if fmt == Fmt.parquet and out is None:
-        _fail("--format parquet needs --out FILE.")
+        _fail("--out needs --format csv, json, parquet or xlsx.")
+    if fmt in (Fmt.parquet, Fmt.xlsx) and out is None:
+        _fail(f"--format {fmt.value} needs --out FILE.")
 
 
 def _emit(df, fmt: Fmt, out: Path | None, label: str = "", title: str = "") -> None:
@@ -242,7 +244,7 @@ def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str 
           param: list[str] = ParamOpt, fmt: Fmt = FormatOpt, out: Optional[Path] = OutOpt,
           id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt,
           encoding: Optional[str] = EncodingOpt, sheet: Optional[str] = SheetOpt) -> None:
-    """Build the index; columns unit, score, rank, then each group's score (and name last).
+    """Build the index; columns unit, name, score, rank, then each group's score.
 
     Examples:
       weightlab score data.csv -f framework.toml --normalizer minmax --param range=0,100 --scheme critic
@@ -251,10 +253,7 @@ def score(data: Path = DataArg, framework: Path = FrameworkOpt, normalizer: str 
     res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, fmt, out,
                  pipeline, encoding, sheet)
     ds = res.dataset
-    table = res.table()
-    last = [c for c in ("name", "note") if c in table.columns]
-    table = table[[c for c in table.columns if c not in last] + last]
-    _emit(table, fmt, out, ds.label)
+    _emit(res.table(), fmt, out, ds.label)
     _settings(res)
 
 
@@ -317,9 +316,11 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Replications per chunk."),
                out: Path = typer.Option(..., "--out", help="Output directory (new, empty, or an earlier result)."),
                yes: bool = typer.Option(False, "--yes", help="Start a run estimated to take more than a day."),
-               id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt,
-               encoding: Optional[str] = EncodingOpt, sheet: Optional[str] = SheetOpt) -> None:
-    """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit.
+               no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt,
+               pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
+               sheet: Optional[str] = SheetOpt) -> None:
+    """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit; writes
+    the tables, manifest.json and report.html to the output directory.
 
     With --pipeline the data go through the pipeline's steps first; the spec's choices (normalizer,
     aggregator, imputation) replace the pipeline step of the same kind.
@@ -339,6 +340,8 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
         ds, sp = _with_pipeline(ds, sp, pipeline, extra)
         result, paths = _run_robustness(ds, sp, threads, chunk_size, stage, extra, yes, start)
     _summary(result, paths)  # printed once the results are in place
+    if not no_report:
+        _write_report(out)
 
 
 def _with_pipeline(ds, spec, pipeline: Path | None, extra: dict):
@@ -403,11 +406,12 @@ class _Pace:
 def _run_robustness(ds, spec, threads, chunk_size, stage, extra: dict, yes: bool = False,
                     start: float | None = None, where: str = ""):
     """Run the engine and write its files into ``stage`` (a ResultDirectory), under ``where``."""
+    from .progress import progress_bar
     from .robustness.engine import run
     from .robustness.output import write_results
 
     start = time.perf_counter() if start is None else start
-    with _progress(spec.reps) as progress:
+    with progress_bar(spec.reps) as progress:
         result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=_Pace(yes, progress))
     extra["wall_time_s"] = time.perf_counter() - start
     return result, write_results(result, stage, extra, kind="robustness", subdir=where)
@@ -437,10 +441,12 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
                 threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                 out: Path = typer.Option(..., "--out", help="Output directory (new, empty, or an earlier result)."),
-                id_column: Optional[str] = IdOpt, pipeline: Optional[Path] = PipelineOpt,
-                encoding: Optional[str] = EncodingOpt, sheet: Optional[str] = SheetOpt) -> None:
+                no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt,
+                pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
+                sheet: Optional[str] = SheetOpt) -> None:
     """Which choice moves the ranks: first-order and total Sobol' indices of every uncertain factor,
-    for the whole ranking and for every unit, with bootstrap intervals and a dummy factor.
+    for the whole ranking and for every unit, with bootstrap intervals and a dummy factor; writes
+    the tables, manifest.json and report.html to the output directory.
 
     With --pipeline the data go through the pipeline's steps first, as for robustness.
 
@@ -462,16 +468,19 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
         ds, sp = _with_pipeline(ds, sp, pipeline, extra)
         result, paths = _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, stage, extra, start=start)
     _sensitivity_summary(result, paths)
+    if not no_report:
+        _write_report(out)
 
 
 def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, stage, extra: dict,
                      start: float | None = None, where: str = ""):
     """Run a sensitivity analysis and write its files into ``stage`` (a ResultDirectory), under ``where``."""
+    from .progress import progress_bar
     from .robustness.output import write_sensitivity
     from .robustness.sensitivity import run_sensitivity
 
     start = time.perf_counter() if start is None else start
-    with _progress(None, "evaluations") as progress:
+    with progress_bar(None, "evaluations") as progress:
         result = run_sensitivity(ds, spec, base_samples=base_samples, n_boot=n_boot, seed=seed, threads=threads,
                                  progress=progress)
     extra["wall_time_s"] = time.perf_counter() - start
@@ -489,40 +498,6 @@ def _sensitivity_summary(result, paths: list[Path]) -> None:
     typer.echo(f"results: {', '.join(str(p) for p in paths)}")
     if result.dataset.label:
         typer.echo(f"Note: {result.dataset.label}")
-
-
-class _progress:
-    """A rich progress bar (done, rate, ETA) on stderr, silent when stderr is not a terminal.
-
-    ``total`` may be None when the caller learns it with the first update."""
-
-    def __init__(self, total: int | None, what: str = "replications") -> None:
-        self.total = total
-        self.what = what
-        self.bar = None
-
-    def __enter__(self):
-        if not sys.stderr.isatty():
-            return None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                                   TimeRemainingColumn)
-
-        self.bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("mc", total=self.total, rate="")
-        self.t0 = time.perf_counter()
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if done == 0:  # the engine has compiled its kernels: replications start now
-            self.t0 = time.perf_counter()
-        rate = done / max(time.perf_counter() - self.t0, 1e-9)
-        self.bar.update(self.task, completed=done, total=total, rate=f"{rate:,.0f}/s")
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @app.command()
@@ -581,9 +556,11 @@ def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output 
          reps: int = typer.Option(1_000_000, "--reps", help="Monte Carlo replications."),
          base_samples: int = typer.Option(8192, "--base-samples", help="Base samples of the sensitivity run."),
          threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
-         yes: bool = typer.Option(False, "--yes", help="Start a run estimated to take more than a day.")) -> None:
+         yes: bool = typer.Option(False, "--yes", help="Start a run estimated to take more than a day."),
+         no_report: bool = NoReportOpt) -> None:
     """The main job on the built-in 338-city data (synthetic demo data): nominal index under every
-    scheme, the scheme comparison, a Monte Carlo robustness run and a Sobol' sensitivity run.
+    scheme, the comparison of schemes, normalizers and aggregators, a Monte Carlo robustness run, a
+    Sobol' sensitivity run, and report.html.
 
     Example: weightlab demo --out weightlab-demo --reps 1000000
     """
@@ -598,6 +575,8 @@ def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output 
     _summary(*robust)  # printed once the results are in place
     typer.echo(f"\nSensitivity: Sobol' indices of the same 4 factors, {base_samples:,} base samples")
     _sensitivity_summary(*sens)
+    if not no_report:
+        _write_report(out)
     typer.echo(f"\nAll results in {out}/ (manifest.json lists them). Total {time.perf_counter() - start:.1f} s.")
 
 
@@ -606,11 +585,11 @@ def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool
     import warnings
 
     from ._io import write_json_atomic, write_table_atomic
-    from .compare import compare_schemes
+    from .compare import compare
     from .datasets import load_ai_cities
     from .index import build_index
     from .manifest import run_record
-    from .robustness.output import with_note
+    from .outputs import weights_table
     from .robustness.spec import demo_spec
 
     from .build_commands import demo_treatment
@@ -621,17 +600,22 @@ def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool
     ds, treated_note = demo_treatment(ds, tmp / "treatment.csv")
     typer.echo(treated_note)
     files = ["treatment.csv"]
+    builds = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
         for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
+            builds[scheme] = build_index(ds, scheme=scheme, imputation="mean")
             path = tmp / f"nominal_{scheme}.csv"
-            write_table_atomic(with_note(build_index(ds, scheme=scheme, imputation="mean").table(), ds.label), path)
+            write_table_atomic(builds[scheme].table(), path)
             files.append(path.name)
-        cmp = compare_schemes(ds, ["expert", "entropy", "critic", "pca"], imputation="mean")
-    write_table_atomic(with_note(cmp.table(), ds.label), tmp / "compare.csv")
-    files.append("compare.csv")
+        cmp = compare(ds, DEMO_VARIANTS, imputation="mean")
+    write_table_atomic(weights_table(builds), tmp / "weights.csv")
+    write_table_atomic(cmp.table(), tmp / "compare.csv")
+    write_table_atomic(cmp.spearman, tmp / "rank_correlation.csv", index=True)
+    files += ["weights.csv", "compare.csv", "rank_correlation.csv"]
     typer.echo(f"nominal index under 7 schemes and the comparison computed for {out}/")
-    typer.echo("Spearman correlation between schemes:\n" + cmp.spearman.round(3).to_string())
+    typer.echo("Spearman correlation between variants (4 schemes; z-score and rank normalizers, geometric "
+               "aggregation, each with expert weights):\n" + cmp.spearman.round(3).to_string())
     typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")
     spec = demo_spec(reps=reps)
     result, paths = _run_robustness(ds, spec, threads, None, stage, {"dataset": "ai-cities"}, yes,
@@ -639,9 +623,39 @@ def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool
     sens, sens_paths = _run_sensitivity(ds, demo_spec(), base_samples, 1000, None, threads, stage,
                                         {"dataset": "ai-cities"}, where="sensitivity")
     write_json_atomic(tmp / "manifest.json", run_record("demo", ds, spec, threads, label=ds.label, builtin_dataset="ai-cities",
+                                                        compare_variants=DEMO_VARIANTS,
                                                         files=files + ["robustness/", "sensitivity/"],
                                                         wall_time_s=time.perf_counter() - start))
     return (result, paths), (sens, sens_paths)
+
+
+# the demo's side-by-side variants: 4 schemes (min-max, arithmetic), then one other choice each
+DEMO_VARIANTS = {"expert": {"scheme": "expert"}, "entropy": {"scheme": "entropy"}, "critic": {"scheme": "critic"},
+                 "pca": {"scheme": "pca"}, "zscore": {"scheme": "expert", "normalizer": "zscore"},
+                 "rank": {"scheme": "expert", "normalizer": "rank"},
+                 "geometric": {"scheme": "expert", "aggregator": "geometric", "aggregator_params": {"shift": 0.01}}}
+
+
+def _write_report(directory: Path, units: list[str] | None = None, xlsx: bool = False, plots: bool = False) -> None:
+    from .report.html import write_report
+
+    paths = write_report(directory, units=units, xlsx=xlsx, plots=plots)
+    typer.echo(f"report: {paths[0]}" + (f" (and {len(paths) - 1} more files)" if len(paths) > 1 else ""))
+
+
+@app.command()
+def report(directory: Path = typer.Argument(..., help="A results directory (--out of demo, robustness, ...)."),
+           xlsx: bool = typer.Option(False, "--xlsx", help="Also write results.xlsx: every table as a sheet."),
+           unit: list[str] = typer.Option([], "--unit", help="Unit id or name to profile (repeatable; "
+                                                              "default: the unit ranked first)."),
+           plots: bool = typer.Option(False, "--plots", help="Also write every figure to DIR/plots/ as PNG and SVG.")
+           ) -> None:
+    """Write DIR/report.html: one self-contained page with the run settings, the plots, a sortable and
+    searchable table of all units, and the method with its sources.
+
+    Example: weightlab report weightlab-demo --xlsx --unit Hefei
+    """
+    _write_report(directory, units=unit or None, xlsx=xlsx, plots=plots)
 
 
 @datasets_app.command("list")

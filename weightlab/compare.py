@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .data import Dataset
@@ -40,15 +41,58 @@ class Comparison:
     results: dict[str, IndexResult]
     baseline: str
 
+    @property
+    def label(self) -> str:
+        """The data's caveat (e.g. "synthetic demo data"), "" when there is none."""
+        return self.results[self.baseline].dataset.label
+
     def table(self) -> pd.DataFrame:
-        """One wide table: ranks of every variant and shifts against the baseline (and the dataset's
-        label in a last ``note`` column when it has one, e.g. "synthetic demo data")."""
+        """One wide table: ranks of every variant and shifts against the baseline (the dataset's
+        label, e.g. "synthetic demo data", in ``attrs["label"]``)."""
         shifts = self.shifts.drop(columns=["unit", "name", self.baseline]).add_prefix("shift_")
         out = pd.concat([self.ranks, shifts], axis=1)
-        label = self.results[self.baseline].dataset.label
-        if label:
-            out["note"] = label
+        if self.label:
+            out.attrs["label"] = self.label
         return out
+
+    def weights_table(self) -> pd.DataFrame:
+        """``variant, group, member, level, weight, effective_weight`` for every variant."""
+        from .outputs import weights_table
+
+        return weights_table(self.results)
+
+    # ---- notebook and report helpers (the plots import weightlab.report lazily)
+    def __repr__(self) -> str:
+        n = len(self.ranks)
+        low = self.spearman.where(~np.eye(len(self.spearman), dtype=bool)).min().min()
+        return (f"<Comparison of {len(self.results)} variants ({', '.join(self.results)}) over {n} units; "
+                f"baseline {self.baseline}; lowest Spearman {low:.3f}{'; ' + self.label if self.label else ''}>")
+
+    def _repr_html_(self) -> str:
+        from .report.notebook import comparison_html
+
+        return comparison_html(self)
+
+    def plot_rank_correlation(self, method: str = "spearman"):
+        """Heatmap of the Spearman (or ``method="kendall"``) rank correlations between variants."""
+        from .report.correlation import plot_rank_correlation
+
+        corr = self.spearman if method == "spearman" else self.kendall
+        return plot_rank_correlation(corr, label=self.label, method="Spearman" if method == "spearman" else "Kendall")
+
+    def plot_weights(self, kind: str = "effective"):
+        """Bars of every variant's effective (or ``kind="within"`` group) weights per indicator."""
+        from .report.weights import plot_weights
+
+        fw = self.results[self.baseline].dataset.framework
+        return plot_weights(fw, {k: r.weights for k, r in self.results.items()}, kind, label=self.label)
+
+    def save(self, directory, formats=("csv",), report: bool = True) -> list:
+        """Write ``compare``, ``rank_correlation``, ``weights`` (csv and/or xlsx) and ``manifest.json``
+        to ``directory`` (and ``report.html`` unless ``report=False``); returns the paths."""
+        from .report.save import save_comparison
+
+        return save_comparison(self, directory, formats, report)
 
 
 def compare(dataset: Dataset, variants: "dict[str, dict[str, Any]]", baseline: str | None = None,

@@ -80,8 +80,7 @@ class IndexResult:
     def table(self) -> pd.DataFrame:
         """``unit, name, score, rank`` then one score column per group, top level first.
 
-        When the dataset carries a label (the built-in data: "synthetic demo data") a last column
-        ``note`` repeats it, so the caveat travels with the table.
+        The dataset's label (the built-in data: "synthetic demo data") is in ``attrs["label"]``.
         """
         fw = self.dataset.framework
         out = pd.DataFrame({"unit": self.index_scores.index, "name": self.dataset.names.to_numpy(),
@@ -89,9 +88,85 @@ class IndexResult:
         for level in range(fw.n_levels - 1, 1, -1):
             for code in fw.groups_at(level):
                 out[code] = self.scores[level][code].to_numpy()
-        if self.dataset.label:
-            out["note"] = self.dataset.label
-        return out.sort_values(["rank", "unit"], kind="stable").reset_index(drop=True)
+        return _labelled(out.sort_values(["rank", "unit"], kind="stable").reset_index(drop=True), self.dataset.label)
+
+    def scores_table(self) -> pd.DataFrame:
+        """``unit, name`` (and other ``name_*`` columns of the data, e.g. ``name_zh``), ``rank``, then
+        the score of every node: the index, every group (top level first) and every indicator (its
+        normalised value); rows in dataset order.
+
+        The input of the unit profile and the indicator correlations (``scores.csv`` in a results
+        directory); the dataset's label is in ``attrs["label"]``.
+        """
+        fw = self.dataset.framework
+        out = pd.DataFrame({"unit": self.dataset.units, "name": self.dataset.names.to_numpy()})
+        for col in [c for c in self.dataset.meta.columns if str(c).startswith("name_")]:
+            out[col] = self.dataset.meta[col].reindex(self.dataset.units).to_numpy()
+        out["rank"] = self.ranks.to_numpy()
+        for level in range(fw.n_levels, 0, -1):
+            for code in fw.codes_at(level):
+                out[code] = self.scores[level][code].to_numpy()
+        return _labelled(out, self.dataset.label)
+
+    # ---- notebook and report helpers (the plots import weightlab.report lazily)
+    def __repr__(self) -> str:
+        st = self.settings
+        aggs = ", ".join(sorted({str(v) for v in st.get("aggregator", {}).values()})) or "?"
+        best = self.table().iloc[0]
+        return (f"<IndexResult: {self.dataset.n_units} units x {self.dataset.n_indicators} indicators; "
+                f"normalizer {st.get('normalizer')}, scheme {st.get('scheme')}, aggregator {aggs}; "
+                f"rank 1: {best['name']}{'; ' + self.dataset.label if self.dataset.label else ''}>")
+
+    def _repr_html_(self) -> str:
+        from .report.notebook import index_result_html
+
+        return index_result_html(self)
+
+    def plot_framework(self):
+        """Sunburst of the framework sized by this result's effective weights (a matplotlib Figure)."""
+        from .report.weights import plot_framework
+
+        return plot_framework(self.dataset.framework, self.weights, label=self.dataset.label)
+
+    def plot_weights(self, kind: str = "effective"):
+        """Bars of this result's effective (or ``kind="within"`` group) weights per indicator."""
+        from .report.weights import plot_weights
+
+        return plot_weights(self.dataset.framework, {str(self.settings.get("scheme")): self.weights}, kind,
+                            label=self.dataset.label)
+
+    def plot_indicator_correlation(self, rows: int = 1, cols: int = 1, method: str = "spearman"):
+        """Heatmap of the correlations between the nodes of level ``rows`` and level ``cols``."""
+        from .report.correlation import plot_indicator_correlation
+
+        return plot_indicator_correlation(self.scores_table(), self.dataset.framework, rows, cols, method)
+
+    def plot_unit_profile(self, unit: str, n: int = 5):
+        """One unit's scores on every node against the median and the best, strengths and weaknesses."""
+        from .report.profile import plot_unit_profile
+
+        return plot_unit_profile(self.scores_table(), self.dataset.framework, unit, n)
+
+    def unit_summary(self, unit: str) -> pd.DataFrame:
+        """One unit's score, rank, the median and the best on every node (COINr ``get_unit_summary``)."""
+        from .report.profile import unit_summary
+
+        return unit_summary(self.scores_table(), self.dataset.framework, unit)
+
+    def save(self, directory, formats: Iterable[str] = ("csv",), report: bool = True) -> list:
+        """Write ``scores.csv``, ``weights.csv``, ``framework.toml`` and ``manifest.json`` to
+        ``directory`` (the nominal files every results directory has), ``results.xlsx`` when
+        ``formats`` has "xlsx", and ``report.html`` unless ``report=False``; returns the paths."""
+        from .report.save import save_index_result
+
+        return save_index_result(self, directory, formats, report)
+
+
+def _labelled(df: pd.DataFrame, label: str) -> pd.DataFrame:
+    """``df`` with the data's caveat (e.g. "synthetic demo data") in ``attrs["label"]``."""
+    if label:
+        df.attrs["label"] = label
+    return df
 
 
 def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",

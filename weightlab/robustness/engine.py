@@ -11,6 +11,7 @@ any thread count and chunk size.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import Callable
 
 import numba
@@ -19,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
 from ..errors import ParameterError
+from ..progress import progress_bar
 from . import kernels as K
 from .design import ArrayDesign, SobolDesign, StreamDesign
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
@@ -197,7 +199,7 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
 
 
 def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chunk_size: int | None = None,
-        progress: Callable[[int, int], None] | None = None) -> RobustnessResult:
+        progress: "Callable[[int, int], None] | bool | None" = None) -> RobustnessResult:
     """Compile ``spec`` on ``dataset``, run it, and summarise the rank distributions.
 
     Parameters
@@ -208,9 +210,10 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
         Threads to use (default: numba's thread count, i.e. all cores).
     chunk_size : int, optional
         Replications per chunk between progress reports (default and maximum 16384 per thread).
-    progress : callable (done, total), optional
-        Called with ``done = 0`` when the replications start (after the kernels are compiled or
-        loaded), then after every chunk.
+    progress : callable (done, total) or bool, optional
+        ``True``: a progress bar (rich) in the terminal or the notebook. A callable is called with
+        ``done = 0`` when the replications start (after the kernels are compiled or loaded), then
+        after every chunk.
     """
     from .checks import check_nominal, check_run
 
@@ -219,7 +222,8 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     plan = compile_plan(dataset, spec)
     check_nominal(dataset, spec)
     t1 = time.perf_counter()
-    acc = run_plan(plan, threads, chunk_size, progress)
+    with (progress_bar(spec.reps, force=True) if progress is True else nullcontext(progress or None)) as callback:
+        acc = run_plan(plan, threads, chunk_size, callback)
     t2 = time.perf_counter()
     # compile_s: the pilot replications that set the score bins, whose first call compiles (or loads from
     # numba's cache) the kernels; run_s and the rate count the replications alone

@@ -23,7 +23,9 @@ def with_note(df: pd.DataFrame, label: str) -> pd.DataFrame:
 
 def write_results(result: RobustnessResult, out_dir: "str | Path | ResultDirectory", extra: dict | None = None,
                   kind: str = "robustness", subdir: str = "") -> list[Path]:
-    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv`` and ``manifest.json``.
+    """Write ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv``, the nominal index's
+    ``scores.csv``, ``weights.csv`` and ``framework.toml`` (when the result has it) and
+    ``manifest.json`` (which records the data's label, e.g. "synthetic demo data").
 
     The directory is written as a whole (:class:`~weightlab.outdir.ResultDirectory`): files are
     staged beside it and moved into place at the end; an existing ``out_dir`` is replaced only
@@ -51,16 +53,17 @@ def _as_directory(out_dir: "str | Path | ResultDirectory", subdir: str, files) -
 
 def _write_files(result: RobustnessResult, where: Path, target: Path, extra: dict | None, kind: str) -> list[Path]:
     from ..manifest import run_record
+    from ..outputs import write_nominal
 
-    label = result.manifest.get("label") or ""
-    names = ["ranks.csv", "rank_frequency.parquet", "choice_shares.csv", "manifest.json"]
-    paths = [where / name for name in names]
-    write_table_atomic(with_note(result.ranks, label), paths[0], "csv")
-    write_table_atomic(result.rank_frequency, paths[1], "parquet", index=True)
-    write_table_atomic(with_note(result.choice_shares, label), paths[2], "csv")
+    names = ["ranks.csv", "rank_frequency.parquet", "choice_shares.csv"]
+    write_table_atomic(result.ranks, where / names[0], "csv")
+    write_table_atomic(result.rank_frequency, where / names[1], "parquet", index=True)
+    write_table_atomic(result.choice_shares, where / names[2], "csv")
+    if result.nominal is not None:
+        names += [p.name for p in write_nominal(result.nominal, where)]
+    names.append("manifest.json")
     record = run_record(kind, result.dataset, result.spec, threads=result.manifest.get("threads"))
-    manifest = {**record, **result.manifest, **(extra or {}), "files": names}
-    write_json_atomic(paths[3], manifest)
+    write_json_atomic(where / "manifest.json", {**record, **result.manifest, **(extra or {}), "files": names})
     return [target / name for name in names]
 
 
@@ -71,12 +74,11 @@ def write_sensitivity(result: SensitivityResult, out_dir: "str | Path | ResultDi
     from ..manifest import run_record
 
     def files(where: Path, target: Path) -> list[Path]:
-        label = result.manifest.get("label") or ""
         tables = [("sobol.csv", result.sobol), ("sobol_units.csv", result.sobol_units)]
         if result.sobol_unit_scores is not None:
             tables.append(("sobol_unit_scores.csv", result.sobol_unit_scores))
         for name, df in tables:
-            write_table_atomic(with_note(df, label), where / name, "csv")
+            write_table_atomic(df, where / name, "csv")  # the data's label is in manifest.json
         names = [name for name, _ in tables] + ["manifest.json"]
         record = run_record("sensitivity", result.dataset, result.spec, threads=result.manifest.get("threads"))
         write_json_atomic(where / "manifest.json", {**record, **result.manifest, **(extra or {}), "files": names})

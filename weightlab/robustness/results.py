@@ -126,6 +126,7 @@ class RobustnessResult:
     accumulators: Accumulators | None = None
     dataset: Any = None  # the Dataset and UncertaintySpec of the run (their hashes go into manifest.json)
     spec: Any = None
+    nominal: Any = None  # the nominal IndexResult (the spec's first choices)
 
     @classmethod
     def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any]) -> "RobustnessResult":
@@ -181,4 +182,51 @@ class RobustnessResult:
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
             **timing,
         }
-        return cls(out, freq, pd.DataFrame(rows), manifest, acc, ds, spec)
+        shares = pd.DataFrame(rows)
+        for table in (out, freq, shares):
+            if ds.label:
+                table.attrs["label"] = ds.label
+        return cls(out, freq, shares, manifest, acc, ds, spec, nominal)
+
+    # ---- notebook and report helpers (the plots import weightlab.report lazily)
+    def __repr__(self) -> str:
+        m = self.manifest
+        label = f"; {m['label']}" if m.get("label") else ""
+        return (f"<RobustnessResult: {len(self.ranks)} units, {m.get('reps', 0):,} replications (seed "
+                f"{m.get('seed')}); uncertain: {', '.join(m.get('uncertain_factors', [])) or 'nothing'}{label}>")
+
+    def _repr_html_(self) -> str:
+        from ..report.notebook import robustness_html
+
+        return robustness_html(self)
+
+    def plot_uncertainty(self, units=None, top: int | None = None):
+        """JRC-style rank uncertainty plot (all units, the ``top`` ones, or the listed ``units``)."""
+        from ..report.ranks import plot_rank_uncertainty
+
+        return plot_rank_uncertainty(self.ranks, units, top)
+
+    def plot_rank_frequency(self, top: int = 20):
+        """Heatmap of the rank frequencies of the ``top`` units by nominal rank."""
+        from ..report.ranks import plot_rank_frequency
+
+        return plot_rank_frequency(self.rank_frequency, self.ranks, top)
+
+    def plot_rank_shift(self):
+        """Histogram of nominal rank − median rank over the units."""
+        from ..report.ranks import plot_rank_shift_histogram
+
+        return plot_rank_shift_histogram(self.ranks)
+
+    def plot_nominal_vs_median(self):
+        """Scatter of nominal against median rank, with each unit's band."""
+        from ..report.ranks import plot_nominal_vs_median
+
+        return plot_nominal_vs_median(self.ranks)
+
+    def save(self, directory, formats=("csv",), report: bool = True, extra: dict | None = None) -> list:
+        """Write the files of ``weightlab robustness --out DIR`` (and ``report.html`` unless
+        ``report=False``); ``formats`` may add ``"xlsx"`` (one workbook of all tables)."""
+        from ..report.save import save_robustness
+
+        return save_robustness(self, directory, formats, report, extra)

@@ -47,8 +47,8 @@ class Weights:
     notes : list of str
         Diagnostics (e.g. AHP consistency ratios, PCA factors retained).
     label : str
-        Caveat of the data the weights were built on (e.g. "synthetic demo data"), repeated in a
-        ``note`` column by :meth:`to_frame`; set by :func:`weightlab.build_index`.
+        Caveat of the data the weights were built on (e.g. "synthetic demo data"), kept in
+        ``attrs["label"]`` of :meth:`to_frame`; set by :func:`weightlab.build_index`.
     """
 
     framework: Framework
@@ -74,8 +74,7 @@ class Weights:
         """Table with columns ``group, member, level, weight, effective_weight``.
 
         ``level`` is the member's level (1 = indicator); ``effective_weight`` is the indicator's
-        weight in the index, empty (NaN) for group members. A last ``note`` column repeats
-        ``label`` when there is one.
+        weight in the index, empty (NaN) for group members. ``attrs["label"]`` holds ``label``.
         """
         fw = self.framework
         eff = self.effective()
@@ -94,8 +93,13 @@ class Weights:
                 })
         out = pd.DataFrame(rows, columns=["group", "member", "level", "weight", "effective_weight"])
         if self.label:
-            out["note"] = self.label
+            out.attrs["label"] = self.label
         return out
+
+    def __repr__(self) -> str:
+        eff = self.effective()
+        return (f"<Weights '{self.scheme}' of {len(self.values)} nodes; largest effective weight "
+                f"{eff.max():.3f} ({eff.idxmax()}){'; ' + self.label if self.label else ''}>")
 
 
 def parse_levels(level: "int | str | Iterable[int]", framework: Framework) -> list[int]:
