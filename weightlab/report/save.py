@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .._io import package_versions, write_json_atomic, write_table_atomic
+from .._io import write_json_atomic, write_table_atomic
 from ..errors import ParameterError
 
 if TYPE_CHECKING:
@@ -48,9 +48,13 @@ def _finish(directory: Path, paths: list[Path], fmts: set[str], report: bool) ->
     return paths
 
 
-def _dataset_manifest(ds: "Dataset") -> dict[str, Any]:
-    return {"label": ds.label or None, "data": {"source": ds.source, "sha256": ds.source_sha256,
-                                                  "units": ds.n_units, "indicators": ds.n_indicators},
+def _dataset_manifest(kind: str, ds: "Dataset") -> dict[str, Any]:
+    """The run record (:func:`weightlab.manifest.run_record`: hashes, versions, machine) and the data's label."""
+    from ..manifest import run_record
+
+    return {**run_record(kind, ds), "label": ds.label or None,
+            "data": {"source": ds.source, "sha256": ds.source_sha256, "units": ds.n_units,
+                     "indicators": ds.n_indicators},
             "framework": ds.framework.source}
 
 
@@ -62,8 +66,8 @@ def save_index_result(res: "IndexResult", directory: str | Path, formats: Iterab
     fmts, directory = _check_formats(formats), Path(directory)
     paths = write_nominal(res, directory)
     paths.append(directory / "manifest.json")
-    write_json_atomic(paths[-1], {**_dataset_manifest(res.dataset), "settings": res.settings,
-                                  "versions": package_versions(), "files": [p.name for p in paths]})
+    write_json_atomic(paths[-1], {**_dataset_manifest("score", res.dataset), "settings": res.settings,
+                                  "files": [p.name for p in paths]})
     return _finish(directory, paths, fmts, report)
 
 
@@ -80,9 +84,9 @@ def save_comparison(cmp: "Comparison", directory: str | Path, formats: Iterable[
     paths += write_nominal(cmp.results[cmp.baseline], directory, weights=False)
     paths.append(directory / "manifest.json")
     base = cmp.results[cmp.baseline]
-    write_json_atomic(paths[-1], {**_dataset_manifest(base.dataset), "baseline": cmp.baseline,
+    write_json_atomic(paths[-1], {**_dataset_manifest("compare", base.dataset), "baseline": cmp.baseline,
                                   "variants": {k: r.settings for k, r in cmp.results.items()},
-                                  "versions": package_versions(), "files": [p.name for p in paths]})
+                                  "files": [p.name for p in paths]})
     return _finish(directory, paths, fmts, report)
 
 
