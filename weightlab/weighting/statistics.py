@@ -101,7 +101,7 @@ def absdiff_sorted(vals, cnt, order, ns, n, lo):
     return max(2.0 * total, 0.0)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def fill_member(x, sample, ns, counts, n, needs, st, c, xs, buf):
     """Statistics of one member column ``x`` (all units; NaN = missing) on the sample into ``st[:, c]``.
 
@@ -155,7 +155,7 @@ def fill_member(x, sample, ns, counts, n, needs, st, c, xs, buf):
             st[ABSDIFF, c] = absdiff_sorted(vals, cw, np.argsort(vals[:ns]), ns, n, lo)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def fill_cov(src, members, sample, ns, counts, st, cov):
     """Centred cross-products of the columns ``src[members]`` on the sample into ``cov`` (member order);
     needs ``st[MEAN]`` and ``st[M2]`` of the members (:func:`fill_member`). Missing cells count as
