@@ -14,7 +14,7 @@ from weightlab.robustness.spec import UncertaintySpec
 
 from weightlab.robustness.reference import rebuild
 
-from .helpers import random_dataset
+from .helpers import assert_replications_match_rebuild, random_dataset
 
 SPECS = {
     "uniform-noise-normalizers": {
@@ -79,17 +79,7 @@ def test_replications_match_plain_rebuild(name):
     ds = random_dataset(missing=missing)
     spec = _spec(name)
     plan = compile_plan(ds, spec)
-    seen = {f: set() for f in plan.factor_options}
-    for r in range(25):
-        got = debug_replication(plan, r)
-        want = rebuild(ds, spec, r)
-        for factor, option in want["choices"].items():
-            assert got["choices"][factor] == option, (r, factor)
-            seen[factor].add(option)
-        np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-12, atol=1e-12, err_msg=f"r={r}")
-        np.testing.assert_array_equal(got["ranks"], want["ranks"], err_msg=f"r={r}")
-        eff = np.array([got["effective_weights"][c] for c in ds.framework.indicator_codes])
-        np.testing.assert_allclose(eff, want["effective_weights"].to_numpy(), rtol=1e-12, atol=1e-14)
+    seen = assert_replications_match_rebuild(ds, spec, plan, 25)
     # every kind of choice was exercised (more than one option drawn where there are several)
     for factor, options in plan.factor_options.items():
         if len(options) > 1 and factor != "drop_indicator":

@@ -17,11 +17,10 @@ from weightlab.data import Dataset
 from weightlab.normalization import NORMALIZERS
 from weightlab.robustness.engine import debug_replication
 from weightlab.robustness.plan import compile_plan
-from weightlab.robustness.reference import rebuild
 from weightlab.robustness.spec import UncertaintySpec
 from weightlab.weighting import SCHEMES
 
-from .helpers import random_dataset
+from .helpers import assert_replications_match_rebuild, random_dataset
 
 REPS = 12  # replications compared per spec (each rebuilt with pandas)
 
@@ -38,13 +37,16 @@ DS = _dataset()
 
 def _normalizer_option(name: str) -> dict:
     """Parameters a normalizer cannot do without, taken from the data: goalposts at the data's range,
-    and as reference unit the first unit observed and positive in every column."""
+    and as reference unit the first unit observed and positive in every (reflected) column."""
     cls = NORMALIZERS.get_class(name)
     params = {}
     if "lower" in cls().get_params() and "upper" in cls().get_params():
         params = {"lower": 0.0, "upper": float(np.nanmax(DS.values.to_numpy()))}
-    if "ref" in cls().get_params():
-        positive = (DS.values > 0).all(axis=1)
+    if "ref" in cls().get_params():  # positive also after reflecting cost columns (min + max - x)
+        v = DS.values
+        cost = [DS.framework.node(c).direction < 0 for c in v.columns]
+        reflected = v.where(~np.broadcast_to(cost, v.shape), v.min() + v.max() - v)
+        positive = (reflected > 0).all(axis=1)
         params = {"ref": str(positive.index[positive.to_numpy()][0])}
     return {"name": name, **params}
 
@@ -89,23 +91,49 @@ def _cases() -> list:
 def test_engine_matches_plain_rebuild_for_every_registered_method(doc):
     spec = UncertaintySpec.from_dict({"reps": 200, "seed": 23, **doc}, source="registry")
     plan = compile_plan(DS, spec)
-    seen = {f: set() for f in plan.factor_options}
-    for r in range(REPS):
-        got = debug_replication(plan, r)
-        want = rebuild(DS, spec, r)
-        for factor, option in want["choices"].items():
-            assert got["choices"][factor] == option, (r, factor)
-            seen[factor].add(option)
-        np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-12, atol=1e-12, err_msg=f"r={r}")
-        np.testing.assert_array_equal(got["ranks"], want["ranks"], err_msg=f"r={r}")
-        eff = np.array([got["effective_weights"][c] for c in DS.framework.indicator_codes])
-        np.testing.assert_allclose(eff, want["effective_weights"].to_numpy(), rtol=1e-12, atol=1e-14)
+    seen = assert_replications_match_rebuild(DS, spec, plan, REPS)
     for factor, options in plan.factor_options.items():
         if len(options) > 1 and factor != "drop_indicator":
             assert len(seen[factor]) > 1, factor  # both paths (missing and filled cells) were exercised
     if spec.bootstrap_units:  # re-estimated weights, not the fixed ones: the same replications without
         fixed = compile_plan(DS, UncertaintySpec.from_dict(  # the bootstrap draw the same noise
             {"reps": 200, "seed": 23, **{**doc, "bootstrap": {"units": False}}}, source="registry"))
-        moved = max(abs(debug_replication(plan, r)["member_weights"][c] - debug_replication(fixed, r)["member_weights"][c])
-                    for r in range(REPS) for c in DS.framework.indicator_codes)
+        moved = 0.0
+        for r in range(REPS):
+            a, b = debug_replication(plan, r)["member_weights"], debug_replication(fixed, r)["member_weights"]
+            moved = max(moved, max(abs(a[c] - b[c]) for c in DS.framework.indicator_codes))
         assert moved > 1e-6
+
+
+def test_bootstrap_refuses_schemes_the_engine_cannot_re_estimate(monkeypatch):
+    """A data-driven plug-in written in Python only, and a statistics scheme registered after the engine
+    was imported, are refused under [bootstrap] units = true with a message that says why."""
+    import numba
+
+    from weightlab.errors import SpecError
+    from weightlab.weighting.base import StatisticsScheme, WeightingScheme
+
+    class PythonOnly(WeightingScheme):
+        data_driven = True
+
+        def group_weights(self, X, members, group, framework):
+            return np.full(len(members), 1.0 / len(members))
+
+    @numba.njit
+    def late_weights(n, st, cov, xs, cs, ns, members, prm, out, work):
+        for a in range(members.shape[0]):
+            out[a] = 1.0 / members.shape[0]
+
+    class Late(StatisticsScheme):
+        weights_function = staticmethod(late_weights)
+
+    for name, cls, why in [("python_only", PythonOnly, "in Python only"),
+                           ("late", Late, "registered after the engine was imported")]:
+        cls.name = name
+        monkeypatch.setitem(SCHEMES._classes, name, cls)
+        spec = UncertaintySpec.from_dict({"reps": 10, "bootstrap": {"units": True}, "choices": {"scheme": [name]}},
+                                         source="spec.toml")
+        with pytest.raises(SpecError, match=f"spec.toml: .*'{name}' .*{why}.*units = false"):
+            compile_plan(DS, spec)
+        fixed = UncertaintySpec.from_dict({"reps": 10, "choices": {"scheme": [name]}})
+        assert compile_plan(DS, fixed).kernel.scheme_code.max() == 0  # fine without the bootstrap

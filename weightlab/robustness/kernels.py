@@ -27,6 +27,7 @@ from typing import Callable, NamedTuple
 import numba as nb
 import numpy as np
 
+from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
 from .ranking import rank_finite, rank_general, rank_workspace
@@ -34,7 +35,6 @@ from .rng import (STREAM_AGGREGATOR, STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_
                   STREAM_NOISE, STREAM_NORMALIZER, STREAM_SCHEME, gamma, pick, replication_key, uniform_at,
                   uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
-from ..weighting.statistics import N_STATS
 
 __all__ = ["BLOCK", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
            "draw_block", "draw_block_bootstrap", "score_block", "score_block_bootstrap", "accumulate_block",
