@@ -265,7 +265,11 @@ def _drop_stale_kernels() -> None:
         dirs = {Path(level_weights._cache._cache_path), Path(normalise_or_equal._cache._cache_path)}
         stamp = Path(level_weights._cache._cache_path) / "scheme_table.sha256"
         fingerprint = _fingerprint()
-        if stamp.exists() and stamp.read_text() == fingerprint:
+        if not stamp.exists():  # first use of this cache: whatever it holds was built from these files
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(fingerprint)
+            return
+        if stamp.read_text() == fingerprint:
             return
         for d in dirs:
             for f in list(d.glob("*.nbi")) + list(d.glob("*.nbc")):
