@@ -14,9 +14,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 # numba's cache of a kernel holds the functions it inlined from other modules but is invalidated only
-# when the kernel's own file changes: drop every cached kernel whenever any engine module changed
+# when the kernel's own file changes: drop every cached kernel whenever any engine or scheme module changed
 KERNELS := $(VENV)/.kernels-fresh
-$(KERNELS): $(wildcard weightlab/robustness/*.py) | $(BIN)/python
+$(KERNELS): $(wildcard weightlab/robustness/*.py weightlab/weighting/*.py) | $(BIN)/python
 	find weightlab -name '*.nbi' -delete -o -name '*.nbc' -delete
 	touch $@
 

@@ -1,4 +1,4 @@
-"""The numba PCA weights kernel against the nominal Python schemes ("pca", "pca1").
+"""The numba PCA weights kernel ("pca", "pca1") against scikit-learn's PCA and a numpy varimax.
 
 OECD/JRC (2008) Handbook on Constructing Composite Indicators §6.1 (retention rule, TAI example);
 Kaiser (1958) varimax; eigenvalues by cyclic Jacobi (Golub & Van Loan, Matrix Computations §8.5).
@@ -7,27 +7,19 @@ Kaiser (1958) varimax; eigenvalues by cyclic Jacobi (Golub & Van Loan, Matrix Co
 from __future__ import annotations
 
 import itertools
-import re
 
 import numpy as np
 import pytest
 
-from weightlab.robustness.pca_kernel import make_pca_work, pca_weights_from_cov
 from weightlab.weighting.pca import PCA, FirstComponent
+from weightlab.weighting.pca_kernel import make_pca_work, pca_weights_from_cov
 
-from .test_weighting import TAI
 from .helpers import random_dataset
+from .naive_pca import first_component_weights, pca_weights
+from .test_weighting import TAI
 
 TOL = 1e-10
 
-# The nominal PCA now gives each member to the factor it loads highest on (Handbook 2008 Table 18;
-# weighting/pca.py step 5); pca_kernel.py still takes the largest *scaled* squared loading. Until the
-# kernel mirrors it (compare |L_ar|**2 instead of |L_ar|**2 / explained_r when choosing the factor,
-# and divide by explained[best] in the weight), the comparisons where the two rules pick different
-# factors fail. Remove this marker with that change: the tests then pass (checked on a patched copy).
-KERNEL_NOT_MIRRORED = pytest.mark.xfail(
-    reason="robustness/pca_kernel.py does not yet mirror the Handbook assignment rule of weighting/pca.py",
-    strict=False)
 
 
 def correlation_of(X: np.ndarray) -> np.ndarray:
@@ -59,13 +51,11 @@ def kernel(C: np.ndarray, n_factors=None, rotation="varimax", min_variance=0.6, 
     return out[:nm]
 
 
-def nominal(X: np.ndarray, first_only=False, **params) -> tuple[np.ndarray, int]:
-    """The nominal weights and the number of factors the nominal scheme kept (0 for pca1)."""
-    scheme = FirstComponent() if first_only else PCA(**params)
-    scheme.notes_ = []
-    w = scheme.group_weights(X, [f"c{j}" for j in range(X.shape[1])], "g", None)
-    k = int(re.search(r"(\d+) factor", scheme.notes_[0]).group(1)) if scheme.notes_ else 0
-    return w, k
+def reference(X: np.ndarray, first_only=False, **params) -> tuple[np.ndarray, int]:
+    """scikit-learn's PCA weights (tests/naive_pca.py) and the number of factors kept (0 for pca1)."""
+    if first_only:
+        return first_component_weights(X), 0
+    return pca_weights(X, **params)
 
 
 def correlated(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
@@ -82,7 +72,7 @@ def two_member_tie(C: np.ndarray, active: np.ndarray) -> np.ndarray:
 
     Their correlation block has eigenvectors (1, +-1)/sqrt2, so both load exactly alike on both
     factors (scaled squared loading 1/2 each): each member's factor is decided by rounding, in the
-    nominal code as in the kernel, and any assignment is valid. Varimax keeps this tie when a
+    scikit-learn reference as in the kernel, and any assignment is valid. Varimax keeps this tie when a
     constant member adds a zero row (the unrotated loadings are then optimal for r**2 > 3/4) and
     otherwise gives 1/2, 1/2, which is one of the assignments too.
     """
@@ -97,9 +87,9 @@ def two_member_tie(C: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 def check(X: np.ndarray, C: np.ndarray | None = None, **params) -> float:
-    """Kernel and nominal weights agree to TOL (up to the 2-member tie); returns the deviation."""
+    """Kernel and reference weights agree to TOL (up to the 2-member tie); returns the deviation."""
     C = correlation_of(X) if C is None else C
-    want, k = nominal(X, **params)
+    want, k = reference(X, **params)
     got = kernel(C, **params)
     assert got.sum() == pytest.approx(1.0, abs=1e-13)
     active = np.diag(C) > 0.5
@@ -121,7 +111,6 @@ SETTINGS = [dict(n_factors=nf, rotation=rot) for nf in (None, 1, 2, 3) for rot i
 
 @pytest.mark.parametrize("m", range(2, 9))
 @pytest.mark.parametrize("seed", range(6))
-@KERNEL_NOT_MIRRORED
 def test_random_correlated_data(m, seed):
     rng = np.random.default_rng(1000 * m + seed)
     X = correlated(rng, int(rng.integers(max(12, m + 3), 120)), m)
@@ -133,7 +122,6 @@ def test_random_correlated_data(m, seed):
 
 
 @pytest.mark.parametrize("m", range(2, 9))
-@KERNEL_NOT_MIRRORED
 def test_independent_columns(m):
     """Eigenvalues all near 1: the retention rule and varimax on a nearly spherical matrix."""
     X = np.random.default_rng(m).normal(size=(400, m))
@@ -144,7 +132,6 @@ def test_independent_columns(m):
 
 @pytest.mark.parametrize("m", [2, 3, 5, 8])
 @pytest.mark.parametrize("seed", range(5))
-@KERNEL_NOT_MIRRORED
 def test_bootstrap_resample_with_duplicate_rows(m, seed):
     rng = np.random.default_rng(50 + seed)
     X = correlated(rng, 40, m)
@@ -158,7 +145,6 @@ def test_bootstrap_resample_with_duplicate_rows(m, seed):
 @pytest.mark.parametrize("m", [2, 3, 4, 6])
 @pytest.mark.parametrize("where", [0, -1])
 @pytest.mark.parametrize("value", [4.0, 4.2])  # 4.2: mean inexact, sd ~ 1e-15 (see correlation_of)
-@KERNEL_NOT_MIRRORED
 def test_constant_column(m, where, value):
     rng = np.random.default_rng(7 + m)
     X = correlated(rng, 60, m)
@@ -184,11 +170,10 @@ def test_two_varying_members_and_a_constant_one(seed):
 
 
 @pytest.mark.parametrize("m", [3, 4, 6])
-@KERNEL_NOT_MIRRORED
 def test_fewer_distinct_units_than_members(m):
     """Rank-deficient resample: the default rule never keeps a zero-eigenvalue factor, so kernel
-    and nominal agree. Forcing n_factors = m keeps one, whose eigenvalue is rounding noise (~1e-32
-    in sklearn, ~1e-16 in Jacobi): the nominal code may then give a member to that noise factor
+    and reference agree. Forcing n_factors = m keeps one, whose eigenvalue is rounding noise (~1e-32
+    in sklearn, ~1e-16 in Jacobi): scikit-learn may then give a member to that noise factor
     (weight ~1e-33), the kernel treats the eigenvalue as 0 and never does."""
     rng = np.random.default_rng(m)
     X = correlated(rng, m, m)[rng.integers(0, m, size=40)]
@@ -205,7 +190,7 @@ def test_all_constant_and_single_member():
         C = np.zeros((m, m))
         np.testing.assert_array_equal(kernel(C), np.full(m, 1.0 / m))
         np.testing.assert_array_equal(kernel(C, n_factors=2, rotation="none"), np.full(m, 1.0 / m))
-        np.testing.assert_array_equal(nominal(np.ones((5, m)))[0], np.full(m, 1.0 / m))
+        np.testing.assert_array_equal(reference(np.ones((5, m)))[0], np.full(m, 1.0 / m))
     np.testing.assert_array_equal(kernel(np.ones((1, 1))), [1.0])
     np.testing.assert_array_equal(kernel(np.ones((1, 1)), first_only=True), [1.0])
 
@@ -235,7 +220,6 @@ def test_repeated_eigenvalues():
     np.testing.assert_allclose(w2, [0.25] * 4, atol=TOL)
 
 
-@KERNEL_NOT_MIRRORED
 def test_realistic_dataset_groups():
     """The shared 7-indicator dataset (many zero cells and ties) and its sub-pillar a1."""
     X = random_dataset(n_units=60).values.to_numpy(dtype=float)
@@ -245,16 +229,15 @@ def test_realistic_dataset_groups():
         check(X[:, cols], first_only=True)
 
 
-@KERNEL_NOT_MIRRORED
 def test_handbook_tai_example():
     """The Handbook 2008 TAI data (23 countries x 8 indicators, section 6.1): the kernel keeps the
-    nominal number of factors (4 by default, 2 when only eigenvalues > 1 qualify) and gives the
-    nominal weights, for the rule, no rotation and a forced number of factors."""
+    reference number of factors (4 by default, 2 when only eigenvalues > 1 qualify) and gives the
+    reference weights, for the rule, no rotation and a forced number of factors."""
     C = correlation_of(TAI)
     for params in [{}, dict(min_share=0.5), dict(rotation="none"), dict(n_factors=3), dict(first_only=True)]:
-        want, _ = nominal(TAI, **params)
+        want, _ = reference(TAI, **params)
         np.testing.assert_allclose(kernel(C, **params), want, rtol=0, atol=TOL)
-    assert nominal(TAI)[1] == 4 and nominal(TAI, min_share=0.5)[1] == 2
+    assert reference(TAI)[1] == 4 and reference(TAI, min_share=0.5)[1] == 2
     # the retention matters: 4 factors and 2 factors give different weights
     np.testing.assert_allclose(kernel(C), kernel(C, n_factors=4), atol=1e-15)
     np.testing.assert_allclose(kernel(C, min_share=0.5), kernel(C, n_factors=2), atol=1e-15)
@@ -262,9 +245,27 @@ def test_handbook_tai_example():
 
 
 def test_comparison_discriminates():
-    """The check fails when kernel and nominal are run with different settings."""
+    """The check fails when kernel and reference are run with different settings."""
     X = correlated(np.random.default_rng(5), 100, 6)
     C = correlation_of(X)
-    assert np.max(np.abs(kernel(C, n_factors=2) - nominal(X, n_factors=3)[0])) > 1e-3
-    assert np.max(np.abs(kernel(C, rotation="none", n_factors=2) - nominal(X, n_factors=2)[0])) > 1e-3
-    assert np.max(np.abs(kernel(C, first_only=True) - nominal(X, n_factors=1, rotation="none")[0])) > 1e-3
+    assert np.max(np.abs(kernel(C, n_factors=2) - reference(X, n_factors=3)[0])) > 1e-3
+    assert np.max(np.abs(kernel(C, rotation="none", n_factors=2) - reference(X, n_factors=2)[0])) > 1e-3
+    assert np.max(np.abs(kernel(C, first_only=True) - reference(X, n_factors=1, rotation="none")[0])) > 1e-3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_schemes_build_the_correlation_from_their_statistics(seed):
+    """PCA / pca1 group_weights (statistics filled from the data, then the kernel) against scikit-learn,
+    constant member included."""
+    rng = np.random.default_rng(seed)
+    X = correlated(rng, 50, 5)
+    X[:, seed % 5] = 3.7
+    members = [f"c{j}" for j in range(5)]
+    for params in SETTINGS:
+        scheme = PCA(**params)
+        scheme.notes_ = []
+        want, k = reference(X, **params)
+        np.testing.assert_allclose(scheme.group_weights(X, members, "g", None), want, rtol=0, atol=TOL)
+        assert f"{k} factor(s)" in scheme.notes_[0]
+    np.testing.assert_allclose(FirstComponent().group_weights(X, members, "g", None), reference(X, True)[0],
+                               rtol=0, atol=TOL)

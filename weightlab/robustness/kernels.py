@@ -30,10 +30,11 @@ from typing import Callable, NamedTuple
 import numba as nb
 import numpy as np
 
-from .boot_weights import (ENTROPY, FIXED, bootstrap_weights, dense_indicator_weights, first_level_in_block,
-                           has_moments)
-from .ranking import rank_finite, rank_general, rank_workspace
+from ..weighting.statistics import N_STATS
+from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
+                           first_level_in_block, has_moments)
 from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
+from .ranking import rank_finite, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
                   uniform_at, uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
@@ -73,11 +74,11 @@ class Workspace(NamedTuple):
     brows: np.ndarray  # (BLOCK,) rows of one moment product
     ub: np.ndarray  # (n,) uniforms of the bootstrap draws
     sample: np.ndarray  # (n,) distinct bootstrap units
-    bw: np.ndarray  # (5, max_members) bootstrap scratch
-    cen: np.ndarray  # (max_members, n) bootstrap scratch
-    pw: np.ndarray  # (5, M, M) bootstrap correlation matrix and PCA scratch, M = max(max_members, 2)
-    st: np.ndarray  # (5, n_nodes) bootstrap member statistics (dense path)
-    Rg: np.ndarray  # (n_nodes, M, M) bootstrap correlations per group (dense path)
+    bw: np.ndarray  # (4, max(n, M)) bootstrap scratch: absdiff buffer, sample counts, one group's weights
+    cen: np.ndarray  # (n_nodes, n) bootstrap "sample" statistic: member values on the distinct units drawn
+    pw: np.ndarray  # (5, M, M) scratch of the schemes' compiled functions, M = max(max_members, 2)
+    st: np.ndarray  # (N_STATS, n_nodes) bootstrap member statistics (weighting.statistics)
+    Rg: np.ndarray  # (n_nodes, M, M) bootstrap cross-products per group
     ex: np.ndarray  # (2 * n,) scratch of exp_into
     R: np.ndarray  # (BLOCK, n) int32 ranks of the rows of S
     ok: np.ndarray  # (BLOCK,) bool: row ranked by the fast path
@@ -103,7 +104,8 @@ def make_workspaces(p, n_slots: int) -> Workspace:
         vals=np.empty((t, nn, n)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)), C=np.zeros((t, BLOCK, nc)),
         Cg=np.empty((t, BLOCK, nc)), mom=np.zeros((t, BLOCK, n_mom)), momg=np.empty((t, BLOCK * n_mom)),
         brows=np.empty((t, BLOCK), dtype=np.int64), ub=np.empty((t, n)), sample=np.empty((t, n), dtype=np.int64),
-        bw=np.empty((t, 5, mm)), cen=np.empty((t, mm, n)), pw=np.zeros((t, 5, M, M)), st=np.zeros((t, 5, nn)),
+        bw=np.zeros((t, 4, max(n, M))), cen=np.zeros((t, nn if p.bootstrap else 1, n)), pw=np.zeros((t, 5, M, M)),
+        st=np.zeros((t, N_STATS, nn)),
         Rg=np.zeros((t, nn, M, M)), ex=np.empty((t, 2 * n)), R=np.empty((t, BLOCK, n), dtype=np.int32),
         ok=np.empty((t, BLOCK), dtype=np.bool_), bins=np.empty((t, BLOCK, n), dtype=np.uint16))
 
@@ -234,19 +236,20 @@ def _draw_multiplicities(p, ws, nq):
 
 
 @nb.njit(cache=True)
-def _moment_products(p, ws, nq, m, entropy):
-    """``mom[q] = C[q] @ mom_ent[m]`` (``entropy``) or ``C[q] @ mom_cov[m]`` for the block's rows on
-    NaN-free matrix ``m`` whose scheme uses that layout: one matrix product for all of them."""
+def _moment_products(p, ws, nq, m, layout):
+    """``mom[q] = C[q] @ mom_ent[m]`` (``layout`` LAYOUT_ENT) or ``C[q] @ mom_cov[m]`` (LAYOUT_COV) for the
+    block's rows on NaN-free matrix ``m`` whose scheme the plan serves by that layout
+    (``p.mom_layout``): one matrix product for all of them."""
     cnt = 0
     for q in range(nq):
-        code = p.scheme_code[ws.choice[q, 3]]
-        if code != FIXED and ws.mat[q] == m and (code == ENTROPY and p.xlnx_ok[m]) == entropy:
+        s = ws.choice[q, 3]
+        if p.scheme_code[s] != FIXED and ws.mat[q] == m and p.mom_layout[s, m] == layout:
             ws.brows[cnt] = q
             ws.Cg[cnt, :] = ws.C[q]
             cnt += 1
     if cnt == 0:
         return
-    M = p.mom_ent[m] if entropy else p.mom_cov[m]
+    M = p.mom_ent[m] if layout == LAYOUT_ENT else p.mom_cov[m]
     width = M.shape[1]
     out = ws.momg[:cnt * width].reshape((cnt, width))
     np.dot(ws.Cg[:cnt], M, out)
@@ -262,13 +265,13 @@ def _bootstrap_block(p, ws, nq):
     inlined (see the note above about reference counting)."""
     n = p.n_units
     _draw_multiplicities(p, ws, nq)
-    use_mom = has_moments(p)
-    if use_mom:
+    if has_moments(p):
         for m in range(p.X.shape[0]):
             if not p.has_nan[m]:
-                _moment_products(p, ws, nq, m, True)
-                _moment_products(p, ws, nq, m, False)
-        dense_indicator_weights(p, ws.choice, ws.mat, ws.C, ws.mom, ws.W, ws.st, ws.Rg, nq)
+                _moment_products(p, ws, nq, m, LAYOUT_ENT)
+                _moment_products(p, ws, nq, m, LAYOUT_COV)
+        dense_indicator_weights(p, ws.choice, ws.mat, ws.C, ws.mom, ws.W, ws.st, ws.Rg, ws.cen, ws.bw, ws.sample,
+                                ws.pw, nq)
     upper = False  # levels above the indicators re-estimated too
     for lvl in range(1, p.n_levels - 1):
         upper |= p.scheme_level[lvl]
@@ -280,13 +283,12 @@ def _bootstrap_block(p, ws, nq):
             continue
         counts = ws.C[q]
         n_s = 0
-        if p.has_nan[ws.mat[q]]:  # the sparse path loops over the distinct units drawn
-            for i in range(n):
-                if counts[i] > 0.0:
-                    ws.sample[n_s] = i
-                    n_s += 1
-        bootstrap_weights(p, ws.pat[q], ws.W[q], p.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, n,
-                          scheme, ws.bw, ws.cen, ws.pw, ws.st, ws.Rg, ws.mom[q], use_mom, first_done)
+        for i in range(n):  # the distinct units drawn
+            if counts[i] > 0.0:
+                ws.sample[n_s] = i
+                n_s += 1
+        bootstrap_weights(p, ws.pat[q], ws.W[q], p.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, float(n),
+                          scheme, ws.st, ws.Rg, ws.cen, ws.bw, ws.pw, first_done)
 
 
 @nb.njit(inline="always")

@@ -24,14 +24,14 @@ from ..aggregation import Aggregator
 from ..data import Dataset
 from ..errors import SpecError
 from ..index import normalise
-from ..weighting.base import parse_levels
+from ..weighting.base import StatisticsScheme, parse_levels
+from ..weighting.statistics import NEED_COV, NEED_M2
 from . import boot_weights as BW
 from .columns import Columns
 from .spec import UncertaintySpec
 
 Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
 MAX_REPS_PER_SLOT = 1 << 14  # keeps sum of q**2 per slot and chunk below 2**63
-BOOTSTRAP_CODES = {"entropy": BW.ENTROPY, "critic": BW.CRITIC, "std": BW.STD, "pca": BW.PCA, "pca1": BW.PCA1}
 
 
 class KernelPlan(NamedTuple):
@@ -50,8 +50,6 @@ class KernelPlan(NamedTuple):
     max_members: int
     X: np.ndarray
     has_nan: np.ndarray
-    xlnx: np.ndarray
-    xlnx_ok: np.ndarray
     x_order: np.ndarray
     pair_ptr: np.ndarray
     mom_ent: np.ndarray
@@ -71,9 +69,10 @@ class KernelPlan(NamedTuple):
     base_w: np.ndarray
     scheme_code: np.ndarray
     scheme_params: np.ndarray
+    scheme_needs: np.ndarray
+    mom_layout: np.ndarray
     scheme_level: np.ndarray
     bootstrap: bool
-    ddof: float
     perturb: int
     spread: float
     concentration: float
@@ -123,14 +122,15 @@ def _level_mask(levels: "str | list[int]", framework) -> np.ndarray:
     return mask
 
 
-def _moment_matrices(X, has_nan, xlnx, xlnx_ok, child_ptr, child_idx, level_ptr, k, needed):
+def _moment_matrices(X, has_nan, xlnx_ok, child_ptr, child_idx, level_ptr, k, needed):
     """Per matrix, the columns whose count-weighted sums are the bootstrap moments of the indicators.
 
     With ``c`` a row of bootstrap multiplicities, ``c @ mom_ent[m]`` gives ``sum c x_j`` (columns
-    ``0..k-1``) and ``sum c x_j ln x_j`` (``k..2k-1``) for entropy on a non-negative matrix;
-    ``c @ mom_cov[m]`` gives ``sum c x_j``, ``sum c x_j**2`` (``k..2k-1``) and ``sum c x_a x_b`` for
-    each pair ``a < b`` of members of an indicator group, pair ``(a, b)`` of group ``g`` (node index)
-    in column ``2k + pair_ptr[g - k] + a * nm - a * (a + 1) // 2 + b - a - 1`` (``nm`` members).
+    ``0..k-1``) and ``sum c x_j ln x_j`` (``k..2k-1``) on a non-negative matrix (layout
+    ``boot_weights.LAYOUT_ENT``); ``c @ mom_cov[m]`` (``LAYOUT_COV``) gives ``sum c x_j``,
+    ``sum c x_j**2`` (``k..2k-1``) and ``sum c x_a x_b`` for each pair ``a < b`` of members of an
+    indicator group, pair ``(a, b)`` of group ``g`` (node index) in column
+    ``2k + pair_ptr[g - k] + a * nm - a * (a + 1) // 2 + b - a - 1`` (``nm`` members).
     The kernels compute these sums for a whole block of replications with one matrix product.
     Matrices with missing cells (sparse path) get zeros. Dummy arrays when not ``needed``.
     """
@@ -151,9 +151,50 @@ def _moment_matrices(X, has_nan, xlnx, xlnx_ok, child_ptr, child_idx, level_ptr,
             continue
         x = X[m]
         if xlnx_ok[m]:
-            mom_ent[m] = np.concatenate([x, xlnx[m]]).T
+            xlnx = np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
+            mom_ent[m] = np.concatenate([x, xlnx]).T
         mom_cov[m] = np.concatenate([x, x * x] + [x[[a]] * x[[b]] for a, b in pairs]).T
     return pair_ptr, mom_ent, mom_cov
+
+
+def _scheme_table(spec: UncertaintySpec, schemes: list, xlnx_ok: np.ndarray):
+    """Per scheme option, what the bootstrap kernels need to re-estimate its weights.
+
+    ``scheme_code[s]``: 0 when the option's weights stay fixed (not data-driven, or no bootstrap),
+    else 1 + the index of its compiled function in ``boot_weights.SCHEME_FUNCTIONS``;
+    ``scheme_params[s]``: its parameter array (:meth:`StatisticsScheme.parameters`, zero-padded);
+    ``scheme_needs[s]``: the bit mask of statistics it reads; ``mom_layout[s, m]``: the moment
+    product that serves it on NaN-free matrix m (``LAYOUT_COV`` when it reads ``m2`` or ``cov`` or
+    the matrix has negative values, else the narrower ``LAYOUT_ENT``).
+    """
+    ch = spec.choices
+    n_s = len(schemes)
+    code = np.zeros(n_s, dtype=np.int64)
+    needs = np.zeros(n_s, dtype=np.int64)
+    layout = np.zeros((n_s, len(xlnx_ok)), dtype=np.int64)
+    params = [np.zeros(0)] * n_s
+    if spec.bootstrap_units:
+        for s, (opt, scheme) in enumerate(zip(ch.scheme, schemes)):
+            if not scheme.data_driven:
+                continue
+            fid = BW.function_index(type(scheme))
+            if fid < 0:
+                why = ("was registered after the engine was imported: import the module that registers it before "
+                       "weightlab.robustness" if isinstance(scheme, StatisticsScheme) and scheme.weights_function
+                       is not None else "computes its weights in Python only (no compiled statistics function, see "
+                       "weightlab.weighting.statistics)")
+                raise SpecError(f"{spec.source or 'spec'}: [bootstrap] units = true re-estimates weights inside the "
+                                f"engine, but scheme '{opt.label}' {why}: remove it from [choices] scheme or set "
+                                f"units = false.")
+            code[s] = 1 + fid
+            needs[s] = scheme.needs()
+            params[s] = np.asarray(scheme.parameters(), dtype=float)
+            wide = needs[s] & (NEED_M2 | NEED_COV)
+            layout[s] = np.where(xlnx_ok & (wide == 0), BW.LAYOUT_ENT, BW.LAYOUT_COV)
+    table = np.zeros((n_s, max([1] + [len(v) for v in params])))
+    for s, v in enumerate(params):
+        table[s, :len(v)] = v
+    return code, table, needs, layout
 
 
 def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
@@ -211,19 +252,8 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
     # scheme weights for every (scheme, matrix, pattern)
     scheme_levels = _level_mask(ch.scheme_levels, fw)
     base_w = np.empty((len(ch.scheme), len(matrices), len(patterns_idx), n_nodes))
-    scheme_code = np.zeros(len(ch.scheme), dtype=np.int64)
-    scheme_params = np.zeros((len(ch.scheme), 4))  # PCA: n_factors (0 = rule), varimax, min_variance, min_share
-    for s, opt in enumerate(ch.scheme):
-        scheme = opt.build()
-        if spec.bootstrap_units and scheme.data_driven:
-            if opt.name not in BOOTSTRAP_CODES:
-                raise SpecError(f"{spec.source or 'spec'}: [bootstrap] units = true re-estimates weights inside "
-                                f"the engine, which supports {', '.join(BOOTSTRAP_CODES)}; '{opt.label}' is not "
-                                f"supported there yet: remove it from [choices] scheme or set units = false.")
-            scheme_code[s] = BOOTSTRAP_CODES[opt.name]
-            if opt.name == "pca":
-                scheme_params[s] = (scheme.n_factors or 0, scheme.rotation == "varimax", scheme.min_variance,
-                                    scheme.min_share)
+    built = [opt.build() for opt in ch.scheme]
+    for s, (opt, scheme) in enumerate(zip(ch.scheme, built)):
         for m, df in enumerate(matrices.values()):
             for pi, row in enumerate(pattern_aggs.tolist()):
                 if not scheme.data_driven and (m > 0 or pi > 0):
@@ -235,16 +265,12 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
                     fitted = scheme.fit(df, fw, level=ch.scheme_levels, aggregator=agg_map).weights_
                 base_w[s, m, pi, :-1] = fitted.values.reindex(codes[:-1]).to_numpy()
                 base_w[s, m, pi, -1] = 1.0
-    ddof = float(getattr(ch.scheme[int(np.argmax(scheme_code))].build(), "ddof", 1)) if scheme_code.any() else 1.0
-
-    # bootstrap: x ln x for entropy on non-negative matrices; x_order (units sorted per column)
-    # gives the min and max over the drawn units in a couple of steps
     xlnx_ok = np.array([np.nanmin(x) >= 0 for x in X], dtype=np.bool_)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xlnx = np.where(X > 0, X * np.log(np.where(X > 0, X, 1.0)), 0.0) if scheme_code.any() else np.zeros((1, 1, 1))
+    scheme_code, scheme_params, scheme_needs, mom_layout = _scheme_table(spec, built, xlnx_ok)
+    reestimate = bool(scheme_code.any())
 
-    pair_ptr, mom_ent, mom_cov = _moment_matrices(X, has_nan, xlnx, xlnx_ok, child_ptr, child_idx, level_ptr, k,
-                                                  bool(spec.bootstrap_units and scheme_code.any() and scheme_levels[0]))
+    pair_ptr, mom_ent, mom_cov = _moment_matrices(X, has_nan, xlnx_ok, child_ptr, child_idx, level_ptr, k,
+                                                  bool(reestimate and scheme_levels[0]))
 
     # score range for quantised sums and histograms: power means stay within their members' range
     lo, hi = float(np.nanmin(X)), float(np.nanmax(X))
@@ -260,8 +286,8 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         seed=np.uint64(spec.seed), n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L,
         node_parent=node_parent, node_level=node_level, level_ptr=level_ptr,
         child_ptr=np.array(child_ptr, dtype=np.int64), child_idx=np.array(child_idx, dtype=np.int64),
-        max_members=int(max_members), X=np.ascontiguousarray(X), has_nan=has_nan, xlnx=xlnx, xlnx_ok=xlnx_ok,
-        x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if scheme_code.any() else
+        max_members=int(max_members), X=np.ascontiguousarray(X), has_nan=has_nan,
+        x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if reestimate else
         np.zeros((1, 1, 1), dtype=np.int32),
         pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T,
         agg_power=np.array([a.power for a in aggs], dtype=float),
@@ -270,7 +296,8 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         imputation_cdf=_cdf(ch.probs("imputation")), normalizer_cdf=_cdf(ch.probs("normalizer")),
         agg_cdf=_cdf(ch.probs("aggregator")), scheme_cdf=_cdf(ch.probs("scheme")),
         drop_cdf=_cdf(np.ones(len(drop_opts))), base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
-        scheme_level=scheme_levels, bootstrap=bool(spec.bootstrap_units), ddof=ddof,
+        scheme_needs=scheme_needs, mom_layout=mom_layout, scheme_level=scheme_levels,
+        bootstrap=bool(spec.bootstrap_units),
         perturb={"none": 0, "uniform": 1, "dirichlet": 2}[wn.perturb], spread=float(wn.spread),
         concentration=float(wn.concentration),
         perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_),

@@ -46,16 +46,6 @@ def effective_weights(w, eff, p):
         eff[i] = w[i] * eff[p.node_parent[i]]
 
 
-@nb.njit(cache=True)
-def normalise_or_equal(out, nm):
-    """``out[:nm] / sum(out[:nm])``, or equal weights when everything is 0 (as weighting/_common.py)."""
-    total = 0.0
-    for a in range(nm):
-        total += out[a]
-    for a in range(nm):
-        out[a] = out[a] / total if total > 0.0 else 1.0 / nm
-
-
 @nb.njit(cache=True, inline="always")
 def column(vals, X, m, node, k):
     """Values of ``node`` for every unit: an indicator column of matrix ``m``, or a group score."""

@@ -1,8 +1,8 @@
 """Weighting schemes, one module each, registered by name in :data:`SCHEMES`."""
 
-from .base import SCHEMES, Weights, WeightingScheme, parse_levels, resolve_aggregators
+from .base import SCHEMES, StatisticsScheme, Weights, WeightingScheme, parse_levels, resolve_aggregators
 
 # Importing the modules registers the schemes.
-from . import equal, expert, entropy, critic, pca, std  # noqa: E402,F401
+from . import equal, expert, entropy, critic, pca, std, merec, gini  # noqa: E402,F401
 
-__all__ = ["SCHEMES", "Weights", "WeightingScheme", "parse_levels", "resolve_aggregators"]
+__all__ = ["SCHEMES", "StatisticsScheme", "Weights", "WeightingScheme", "parse_levels", "resolve_aggregators"]

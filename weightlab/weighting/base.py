@@ -127,6 +127,8 @@ class WeightingScheme(BaseEstimator):
 
     name: ClassVar[str]
     data_driven: ClassVar[bool] = False
+    # True: the scheme refuses values <= 0 unless given a shift (the common tests feed it positive data)
+    requires_positive: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict] = {}
 
     def group_weights(self, X: np.ndarray, members: list[str], group: str, framework: Framework) -> np.ndarray:
@@ -195,6 +197,51 @@ def _checked(w: np.ndarray, scheme: str, group: str) -> np.ndarray:
                          f"weights >= 0 summing to 1: the values are probably too large for floating point "
                          f"(rescale them, e.g. divide by 1e6) or degenerate for this scheme.")
     return w
+
+
+class StatisticsScheme(WeightingScheme):
+    """A data-driven scheme written once, as a compiled function of count-weighted statistics.
+
+    Subclasses declare ``statistics`` (names from :data:`weightlab.weighting.statistics.STATISTICS`)
+    and ``weights_function`` (a numba function with the signature documented there, wrapped in
+    ``staticmethod``), and pack their parameters with :meth:`parameters`. :meth:`group_weights`
+    is that function on the statistics of all units; the engine's bootstrap calls the same
+    function on the statistics of each resample, so nominal and bootstrap weights share one formula.
+    """
+
+    data_driven = True
+    statistics: ClassVar[tuple[str, ...]] = ()
+    weights_function: ClassVar[Any] = None
+
+    def parameters(self) -> np.ndarray:
+        """The scheme's parameters as the float64 array ``prm`` its compiled function reads."""
+        return np.zeros(0)
+
+    @classmethod
+    def needs(cls) -> int:
+        """Bit mask of the declared statistics (:func:`weightlab.weighting.statistics.needs_mask`)."""
+        from .statistics import needs_mask
+
+        return needs_mask(cls.statistics, f"scheme '{cls.name}'")
+
+    def compiled_weights(self, X: np.ndarray, group: str) -> tuple[np.ndarray, np.ndarray]:
+        """``weights_function`` on the statistics of all rows of ``X`` (units x members): the weights and
+        the function's scratch ``work`` (where a scheme may leave diagnostics)."""
+        from .statistics import N_STATS, NEED_SAMPLE, group_statistics
+
+        Xt = np.ascontiguousarray(np.asarray(X, dtype=float).T)
+        m, n = Xt.shape
+        size = max(m, 2)
+        needs = self.needs()
+        st, cov, buf = np.zeros((N_STATS, m)), np.zeros((size, size)), np.zeros((2, n))
+        xs = np.zeros((m, n)) if needs & NEED_SAMPLE else np.zeros((1, 1))
+        idx, counts = group_statistics(Xt, needs, st, cov, xs, buf)
+        out, work = np.zeros(size), np.zeros((5, size, size))
+        type(self).weights_function(float(n), st, cov, xs, counts, n, idx, self.parameters(), out, work)
+        return out[:m].copy(), work  # checked by fit (_checked): finite, >= 0, summing to 1
+
+    def group_weights(self, X, members, group, framework) -> np.ndarray:
+        return self.compiled_weights(X, group)[0]
 
 
 def resolve_aggregators(aggregator: "str | Aggregator | dict[int, Any]", framework: Framework) -> dict[int, Aggregator]:

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numba as nb
 import numpy as np
 
 from .._params import Interval
-from ._common import WEIGHT_NOISE, minmax_columns, normalise_or_equal
-from .base import SCHEMES, WeightingScheme
+from .base import SCHEMES, StatisticsScheme
+from .statistics import WEIGHT_NOISE, correlation_into, normalise_or_equal
+from .std import minmax_sd
+
+
+@nb.njit(cache=True)
+def critic_weights(n, st, cov, xs, cs, ns, members, prm, out, work):
+    """``C_j = minmax_sd_j * sum_k (1 - r_jk)`` from ``count, min, max, m2, cov``; ``prm = (ddof,)``.
+    Pearson ``r = cov_jk / sqrt(m2_j m2_k)`` is invariant under the min-max rescaling; ``r_jj`` = 1 (0
+    for a constant member, whose correlations are all 0)."""
+    nm = members.shape[0]
+    R = work[0]
+    correlation_into(st, cov, members, R)
+    for a in range(nm):
+        conflict = 0.0
+        for b in range(nm):
+            conflict += 1.0 - min(max(R[a, b], -1.0), 1.0)
+        v = minmax_sd(n, st, members[a], prm[0]) * conflict
+        out[a] = v if v > WEIGHT_NOISE else 0.0
+    normalise_or_equal(out, nm)
 
 
 @SCHEMES.register("critic")
-class Critic(WeightingScheme):
+class Critic(StatisticsScheme):
     """CRITIC: contrast (standard deviation) times conflict (low correlation with the others)::
 
         x'_j = (x_j - min x_j) / (max x_j - min x_j)
@@ -22,7 +41,7 @@ class Critic(WeightingScheme):
     A constant member has ``sd = 0`` (so ``C = 0``) and its correlations are taken as 0. If every
     ``C`` is 0 the weights are equal. ``r`` is clipped to [-1, 1] and ``C_j`` below ``1e-12`` counts as
     0, so the rounding noise of perfectly correlated members (``1 - r = +-1e-16``) never becomes a
-    weight: such members get equal weights.
+    weight: such members get equal weights. Statistics: ``count, min, max, m2, cov``.
 
     Parameters
     ----------
@@ -35,19 +54,12 @@ class Critic(WeightingScheme):
     multiple criteria problems: the CRITIC method. Computers & Operations Research 22(7), 763-770.
     """
 
-    data_driven = True
+    statistics = ("count", "min", "max", "m2", "cov")
+    weights_function = staticmethod(critic_weights)
     _parameter_constraints: ClassVar[dict] = {"ddof": [Interval(0, 1, integer=True)]}
 
     def __init__(self, ddof: int = 1) -> None:
         self.ddof = ddof
 
-    def group_weights(self, X, members, group, framework) -> np.ndarray:
-        Z = minmax_columns(np.asarray(X, dtype=float))
-        sd = Z.std(axis=0, ddof=self.ddof)
-        centred = Z - Z.mean(axis=0)
-        cov = centred.T @ centred / (Z.shape[0] - self.ddof)
-        denom = np.outer(sd, sd)
-        r = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), 0.0)
-        np.fill_diagonal(r, np.where(sd > 0, 1.0, 0.0))
-        C = sd * (1.0 - np.clip(r, -1.0, 1.0)).sum(axis=1)
-        return normalise_or_equal(np.where(C > WEIGHT_NOISE, C, 0.0))
+    def parameters(self) -> np.ndarray:
+        return np.array([float(self.ddof)])

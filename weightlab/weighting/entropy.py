@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from ._common import WEIGHT_NOISE, normalise_or_equal
-from .base import SCHEMES, WeightingScheme
+import numba as nb
+
+from .base import SCHEMES, StatisticsScheme
+from .statistics import MEAN, MIN, WEIGHT_NOISE, YLNY, normalise_or_equal
+
+
+@nb.njit(cache=True)
+def entropy_weights(n, st, cov, xs, cs, ns, members, prm, out, work):
+    """Entropy weights from ``count``, ``mean``, ``min`` and ``ylny``: with ``y = x + shift`` (the
+    column translated to minimum 0 if it has negative values), ``s = sum c y = N (mean + shift)`` and
+    ``t = sum c y ln y``, ``sum p ln p = t / s - ln s``, so ``d = 1 + (t / s - ln s) / ln N``."""
+    inv_log_n = 1.0 / math.log(n)
+    nm = members.shape[0]
+    for a in range(nm):
+        c = members[a]
+        shift = -st[MIN, c] if st[MIN, c] < 0.0 else 0.0
+        s = n * (st[MEAN, c] + shift)
+        d = 1.0 + (st[YLNY, c] / s - math.log(s)) * inv_log_n if s > 0.0 else 0.0
+        out[a] = d if d > WEIGHT_NOISE else 0.0
+    normalise_or_equal(out, nm)
 
 
 @SCHEMES.register("entropy")
-class Entropy(WeightingScheme):
+class Entropy(StatisticsScheme):
     """Entropy weights: members whose values are more unequal across units weigh more::
 
         p_ij = x_ij / sum_i x_ij
@@ -23,6 +41,8 @@ class Entropy(WeightingScheme):
     the weights are equal. ``d_j`` below ``1e-12`` is rounding noise of a (nearly) uniform column and
     counts as 0, so that noise of either sign never becomes a weight (negative, or the whole group's).
 
+    Statistics: ``count, mean, min, ylny`` (:mod:`weightlab.weighting.statistics`).
+
     References
     ----------
     Shannon, C. E. (1948). A mathematical theory of communication. Bell System Technical Journal.
@@ -30,18 +50,8 @@ class Entropy(WeightingScheme):
     indicators in fuzzy synthetic evaluation. J. Environmental Sciences 18(5), 1020-1023.
     """
 
-    data_driven = True
+    statistics = ("count", "mean", "min", "ylny")
+    weights_function = staticmethod(entropy_weights)
 
     def __init__(self) -> None:
         pass
-
-    def group_weights(self, X, members, group, framework) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        X = X - np.minimum(X.min(axis=0), 0.0)
-        n = X.shape[0]
-        total = X.sum(axis=0)
-        p = X / np.where(total > 0, total, 1.0)
-        plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-        e = -plogp.sum(axis=0) / np.log(n)
-        d = np.where(total > 0, 1.0 - e, 0.0)
-        return normalise_or_equal(np.where(d > WEIGHT_NOISE, d, 0.0))

@@ -4,53 +4,48 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numba as nb
 import numpy as np
 
 from .._params import NONE, Interval, Options
 from ..errors import InputError
-from ._common import normalise_or_equal
-from .base import SCHEMES, WeightingScheme
+from .base import SCHEMES, StatisticsScheme
+from .pca_kernel import pca_weights_from_cov
+from .statistics import correlation_into
 
 
-def varimax(loadings: np.ndarray, max_iter: int = 1000, tol: float = 1e-14) -> np.ndarray:
-    """Kaiser's (raw) varimax rotation of a loading matrix (p x k) by pairwise planar rotations.
-
-    For each pair of factors (a, b), with ``u = x**2 - y**2`` and ``v = 2xy`` over the p rows, the
-    angle maximising the varimax criterion is (Kaiser 1958)::
-
-        tan(4 phi) = 2 (p sum(uv) - sum(u) sum(v)) / (p sum(u**2 - v**2) - ((sum u)**2 - (sum v)**2))
-
-    Sweeps over all pairs repeat until no angle exceeds ``tol``.
-    """
-    L = np.array(loadings, dtype=float, copy=True)
-    p, k = L.shape
-    for _ in range(max_iter):
-        largest = 0.0
-        for a in range(k):
-            for b in range(a + 1, k):
-                x, y = L[:, a].copy(), L[:, b].copy()
-                u, v = x * x - y * y, 2.0 * x * y
-                num = 2.0 * (p * (u * v).sum() - u.sum() * v.sum())
-                den = p * (u * u - v * v).sum() - (u.sum() ** 2 - v.sum() ** 2)
-                phi = 0.25 * np.arctan2(num, den)
-                largest = max(largest, abs(phi))
-                c, s = np.cos(phi), np.sin(phi)
-                L[:, a], L[:, b] = c * x + s * y, -s * x + c * y
-        if largest < tol:
-            break
-    return L
+@nb.njit(cache=True)
+def pca_weights(n, st, cov, xs, cs, ns, members, prm, out, work):
+    """PCA weights from the correlation matrix (``m2``, ``cov``); ``prm = (n_factors or 0, varimax,
+    min_variance, min_share)``; :func:`weightlab.weighting.pca_kernel.pca_weights_from_cov` on
+    ``work[0]`` with scratch ``work[1:]``."""
+    correlation_into(st, cov, members, work[0])
+    pca_weights_from_cov(work[0], members.shape[0], int(prm[0]), prm[1] > 0.0, prm[2], prm[3], False, out,
+                         work[1:])
 
 
-def _standardise(X: np.ndarray) -> np.ndarray:
-    sd = X.std(axis=0, ddof=1)
-    return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+@nb.njit(cache=True)
+def first_component_weights(n, st, cov, xs, cs, ns, members, prm, out, work):
+    """``|v_1| / sum |v_1|`` from the correlation matrix (``m2``, ``cov``)."""
+    correlation_into(st, cov, members, work[0])
+    pca_weights_from_cov(work[0], members.shape[0], 0, False, 0.0, 0.0, True, out, work[1:])
+
+
+def _refuse_singular(name: str, X: np.ndarray, group: str) -> None:
+    """No more units than members: the correlation matrix is singular and PCA would keep factors of
+    eigenvalue 0 without a word."""
+    n, m = np.shape(X)
+    if n <= m:
+        raise InputError(f"{name} weights of group '{group}': {n} units for {m} members. With no more units than "
+                         f"members the correlation matrix is singular and PCA keeps factors of eigenvalue 0: use "
+                         f"another scheme for this group's level, fewer members, or more units.")
 
 
 @SCHEMES.register("pca")
-class PCA(WeightingScheme):
+class PCA(StatisticsScheme):
     """Weights from principal components with varimax rotation (OECD/JRC Handbook 2008, §6.1).
 
-    1. Standardise the members (z-scores, ddof=1), so PCA works on their correlation matrix.
+    1. Standardise the members (z-scores), so PCA works on their correlation matrix.
     2. Keep ``n_factors`` components; by default the Handbook's three criteria as its Technology
        Achievement Index example applies them (Tables 16-17 keep 4 factors, the 4th with
        eigenvalue 0.9 but 11.1 % of the variance): every component with eigenvalue > 1 or an
@@ -71,6 +66,12 @@ class PCA(WeightingScheme):
     it loads 0.65, rather than the patents factor, where it loads 0.55 but has the larger scaled
     share 0.22 > 0.16).
 
+
+    The correlation matrix is a statistic like the others (``r_ab = cov_ab / sqrt(m2_a m2_b)``,
+    :mod:`weightlab.weighting.statistics`): the eigen-decomposition (cyclic Jacobi) and varimax run
+    in one compiled function, :mod:`weightlab.weighting.pca_kernel`, for the nominal weights and for
+    every bootstrap resample alike. A constant member has correlations 0 and weight 0.
+
     Parameters
     ----------
     n_factors : int or None, default=None
@@ -90,7 +91,8 @@ class PCA(WeightingScheme):
     Summary indicators of product market regulation. OECD Economics Department WP 226.
     """
 
-    data_driven = True
+    statistics = ("count", "m2", "cov")
+    weights_function = staticmethod(pca_weights)
     _parameter_constraints: ClassVar[dict] = {
         "n_factors": [NONE, Interval(1, None, integer=True)],
         "rotation": [Options(("varimax", "none"))],
@@ -105,51 +107,27 @@ class PCA(WeightingScheme):
         self.min_variance = min_variance
         self.min_share = min_share
 
-    def _refuse_singular(self, X: np.ndarray, group: str) -> None:
-        n, m = np.shape(X)
-        if n <= m:
-            raise InputError(f"{self.name} weights of group '{group}': {n} units for {m} members. With no more "
-                             f"units than members the correlation matrix is singular and PCA keeps factors of "
-                             f"eigenvalue 0: use another scheme for this group's level, fewer members, or more "
-                             f"units.")
-
-    def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.decomposition import PCA as SkPCA
-
-        Z = _standardise(np.asarray(X, dtype=float))
-        pca = SkPCA(svd_solver="full").fit(Z)
-        return pca.explained_variance_, pca.components_
+    def parameters(self) -> np.ndarray:
+        return np.array([float(self.n_factors or 0), float(self.rotation == "varimax"), float(self.min_variance),
+                         float(self.min_share)])
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
-        self._refuse_singular(X, group)
-        eig, comps = self._components(X)
-        m = len(members)
-        if self.n_factors is not None:
-            k = min(int(self.n_factors), m)
-        else:
-            share = eig / eig.sum() if eig.sum() > 0 else np.full(m, 1.0 / m)
-            qualifies = (eig > 1.0) | (share > self.min_share)
-            k = max(1, int(np.flatnonzero(qualifies)[-1]) + 1 if qualifies.any() else 1)
-            while k < m and share[:k].sum() < self.min_variance:
-                k += 1
-        L = comps[:k].T * np.sqrt(np.maximum(eig[:k], 0.0))
-        if self.rotation == "varimax":
-            L = varimax(L)
-        sq = L ** 2
-        explained = sq.sum(axis=0)
-        scaled = sq / np.where(explained > 0, explained, 1.0)
-        factor = sq.argmax(axis=1)  # highest loading (step 5)
-        factor_weight = explained / explained.sum() if explained.sum() > 0 else np.full(k, 1.0 / k)
-        self.notes_.append(f"PCA group {group}: {k} factor(s), explained variance "
+        _refuse_singular(self.name, X, group)
+        w, work = self.compiled_weights(X, group)
+        explained = work[4, 1, :len(members)]  # pca_weights_from_cov's report (its scratch plane 3)
+        explained = explained[np.isfinite(explained)]
+        self.notes_.append(f"PCA group {group}: {len(explained)} factor(s), explained variance "
                            f"{', '.join(f'{v:.3f}' for v in explained)}")
-        return normalise_or_equal(factor_weight[factor] * scaled[np.arange(m), factor])
+        return w
 
 
 @SCHEMES.register("pca1")
-class FirstComponent(PCA):
+class FirstComponent(StatisticsScheme):
     """Absolute loadings of the first principal component of the standardised members::
 
         w_j = |v_1j| / sum_k |v_1k|      v_1 = first eigenvector of the correlation matrix
+
+    Statistics: ``count, m2, cov`` (the correlation matrix), as "pca".
 
     Parameters
     ----------
@@ -161,12 +139,12 @@ class FirstComponent(PCA):
     principal components). Jolliffe, I. T. (2002). Principal Component Analysis, 2nd ed. Springer.
     """
 
-    _parameter_constraints: ClassVar[dict] = {}
+    statistics = ("count", "m2", "cov")
+    weights_function = staticmethod(first_component_weights)
 
     def __init__(self) -> None:
         pass
 
     def group_weights(self, X, members, group, framework) -> np.ndarray:
-        self._refuse_singular(X, group)
-        _, comps = self._components(X)
-        return normalise_or_equal(np.abs(comps[0]))
+        _refuse_singular(self.name, X, group)
+        return self.compiled_weights(X, group)[0]

@@ -1,33 +1,33 @@
-"""numba kernel of the PCA weighting schemes, for re-estimating them on bootstrap resamples.
+"""numba kernel of the PCA weighting schemes ("pca", "pca1"), for the nominal build and the bootstrap.
 
-:func:`pca_weights_from_cov` reproduces :class:`weightlab.weighting.pca.PCA` ("pca") and
-:class:`weightlab.weighting.pca.FirstComponent` ("pca1") from the correlation matrix of a group's
-members (the ddof=1 covariance of their z-scores; a constant member has an all-zero row and
-column, since the nominal code divides a zero standard deviation by 1):
+:func:`pca_weights_from_cov` computes the weights of :class:`weightlab.weighting.pca.PCA` ("pca")
+and :class:`weightlab.weighting.pca.FirstComponent` ("pca1") from the correlation matrix of a
+group's members (a constant member has an all-zero row and column); the tests check it against
+scikit-learn's PCA and the numpy varimax of ``tests/naive_pca.py``:
 
 1. eigen-decompose the matrix by the cyclic Jacobi method (Golub & Van Loan, *Matrix
    Computations*, 4th ed., 2013, §8.5.2-8.5.3: symmetric Schur 2 x 2 rotations, row-by-row sweeps)
    until the off-diagonal Frobenius norm is below ``1e-15`` times the matrix norm (at most 100
    sweeps), and sort the eigenpairs by decreasing eigenvalue;
 2. retain factors as OECD/JRC (2008), *Handbook on Constructing Composite Indicators*, §6.1 (TAI
-   example, Tables 15-18) and the nominal code do: ``n_factors`` (capped at the member count), or
+   example, Tables 15-18) applies them: ``n_factors`` (capped at the member count), or
    every component with eigenvalue > 1 or variance share > ``min_share`` up to the last such one,
    then more until the cumulative share reaches ``min_variance`` (at least one);
 3. loadings ``eigenvector * sqrt(eigenvalue)``, rotated by Kaiser's (1958) raw varimax with the
    planar rotations, sweep order, ``arctan2`` angle formula and stopping rule (largest angle
-   < 1e-14, at most 1000 sweeps) of :func:`weightlab.weighting.pca.varimax`;
-4. squared loadings scaled to sum 1 per factor, each member given to its largest-loading factor,
+   < 1e-14, at most 1000 sweeps; the numpy reference ``varimax`` in ``tests/naive_pca.py``);
+4. squared loadings scaled to sum 1 per factor, each member given to its highest-loading factor,
    factor weight = share of the explained variance, renormalised (equal weights when all are 0).
 
 ``first_only`` gives the "pca1" weights ``|v_1| / sum |v_1|`` instead. Eigenvector signs do not
 matter: the weights use squared or absolute loadings, and varimax is sign-equivariant.
 
-Where the result is decided by rounding, no implementation can reproduce the nominal one:
+Where the result is decided by rounding, no two implementations need agree:
 (a) two varying members with 2+ factors kept load exactly alike on both factors (eigenvectors
 (1, +-1)/sqrt2), so which factor each joins is a floating-point tie; (b) eigenvalues up to
 ``ZERO_EIGENVALUE`` x trace (rank-deficient resamples: fewer distinct units than members) are set
-to 0 here, so a factor forced in by ``n_factors`` on such noise never takes a member, whereas the
-nominal code may hand a member to it (weight ~1e-33). Elsewhere the weights agree to ~1e-13.
+to 0 here, so a factor forced in by ``n_factors`` on such noise never takes a member, whereas
+scikit-learn's PCA may hand a member to it (weight ~1e-33). Elsewhere the weights agree to ~1e-13.
 
 Kaiser, H. F. (1958). The varimax criterion for analytic rotation in factor analysis.
 Psychometrika 23(3), 187-200.
@@ -43,7 +43,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .tree import normalise_or_equal
+from .statistics import normalise_or_equal
 
 JACOBI_TOL = 1e-15
 JACOBI_MAX_SWEEPS = 100
@@ -162,7 +162,9 @@ def pca_weights_from_cov(C, nm, n_factors, varimax, min_variance, min_share, fir
     min_variance, min_share : float, parameters of the retention rule.
     first_only : bool, the "pca1" variant ``|v_1| / sum |v_1|``.
     out : float64, its first ``nm`` entries receive the weights (sum 1; equal when all are 0).
-    work : float64 scratch of shape (>= 4, >= nm, >= nm), see :func:`make_pca_work`.
+    work : float64 scratch of shape (>= 4, >= nm, >= nm), see :func:`make_pca_work`; afterwards
+        (unless ``first_only``) ``work[3, 1, :nm]`` holds the variance explained by each retained
+        factor, NaN for the others.
     """
     if nm <= 1:
         if nm == 1:
@@ -235,14 +237,16 @@ def pca_weights_from_cov(C, nm, n_factors, varimax, min_variance, min_share, fir
             e += L[i, r] * L[i, r]
         explained[r] = e
         grand += e
+    for r in range(k, nm):  # factors not retained (read back by the nominal scheme's notes)
+        explained[r] = np.nan
     for a in range(nm):
         best = 0
         bval = -1.0
-        for r in range(k):
-            sc = L[a, r] * L[a, r] / (explained[r] if explained[r] > 0.0 else 1.0)
-            if sc > bval:
+        for r in range(k):  # the factor of the member's highest loading (Handbook §6.1 step 5)
+            sq = L[a, r] * L[a, r]
+            if sq > bval:
                 best = r
-                bval = sc
+                bval = sq
         fw = explained[best] / grand if grand > 0.0 else 1.0 / k
-        out[a] = fw * bval
+        out[a] = fw * bval / (explained[best] if explained[best] > 0.0 else 1.0)
     normalise_or_equal(out, nm)
