@@ -37,7 +37,8 @@ DS = _dataset()
 
 def _normalizer_option(name: str) -> dict:
     """Parameters a normalizer cannot do without, taken from the data: goalposts at the data's range,
-    and as reference unit the first unit observed and positive in every (reflected) column."""
+    as reference unit the first unit observed and positive in every (reflected) column, and as
+    targets one beyond each indicator's best value."""
     cls = NORMALIZERS.get_class(name)
     params = {}
     if "lower" in cls().get_params() and "upper" in cls().get_params():
@@ -48,6 +49,10 @@ def _normalizer_option(name: str) -> dict:
         reflected = v.where(~np.broadcast_to(cost, v.shape), v.min() + v.max() - v)
         positive = (reflected > 0).all(axis=1)
         params = {"ref": str(positive.index[positive.to_numpy()][0])}
+    if "targets" in cls().get_params():  # one beyond each indicator's best value (also for a constant one)
+        v = DS.values
+        params = {"targets": {c: float(v[c].max() + 1 if DS.framework.node(c).direction > 0 else v[c].min() - 1)
+                              for c in v.columns}}
     return {"name": name, **params}
 
 
