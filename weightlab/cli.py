@@ -245,35 +245,64 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Replications per chunk."),
                out: Path = typer.Option(..., "--out", help="Output directory."),
-               id_column: Optional[str] = IdOpt) -> None:
+               id_column: Optional[str] = IdOpt,
+               checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save the accumulators to this "
+                                                         "file every few seconds (resume with --resume)."),
+               resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run saved in this "
+                                                     "checkpoint (same inputs; the result is that of an unbroken run)."),
+               checkpoint_every: float = typer.Option(5.0, "--checkpoint-every", help="Seconds between checkpoints."),
+               until_converged: bool = typer.Option(False, "--until-converged", help="Run batches until every unit's "
+                                                    "median and band limits have a Monte Carlo standard error below "
+                                                    "--tolerance ranks (ignores --reps)."),
+               tolerance: float = typer.Option(0.5, "--tolerance", help="Standard error to reach, in ranks."),
+               max_reps: int = typer.Option(10_000_000, "--max-reps", help="Replications at most with "
+                                            "--until-converged."),
+               scheduler: str = typer.Option("threads", "--scheduler", help="threads (this machine's cores), local "
+                                             "(a Dask LocalCluster) or tcp://HOST:PORT (a Dask scheduler).")) -> None:
     """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit.
 
     Example: weightlab robustness data.csv -f framework.toml --spec spec.toml --reps 1000000 --seed 7 --out results/
+
+    Long runs: --checkpoint run.ckpt saves progress; after a crash, the same command with --resume run.ckpt
+    continues. --until-converged [--tolerance 0.5] [--max-reps N] stops when the bands are precise enough.
     """
     from .robustness.spec import UncertaintySpec
 
     ds = _load(data, framework, id_column)
     sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
     sp = sp.with_overrides(reps=reps, seed=seed)
+    until = None
+    if until_converged:
+        from .robustness.convergence import Convergence
+
+        until = Convergence(sp.outputs.quantiles, tolerance=tolerance, max_reps=max_reps)
     _run_robustness(ds, sp, threads, chunk_size, out, {"data": str(data), "framework": str(framework),
-                                                        "spec_file": str(spec) if spec else None})
+                                                        "spec_file": str(spec) if spec else None},
+                    dict(checkpoint=checkpoint, resume=resume, checkpoint_every=checkpoint_every, until=until,
+                         scheduler=scheduler))
 
 
-def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict):
+def _run_robustness(ds, spec, threads, chunk_size, out: Path, extra: dict, options: dict | None = None):
     from ._io import file_sha256
     from .robustness.engine import run
     from .robustness.output import write_results
 
+    options = options or {}
     start = time.perf_counter()
-    with _progress(spec.reps) as progress:
-        result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=progress)
+    total = options["until"].max_reps if options.get("until") is not None else spec.reps
+    with _progress(total) as progress:
+        result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=progress, **options)
     if extra.get("spec_file"):
         extra["spec_sha256"] = file_sha256(extra["spec_file"])
     extra["wall_time_s"] = time.perf_counter() - start
     paths = write_results(result, out, extra)
     m = result.manifest
-    typer.echo(f"{spec.reps:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads); "
+    typer.echo(f"{m['reps']:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads); "
                f"uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
+    if "stopping" in m:
+        st = m["stopping"]
+        typer.echo(f"{'converged' if st['converged'] else 'NOT converged'} after {st['batches']} batches: largest "
+                   f"standard error {st['largest_se']:.3f} ranks (tolerance {st['tolerance']})")
     cols = ["name", "nominal_rank", "median_rank"] + [c for c in result.ranks.columns
                                                      if c.endswith("_rank") and c[1:3].isdigit()]
     typer.echo(result.ranks[cols + [c for c in result.ranks.columns if c.startswith("p_top")]].head(10)

@@ -11,6 +11,7 @@ any thread count and chunk size.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import numba
@@ -23,7 +24,9 @@ from . import kernels as K
 from .design import ArrayDesign, SobolDesign, StreamDesign
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
 from .ranking import make_rank_workspace, rank_buffers, rank_min_into
-from .results import PILOT_REPS, SCORE_BINS, Accumulators, RobustnessResult
+from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
+from .convergence import Convergence
+from .results import PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult
 from .spec import UncertaintySpec
 
 
@@ -109,41 +112,105 @@ class _Engine:
                        out, mode)
 
 
+class _LocalPool:
+    """The ``threads`` scheduler: chunks of blocks run on this machine's numba threads."""
+
+    def __init__(self, plan: Plan, design, threads: int | None) -> None:
+        self.plan, self.design = plan, design
+        self.eng = _Engine(plan, threads, max(len(v) for v in plan.factor_options.values()))
+        self.n_slots = self.eng.n_slots
+        self.out = _no_output(plan.kernel.n_units)
+
+    def __enter__(self) -> "_LocalPool":
+        self.eng.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.eng.__exit__(*exc)
+
+    def score_bins(self, reps: int) -> tuple[np.ndarray, np.ndarray]:
+        e = self.eng
+        return _score_bins(e.run_chunk, e.p, e.work, reps, e.n_slots, self.design, e.slots, self.out)
+
+    def counts(self, b0: int, b1: int, reps: int, bins: tuple) -> ChunkCounts:
+        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``)."""
+        for a in self.eng.slots:
+            a[:] = 0
+        rows = self.design.rows(b0 * K.BLOCK, min(reps, b1 * K.BLOCK))
+        self.eng.chunk(b0, b1, reps, rows, bins, self.out, K.ACCUMULATE)
+        return ChunkCounts.from_slots(*self.eng.slots)
+
+    def map_counts(self, ranges, reps: int, bins: tuple):
+        """``(b0, b1, counts)`` of each block range, in order (lazily: a caller may stop early)."""
+        for b0, b1 in ranges:
+            yield b0, b1, self.counts(b0, b1, reps, bins)
+
+
+def _open_pool(plan: Plan, design, threads: int | None, scheduler: str | None):
+    if scheduler in (None, "threads"):
+        return _LocalPool(plan, design, threads)
+    from .distributed import DaskPool
+
+    return DaskPool(plan, design, threads, scheduler)
+
+
 def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
-             progress: Callable[[int, int], None] | None = None, design=None) -> Accumulators:
+             progress: Callable[[int, int], None] | None = None, design=None, *,
+             checkpoint: str | Path | None = None, resume: str | Path | None = None,
+             checkpoint_every: float = 5.0, until: Convergence | None = None,
+             scheduler: str | None = None) -> Accumulators:
     """Run ``plan.spec.reps`` replications of ``design`` (default :func:`make_design`) and return
     the merged accumulators.
 
     ``chunk_size`` is rounded up to whole blocks of ``kernels.BLOCK`` replications.
+    ``checkpoint``: save the accumulators and the next block to this file at most every
+    ``checkpoint_every`` seconds and at the end (:mod:`weightlab.robustness.checkpoint`);
+    ``resume``: continue from such a file (the result is bit-identical to an unbroken run).
+    ``until``: run batches until the stopping rule of :class:`Convergence` holds (``plan.spec.reps``
+    is then ignored). ``scheduler``: ``"threads"`` (default), ``"local"`` (a Dask LocalCluster) or a
+    Dask scheduler address ``tcp://host:port`` (:mod:`weightlab.robustness.distributed`).
     """
     p = plan.kernel
     design = make_design(plan) if design is None else design
-    reps = plan.spec.reps
+    reps = plan.spec.reps if until is None else until.max_reps
     n = p.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
-    eng = _Engine(plan, threads, n_opts)
-    chunk_blocks = _chunk_blocks(chunk_size, eng.n_slots)
     n_blocks = -(-reps // K.BLOCK)
-    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = eng.slots
-    out = _no_output(n)
-    with eng:
-        bin_lo, bin_hi = _score_bins(eng.run_chunk, p, eng.work, reps, eng.n_slots, design, eng.slots, out)
-        bins = (bin_lo, SCORE_BINS / (bin_hi - bin_lo))
-        acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
-        b = 0
-        while b < n_blocks:
-            b1 = min(n_blocks, b + chunk_blocks)
-            for a in (rank_hist, score_hist, score_q, score_q2):
-                a[:] = 0
-            eng.chunk(b, b1, reps, design.rows(b * K.BLOCK, min(reps, b1 * K.BLOCK)), bins, out, K.ACCUMULATE)
-            acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
-            b = b1
+    fingerprint = run_fingerprint(plan, design, until)
+    state = load_checkpoint(resume, fingerprint) if resume is not None else None
+    saver = CheckpointWriter(checkpoint, fingerprint, checkpoint_every) if checkpoint is not None else None
+    with _open_pool(plan, design, threads, scheduler) as pool:
+        chunk_blocks = until.batch_blocks if until is not None else _chunk_blocks(chunk_size, pool.n_slots)
+        if state is None:
+            bin_lo, bin_hi = pool.score_bins(reps)
+            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
+            next_block = 0
+        else:
+            acc, next_block = state.accumulators, state.next_block
+            if until is not None:
+                until.restore(state.batch_quantiles)
+        bins = (acc.bin_lo, SCORE_BINS / (acc.bin_hi - acc.bin_lo))
+        if progress is not None and next_block:
+            progress(min(reps, next_block * K.BLOCK), reps)
+        done = next_block >= n_blocks or (until is not None and until.converged())
+        ranges = [(b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks)]
+        for b0, b1, counts in ([] if done else pool.map_counts(ranges, reps, bins)):
+            acc.add(counts)
+            next_block = b1
+            stop = False
+            if until is not None:
+                until.observe(counts.rank_hist)
+                stop = until.converged()
+            if saver is not None:
+                saver.maybe_save(acc, next_block, until)
             if progress is not None:
-                progress(min(reps, b * K.BLOCK), reps)
-    acc.nan_count += nan_count.sum(axis=0)
-    acc.choice_count += choice_count.sum(axis=0)
-    acc.reps = reps
+                progress(min(reps, b1 * K.BLOCK), reps)
+            if stop:
+                break
+    acc.reps = min(reps, next_block * K.BLOCK)
     acc.design = design.name
+    if saver is not None:
+        saver.maybe_save(acc, next_block, until, force=True)
     return acc
 
 
@@ -192,7 +259,9 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
 
 
 def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chunk_size: int | None = None,
-        progress: Callable[[int, int], None] | None = None) -> RobustnessResult:
+        progress: Callable[[int, int], None] | None = None, *, checkpoint: str | Path | None = None,
+        resume: str | Path | None = None, checkpoint_every: float = 5.0, until: Convergence | None = None,
+        scheduler: str | None = None) -> RobustnessResult:
     """Compile ``spec`` on ``dataset``, run it, and summarise the rank distributions.
 
     Parameters
@@ -200,19 +269,25 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     dataset : Dataset
     spec : UncertaintySpec
     threads : int, optional
-        Threads to use (default: numba's thread count, i.e. all cores).
+        Threads to use (default: numba's thread count, i.e. all cores; per worker with Dask).
     chunk_size : int, optional
         Replications per chunk between progress reports (default and maximum 16384 per thread).
     progress : callable (done, total), optional
+    checkpoint, resume, checkpoint_every, until, scheduler :
+        See :func:`run_plan`.
     """
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
     t1 = time.perf_counter()
-    acc = run_plan(plan, threads, chunk_size, progress)
+    acc = run_plan(plan, threads, chunk_size, progress, checkpoint=checkpoint, resume=resume,
+                   checkpoint_every=checkpoint_every, until=until, scheduler=scheduler)
     t2 = time.perf_counter()
-    timing = {"compile_plan_s": t1 - t0, "run_s": t2 - t1, "threads": _threads(threads),
-              "reps_per_s": spec.reps / (t2 - t1) if t2 > t1 else float("nan")}
-    return RobustnessResult.from_run(plan, acc, timing)
+    timing = {"compile_plan_s": t1 - t0, "run_s": t2 - t1, "threads": _threads(threads) if scheduler in (None, "threads")
+              else threads, "scheduler": scheduler or "threads",
+              "reps_per_s": acc.reps / (t2 - t1) if t2 > t1 else float("nan")}
+    if resume is not None:
+        timing["resumed_from"] = str(resume)
+    return RobustnessResult.from_run(plan, acc, timing, until)
 
 
 def debug_replication(plan: Plan, r: int, design=None) -> dict:

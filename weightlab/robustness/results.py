@@ -20,7 +20,7 @@ Summaries per unit:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -50,12 +50,35 @@ class Accumulators:
                    zeros_obj.copy(), np.zeros(n, dtype=np.int64),
                    np.zeros((n_factors, n_options), dtype=np.int64), bin_lo, bin_hi)
 
-    def add_chunk(self, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray) -> None:
-        """Add one chunk's per-slot counts and sums into the totals (exact integer arithmetic)."""
-        self.rank_hist += rank_hist.sum(axis=0, dtype=np.int64)
-        self.score_hist += score_hist.sum(axis=0, dtype=np.int64)
-        self.score_q += q.sum(axis=0).astype(object)
-        self.score_q2 += np.array([sum(int(v) for v in col) for col in q2.T], dtype=object)
+    def add(self, c: "ChunkCounts") -> None:
+        """Add one chunk's counts and sums into the totals (exact integer arithmetic)."""
+        self.rank_hist += c.rank_hist
+        self.score_hist += c.score_hist
+        self.score_q += c.score_q
+        self.score_q2 += c.score_q2
+        self.nan_count += c.nan_count
+        self.choice_count += c.choice_count
+
+
+class ChunkCounts(NamedTuple):
+    """The integer counts and sums of one chunk of replications (per-thread slots added up): what a
+    thread pool or a Dask worker returns and :meth:`Accumulators.add` adds."""
+
+    rank_hist: np.ndarray  # (n, n) int64
+    score_hist: np.ndarray  # (n, bins) int64
+    score_q: np.ndarray  # (n,) object (Python ints)
+    score_q2: np.ndarray
+    nan_count: np.ndarray  # (n,) int64
+    choice_count: np.ndarray  # (factors, options) int64
+
+    @classmethod
+    def from_slots(cls, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray,
+                   nan_count: np.ndarray, choice_count: np.ndarray) -> "ChunkCounts":
+        """Add up per-slot arrays (leading slot axis); ``q2`` per slot may be near 2**63, so it is
+        summed in Python integers."""
+        return cls(rank_hist.sum(axis=0, dtype=np.int64), score_hist.sum(axis=0, dtype=np.int64),
+                   q.sum(axis=0).astype(object), np.array([sum(int(v) for v in col) for col in q2.T], dtype=object),
+                   nan_count.sum(axis=0), choice_count.sum(axis=0))
 
 
 def nominal_build(plan):
@@ -122,7 +145,7 @@ class RobustnessResult:
     accumulators: Accumulators | None = None
 
     @classmethod
-    def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any]) -> "RobustnessResult":
+    def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any], until=None) -> "RobustnessResult":
         ds, spec, kp = plan.dataset, plan.spec, plan.kernel
         nominal = nominal_build(plan)
         N = acc.reps
@@ -151,6 +174,10 @@ class RobustnessResult:
                 out[f"{_pct(q)}_score"] = _score_quantile(acc.score_hist, q, acc.bin_lo, acc.bin_hi)
         out["sd_score"] = np.sqrt(np.maximum(var_q, 0.0)) * scale
         out["rank_shift"] = out["nominal_rank"] - out["median_rank"]
+        if until is not None:  # batch-means standard errors of the quantiles (convergence.py)
+            se = until.standard_errors()
+            for j, q in enumerate(until.quantiles):
+                out["median_rank_se" if q == 0.5 else f"{_pct(q)}_rank_se"] = se[:, j]
         out = out.sort_values(["median_rank", "nominal_rank", "unit"], kind="stable").reset_index(drop=True)
         freq = pd.DataFrame(hist, index=pd.Index(ds.units, name="unit"), columns=[str(r) for r in ranks_axis])
         rows = []
@@ -175,4 +202,6 @@ class RobustnessResult:
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
             **timing,
         }
+        if until is not None:
+            manifest["stopping"] = until.describe()
         return cls(out, freq, pd.DataFrame(rows), manifest, acc)
