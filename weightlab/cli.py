@@ -323,7 +323,9 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
                 threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                 out: Path = typer.Option(..., "--out", help="Output directory."),
-                id_column: Optional[str] = IdOpt) -> None:
+                id_column: Optional[str] = IdOpt,
+                scheduler: str = typer.Option("threads", "--scheduler", help="threads, local (a Dask LocalCluster) "
+                                              "or tcp://HOST:PORT (a Dask scheduler).")) -> None:
     """Which choice moves the ranks: first-order and total Sobol' indices of every uncertain factor,
     for the whole ranking and for every unit, with bootstrap intervals and a dummy factor.
 
@@ -334,10 +336,12 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
     ds = _load(data, framework, id_column)
     sp = UncertaintySpec.from_toml(spec) if spec else UncertaintySpec()
     _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, out,
-                     {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None})
+                     {"data": str(data), "framework": str(framework), "spec_file": str(spec) if spec else None},
+                     scheduler)
 
 
-def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, out: Path, extra: dict):
+def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, out: Path, extra: dict,
+                     scheduler: str = "threads"):
     from ._io import file_sha256
     from .robustness.output import write_sensitivity
     from .robustness.sensitivity import run_sensitivity
@@ -345,7 +349,7 @@ def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, ou
     start = time.perf_counter()
     with _progress(None, "evaluations") as progress:
         result = run_sensitivity(ds, spec, base_samples=base_samples, n_boot=n_boot, seed=seed, threads=threads,
-                                 progress=progress)
+                                 progress=progress, scheduler=scheduler)
     if extra.get("spec_file"):
         extra["spec_sha256"] = file_sha256(extra["spec_file"])
     extra["wall_time_s"] = time.perf_counter() - start

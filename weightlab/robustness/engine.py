@@ -145,8 +145,20 @@ class _LocalPool:
         for b0, b1 in ranges:
             yield b0, b1, self.counts(b0, b1, reps, bins)
 
+    def store(self, b0: int, b1: int, n_rows: int, scores: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Ranks (and scores) of rows ``b0 * BLOCK .. min(n_rows, b1 * BLOCK) - 1`` of the design."""
+        r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
+        out = (np.empty((r1 - r0, self.plan.kernel.n_units), dtype=np.int32),
+               np.empty((r1 - r0 if scores else 0, self.plan.kernel.n_units)))
+        self.eng.chunk(b0, b1, n_rows, self.design.rows(r0, r1), self.eng.no_bins, out, K.STORE)
+        return out[0], (out[1] if scores else None)
 
-def _open_pool(plan: Plan, design, threads: int | None, scheduler: str | None):
+    def map_store(self, ranges, n_rows: int, scores: bool):
+        for b0, b1 in ranges:
+            yield b0, b1, self.store(b0, b1, n_rows, scores)
+
+
+def _open_pool(plan: Plan, design, threads: int | None, scheduler):
     if scheduler in (None, "threads"):
         return _LocalPool(plan, design, threads)
     from .distributed import DaskPool
@@ -158,7 +170,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
              progress: Callable[[int, int], None] | None = None, design=None, *,
              checkpoint: str | Path | None = None, resume: str | Path | None = None,
              checkpoint_every: float = 5.0, until: Convergence | None = None,
-             scheduler: str | None = None) -> Accumulators:
+             scheduler=None) -> Accumulators:
     """Run ``plan.spec.reps`` replications of ``design`` (default :func:`make_design`) and return
     the merged accumulators.
 
@@ -168,7 +180,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     ``resume``: continue from such a file (the result is bit-identical to an unbroken run).
     ``until``: run batches until the stopping rule of :class:`Convergence` holds (``plan.spec.reps``
     is then ignored). ``scheduler``: ``"threads"`` (default), ``"local"`` (a Dask LocalCluster) or a
-    Dask scheduler address ``tcp://host:port`` (:mod:`weightlab.robustness.distributed`).
+    Dask scheduler address ``tcp://host:port`` or a ``distributed.Client``
+    (:mod:`weightlab.robustness.distributed`).
     """
     p = plan.kernel
     design = make_design(plan) if design is None else design
@@ -215,8 +228,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
 
 
 def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False, threads: int | None = None,
-             chunk_size: int | None = None, progress: Callable[[int, int], None] | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None]:
+             chunk_size: int | None = None, progress: Callable[[int, int], None] | None = None,
+             scheduler: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Evaluate every row of a design (SALib's *evaluate* step): each replication's ranks, and scores.
 
     Parameters
@@ -228,6 +241,8 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
         Rows to evaluate (default: all of the design's).
     scores : bool, default=False
         Also return the scores (``n_rows x n_units`` float64).
+    scheduler : str, optional
+        As in :func:`run_plan`.
 
     Returns
     -------
@@ -242,17 +257,15 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
     n = p.n_units
     ranks = np.empty((n_rows, n), dtype=np.int32)
     score_out = np.empty((n_rows if scores else 0, n))
-    eng = _Engine(plan, threads, max(len(v) for v in plan.factor_options.values()))
-    chunk_blocks = _chunk_blocks(chunk_size, eng.n_slots)
-    n_blocks = -(-n_rows // K.BLOCK)
-    with eng:
-        b = 0
-        while b < n_blocks:
-            b1 = min(n_blocks, b + chunk_blocks)
-            r0, r1 = b * K.BLOCK, min(n_rows, b1 * K.BLOCK)
-            out = (ranks[r0:r1], score_out[r0:r1] if scores else score_out)
-            eng.chunk(b, b1, n_rows, design.rows(r0, r1), eng.no_bins, out, K.STORE)
-            b = b1
+    with _open_pool(plan, design, threads, scheduler) as pool:
+        chunk_blocks = _chunk_blocks(chunk_size, pool.n_slots)
+        n_blocks = -(-n_rows // K.BLOCK)
+        ranges = [(b, min(n_blocks, b + chunk_blocks)) for b in range(0, n_blocks, chunk_blocks)]
+        for b0, b1, (r, s) in pool.map_store(ranges, n_rows, scores):
+            r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
+            ranks[r0:r1] = r
+            if scores:
+                score_out[r0:r1] = s
             if progress is not None:
                 progress(r1, n_rows)
     return ranks, (score_out if scores else None)
@@ -261,7 +274,7 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
 def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chunk_size: int | None = None,
         progress: Callable[[int, int], None] | None = None, *, checkpoint: str | Path | None = None,
         resume: str | Path | None = None, checkpoint_every: float = 5.0, until: Convergence | None = None,
-        scheduler: str | None = None) -> RobustnessResult:
+        scheduler=None) -> RobustnessResult:
     """Compile ``spec`` on ``dataset``, run it, and summarise the rank distributions.
 
     Parameters
@@ -283,7 +296,8 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
                    checkpoint_every=checkpoint_every, until=until, scheduler=scheduler)
     t2 = time.perf_counter()
     timing = {"compile_plan_s": t1 - t0, "run_s": t2 - t1, "threads": _threads(threads) if scheduler in (None, "threads")
-              else threads, "scheduler": scheduler or "threads",
+              else threads, "scheduler": scheduler if isinstance(scheduler, str) else "threads" if scheduler is None
+              else "dask client",
               "reps_per_s": acc.reps / (t2 - t1) if t2 > t1 else float("nan")}
     if resume is not None:
         timing["resumed_from"] = str(resume)

@@ -81,6 +81,11 @@ class ChunkCounts(NamedTuple):
                    nan_count.sum(axis=0), choice_count.sum(axis=0))
 
 
+def add_counts(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
+    """The counts of two chunks together (exact)."""
+    return ChunkCounts(*(x + y for x, y in zip(a, b)))
+
+
 def nominal_build(plan):
     """The nominal index of a plan's spec: the first option of every choice, unperturbed weights."""
     from ..index import build_index
