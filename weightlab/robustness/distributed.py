@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
+TASK_CHUNKS = 4  # default task: this many default chunks of a worker
 _POOLS: dict = {}  # token -> the worker's _LocalPool of the current run
 _LOCK = threading.Lock()  # one kernel call at a time per worker process (numba's thread pool)
 
@@ -117,8 +118,9 @@ class DaskPool:
                 workers = self.client.scheduler_info()["workers"]
             self.n_workers = len(workers)
             self.payload = self.client.scatter((uuid.uuid4().hex, plan, design, threads), broadcast=True)
-            # chunks sized for the smallest worker (a worker with fewer numba threads splits them)
-            self.n_slots = threads or min(w["nthreads"] for w in workers.values())
+            # a task holds TASK_CHUNKS of the smallest worker's chunks (a worker splits a task into chunks
+            # that fit its per-thread counters): fewer, larger results to send and add
+            self.n_slots = TASK_CHUNKS * (threads or min(w["nthreads"] for w in workers.values()))
         except BaseException:
             self.close()
             raise
