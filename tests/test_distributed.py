@@ -69,7 +69,8 @@ def test_cli_scheduler_local_writes_the_threads_result(tmp_path):
     (tmp_path / "s.toml").write_text('seed = 9\nreps = 3000\n[weights]\nperturb = "uniform"\nspread = 0.4\n')
     args = [str(tmp_path / "d.csv"), "-f", str(tmp_path / "f.toml"), "--spec", str(tmp_path / "s.toml")]
     assert main(["robustness", *args, "--out", str(tmp_path / "a")]) == 0
-    assert main(["robustness", *args, "--scheduler", "local", "--chunk-size", "1024", "--out", str(tmp_path / "b")]) == 0
+    assert main(["robustness", *args, "--scheduler", "local", "--chunk-size", "1024",
+                 "--out", str(tmp_path / "b")]) == 0
     for name in ("ranks.csv", "choice_shares.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / name), pd.read_csv(tmp_path / "b" / name))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "rank_frequency.parquet"),

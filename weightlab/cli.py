@@ -249,7 +249,7 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save the accumulators to this "
                                                          "file every few seconds (resume with --resume)."),
                resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run saved in this "
-                                                     "checkpoint (same inputs; the result is that of an unbroken run)."),
+                                                     "checkpoint (same inputs; the result is an unbroken run's)."),
                checkpoint_every: float = typer.Option(5.0, "--checkpoint-every", help="Seconds between checkpoints."),
                until_converged: bool = typer.Option(False, "--until-converged", help="Run batches until every unit's "
                                                     "median and band limits have a Monte Carlo standard error below "

@@ -24,9 +24,10 @@ import numpy as np
 from .._io import atomic_path
 from ..errors import InputError
 from . import kernels as K
+from .bands import RankBands
 from .results import PILOT_REPS, SCORE_BINS, Accumulators
 
-FORMAT = "weightlab-checkpoint-1"
+FORMAT = "weightlab-checkpoint-2"
 
 
 def run_fingerprint(plan, design, until=None) -> str:
@@ -55,11 +56,13 @@ class RunState(NamedTuple):
 
 def save_checkpoint(path: str | Path, fingerprint: str, acc: Accumulators, next_block: int, until=None) -> None:
     """Write a checkpoint atomically (temporary file in the same directory, then ``os.replace``)."""
-    meta = {"format": FORMAT, "fingerprint": fingerprint, "next_block": int(next_block), "design": acc.design}
+    meta = {"format": FORMAT, "fingerprint": fingerprint, "next_block": int(next_block), "design": acc.design,
+            "second_pass_units": acc.second_pass_units}
     batches = until.batch_quantiles if until is not None else np.zeros((0, 0, 0), dtype=np.int32)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), rank_hist=acc.rank_hist, score_hist=acc.score_hist,
+            np.savez(fh, meta=np.array(json.dumps(meta)), rank_counts=acc.rank_counts, band_lo=acc.bands.lo,
+                     band_width=acc.bands.width, outside=acc.outside, score_hist=acc.score_hist,
                      score_q=np.array([str(v) for v in acc.score_q]), score_q2=np.array([str(v) for v in acc.score_q2]),
                      nan_count=acc.nan_count, choice_count=acc.choice_count, bin_lo=acc.bin_lo, bin_hi=acc.bin_hi,
                      batch_quantiles=batches)
@@ -83,9 +86,10 @@ def load_checkpoint(path: str | Path, fingerprint: str) -> RunState:
         raise InputError(f"--resume {path} was written for other inputs (data, framework, spec, seed, replications "
                          f"or stopping rule differ): resume with the same inputs, or start afresh without --resume.")
     to_int = np.vectorize(int, otypes=[object])
-    acc = Accumulators(arrays["rank_hist"], arrays["score_hist"], to_int(arrays["score_q"]),
-                       to_int(arrays["score_q2"]), arrays["nan_count"], arrays["choice_count"], arrays["bin_lo"],
-                       arrays["bin_hi"], design=meta["design"])
+    acc = Accumulators(arrays["rank_counts"], RankBands(arrays["band_lo"], arrays["band_width"]),
+                       arrays["score_hist"], to_int(arrays["score_q"]), to_int(arrays["score_q2"]),
+                       arrays["nan_count"], arrays["choice_count"], arrays["bin_lo"], arrays["bin_hi"],
+                       arrays["outside"], design=meta["design"], second_pass_units=int(meta["second_pass_units"]))
     return RunState(acc, int(meta["next_block"]), arrays["batch_quantiles"])
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .kernels import BLOCK
-from .results import histogram_quantile
+from .bands import RankBands, band_quantiles
 
 BATCH_REPS = 4096  # replications per batch (32 blocks)
 MIN_BATCHES = 20  # batches before the rule is first checked
@@ -69,10 +69,12 @@ class Convergence:
         self.max_reps = batches * self.batch_reps
         self._batches: list[np.ndarray] = []
 
-    def observe(self, rank_hist: np.ndarray) -> None:
-        """Add one batch: its (units x ranks) histogram."""
-        self._batches.append(np.stack([histogram_quantile(rank_hist, q) for q in self.quantiles], axis=1)
-                             .astype(np.int32))
+    def observe(self, rank_counts: np.ndarray, bands: RankBands) -> None:
+        """Add one batch: its rank counts in ``bands`` (with rank bands, a batch's ranks outside a
+        unit's band are left out of its estimate: they only steer the stopping rule; the run's own
+        quantiles are exact)."""
+        qs = np.array(self.quantiles)
+        self._batches.append(band_quantiles(rank_counts, bands.off, bands.lo, qs).astype(np.int32))
 
     def restore(self, batch_quantiles: np.ndarray) -> None:
         """Continue from the batch estimates of a checkpoint."""

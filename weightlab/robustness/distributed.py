@@ -1,8 +1,9 @@
 """Dask schedulers of the Monte Carlo engine: chunks of blocks run on the workers of a cluster.
 
-``--scheduler local`` (``scheduler="local"``) starts a :class:`distributed.LocalCluster` on this machine (one worker
-process per core, one thread each); ``--scheduler tcp://HOST:PORT`` connects to a running
-scheduler; from Python, ``scheduler`` may also be a :class:`distributed.Client` (left open). The plan and the design are sent to every worker once (``Client.scatter(...,
+``--scheduler local`` (``scheduler="local"``) starts a :class:`distributed.LocalCluster` on this
+machine (one worker process per core, one thread each); ``--scheduler tcp://HOST:PORT`` connects to a running
+scheduler; from Python, ``scheduler`` may also be a :class:`distributed.Client` (left open). The
+plan and the design are sent to every worker once (``Client.scatter(...,
 broadcast=True)``); each worker builds its workspaces and loads the compiled kernels once (kept
 in this module's ``_POOLS`` for the run's token) and returns, for a chunk of blocks, the integer
 counts of :class:`~weightlab.robustness.results.ChunkCounts`, which the client adds. Replications
@@ -85,7 +86,7 @@ def _pieces(pool, b0: int, b1: int):
     return [(b, min(b1, b + step)) for b in range(b0, b1, step)]
 
 
-def _worker_counts(payload, b0: int, b1: int, reps: int, bins: tuple):
+def _worker_counts(payload, b0: int, b1: int, reps: int, bins: tuple, bands):
     from .results import add_counts
 
     with _LOCK:
@@ -93,7 +94,7 @@ def _worker_counts(payload, b0: int, b1: int, reps: int, bins: tuple):
         with pool:
             total = None
             for c0, c1 in _pieces(pool, b0, b1):
-                c = pool.counts(c0, c1, reps, bins)
+                c = pool.counts(c0, c1, reps, bins, bands)
                 total = c if total is None else add_counts(total, c)
             return total
 
@@ -158,9 +159,9 @@ class DaskPool:
             for _, fut in pending:
                 fut.cancel()
 
-    def map_counts(self, ranges, reps: int, bins: tuple):
+    def map_counts(self, ranges, reps: int, bins: tuple, bands):
         def submit(r):
-            return self.client.submit(_worker_counts, self.payload, r[0], r[1], reps, bins, pure=False)
+            return self.client.submit(_worker_counts, self.payload, r[0], r[1], reps, bins, bands, pure=False)
 
         for (b0, b1), counts in self._ordered(submit, ranges):
             yield b0, b1, counts

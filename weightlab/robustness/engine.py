@@ -26,7 +26,9 @@ from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
 from .ranking import make_rank_workspace, rank_buffers, rank_min_into
 from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
 from .convergence import Convergence
-from .results import PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult
+from .bands import BAND_UNITS, RankBands, merge_redo
+from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
+                      empty_outside)
 from .spec import UncertaintySpec
 
 
@@ -86,10 +88,14 @@ class _Engine:
         n, t = p.n_units, self.n_slots
         # per-slot counts are uint16 (much faster to scatter into); a chunk has at most
         # MAX_REPS_PER_SLOT replications per slot, so they cannot overflow before being flushed
-        self.slots = (np.zeros((t, n, n), dtype=np.uint16), np.zeros((t, n, SCORE_BINS), dtype=np.uint16),
+        # the rank counts' slot (t, n, n) or (t, 1, band total) is allocated by set_bands
+        self.slots = (np.zeros((t, 1, 0), dtype=np.uint16), np.zeros((t, n, SCORE_BINS), dtype=np.uint16),
                       np.zeros((t, n), dtype=np.int64), np.zeros((t, n), dtype=np.int64),
                       np.zeros((t, n), dtype=np.int64),
-                      np.zeros((t, len(plan.factor_options), n_opts), dtype=np.int64))
+                      np.zeros((t, len(plan.factor_options), n_opts), dtype=np.int64),
+                      np.zeros((t, 3, n), dtype=np.int64))
+        self.bands: RankBands | None = None
+        self.band_arrays = RankBands.dense(n).kernel_arrays()
         self.run_chunk = K.kernels_for(p).run_chunk
         self.work = (K.make_workspaces(p, t), rank_buffers(n, t))
         self.no_ranges = (np.zeros((t, n)), np.zeros((t, n)))
@@ -107,8 +113,22 @@ class _Engine:
         self.blas.__exit__(*exc)
         numba.set_num_threads(self.previous)
 
+    def set_bands(self, bands: RankBands) -> None:
+        """Count ranks in ``bands`` from now on (a dense histogram when they are 1..n everywhere)."""
+        if self.bands is not None and np.array_equal(bands.lo, self.bands.lo) and np.array_equal(
+                bands.width, self.bands.width):
+            return
+        t, n = self.n_slots, self.p.n_units
+        shape = (t, n, n) if bands.is_dense else (t, 1, bands.total)
+        self.slots = (np.zeros(shape, dtype=np.uint16),) + self.slots[1:]
+        self.bands, self.band_arrays = bands, bands.kernel_arrays()
+
+    @property
+    def acc(self) -> tuple:
+        return self.slots + (self.band_arrays,)
+
     def chunk(self, b0: int, b1: int, reps: int, rows: np.ndarray, bins: tuple, out: tuple, mode: int) -> None:
-        self.run_chunk(self.p, *self.work, b0, b1, reps, self.n_slots, rows, self.slots, bins, self.no_ranges,
+        self.run_chunk(self.p, *self.work, b0, b1, reps, self.n_slots, rows, self.acc, bins, self.no_ranges,
                        out, mode)
 
 
@@ -130,20 +150,22 @@ class _LocalPool:
 
     def score_bins(self, reps: int) -> tuple[np.ndarray, np.ndarray]:
         e = self.eng
-        return _score_bins(e.run_chunk, e.p, e.work, reps, e.n_slots, self.design, e.slots, self.out)
+        return _score_bins(e.run_chunk, e.p, e.work, reps, e.n_slots, self.design, e.acc, self.out)
 
-    def counts(self, b0: int, b1: int, reps: int, bins: tuple) -> ChunkCounts:
-        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``)."""
+    def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
+        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""
+        self.eng.set_bands(bands)
         for a in self.eng.slots:
             a[:] = 0
+        self.eng.slots[-1][:, 1] = NO_OUTSIDE_MIN
         rows = self.design.rows(b0 * K.BLOCK, min(reps, b1 * K.BLOCK))
         self.eng.chunk(b0, b1, reps, rows, bins, self.out, K.ACCUMULATE)
         return ChunkCounts.from_slots(*self.eng.slots)
 
-    def map_counts(self, ranges, reps: int, bins: tuple):
+    def map_counts(self, ranges, reps: int, bins: tuple, bands: RankBands):
         """``(b0, b1, counts)`` of each block range, in order (lazily: a caller may stop early)."""
         for b0, b1 in ranges:
-            yield b0, b1, self.counts(b0, b1, reps, bins)
+            yield b0, b1, self.counts(b0, b1, reps, bins, bands)
 
     def store(self, b0: int, b1: int, n_rows: int, scores: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Ranks (and scores) of rows ``b0 * BLOCK .. min(n_rows, b1 * BLOCK) - 1`` of the design."""
@@ -166,11 +188,39 @@ def _open_pool(plan: Plan, design, threads: int | None, scheduler):
     return DaskPool(plan, design, threads, scheduler)
 
 
+def _pilot_bands(pool, reps: int, n: int) -> RankBands:
+    """Rank bands from the ranks of the first ``PILOT_REPS`` replications (:mod:`.bands`), one
+    block at a time (a block's ranks are 128 x n int32)."""
+    blocks = -(-min(reps, PILOT_REPS) // K.BLOCK)
+    rmin, rmax = np.full(n, n + 1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for _, _, (ranks, _) in pool.map_store([(b, b + 1) for b in range(blocks)], reps, False):
+        rmin = np.minimum(rmin, ranks.min(axis=0))
+        rmax = np.maximum(rmax, ranks.max(axis=0))
+    return RankBands.from_pilot(rmin, rmax, n)
+
+
+def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps: int, bins: tuple) -> None:
+    """Count again, over blocks ``0 .. n_blocks - 1``, the ranks of the units that had ranks outside
+    their bands, in bands that hold all of them; merge those counts into ``acc`` (exact result)."""
+    redo = acc.outside[0] > 0
+    b = acc.bands
+    lo = np.where(redo, np.minimum(b.lo, acc.outside[1]), 1)
+    hi = np.where(redo, np.maximum(b.lo + b.width - 1, acc.outside[2]), 0)
+    redo_bands = RankBands(lo.astype(np.int64), (hi - lo + 1).astype(np.int64))
+    counts = np.zeros(redo_bands.total, dtype=np.int64)
+    ranges = [(b0, min(n_blocks, b0 + chunk_blocks)) for b0 in range(0, n_blocks, chunk_blocks)]
+    for _, _, c in pool.map_counts(ranges, reps, bins, redo_bands):
+        counts += c.rank_counts
+    acc.bands, acc.rank_counts = merge_redo(acc.bands, acc.rank_counts, redo, redo_bands, counts)
+    acc.second_pass_units = int(redo.sum())
+    acc.outside = empty_outside(acc.bands.lo.shape[0])
+
+
 def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
              progress: Callable[[int, int], None] | None = None, design=None, *,
              checkpoint: str | Path | None = None, resume: str | Path | None = None,
              checkpoint_every: float = 5.0, until: Convergence | None = None,
-             scheduler=None) -> Accumulators:
+             scheduler=None, bands: bool | None = None) -> Accumulators:
     """Run ``plan.spec.reps`` replications of ``design`` (default :func:`make_design`) and return
     the merged accumulators.
 
@@ -181,7 +231,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     ``until``: run batches until the stopping rule of :class:`Convergence` holds (``plan.spec.reps``
     is then ignored). ``scheduler``: ``"threads"`` (default), ``"local"`` (a Dask LocalCluster) or a
     Dask scheduler address ``tcp://host:port`` or a ``distributed.Client``
-    (:mod:`weightlab.robustness.distributed`).
+    (:mod:`weightlab.robustness.distributed`). ``bands``: count ranks in per-unit bands
+    (:mod:`weightlab.robustness.bands`; default: above ``BAND_UNITS`` units) or densely.
     """
     p = plan.kernel
     design = make_design(plan) if design is None else design
@@ -196,7 +247,9 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
         chunk_blocks = until.batch_blocks if until is not None else _chunk_blocks(chunk_size, pool.n_slots)
         if state is None:
             bin_lo, bin_hi = pool.score_bins(reps)
-            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
+            use_bands = n > BAND_UNITS if bands is None else bands
+            rank_bands = _pilot_bands(pool, reps, n) if use_bands else RankBands.dense(n)
+            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands)
             next_block = 0
         else:
             acc, next_block = state.accumulators, state.next_block
@@ -207,12 +260,12 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             progress(min(reps, next_block * K.BLOCK), reps)
         done = next_block >= n_blocks or (until is not None and until.converged())
         ranges = [(b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks)]
-        for b0, b1, counts in ([] if done else pool.map_counts(ranges, reps, bins)):
+        for b0, b1, counts in ([] if done else pool.map_counts(ranges, reps, bins, acc.bands)):
             acc.add(counts)
             next_block = b1
             stop = False
             if until is not None:
-                until.observe(counts.rank_hist)
+                until.observe(counts.rank_counts, acc.bands)
                 stop = until.converged()
             if saver is not None:
                 saver.maybe_save(acc, next_block, until)
@@ -220,6 +273,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                 progress(min(reps, b1 * K.BLOCK), reps)
             if stop:
                 break
+        if acc.outside[0].any():
+            _exact_pass(pool, acc, next_block, chunk_blocks, reps, bins)
     acc.reps = min(reps, next_block * K.BLOCK)
     acc.design = design.name
     if saver is not None:
@@ -295,9 +350,9 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     acc = run_plan(plan, threads, chunk_size, progress, checkpoint=checkpoint, resume=resume,
                    checkpoint_every=checkpoint_every, until=until, scheduler=scheduler)
     t2 = time.perf_counter()
-    timing = {"compile_plan_s": t1 - t0, "run_s": t2 - t1, "threads": _threads(threads) if scheduler in (None, "threads")
-              else threads, "scheduler": scheduler if isinstance(scheduler, str) else "threads" if scheduler is None
-              else "dask client",
+    local = scheduler is None or scheduler == "threads"
+    timing = {"compile_plan_s": t1 - t0, "run_s": t2 - t1, "threads": _threads(threads) if local else threads,
+              "scheduler": "threads" if local else scheduler if isinstance(scheduler, str) else "dask client",
               "reps_per_s": acc.reps / (t2 - t1) if t2 > t1 else float("nan")}
     if resume is not None:
         timing["resumed_from"] = str(resume)

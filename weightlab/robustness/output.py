@@ -27,7 +27,8 @@ def write_results(result: RobustnessResult, out_dir: str | Path, extra: dict | N
     paths = [out_dir / "ranks.csv", out_dir / "rank_frequency.parquet", out_dir / "choice_shares.csv",
              out_dir / "manifest.json"]
     write_table_atomic(with_note(result.ranks, label), paths[0], "csv")
-    write_table_atomic(result.rank_frequency, paths[1], "parquet", index=True)
+    long = list(result.rank_frequency.columns) == ["unit", "rank", "count"]  # many units: sparse long format
+    write_table_atomic(result.rank_frequency, paths[1], "parquet", index=not long)
     write_table_atomic(with_note(result.choice_shares, label), paths[2], "csv")
     manifest = {**result.manifest, "versions": package_versions(), **(extra or {}),
                 "files": [p.name for p in paths]}
