@@ -118,3 +118,32 @@ def test_sigkill_at_a_random_point_then_resume_is_bit_identical(tmp_path):
     assert 0 < state.next_block < reps // 128  # killed in the middle
     resumed = run_plan(plan, threads=2, resume=ckpt)
     assert_same(run_plan(plan, threads=2), resumed)
+
+
+
+def test_cold_cache_notice_once_on_stderr_and_silent_when_cached(tmp_path, capsys):
+    """A cached kernel in a fresh module: cold before its first call (one notice on stderr, even
+    when stderr is not a terminal), warm after it, and warm in a new process that finds the cache."""
+    from weightlab.robustness import jit
+
+    (tmp_path / "tiny_kernel.py").write_text("import numba\n@numba.njit(cache=True)\ndef f(x):\n    return x + 1\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import tiny_kernel\n"
+            "from weightlab.robustness.jit import is_cold\n"
+            "cold = is_cold(tiny_kernel.f); tiny_kernel.f(1); print(cold, is_cold(tiny_kernel.f))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True)
+            for _ in range(2)]
+    assert [r.stdout.split() for r in runs] == [["True", "False"], ["False", "False"]]
+    monkey = jit._NOTIFIED
+    try:
+        jit._NOTIFIED = False
+
+        class Cold:  # a dispatcher with nothing compiled and no cache
+            signatures = []
+            _cache = None
+
+        assert jit.notify_if_cold(Cold()) and not jit.notify_if_cold(Cold())  # once per process
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and "compiling the Monte Carlo kernels" in err[0]
+    finally:
+        jit._NOTIFIED = monkey

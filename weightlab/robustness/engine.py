@@ -26,6 +26,7 @@ from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
 from .ranking import make_rank_workspace, rank_buffers, rank_min_into
 from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
 from .convergence import Convergence
+from .jit import notify_if_cold
 from .bands import BAND_UNITS, RankBands, merge_redo
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
                       empty_outside)
@@ -97,6 +98,7 @@ class _Engine:
         self.bands: RankBands | None = None
         self.band_arrays = RankBands.dense(n).kernel_arrays()
         self.run_chunk = K.kernels_for(p).run_chunk
+        notify_if_cold(self.run_chunk)
         self.work = (K.make_workspaces(p, t), rank_buffers(n, t))
         self.no_ranges = (np.zeros((t, n)), np.zeros((t, n)))
         self.no_bins = (np.zeros(n), np.ones(n))
