@@ -415,12 +415,13 @@ def _count_columns(hist, idx, nq, n, base):
             h[np.uint32(idx[q, i] - base)] += 1
 
 
-@nb.njit(inline="always")
+@nb.njit(cache=True)
 def _count_bands(flat, off, lo, width, outside, R, nq, n):
     """``flat[off[i] + rank - lo[i]] += 1`` for the ranks of unit i inside its band ``[lo[i], lo[i] +
     width[i])`` (rows ``q < nq``); a rank outside is counted in ``outside[0, i]`` and widens
     ``[outside[1, i], outside[2, i]]``, the range of unit i's ranks outside its band (the engine then
-    counts those units again, exactly, in a second pass)."""
+    counts those units again, exactly, in a second pass). Compiled apart, not inlined: the dense
+    path of :func:`_add_block` keeps its code."""
     for i in range(n):
         o, b, w = off[i], lo[i], width[i]
         for q in range(nq):
