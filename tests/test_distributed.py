@@ -75,3 +75,12 @@ def test_cli_scheduler_local_writes_the_threads_result(tmp_path):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / name), pd.read_csv(tmp_path / "b" / name))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "rank_frequency.parquet"),
                                   pd.read_parquet(tmp_path / "b" / "rank_frequency.parquet"))
+
+
+def test_repeated_runs_on_one_client_do_not_lose_the_scattered_plan(client):
+    """Each run scatters its plan under its own key: an earlier run's payload being released must not
+    take the next run's with it."""
+    plan = _plan(2000)
+    want = run_plan(plan, threads=1)
+    for _ in range(3):
+        assert_same(want, run_plan(plan, scheduler=client, chunk_size=512))

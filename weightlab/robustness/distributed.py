@@ -118,7 +118,10 @@ class DaskPool:
                 self.client.wait_for_workers(1, timeout=60)
                 workers = self.client.scheduler_info()["workers"]
             self.n_workers = len(workers)
-            self.payload = self.client.scatter((uuid.uuid4().hex, plan, design, threads), broadcast=True)
+            # one future for the whole payload, under a key of its own (hash=False): a content-hashed
+            # key would be shared with an earlier run's payload and released under this run's feet
+            self.payload = self.client.scatter([(uuid.uuid4().hex, plan, design, threads)], broadcast=True,
+                                               hash=False)[0]
             # a task holds TASK_CHUNKS of the smallest worker's chunks (a worker splits a task into chunks
             # that fit its per-thread counters): fewer, larger results to send and add
             self.n_slots = TASK_CHUNKS * (threads or min(w["nthreads"] for w in workers.values()))
