@@ -5,7 +5,9 @@ For each spec (fixed-data, full demo, bootstrap data-driven weights) it times (b
 one process, the numba engine, the batched-numpy baseline (same random streams; fixed-data specs
 only) and the per-replication pandas rebuild (small R), checks that they agree on the rank
 histograms, and prints replications/second and the ratios. Then, in fresh processes: peak RSS at
-1M and 10M replications, JIT load time with a warm cache, and the time of ``weightlab --help``.
+1M and 10M replications, JIT load time with a warm cache, the time of ``weightlab --help``, the
+whole-process start-up of a 1,024-replication run against ``import pandas, numba``, and the cold
+compile time (empty numba cache).
 
 Usage: python benchmarks/bench_engine.py [--quick]
 """
@@ -98,6 +100,46 @@ def _help_time() -> float:
     return best
 
 
+def _best_process_time(cmd: list[str], env: dict | None = None, rounds: int = 3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True, env=env)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _startup() -> tuple[float, float]:
+    """Whole-process seconds of a 1,024-replication ``weightlab robustness`` run on the demo data
+    (default spec) and of ``python -c "import pandas, numba"`` (best of 3 each)."""
+    import tempfile
+
+    exe = str(Path(sys.executable).with_name("weightlab"))
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([exe, "datasets", "export", "ai-cities", tmp], capture_output=True, check=True)
+        cmd = [exe, "robustness", f"{tmp}/data.csv", "-f", f"{tmp}/framework.toml", "--reps", "1024", "--out",
+               f"{tmp}/res"]
+        subprocess.run(cmd, capture_output=True, check=True)  # kernels cached
+        run_s = _best_process_time(cmd)
+    return run_s, _best_process_time([sys.executable, "-c", "import pandas, numba"])
+
+
+def _cold_compile() -> float:
+    """Seconds of the first 1,024-replication run of the demo spec in a fresh process with an empty
+    numba cache (compilation of the chunk kernel and everything it calls, plus the run)."""
+    import tempfile
+
+    code = ("import time\nfrom weightlab.datasets import load_ai_cities\n"
+            "from weightlab.robustness.spec import demo_spec\nfrom weightlab.robustness.plan import compile_plan\n"
+            "from weightlab.robustness.engine import run_plan\n"
+            "plan = compile_plan(load_ai_cities(), demo_spec(reps=1024))\n"
+            "t = time.perf_counter()\nrun_plan(plan)\nprint(time.perf_counter() - t)\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "NUMBA_CACHE_DIR": tmp})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def bench_spec(label: str, spec: UncertaintySpec, ds, engine_reps: int, numpy_reps: int, pandas_reps: int):
     plan = compile_plan(ds, spec.with_overrides(reps=engine_reps))
     run_plan(compile_plan(ds, spec.with_overrides(reps=1000)))  # JIT warm-up
@@ -153,6 +195,12 @@ def main() -> None:
               f"({out['rate']:,.0f} rep/s)")
     print(f"JIT load with warm cache (first chunk in a fresh process): {_fresh_jit_load():.2f} s")
     print(f"weightlab --help: {_help_time():.2f} s (best of 3)")
+    run_s, import_s = _startup()
+    print(f"start-up: 'weightlab robustness' demo data, 1,024 reps, whole process {run_s:.2f} s; "
+          f"'python -c \"import pandas, numba\"' {import_s:.2f} s ({run_s / import_s:.1f}x; target <= 2x)")
+    print(f"cold compile: first 1,024-rep run of the demo spec with an empty numba cache: {_cold_compile():.1f} s "
+          f"(target <= 20 s)")
+    print(f"warm rates: see the table above (engine rep/s, kernels loaded, best of {ROUNDS})")
 
 
 if __name__ == "__main__":

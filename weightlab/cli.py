@@ -318,7 +318,20 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                yes: bool = typer.Option(False, "--yes", help="Start a run estimated to take more than a day."),
                no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt,
                pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
-               sheet: Optional[str] = SheetOpt) -> None:
+               sheet: Optional[str] = SheetOpt,
+               checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Save the accumulators to this "
+                                                         "file every few seconds (resume with --resume)."),
+               resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run saved in this "
+                                                     "checkpoint (same inputs; the result is an unbroken run's)."),
+               checkpoint_every: float = typer.Option(5.0, "--checkpoint-every", help="Seconds between checkpoints."),
+               until_converged: bool = typer.Option(False, "--until-converged", help="Run batches until every unit's "
+                                                    "median and band limits have a Monte Carlo standard error below "
+                                                    "--tolerance ranks (ignores --reps)."),
+               tolerance: float = typer.Option(0.5, "--tolerance", help="Standard error to reach, in ranks."),
+               max_reps: int = typer.Option(10_000_000, "--max-reps", help="Replications at most with "
+                                            "--until-converged."),
+               scheduler: str = typer.Option("threads", "--scheduler", help="threads (this machine's cores), local "
+                                             "(a Dask LocalCluster) or tcp://HOST:PORT (a Dask scheduler).")) -> None:
     """Monte Carlo rank distributions: median rank, p05-p95 band, P(top k) for every unit; writes
     the tables, manifest.json and report.html to the output directory.
 
@@ -326,6 +339,9 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
     aggregator, imputation) replace the pipeline step of the same kind.
 
     Example: weightlab robustness data.csv -f framework.toml --spec spec.toml --reps 1000000 --seed 7 --out results/
+
+    Long runs: --checkpoint run.ckpt saves progress; after a crash, the same command with --resume run.ckpt
+    continues. --until-converged [--tolerance 0.5] [--max-reps N] stops when the bands are precise enough.
     """
     from .outdir import ResultDirectory
     from .robustness.spec import UncertaintySpec
@@ -338,7 +354,14 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
         sp = sp.with_overrides(reps=reps, seed=seed)
         extra: dict = {}
         ds, sp = _with_pipeline(ds, sp, pipeline, extra)
-        result, paths = _run_robustness(ds, sp, threads, chunk_size, stage, extra, yes, start)
+        until = None
+        if until_converged:
+            from .robustness.convergence import Convergence
+
+            until = Convergence(sp.outputs.quantiles, tolerance=tolerance, max_reps=max_reps)
+        options = dict(checkpoint=checkpoint, resume=resume, checkpoint_every=checkpoint_every, until=until,
+                       scheduler=scheduler)
+        result, paths = _run_robustness(ds, sp, threads, chunk_size, stage, extra, yes, start, options=options)
     _summary(result, paths)  # printed once the results are in place
     if not no_report:
         _write_report(out)
@@ -404,24 +427,30 @@ class _Pace:
 
 
 def _run_robustness(ds, spec, threads, chunk_size, stage, extra: dict, yes: bool = False,
-                    start: float | None = None, where: str = ""):
+                    start: float | None = None, where: str = "", options: dict | None = None):
     """Run the engine and write its files into ``stage`` (a ResultDirectory), under ``where``."""
     from .progress import progress_bar
     from .robustness.engine import run
     from .robustness.output import write_results
 
+    options = options or {}
     start = time.perf_counter() if start is None else start
-    with progress_bar(spec.reps) as progress:
-        result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=_Pace(yes, progress))
+    total = options["until"].max_reps if options.get("until") is not None else spec.reps
+    with progress_bar(total) as progress:
+        result = run(ds, spec, threads=threads, chunk_size=chunk_size, progress=_Pace(yes, progress), **options)
     extra["wall_time_s"] = time.perf_counter() - start
     return result, write_results(result, stage, extra, kind="robustness", subdir=where)
 
 
 def _summary(result, paths: list[Path]) -> None:
     """Print the rate (compilation apart) and the top of the rank table of a robustness run."""
-    m, spec = result.manifest, result.spec
-    typer.echo(f"{spec.reps:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads; "
+    m = result.manifest
+    typer.echo(f"{m['reps']:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads; "
                f"compilation {m['compile_s']:.2f} s apart); uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
+    if "stopping" in m:
+        st = m["stopping"]
+        typer.echo(f"{'converged' if st['converged'] else 'NOT converged'} after {st['batches']} batches: largest "
+                   f"standard error {st['largest_se']:.3f} ranks (tolerance {st['tolerance']})")
     cols = ["name", "nominal_rank", "median_rank"] + [c for c in result.ranks.columns
                                                      if c.endswith("_rank") and c[1:3].isdigit()]
     typer.echo(result.ranks[cols + [c for c in result.ranks.columns if c.startswith("p_top")]].head(10)
@@ -443,7 +472,9 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 out: Path = typer.Option(..., "--out", help="Output directory (new, empty, or an earlier result)."),
                 no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt,
                 pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
-                sheet: Optional[str] = SheetOpt) -> None:
+                sheet: Optional[str] = SheetOpt,
+                scheduler: str = typer.Option("threads", "--scheduler", help="threads, local (a Dask LocalCluster) "
+                                              "or tcp://HOST:PORT (a Dask scheduler).")) -> None:
     """Which choice moves the ranks: first-order and total Sobol' indices of every uncertain factor,
     for the whole ranking and for every unit, with bootstrap intervals and a dummy factor; writes
     the tables, manifest.json and report.html to the output directory.
@@ -466,14 +497,15 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
         sp = UncertaintySpec.from_toml(spec, encoding) if spec else UncertaintySpec()
         extra: dict = {}
         ds, sp = _with_pipeline(ds, sp, pipeline, extra)
-        result, paths = _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, stage, extra, start=start)
+        result, paths = _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, stage, extra, start=start,
+                                         scheduler=scheduler)
     _sensitivity_summary(result, paths)
     if not no_report:
         _write_report(out)
 
 
 def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, stage, extra: dict,
-                     start: float | None = None, where: str = ""):
+                     start: float | None = None, where: str = "", scheduler: str = "threads"):
     """Run a sensitivity analysis and write its files into ``stage`` (a ResultDirectory), under ``where``."""
     from .progress import progress_bar
     from .robustness.output import write_sensitivity
@@ -482,7 +514,7 @@ def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, st
     start = time.perf_counter() if start is None else start
     with progress_bar(None, "evaluations") as progress:
         result = run_sensitivity(ds, spec, base_samples=base_samples, n_boot=n_boot, seed=seed, threads=threads,
-                                 progress=progress)
+                                 progress=progress, scheduler=scheduler)
     extra["wall_time_s"] = time.perf_counter() - start
     return result, write_sensitivity(result, stage, extra, subdir=where)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Callable
 
 import numba
@@ -25,7 +26,12 @@ from . import kernels as K
 from .design import ArrayDesign, SobolDesign, StreamDesign
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
 from .ranking import make_rank_workspace, rank_buffers, rank_min_into
-from .results import PILOT_REPS, SCORE_BINS, Accumulators, RobustnessResult
+from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
+from .convergence import Convergence
+from .jit import notify_if_cold
+from .bands import BAND_UNITS, RankBands, merge_redo
+from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
+                      empty_outside)
 from .spec import UncertaintySpec
 
 
@@ -85,11 +91,16 @@ class _Engine:
         n, t = p.n_units, self.n_slots
         # per-slot counts are uint16 (much faster to scatter into); a chunk has at most
         # MAX_REPS_PER_SLOT replications per slot, so they cannot overflow before being flushed
-        self.slots = (np.zeros((t, n, n), dtype=np.uint16), np.zeros((t, n, SCORE_BINS), dtype=np.uint16),
+        # the rank counts' slot (t, n, n) or (t, 1, band total) is allocated by set_bands
+        self.slots = (np.zeros((t, 1, 0), dtype=np.uint16), np.zeros((t, n, SCORE_BINS), dtype=np.uint16),
                       np.zeros((t, n), dtype=np.int64), np.zeros((t, n), dtype=np.int64),
                       np.zeros((t, n), dtype=np.int64),
-                      np.zeros((t, len(plan.factor_options), n_opts), dtype=np.int64))
+                      np.zeros((t, len(plan.factor_options), n_opts), dtype=np.int64),
+                      np.zeros((t, 3, n), dtype=np.int64))
+        self.bands: RankBands | None = None
+        self.band_arrays = RankBands.dense(n).kernel_arrays()
         self.run_chunk = K.kernels_for(p).run_chunk
+        notify_if_cold(self.run_chunk)
         self.work = (K.make_workspaces(p, t), rank_buffers(n, t))
         self.no_ranges = (np.zeros((t, n)), np.zeros((t, n)))
         self.no_bins = (np.zeros(n), np.ones(n))
@@ -106,57 +117,181 @@ class _Engine:
         self.blas.__exit__(*exc)
         numba.set_num_threads(self.previous)
 
+    def set_bands(self, bands: RankBands) -> None:
+        """Count ranks in ``bands`` from now on (a dense histogram when they are 1..n everywhere)."""
+        if self.bands is not None and np.array_equal(bands.lo, self.bands.lo) and np.array_equal(
+                bands.width, self.bands.width):
+            return
+        t, n = self.n_slots, self.p.n_units
+        shape = (t, n, n) if bands.is_dense else (t, 1, bands.total)
+        self.slots = (np.zeros(shape, dtype=np.uint16),) + self.slots[1:]
+        self.bands, self.band_arrays = bands, bands.kernel_arrays()
+
+    @property
+    def acc(self) -> tuple:
+        return self.slots + (self.band_arrays,)
+
     def chunk(self, b0: int, b1: int, reps: int, rows: np.ndarray, bins: tuple, out: tuple, mode: int) -> None:
-        self.run_chunk(self.p, *self.work, b0, b1, reps, self.n_slots, rows, self.slots, bins, self.no_ranges,
+        self.run_chunk(self.p, *self.work, b0, b1, reps, self.n_slots, rows, self.acc, bins, self.no_ranges,
                        out, mode)
 
 
+class _LocalPool:
+    """The ``threads`` scheduler: chunks of blocks run on this machine's numba threads."""
+
+    def __init__(self, plan: Plan, design, threads: int | None) -> None:
+        self.plan, self.design = plan, design
+        self.eng = _Engine(plan, threads, max(len(v) for v in plan.factor_options.values()))
+        self.n_slots = self.eng.n_slots
+        self.out = _no_output(plan.kernel.n_units)
+
+    def __enter__(self) -> "_LocalPool":
+        self.eng.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.eng.__exit__(*exc)
+
+    def score_bins(self, reps: int) -> tuple[np.ndarray, np.ndarray]:
+        e = self.eng
+        return _score_bins(e.run_chunk, e.p, e.work, reps, e.n_slots, self.design, e.acc, self.out)
+
+    def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
+        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""
+        self.eng.set_bands(bands)
+        for a in self.eng.slots:
+            a[:] = 0
+        self.eng.slots[-1][:, 1] = NO_OUTSIDE_MIN
+        rows = self.design.rows(b0 * K.BLOCK, min(reps, b1 * K.BLOCK))
+        self.eng.chunk(b0, b1, reps, rows, bins, self.out, K.ACCUMULATE)
+        return ChunkCounts.from_slots(*self.eng.slots)
+
+    def map_counts(self, ranges, reps: int, bins: tuple, bands: RankBands):
+        """``(b0, b1, counts)`` of each block range, in order (lazily: a caller may stop early)."""
+        for b0, b1 in ranges:
+            yield b0, b1, self.counts(b0, b1, reps, bins, bands)
+
+    def store(self, b0: int, b1: int, n_rows: int, scores: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Ranks (and scores) of rows ``b0 * BLOCK .. min(n_rows, b1 * BLOCK) - 1`` of the design."""
+        r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
+        out = (np.empty((r1 - r0, self.plan.kernel.n_units), dtype=np.int32),
+               np.empty((r1 - r0 if scores else 0, self.plan.kernel.n_units)))
+        self.eng.chunk(b0, b1, n_rows, self.design.rows(r0, r1), self.eng.no_bins, out, K.STORE)
+        return out[0], (out[1] if scores else None)
+
+    def map_store(self, ranges, n_rows: int, scores: bool):
+        for b0, b1 in ranges:
+            yield b0, b1, self.store(b0, b1, n_rows, scores)
+
+
+def _open_pool(plan: Plan, design, threads: int | None, scheduler):
+    if scheduler in (None, "threads"):
+        return _LocalPool(plan, design, threads)
+    from .distributed import DaskPool
+
+    return DaskPool(plan, design, threads, scheduler)
+
+
+def _pilot_bands(pool, reps: int, n: int) -> RankBands:
+    """Rank bands from the ranks of the first ``PILOT_REPS`` replications (:mod:`.bands`), one
+    block at a time (a block's ranks are 128 x n int32)."""
+    blocks = -(-min(reps, PILOT_REPS) // K.BLOCK)
+    rmin, rmax = np.full(n, n + 1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for _, _, (ranks, _) in pool.map_store([(b, b + 1) for b in range(blocks)], reps, False):
+        rmin = np.minimum(rmin, ranks.min(axis=0))
+        rmax = np.maximum(rmax, ranks.max(axis=0))
+    return RankBands.from_pilot(rmin, rmax, n)
+
+
+def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps: int, bins: tuple) -> None:
+    """Count again, over blocks ``0 .. n_blocks - 1``, the ranks of the units that had ranks outside
+    their bands, in bands that hold all of them; merge those counts into ``acc`` (exact result)."""
+    redo = acc.outside[0] > 0
+    b = acc.bands
+    lo = np.where(redo, np.minimum(b.lo, acc.outside[1]), 1)
+    hi = np.where(redo, np.maximum(b.lo + b.width - 1, acc.outside[2]), 0)
+    redo_bands = RankBands(lo.astype(np.int64), (hi - lo + 1).astype(np.int64))
+    counts = np.zeros(redo_bands.total, dtype=np.int64)
+    ranges = [(b0, min(n_blocks, b0 + chunk_blocks)) for b0 in range(0, n_blocks, chunk_blocks)]
+    for _, _, c in pool.map_counts(ranges, reps, bins, redo_bands):
+        counts += c.rank_counts
+    acc.bands, acc.rank_counts = merge_redo(acc.bands, acc.rank_counts, redo, redo_bands, counts)
+    acc.second_pass_units = int(redo.sum())
+    acc.outside = empty_outside(acc.bands.lo.shape[0])
+
+
 def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
-             progress: Callable[[int, int], None] | None = None, design=None) -> Accumulators:
+             progress: Callable[[int, int], None] | None = None, design=None, *,
+             checkpoint: str | Path | None = None, resume: str | Path | None = None,
+             checkpoint_every: float = 5.0, until: Convergence | None = None,
+             scheduler=None, bands: bool | None = None) -> Accumulators:
     """Run ``plan.spec.reps`` replications of ``design`` (default :func:`make_design`) and return
     the merged accumulators.
 
     ``chunk_size`` is rounded up to whole blocks of ``kernels.BLOCK`` replications.
+    ``checkpoint``: save the accumulators and the next block to this file at most every
+    ``checkpoint_every`` seconds and at the end (:mod:`weightlab.robustness.checkpoint`);
+    ``resume``: continue from such a file (the result is bit-identical to an unbroken run).
+    ``until``: run batches until the stopping rule of :class:`Convergence` holds (``plan.spec.reps``
+    is then ignored). ``scheduler``: ``"threads"`` (default), ``"local"`` (a Dask LocalCluster) or a
+    Dask scheduler address ``tcp://host:port`` or a ``distributed.Client``
+    (:mod:`weightlab.robustness.distributed`). ``bands``: count ranks in per-unit bands
+    (:mod:`weightlab.robustness.bands`; default: above ``BAND_UNITS`` units) or densely.
     """
     p = plan.kernel
     design = make_design(plan) if design is None else design
-    reps = plan.spec.reps
+    reps = plan.spec.reps if until is None else until.max_reps
     n = p.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
-    eng = _Engine(plan, threads, n_opts)
-    chunk_blocks = _chunk_blocks(chunk_size, eng.n_slots)
     n_blocks = -(-reps // K.BLOCK)
-    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = eng.slots
-    out = _no_output(n)
-    with eng:
+    fingerprint = run_fingerprint(plan, design, until)
+    state = load_checkpoint(resume, fingerprint) if resume is not None else None
+    saver = CheckpointWriter(checkpoint, fingerprint, checkpoint_every) if checkpoint is not None else None
+    with _open_pool(plan, design, threads, scheduler) as pool:
+        chunk_blocks = until.batch_blocks if until is not None else _chunk_blocks(chunk_size, pool.n_slots)
         t0 = time.perf_counter()  # the pilot's first call compiles (or loads) the kernels
-        bin_lo, bin_hi = _score_bins(eng.run_chunk, p, eng.work, reps, eng.n_slots, design, eng.slots, out)
-        bins = (bin_lo, SCORE_BINS / (bin_hi - bin_lo))
-        acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi)
+        if state is None:
+            bin_lo, bin_hi = pool.score_bins(reps)
+            use_bands = n > BAND_UNITS if bands is None else bands
+            rank_bands = _pilot_bands(pool, reps, n) if use_bands else RankBands.dense(n)
+            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands)
+            next_block = 0
+        else:
+            acc, next_block = state.accumulators, state.next_block
+            if until is not None:
+                until.restore(state.batch_quantiles)
+        bins = (acc.bin_lo, SCORE_BINS / (acc.bin_hi - acc.bin_lo))
         t1 = time.perf_counter()
-        if progress is not None:
-            progress(0, reps)  # replications start now: rates and ETAs exclude compilation
-        b = 0
-        while b < n_blocks:
-            b1 = min(n_blocks, b + chunk_blocks)
-            for a in (rank_hist, score_hist, score_q, score_q2):
-                a[:] = 0
-            eng.chunk(b, b1, reps, design.rows(b * K.BLOCK, min(reps, b1 * K.BLOCK)), bins, out, K.ACCUMULATE)
-            acc.add_chunk(rank_hist, score_hist, score_q, score_q2)
-            b = b1
+        if progress is not None:  # replications start now: rates and ETAs exclude compilation
+            progress(min(reps, next_block * K.BLOCK), reps)
+        done = next_block >= n_blocks or (until is not None and until.converged())
+        ranges = [(b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks)]
+        for b0, b1, counts in ([] if done else pool.map_counts(ranges, reps, bins, acc.bands)):
+            acc.add(counts)
+            next_block = b1
+            stop = False
+            if until is not None:
+                until.observe(counts.rank_counts, acc.bands)
+                stop = until.converged()
+            if saver is not None:
+                saver.maybe_save(acc, next_block, until)
             if progress is not None:
-                progress(min(reps, b * K.BLOCK), reps)
+                progress(min(reps, b1 * K.BLOCK), reps)
+            if stop:
+                break
+        if acc.outside[0].any():
+            _exact_pass(pool, acc, next_block, chunk_blocks, reps, bins)
         acc.warmup_s, acc.loop_s = t1 - t0, time.perf_counter() - t1
-    acc.nan_count += nan_count.sum(axis=0)
-    acc.choice_count += choice_count.sum(axis=0)
-    acc.reps = reps
+    acc.reps = min(reps, next_block * K.BLOCK)
     acc.design = design.name
+    if saver is not None:
+        saver.maybe_save(acc, next_block, until, force=True)
     return acc
 
 
 def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False, threads: int | None = None,
-             chunk_size: int | None = None, progress: Callable[[int, int], None] | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None]:
+             chunk_size: int | None = None, progress: Callable[[int, int], None] | None = None,
+             scheduler: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Evaluate every row of a design (SALib's *evaluate* step): each replication's ranks, and scores.
 
     Parameters
@@ -168,6 +303,8 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
         Rows to evaluate (default: all of the design's).
     scores : bool, default=False
         Also return the scores (``n_rows x n_units`` float64).
+    scheduler : str, optional
+        As in :func:`run_plan`.
 
     Returns
     -------
@@ -182,24 +319,24 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
     n = p.n_units
     ranks = np.empty((n_rows, n), dtype=np.int32)
     score_out = np.empty((n_rows if scores else 0, n))
-    eng = _Engine(plan, threads, max(len(v) for v in plan.factor_options.values()))
-    chunk_blocks = _chunk_blocks(chunk_size, eng.n_slots)
-    n_blocks = -(-n_rows // K.BLOCK)
-    with eng:
-        b = 0
-        while b < n_blocks:
-            b1 = min(n_blocks, b + chunk_blocks)
-            r0, r1 = b * K.BLOCK, min(n_rows, b1 * K.BLOCK)
-            out = (ranks[r0:r1], score_out[r0:r1] if scores else score_out)
-            eng.chunk(b, b1, n_rows, design.rows(r0, r1), eng.no_bins, out, K.STORE)
-            b = b1
+    with _open_pool(plan, design, threads, scheduler) as pool:
+        chunk_blocks = _chunk_blocks(chunk_size, pool.n_slots)
+        n_blocks = -(-n_rows // K.BLOCK)
+        ranges = [(b, min(n_blocks, b + chunk_blocks)) for b in range(0, n_blocks, chunk_blocks)]
+        for b0, b1, (r, s) in pool.map_store(ranges, n_rows, scores):
+            r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
+            ranks[r0:r1] = r
+            if scores:
+                score_out[r0:r1] = s
             if progress is not None:
                 progress(r1, n_rows)
     return ranks, (score_out if scores else None)
 
 
 def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chunk_size: int | None = None,
-        progress: "Callable[[int, int], None] | bool | None" = None) -> RobustnessResult:
+        progress: "Callable[[int, int], None] | bool | None" = None, *, checkpoint: str | Path | None = None,
+        resume: str | Path | None = None, checkpoint_every: float = 5.0, until: Convergence | None = None,
+        scheduler=None) -> RobustnessResult:
     """Compile ``spec`` on ``dataset``, run it, and summarise the rank distributions.
 
     Parameters
@@ -207,13 +344,15 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     dataset : Dataset
     spec : UncertaintySpec
     threads : int, optional
-        Threads to use (default: numba's thread count, i.e. all cores).
+        Threads to use (default: numba's thread count, i.e. all cores; per worker with Dask).
     chunk_size : int, optional
         Replications per chunk between progress reports (default and maximum 16384 per thread).
     progress : callable (done, total) or bool, optional
         ``True``: a progress bar (rich) in the terminal or the notebook. A callable is called with
         ``done = 0`` when the replications start (after the kernels are compiled or loaded), then
         after every chunk.
+    checkpoint, resume, checkpoint_every, until, scheduler :
+        See :func:`run_plan`.
     """
     from .checks import check_nominal, check_run
 
@@ -223,14 +362,19 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     check_nominal(dataset, spec)
     t1 = time.perf_counter()
     with (progress_bar(spec.reps, force=True) if progress is True else nullcontext(progress or None)) as callback:
-        acc = run_plan(plan, threads, chunk_size, callback)
+        acc = run_plan(plan, threads, chunk_size, callback, checkpoint=checkpoint, resume=resume,
+                       checkpoint_every=checkpoint_every, until=until, scheduler=scheduler)
     t2 = time.perf_counter()
+    local = scheduler is None or scheduler == "threads"
     # compile_s: the pilot replications that set the score bins, whose first call compiles (or loads from
     # numba's cache) the kernels; run_s and the rate count the replications alone
     timing = {"compile_plan_s": t1 - t0, "compile_s": acc.warmup_s, "run_s": acc.loop_s,
-              "total_engine_s": t2 - t1, "threads": _threads(threads),
-              "reps_per_s": spec.reps / acc.loop_s if acc.loop_s > 0 else float("nan")}
-    result = RobustnessResult.from_run(plan, acc, timing)
+              "total_engine_s": t2 - t1, "threads": _threads(threads) if local else threads,
+              "scheduler": "threads" if local else scheduler if isinstance(scheduler, str) else "dask client",
+              "reps_per_s": acc.reps / acc.loop_s if acc.loop_s > 0 else float("nan")}
+    if resume is not None:
+        timing["resumed_from"] = str(resume)
+    result = RobustnessResult.from_run(plan, acc, timing, until)
     result.manifest["notes"] = notes
     return result
 

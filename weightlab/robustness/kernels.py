@@ -417,6 +417,26 @@ def _count_columns(hist, idx, nq, n, base):
             h[np.uint32(idx[q, i] - base)] += 1
 
 
+@nb.njit(cache=True)
+def _count_bands(flat, off, lo, width, outside, R, nq, n):
+    """``flat[off[i] + rank - lo[i]] += 1`` for the ranks of unit i inside its band ``[lo[i], lo[i] +
+    width[i])`` (rows ``q < nq``); a rank outside is counted in ``outside[0, i]`` and widens
+    ``[outside[1, i], outside[2, i]]``, the range of unit i's ranks outside its band (the engine then
+    counts those units again, exactly, in a second pass). Compiled apart, not inlined: the dense
+    path of :func:`_add_block` keeps its code."""
+    for i in range(n):
+        o, b, w = off[i], lo[i], width[i]
+        for q in range(nq):
+            k = R[q, i] - b
+            if 0 <= k < w:
+                flat[o + k] += 1
+            else:
+                r = R[q, i]
+                outside[0, i] += 1
+                outside[1, i] = min(outside[1, i], r)
+                outside[2, i] = max(outside[2, i], r)
+
+
 @nb.njit(inline="always")
 def _clamped_index(x, top):
     """``int(x)`` clamped to ``[0, top]``: a histogram bin or a quantised score (truncation toward 0
@@ -426,10 +446,11 @@ def _clamped_index(x, top):
 
 @nb.njit(cache=True)
 def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-               bin_lo, bin_scale):
+               bin_lo, bin_scale, bands, outside):
     """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators.
 
-    ``rank_hist[i, rank - 1]`` and ``score_hist[i, bin]`` count, with unit i's bins
+    ``rank_hist[i, rank - 1]`` (dense: ``bands`` empty) or, with ``bands = (off, lo, width)``, the
+    band counts of :func:`_count_bands` in ``rank_hist[0]``, and ``score_hist[i, bin]`` count, with unit i's bins
     ``floor((s - bin_lo[i]) * bin_scale[i])`` clamped to the edge bins; ``score_q``/``score_q2`` sum
     the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
     apart; ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no
@@ -439,7 +460,11 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
     for q in range(nq):
         for f in range(N_FACTORS):
             choice_count[f, choice[q, f]] += 1
-    _count_columns(rank_hist, R, nq, n, 1)
+    band_off, band_lo, band_w = bands
+    if band_lo.shape[0] == 0:
+        _count_columns(rank_hist, R, nq, n, 1)
+    else:
+        _count_bands(rank_hist[0], band_off, band_lo, band_w, outside, R, nq, n)
     lo = p.score_lo
     qscale = p.q_max / (p.score_hi - p.score_lo)
     nb_max = score_hist.shape[1] - 1
@@ -478,7 +503,7 @@ def _rank_rows(nq, S, R, ok, rank_ws):
 
 @nb.njit(cache=True)
 def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-                     bin_lo, bin_scale):
+                     bin_lo, bin_scale, bands, outside):
     """Rank the scores in the first ``nq`` rows of ``ws.S`` and add them to one thread's accumulators
     (:func:`_add_block`)."""
     _rank_rows(nq, ws.S, ws.R, ws.ok, rank_ws)
@@ -486,7 +511,7 @@ def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q
         if not ws.ok[q]:
             rank_general(ws.S[q], ws.R[q], rank_ws)
     _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
-               nan_count, choice_count, bin_lo, bin_scale)
+               nan_count, choice_count, bin_lo, bin_scale, bands, outside)
 
 
 @nb.njit(cache=True)
@@ -542,8 +567,10 @@ def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, rang
     ``r - b0 * BLOCK`` of ``design`` (the rows of this chunk).
 
     ``mode`` 0 (ACCUMULATE): ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist,
-    score_q, score_q2, nan_count, choice_count)``: slot ``t`` adds into ``rank_hist[t]`` (units x
-    ranks), ``score_hist[t]`` (units x bins; with ``bins = (bin_lo, bin_scale)`` unit i's bins span
+    score_q, score_q2, nan_count, choice_count, outside, bands)``: slot ``t`` adds into ``rank_hist[t]``
+    (units x ranks; or, with rank bands ``bands = (off, lo, width)``, non-empty, the band counts in
+    ``rank_hist[t, 0]`` and the ranks outside the bands in ``outside[t]``, see :func:`_count_bands`),
+    ``score_hist[t]`` (units x bins; with ``bins = (bin_lo, bin_scale)`` unit i's bins span
     ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``), ``score_q[t]``/``score_q2[t]`` (sums of
     quantised scores and their squares), ``nan_count[t]`` and ``choice_count[t]`` (factor x
     option). All integer: merging slots is exact in any order. Mode 1 (RANGES): nothing is
@@ -551,7 +578,7 @@ def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, rang
     (STORE): replication r's ranks (and scores) go to row ``r - b0 * BLOCK`` of
     ``out = (ranks, scores)`` (:func:`store_block`), for estimators that need every evaluation.
     """
-    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count = acc
+    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count, outside, bands = acc
     bin_lo, bin_scale = bins
     lo, hi = ranges
     out_ranks, out_scores = out
@@ -571,7 +598,7 @@ def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, rang
                 store_block(ws, nq, rank_ws, b * BLOCK - d0, out_ranks, out_scores)
             else:
                 accumulate_block(p, ws, nq, rank_ws, rank_hist[t], score_hist[t], score_q[t], score_q2[t],
-                                 nan_count[t], choice_count[t], bin_lo, bin_scale)
+                                 nan_count[t], choice_count[t], bin_lo, bin_scale, bands, outside[t])
 
 
 @nb.njit(parallel=True, cache=True)

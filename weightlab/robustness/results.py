@@ -20,18 +20,27 @@ Summaries per unit:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+
+from .bands import BAND_UNITS, RankBands, band_quantiles, band_summary, dense_of, long_format
 
 SCORE_BINS = 256  # bins of each unit's score histogram
 PILOT_REPS = 1024  # replications whose score range sets each unit's histogram bins
 
 
+NO_OUTSIDE_MIN = np.iinfo(np.int64).max
+
+
 @dataclass
 class Accumulators:
-    rank_hist: np.ndarray
+    """A run's integer totals. Rank counts are per unit inside its band (:mod:`.bands`; dense
+    histograms are the band 1..n), ``outside`` = (count, smallest, largest) of the ranks outside."""
+
+    rank_counts: np.ndarray  # flat int64, unit i's band from bands.off[i]
+    bands: RankBands
     score_hist: np.ndarray
     score_q: np.ndarray  # object array of Python ints
     score_q2: np.ndarray
@@ -39,25 +48,78 @@ class Accumulators:
     choice_count: np.ndarray
     bin_lo: np.ndarray  # per-unit range of the score histogram
     bin_hi: np.ndarray
+    outside: np.ndarray  # (3, n) int64
     reps: int = 0
     design: str = "stream"
     warmup_s: float = 0.0  # pilot replications, including the kernels' compilation or cache load
     loop_s: float = 0.0  # the replications themselves
+    second_pass_units: int = 0  # units whose ranks were counted again (ranks outside their bands)
 
     @classmethod
     def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
-              bin_hi: np.ndarray) -> "Accumulators":
+              bin_hi: np.ndarray, bands: RankBands | None = None) -> "Accumulators":
+        bands = RankBands.dense(n) if bands is None else bands
         zeros_obj = np.array([0] * n, dtype=object)
-        return cls(np.zeros((n, n), dtype=np.int64), np.zeros((n, bins), dtype=np.int64), zeros_obj,
+        return cls(np.zeros(bands.total, dtype=np.int64), bands, np.zeros((n, bins), dtype=np.int64), zeros_obj,
                    zeros_obj.copy(), np.zeros(n, dtype=np.int64),
-                   np.zeros((n_factors, n_options), dtype=np.int64), bin_lo, bin_hi)
+                   np.zeros((n_factors, n_options), dtype=np.int64), bin_lo, bin_hi, empty_outside(n))
 
-    def add_chunk(self, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray) -> None:
-        """Add one chunk's per-slot counts and sums into the totals (exact integer arithmetic)."""
-        self.rank_hist += rank_hist.sum(axis=0, dtype=np.int64)
-        self.score_hist += score_hist.sum(axis=0, dtype=np.int64)
-        self.score_q += q.sum(axis=0).astype(object)
-        self.score_q2 += np.array([sum(int(v) for v in col) for col in q2.T], dtype=object)
+    @property
+    def rank_hist(self) -> np.ndarray:
+        """The (units x ranks) histogram (a view when dense; built from the bands otherwise)."""
+        n = self.bands.lo.shape[0]
+        if self.bands.is_dense:
+            return self.rank_counts.reshape(n, n)
+        return dense_of(self.bands, self.rank_counts)
+
+    def add(self, c: "ChunkCounts") -> None:
+        """Add one chunk's counts and sums into the totals (exact integer arithmetic)."""
+        self.rank_counts += c.rank_counts
+        self.score_hist += c.score_hist
+        self.score_q += c.score_q
+        self.score_q2 += c.score_q2
+        self.nan_count += c.nan_count
+        self.choice_count += c.choice_count
+        self.outside = merge_outside(self.outside, c.outside)
+
+
+def empty_outside(n: int) -> np.ndarray:
+    out = np.zeros((3, n), dtype=np.int64)
+    out[1] = NO_OUTSIDE_MIN
+    return out
+
+
+def merge_outside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(count, min, max) of ranks outside the bands, of two sets of replications together."""
+    return np.stack([a[0] + b[0], np.minimum(a[1], b[1]), np.maximum(a[2], b[2])])
+
+
+class ChunkCounts(NamedTuple):
+    """The integer counts and sums of one chunk of replications (per-thread slots added up): what a
+    thread pool or a Dask worker returns and :meth:`Accumulators.add` adds."""
+
+    rank_counts: np.ndarray  # flat int64 (the band layout of the run)
+    score_hist: np.ndarray  # (n, bins) int64
+    score_q: np.ndarray  # (n,) object (Python ints)
+    score_q2: np.ndarray
+    nan_count: np.ndarray  # (n,) int64
+    choice_count: np.ndarray  # (factors, options) int64
+    outside: np.ndarray  # (3, n) int64
+
+    @classmethod
+    def from_slots(cls, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray,
+                   nan_count: np.ndarray, choice_count: np.ndarray, outside: np.ndarray) -> "ChunkCounts":
+        """Add up per-slot arrays (leading slot axis); ``q2`` per slot may be near 2**63, so it is
+        summed in Python integers."""
+        return cls(rank_hist.sum(axis=0, dtype=np.int64).ravel(), score_hist.sum(axis=0, dtype=np.int64),
+                   q.sum(axis=0).astype(object), np.array([sum(int(v) for v in col) for col in q2.T], dtype=object),
+                   nan_count.sum(axis=0), choice_count.sum(axis=0),
+                   np.stack([outside[:, 0].sum(axis=0), outside[:, 1].min(axis=0), outside[:, 2].max(axis=0)]))
+
+
+def add_counts(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
+    """The counts of two chunks together (exact)."""
+    return ChunkCounts(*(x + y for x, y in zip(a[:-1], b[:-1])), merge_outside(a.outside, b.outside))
 
 
 def nominal_build(plan):
@@ -129,24 +191,26 @@ class RobustnessResult:
     nominal: Any = None  # the nominal IndexResult (the spec's first choices)
 
     @classmethod
-    def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any]) -> "RobustnessResult":
+    def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any], until=None) -> "RobustnessResult":
         ds, spec, kp = plan.dataset, plan.spec, plan.kernel
         nominal = nominal_build(plan)
         N = acc.reps
-        hist = acc.rank_hist
-        ranks_axis = np.arange(1, hist.shape[1] + 1)
+        bands, counts, off = acc.bands, acc.rank_counts, acc.bands.off
         out = pd.DataFrame({"unit": ds.units.to_numpy(), "name": ds.names.to_numpy(),
                             "nominal_rank": nominal.ranks.to_numpy()})
-        out["median_rank"] = histogram_quantile(hist, 0.5)
-        out["mean_rank"] = (hist * ranks_axis).sum(axis=1) / N
+        qs = np.array(sorted(set(spec.outputs.quantiles) | {0.5}), dtype=float)
+        quant = dict(zip(qs.tolist(), band_quantiles(counts, off, bands.lo, qs).T))
+        top_k = np.array([min(k, kp.n_units) for k in spec.outputs.top_k], dtype=np.int64)
+        rank_sum, best, worst, below = band_summary(counts, off, bands.lo, top_k)
+        out["median_rank"] = quant[0.5]
+        out["mean_rank"] = rank_sum / N
         for q in spec.outputs.quantiles:
             if q != 0.5:
-                out[f"{_pct(q)}_rank"] = histogram_quantile(hist, q)
-        out["best_rank"] = np.argmax(hist > 0, axis=1) + 1
-        out["worst_rank"] = hist.shape[1] - np.argmax(hist[:, ::-1] > 0, axis=1)
-        cum = np.cumsum(hist, axis=1)
-        for k in spec.outputs.top_k:
-            out[f"p_top{k}"] = cum[:, min(k, hist.shape[1]) - 1] / N
+                out[f"{_pct(q)}_rank"] = quant[float(q)]
+        out["best_rank"] = best
+        out["worst_rank"] = worst
+        for j, k in enumerate(spec.outputs.top_k):
+            out[f"p_top{k}"] = below[:, j] / N
         valid = N - acc.nan_count
         scale = (kp.score_hi - kp.score_lo) / kp.q_max
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -158,8 +222,17 @@ class RobustnessResult:
                 out[f"{_pct(q)}_score"] = _score_quantile(acc.score_hist, q, acc.bin_lo, acc.bin_hi)
         out["sd_score"] = np.sqrt(np.maximum(var_q, 0.0)) * scale
         out["rank_shift"] = out["nominal_rank"] - out["median_rank"]
+        if until is not None:  # batch-means standard errors of the quantiles (convergence.py)
+            se = until.standard_errors()
+            for j, q in enumerate(until.quantiles):
+                out["median_rank_se" if q == 0.5 else f"{_pct(q)}_rank_se"] = se[:, j]
         out = out.sort_values(["median_rank", "nominal_rank", "unit"], kind="stable").reset_index(drop=True)
-        freq = pd.DataFrame(hist, index=pd.Index(ds.units, name="unit"), columns=[str(r) for r in ranks_axis])
+        if kp.n_units <= BAND_UNITS:
+            freq = pd.DataFrame(acc.rank_hist, index=pd.Index(ds.units, name="unit"),
+                                columns=[str(r) for r in range(1, kp.n_units + 1)])
+        else:  # long format: (unit, rank, count) of the non-zero counts
+            unit, rank, count = long_format(bands, counts, ds.units.to_numpy())
+            freq = pd.DataFrame({"unit": unit, "rank": rank, "count": count})
         rows = []
         for f_i, (factor, options) in enumerate(plan.factor_options.items()):
             for o_i, option in enumerate(options):
@@ -180,8 +253,14 @@ class RobustnessResult:
             "score_bins": f"per unit: {SCORE_BINS} bins over its score range in the first {PILOT_REPS:,} "
                           f"replications, widened by half of it on each side; scores outside fall in the edge bins",
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
+            "rank_counts": "dense units x ranks" if bands.is_dense else
+                           "per-unit rank bands from the pilot replications, exact second pass for ranks outside",
+            "second_pass_units": acc.second_pass_units,
+            "rank_frequency_format": "dense" if kp.n_units <= BAND_UNITS else "long (unit, rank, count)",
             **timing,
         }
+        if until is not None:
+            manifest["stopping"] = until.describe()
         shares = pd.DataFrame(rows)
         for table in (out, freq, shares):
             if ds.label:

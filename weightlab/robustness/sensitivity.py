@@ -117,7 +117,8 @@ def _unit_table(ix: Indices, names: list[str], cols: slice, ds: Dataset) -> pd.D
 
 def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int = 8192, n_boot: int = 1000,
                     seed: int | None = None, threads: int | None = None, chunk_size: int | None = None,
-                    conf: float = 0.95, progress: Callable[[int, int], None] | None = None) -> SensitivityResult:
+                    conf: float = 0.95, progress: Callable[[int, int], None] | None = None,
+                    scheduler=None) -> SensitivityResult:
     """Sobol' first-order and total indices of every uncertain factor of ``spec`` on ``dataset``.
 
     Parameters
@@ -134,6 +135,8 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         Seed of the design and of the resampling (default: the spec's).
     conf : float, default=0.95
         Coverage of the intervals.
+    scheduler : str or distributed.Client, optional
+        Where the evaluations run (:func:`weightlab.robustness.engine.run_plan`; default: local threads).
     """
     from .engine import _threads, evaluate
 
@@ -169,7 +172,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
                              f"or fewer.")
     t1 = time.perf_counter()
     ranks, scores = evaluate(plan, design, scores=keep_scores, threads=threads, chunk_size=chunk_size,
-                             progress=progress)
+                             progress=progress, scheduler=scheduler)
     t2 = time.perf_counter()
 
     from .results import nominal_build

@@ -1,0 +1,146 @@
+"""Rank bands: each unit counts its ranks only inside the range it can reach.
+
+With many units a dense units x ranks histogram is quadratic in memory (30,000 units: 7 GiB of
+int64 counts, and as much per thread). Unit i instead counts ranks ``lo[i] .. lo[i] + width[i] -
+1`` (its *band*), stored one unit after the other in one flat array (unit i from ``off[i]``).
+Bands come from the ranks of the first ``PILOT_REPS`` replications, widened by half of their range
+on each side and by at least ``MIN_PAD`` ranks (clipped to 1..n). A rank outside its unit's band is
+counted apart, with the range of such ranks; the engine then runs the replications again for just
+those units' counts, over bands that hold every rank they took (a second, exact pass), so
+quantiles, means, best and worst ranks and the rank frequencies stay exact. Dense histograms are
+the band ``1 .. n`` of every unit.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+BAND_UNITS = 2048  # above this many units the engine counts ranks in bands (and writes them sparse)
+MIN_PAD = 8  # ranks added at least on each side of a unit's pilot range
+PAD = 0.5  # and this fraction of that range
+
+
+class RankBands(NamedTuple):
+    """Per-unit first rank ``lo`` (1-based) and ``width`` of the counted ranks."""
+
+    lo: np.ndarray  # (n,) int64
+    width: np.ndarray  # (n,) int64
+
+    @classmethod
+    def dense(cls, n: int) -> "RankBands":
+        return cls(np.ones(n, dtype=np.int64), np.full(n, n, dtype=np.int64))
+
+    @classmethod
+    def from_pilot(cls, rmin: np.ndarray, rmax: np.ndarray, n: int) -> "RankBands":
+        """Bands of ranks ``[rmin, rmax]`` widened by ``max(MIN_PAD, PAD * (rmax - rmin))`` each side."""
+        pad = np.maximum(MIN_PAD, np.ceil(PAD * (rmax - rmin))).astype(np.int64)
+        lo = np.maximum(1, rmin - pad)
+        hi = np.minimum(n, rmax + pad)
+        return cls(lo.astype(np.int64), (hi - lo + 1).astype(np.int64))
+
+    @property
+    def off(self) -> np.ndarray:
+        """(n + 1,) start of each unit's counts in the flat array (and the total)."""
+        return np.concatenate([[0], np.cumsum(self.width)]).astype(np.int64)
+
+    @property
+    def total(self) -> int:
+        return int(self.width.sum())
+
+    @property
+    def is_dense(self) -> bool:
+        n = self.lo.shape[0]
+        return bool((self.lo == 1).all() and (self.width == n).all())
+
+    def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(off, lo, width)`` for the kernels; empty arrays for dense histograms (their fast path)."""
+        if self.is_dense:
+            e = np.zeros(0, dtype=np.int64)
+            return e, e, e
+        return self.off[:-1].copy(), self.lo, self.width
+
+
+@nb.njit(cache=True)
+def band_quantiles(counts, off, lo, qs):
+    """(n, len(qs)) inverted-CDF quantiles: the smallest rank r with ``F(r) >= q`` (target
+    ``max(1, ceil(q N - 1e-9))`` of the unit's N counts)."""
+    n = lo.shape[0]
+    out = np.zeros((n, qs.shape[0]), dtype=np.int64)
+    for i in range(n):
+        tot = 0
+        for k in range(off[i], off[i + 1]):
+            tot += counts[k]
+        for j in range(qs.shape[0]):
+            target = max(1, int(np.ceil(qs[j] * tot - 1e-9)))
+            c = 0
+            r = off[i + 1] - 1
+            for k in range(off[i], off[i + 1]):
+                c += counts[k]
+                if c >= target:
+                    r = k
+                    break
+            out[i, j] = lo[i] + r - off[i]
+    return out
+
+
+@nb.njit(cache=True)
+def band_summary(counts, off, lo, top_k):
+    """Per unit: sum of ranks (exact integer), best and worst rank counted, and counts of ranks <= each k."""
+    n = lo.shape[0]
+    rank_sum = np.zeros(n, dtype=np.int64)
+    best = np.zeros(n, dtype=np.int64)
+    worst = np.zeros(n, dtype=np.int64)
+    below = np.zeros((n, top_k.shape[0]), dtype=np.int64)
+    for i in range(n):
+        for k in range(off[i], off[i + 1]):
+            c = counts[k]
+            if c == 0:
+                continue
+            r = lo[i] + k - off[i]
+            rank_sum[i] += c * r
+            if best[i] == 0:
+                best[i] = r
+            worst[i] = r
+            for j in range(top_k.shape[0]):
+                if r <= top_k[j]:
+                    below[i, j] += c
+    return rank_sum, best, worst, below
+
+
+@nb.njit(cache=True)
+def _copy_segments(src, src_off, dst, dst_off, units):
+    for i in units:
+        w = src_off[i + 1] - src_off[i]
+        dst[dst_off[i]:dst_off[i] + w] = src[src_off[i]:src_off[i] + w]
+
+
+def merge_redo(bands: RankBands, counts: np.ndarray, redo: np.ndarray, redo_bands: RankBands,
+               redo_counts: np.ndarray) -> tuple[RankBands, np.ndarray]:
+    """Bands and counts with units ``redo`` (bool mask) taken from the second pass."""
+    new = RankBands(np.where(redo, redo_bands.lo, bands.lo), np.where(redo, redo_bands.width, bands.width))
+    out = np.zeros(new.total, dtype=np.int64)
+    units = np.arange(bands.lo.shape[0])
+    _copy_segments(counts, bands.off, out, new.off, units[~redo])
+    _copy_segments(redo_counts, redo_bands.off, out, new.off, units[redo])
+    return new, out
+
+
+def dense_of(bands: RankBands, counts: np.ndarray) -> np.ndarray:
+    """The (n, n) dense histogram of band counts (for small n and tests)."""
+    n = bands.lo.shape[0]
+    out = np.zeros((n, n), dtype=np.int64)
+    off = bands.off
+    for i in range(n):
+        out[i, bands.lo[i] - 1:bands.lo[i] - 1 + bands.width[i]] = counts[off[i]:off[i + 1]]
+    return out
+
+
+def long_format(bands: RankBands, counts: np.ndarray, units) -> "tuple[np.ndarray, np.ndarray, np.ndarray]":
+    """``(unit, rank, count)`` of the non-zero counts, unit by unit, ranks ascending."""
+    nz = np.flatnonzero(counts)
+    unit_idx = np.searchsorted(bands.off, nz, side="right") - 1
+    rank = bands.lo[unit_idx] + (nz - bands.off[unit_idx])
+    return np.asarray(units)[unit_idx], rank, counts[nz]

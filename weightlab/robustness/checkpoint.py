@@ -1,0 +1,107 @@
+"""Checkpoints of a Monte Carlo run: the integer accumulators and the next block, saved atomically.
+
+A checkpoint is a ``.npz`` file (numpy's zip of arrays, no pickle) with the accumulators of
+:class:`~weightlab.robustness.results.Accumulators` (the Python-integer score sums as decimal
+strings), the per-unit score-bin ranges, the next block to run, the batch estimates of a
+``--until-converged`` run, and a fingerprint of everything the result depends on: the compiled plan's
+arrays (data after treatment and normalisation, hierarchy, choices, weights, seed), the spec, the
+unit ids, the design, the replications or stopping rule, and the engine's block and bin constants.
+Replications depend only on (seed, design, index) and integer sums are exact, so a run resumed from
+any checkpoint ends with the result of an unbroken run, bit for bit; a resume whose fingerprint
+differs is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .._io import atomic_path
+from ..errors import InputError
+from . import kernels as K
+from .bands import RankBands
+from .results import PILOT_REPS, SCORE_BINS, Accumulators
+
+FORMAT = "weightlab-checkpoint-2"
+
+
+def run_fingerprint(plan, design, until=None) -> str:
+    """SHA-256 of what a run's result depends on (see the module docstring)."""
+    h = hashlib.sha256()
+    for name, value in zip(plan.kernel._fields, plan.kernel):
+        h.update(name.encode())
+        if isinstance(value, np.ndarray):
+            h.update(f"{value.dtype.str}{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        else:
+            h.update(repr(value).encode())
+    rule = None if until is None else [until.quantiles, until.tolerance, until.max_reps, until.batch_reps,
+                                       until.min_batches]
+    h.update(json.dumps({"spec": plan.spec.to_dict(), "units": [str(u) for u in plan.dataset.units],
+                         "design": design.name, "until": rule, "block": K.BLOCK, "score_bins": SCORE_BINS,
+                         "pilot": PILOT_REPS}, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class RunState(NamedTuple):
+    accumulators: Accumulators
+    next_block: int
+    batch_quantiles: np.ndarray
+
+
+def save_checkpoint(path: str | Path, fingerprint: str, acc: Accumulators, next_block: int, until=None) -> None:
+    """Write a checkpoint atomically (temporary file in the same directory, then ``os.replace``)."""
+    meta = {"format": FORMAT, "fingerprint": fingerprint, "next_block": int(next_block), "design": acc.design,
+            "second_pass_units": acc.second_pass_units}
+    batches = until.batch_quantiles if until is not None else np.zeros((0, 0, 0), dtype=np.int32)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), rank_counts=acc.rank_counts, band_lo=acc.bands.lo,
+                     band_width=acc.bands.width, outside=acc.outside, score_hist=acc.score_hist,
+                     score_q=np.array([str(v) for v in acc.score_q]), score_q2=np.array([str(v) for v in acc.score_q2]),
+                     nan_count=acc.nan_count, choice_count=acc.choice_count, bin_lo=acc.bin_lo, bin_hi=acc.bin_hi,
+                     batch_quantiles=batches)
+
+
+def load_checkpoint(path: str | Path, fingerprint: str) -> RunState:
+    """Read a checkpoint written for the same inputs (else a clear :class:`InputError`)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+    except FileNotFoundError:
+        raise InputError(f"--resume {path}: no such file; give the file written by --checkpoint.") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"--resume {path} is not a weightlab checkpoint ({exc}); give the file written by "
+                         f"--checkpoint, or start afresh without --resume.") from None
+    if meta.get("format") != FORMAT:
+        raise InputError(f"--resume {path} is not a weightlab checkpoint (format {meta.get('format')!r}).")
+    if meta["fingerprint"] != fingerprint:
+        raise InputError(f"--resume {path} was written for other inputs (data, framework, spec, seed, replications "
+                         f"or stopping rule differ): resume with the same inputs, or start afresh without --resume.")
+    to_int = np.vectorize(int, otypes=[object])
+    acc = Accumulators(arrays["rank_counts"], RankBands(arrays["band_lo"], arrays["band_width"]),
+                       arrays["score_hist"], to_int(arrays["score_q"]), to_int(arrays["score_q2"]),
+                       arrays["nan_count"], arrays["choice_count"], arrays["bin_lo"], arrays["bin_hi"],
+                       arrays["outside"], design=meta["design"], second_pass_units=int(meta["second_pass_units"]))
+    return RunState(acc, int(meta["next_block"]), arrays["batch_quantiles"])
+
+
+class CheckpointWriter:
+    """Saves a run's state to ``path`` at most every ``every`` seconds (and when forced)."""
+
+    def __init__(self, path: str | Path, fingerprint: str, every: float = 5.0) -> None:
+        self.path, self.fingerprint, self.every = Path(path), fingerprint, float(every)
+        self.last = time.monotonic()
+
+    def maybe_save(self, acc: Accumulators, next_block: int, until=None, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= self.every:
+            save_checkpoint(self.path, self.fingerprint, acc, next_block, until)
+            self.last = time.monotonic()
