@@ -212,7 +212,7 @@ def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps:
     hi = np.where(redo, np.maximum(b.lo + b.width - 1, acc.outside[2]), 0)
     redo_bands = RankBands(lo.astype(np.int64), (hi - lo + 1).astype(np.int64))
     counts = np.zeros(redo_bands.total, dtype=np.int64)
-    ranges = [(b0, min(n_blocks, b0 + chunk_blocks)) for b0 in range(0, n_blocks, chunk_blocks)]
+    ranges = ((b0, min(n_blocks, b0 + chunk_blocks)) for b0 in range(0, n_blocks, chunk_blocks))
     for _, _, c in pool.map_counts(ranges, reps, bins, redo_bands):
         counts += c.rank_counts
     acc.bands, acc.rank_counts = merge_redo(acc.bands, acc.rank_counts, redo, redo_bands, counts)
@@ -265,7 +265,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
         if progress is not None:  # replications start now: rates and ETAs exclude compilation
             progress(min(reps, next_block * K.BLOCK), reps)
         done = next_block >= n_blocks or (until is not None and until.converged())
-        ranges = [(b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks)]
+        # lazy: a replication count too large to run must not build its list of chunks (--yes check)
+        ranges = ((b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks))
         for b0, b1, counts in ([] if done else pool.map_counts(ranges, reps, bins, acc.bands)):
             acc.add(counts)
             next_block = b1
@@ -322,7 +323,7 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
     with _open_pool(plan, design, threads, scheduler) as pool:
         chunk_blocks = _chunk_blocks(chunk_size, pool.n_slots)
         n_blocks = -(-n_rows // K.BLOCK)
-        ranges = [(b, min(n_blocks, b + chunk_blocks)) for b in range(0, n_blocks, chunk_blocks)]
+        ranges = ((b, min(n_blocks, b + chunk_blocks)) for b in range(0, n_blocks, chunk_blocks))
         for b0, b1, (r, s) in pool.map_store(ranges, n_rows, scores):
             r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
             ranks[r0:r1] = r
