@@ -604,7 +604,8 @@ def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[
     The spec's choices replace the pipeline step of the same kind: a spec that varies the
     imputation gets data prepared without the pipeline's impute step (the engine imputes, after
     the pipeline's treatment unless the spec varies the treatment too); one that varies the
-    treatment gets them without the pipeline's treat step (the engine treats after imputing); one that varies the normalizer or the aggregator keeps its own lists;
+    treatment gets them without the pipeline's treat step (the engine treats after imputing); one
+    that varies the normalizer or the aggregator keeps its own lists;
     otherwise the pipeline's normalizer and aggregator become the spec's single choice.
 
     Raises
