@@ -336,7 +336,7 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
     the tables, manifest.json and report.html to the output directory.
 
     With --pipeline the data go through the pipeline's steps first; the spec's choices (normalizer,
-    aggregator, imputation) replace the pipeline step of the same kind.
+    aggregator, imputation, treatment) replace the pipeline step of the same kind.
 
     Example: weightlab robustness data.csv -f framework.toml --spec spec.toml --reps 1000000 --seed 7 --out results/
 

@@ -603,7 +603,9 @@ def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[
 
     The spec's choices replace the pipeline step of the same kind: a spec that varies the
     imputation gets data prepared without the pipeline's impute step (the engine imputes, after
-    the pipeline's treatment); one that varies the normalizer or the aggregator keeps its own lists;
+    the pipeline's treatment unless the spec varies the treatment too); one that varies the
+    treatment gets them without the pipeline's treat step (the engine treats after imputing); one
+    that varies the normalizer or the aggregator keeps its own lists;
     otherwise the pipeline's normalizer and aggregator become the spec's single choice.
 
     Raises
@@ -619,9 +621,11 @@ def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[
 
     default = Choices()
     ch = spec.choices
-    varies_imputation = ch.imputation != default.imputation
-    if varies_imputation:  # the engine imputes; screen the units the whole pipeline keeps
-        prep = pipeline.prepare(dataset, skip=("impute",), units=pipeline.prepare(dataset).dataset.units)
+    # the engine imputes and/or treats (in the pipeline's order); screen the units the whole pipeline keeps
+    skip = tuple(step for step, kind in (("impute", "imputation"), ("treat", "treatment"))
+                 if getattr(ch, kind) != getattr(default, kind))
+    if skip:
+        prep = pipeline.prepare(dataset, skip=skip, units=pipeline.prepare(dataset).dataset.units)
     else:
         prep = pipeline.prepare(dataset)
     fw = dataset.framework

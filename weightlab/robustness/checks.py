@@ -77,10 +77,12 @@ def check_nominal(dataset: Dataset, spec: UncertaintySpec) -> None:
     """Build the nominal index (the first option of every choice), so that its errors (overflow,
     PCA on too few units, every unit tied...) come before the kernels are compiled and run."""
     from ..index import build_index
+    from .plan import treated_dataset
 
     ch = spec.choices
+    data, imputation = treated_dataset(dataset, ch.imputation[0], ch.treatment[0], spec.source or "spec")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_index(dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                    aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
+        build_index(data, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                    aggregator=ch.aggregator[0].build(), imputation=imputation,
                     scheme_level=ch.scheme_levels)

@@ -6,7 +6,8 @@ For each replication ``r`` of a block (:func:`draw_block`):
 1. read the replication's row of uniforms from its design (:mod:`weightlab.robustness.columns`:
    the counter-based stream ``u(seed, r, i)`` of :mod:`weightlab.robustness.rng` by default, or
    the rows of a quasi-random or Saltelli design, :mod:`weightlab.robustness.design`) and map them
-   to the choices (imputation, normalizer, aggregator per level, scheme, dropped indicator);
+   to the choices (imputation, normalizer, aggregator per level, scheme, dropped indicator,
+   treatment);
 2. take the scheme's within-group weights for that choice (precomputed by the plan with the
    nominal Python code, or re-estimated on a bootstrap resample of units,
    :mod:`weightlab.robustness.boot_weights`), perturb them (uniform ``w * U(1-spread, 1+spread)`` or
@@ -45,7 +46,7 @@ __all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
 ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the chunk kernel does with a block's scores (_run_slots)
-N_FACTORS = 5  # imputation, normalizer, aggregator pattern, scheme, drop
+N_FACTORS = 6  # imputation, normalizer, aggregator pattern, scheme, drop, treatment (plan.factor_options order)
 
 
 class Workspace(NamedTuple):
@@ -58,7 +59,7 @@ class Workspace(NamedTuple):
     E: np.ndarray  # (BLOCK, k) effective indicator weights
     S: np.ndarray  # (BLOCK, n) scores, replication q in row srow[q]
     choice: np.ndarray  # (BLOCK, N_FACTORS) option index per factor
-    mat: np.ndarray  # (BLOCK,) matrix index (imputation x normalizer)
+    mat: np.ndarray  # (BLOCK,) matrix index (treatment x imputation x normalizer)
     pat: np.ndarray  # (BLOCK,) aggregator pattern
     srow: np.ndarray  # (BLOCK,) row of S (and R) holding replication b * BLOCK + q
     Eg: np.ndarray  # (BLOCK, k) effective weights of one product
@@ -158,7 +159,13 @@ def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
 
 @nb.njit(cache=True)
 def _draw_choices(p, nq, U, choice, mat, pat, W):
-    """Options of the block's replications from their uniforms ``U`` and their schemes' (unperturbed) weights."""
+    """Options of the block's replications from their uniforms ``U`` and their schemes' (unperturbed) weights.
+
+    The matrix of (treatment t, imputation i, normalizer j) is ``(t * n_imputations + i) * n_normalizers + j``
+    (:func:`weightlab.robustness.plan.compile_plan`); a fixed treatment has no column and is option 0.
+    """
+    n_imp = p.imputation_cdf.shape[0]
+    n_nrm = p.normalizer_cdf.shape[0]
     for q in range(nq):
         u = U[q]
         imp = pick(u[COL_IMPUTATION], p.imputation_cdf)
@@ -171,9 +178,10 @@ def _draw_choices(p, nq, U, choice, mat, pat, W):
             mult *= n_agg
         scheme = pick(u[COL_SCHEME], p.scheme_cdf)
         drop = pick(u[COL_DROP], p.drop_cdf)  # 0: keep all, else indicator drop - 1
+        trt = pick(u[p.col_treat], p.treatment_cdf) if p.col_treat >= 0 else 0
         c = choice[q]
-        c[0], c[1], c[2], c[3], c[4] = imp, nrm, pt, scheme, drop
-        m = imp * p.normalizer_cdf.shape[0] + nrm
+        c[0], c[1], c[2], c[3], c[4], c[5] = imp, nrm, pt, scheme, drop, trt
+        m = (trt * n_imp + imp) * n_nrm + nrm
         mat[q] = m
         pat[q] = pt
         W[q, :] = p.base_w[scheme, m, pt]

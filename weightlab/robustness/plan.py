@@ -1,7 +1,8 @@
 """Compile a dataset and an uncertainty spec into a :class:`KernelPlan` of plain arrays.
 
 Everything that does not change between replications is computed here, once, with the nominal
-Python code: one normalised matrix per (imputation, normalizer) choice, each scheme's within-group
+Python code: one normalised matrix per (treatment, imputation, normalizer) choice (imputed, then
+treated, then normalised: the pipeline's order, :mod:`weightlab.pipeline`), each scheme's within-group
 weights for every (matrix, aggregator pattern) — so data-driven weights are exactly those of
 :func:`weightlab.index.build_index` —, the transformed matrices ``x**p`` / ``ln x`` of the fast
 path, and the hierarchy as index arrays. The kernels then never touch pandas or Python objects.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -22,13 +23,14 @@ import pandas as pd
 
 from ..aggregation import Aggregator
 from ..data import Dataset
-from ..errors import SpecError
+from ..errors import SpecError, WeightlabError
 from ..index import normalise
+from ..treatment import impute, treat
 from ..weighting.base import StatisticsScheme, parse_levels
 from ..weighting.statistics import NEED_COV, NEED_M2
 from . import boot_weights as BW
 from .columns import Columns
-from .spec import UncertaintySpec
+from .spec import Option, UncertaintySpec
 
 Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
 MAX_REPS_PER_SLOT = 1 << 14  # keeps sum of q**2 per slot and chunk below 2**63
@@ -63,6 +65,7 @@ class KernelPlan(NamedTuple):
     n_agg_draws: int
     imputation_cdf: np.ndarray
     normalizer_cdf: np.ndarray
+    treatment_cdf: np.ndarray
     agg_cdf: np.ndarray
     scheme_cdf: np.ndarray
     drop_cdf: np.ndarray
@@ -84,6 +87,7 @@ class KernelPlan(NamedTuple):
     col_stream: np.ndarray  # stream index of the scalar columns 0 .. col_boot - 1
     col_boot: int
     col_w: int
+    col_treat: int  # treatment column, -1 when the treatment is fixed
 
 
 @dataclass
@@ -96,12 +100,32 @@ class Plan:
     node_codes: list[str]
     factor_options: dict[str, list[str]]
     patterns: list[tuple[str, ...]]
-    matrices: dict[tuple[str, str], pd.DataFrame]
+    matrices: dict[tuple[str, str, str], pd.DataFrame]  # (treatment, imputation, normalizer) labels
     columns: Columns
 
     @property
     def n_units(self) -> int:
         return self.kernel.n_units
+
+
+def treated_dataset(dataset: Dataset, imputation: Option, treatment: Option, source: str = "spec"
+                    ) -> tuple[Dataset, str]:
+    """The data a (imputation, treatment) choice normalises, and the imputation left to apply.
+
+    Treatment ``none``: the data as given and the imputation (``index.normalise`` imputes). Otherwise
+    the pipeline's order: the values are imputed (:func:`weightlab.treatment.impute`), then treated
+    (:func:`weightlab.treatment.treat`, the coinr rule with the option's parameters), and nothing is
+    left to impute. A treatment the data cannot take (log1p of values <= -1, boxcox of a constant
+    indicator) is a SpecError naming the option.
+    """
+    if treatment.name == "none":
+        return dataset, imputation.name
+    try:
+        values, _report = treat(impute(dataset.values, imputation.name), treatment.name, rule=treatment.build())
+    except WeightlabError as exc:
+        raise SpecError(f"{source}: [choices] treatment '{treatment.label}' after imputation "
+                        f"'{imputation.label}': {exc}") from None
+    return replace(dataset, values=values), "none"
 
 
 def _cdf(probs: np.ndarray) -> np.ndarray:
@@ -216,10 +240,12 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         child_ptr.append(len(child_idx))
     max_members = max(np.diff(child_ptr))
 
-    # matrices: one per (imputation, normalizer)
-    matrices: dict[tuple[str, str], pd.DataFrame] = {}
-    for imp, nrm in itertools.product(ch.imputation, ch.normalizer):
-        matrices[(imp.label, nrm.label)] = normalise(dataset, nrm.build(), imp.name)
+    # matrices: one per (treatment, imputation, normalizer); kernel index (t * n_imp + i) * n_nrm + j
+    matrices: dict[tuple[str, str, str], pd.DataFrame] = {}
+    for trt, imp in itertools.product(ch.treatment, ch.imputation):
+        data, still = treated_dataset(dataset, imp, trt, spec.source or "spec")
+        for nrm in ch.normalizer:
+            matrices[(trt.label, imp.label, nrm.label)] = normalise(data, nrm.build(), still)
     X = np.stack([df[fw.indicator_codes].to_numpy(dtype=float).T.copy() for df in matrices.values()])
     has_nan = np.isnan(X).any(axis=(1, 2))
 
@@ -234,7 +260,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
     shift = np.array([a.shift if getattr(a, "shift", None) else 0.0 for a in aggs], dtype=float)
     for a_i, agg in enumerate(aggs):
         if _need(agg) and shift[a_i] == 0.0:
-            for (imp, nrm), df in matrices.items():
+            for (_trt, _imp, nrm), df in matrices.items():
                 lo = np.nanmin(df.to_numpy())
                 if (agg.needs_positive() and lo <= 0) or lo < 0:
                     raise SpecError(
@@ -280,7 +306,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         hi = lo + 1.0
 
     wn = spec.weights
-    cols = Columns(n_draws, n_nodes - 1)
+    cols = Columns(n_draws, n_nodes - 1, len(ch.treatment) > 1)
     drop_opts = ["none"] + (list(fw.indicator_codes) if ch.drop_indicator else [])
     kernel = KernelPlan(
         seed=np.uint64(spec.seed), n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L,
@@ -294,6 +320,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
         pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
         imputation_cdf=_cdf(ch.probs("imputation")), normalizer_cdf=_cdf(ch.probs("normalizer")),
+        treatment_cdf=_cdf(ch.probs("treatment")),
         agg_cdf=_cdf(ch.probs("aggregator")), scheme_cdf=_cdf(ch.probs("scheme")),
         drop_cdf=_cdf(np.ones(len(drop_opts))), base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
         scheme_needs=scheme_needs, mom_layout=mom_layout, scheme_level=scheme_levels,
@@ -303,6 +330,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_),
         score_lo=lo, score_hi=hi, q_max=Q_MAX,
         n_cols=cols.n_cols, col_stream=cols.stream_indices(), col_boot=cols.bootstrap, col_w=cols.weights,
+        col_treat=cols.col_treatment,
     )
     factor_options = {
         "imputation": [o.label for o in ch.imputation],
@@ -310,6 +338,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         "aggregator": [" / ".join(ch.aggregator[a].label for a in p) for p in patterns_idx],
         "scheme": [o.label for o in ch.scheme],
         "drop_indicator": drop_opts,
+        "treatment": [o.label for o in ch.treatment],
     }
     patterns = [tuple(ch.aggregator[a].label for a in p) for p in patterns_idx]
     return Plan(kernel, spec, dataset, codes, factor_options, patterns, matrices, cols)

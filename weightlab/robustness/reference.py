@@ -1,9 +1,10 @@
 """A plain-Python rebuild of one Monte Carlo replication: the engine's reference.
 
 It re-derives the random numbers with Python integers (splitmix64, the stream layout documented in
-:mod:`weightlab.robustness.kernels`), draws the choices, fits the scheme with the nominal Python
-code (on the bootstrap rows when asked), perturbs and renormalises the weights, and builds the index
-with :func:`weightlab.index.build_index`. It shares no code with the kernels; tests require the
+:mod:`weightlab.robustness.kernels`), draws the choices, imputes and treats the values with
+:mod:`weightlab.treatment` when a treatment other than ``none`` is drawn, fits the scheme with the
+nominal Python code (on the bootstrap rows when asked), perturbs and renormalises the weights, and
+builds the index with :func:`weightlab.index.build_index`. It shares no code with the kernels; tests require the
 engine to match it replication by replication, and the benchmark uses it as the pandas baseline.
 It is slow (milliseconds per replication) by design.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..data import Dataset
 from ..index import build_index, normalise, rank_descending
+from ..treatment import TreatmentRule, impute, treat
 from ..weighting.base import Weights
 
 M64 = (1 << 64) - 1
@@ -82,14 +84,16 @@ def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
     """Choices, weights, scores and ranks of replication ``r`` computed the plain way.
 
     ``row``: the replication's uniforms from a design (columns: imputation, normalizer, scheme,
-    dropped indicator, one per aggregator draw, bootstrap key, one per non-root node in kernel
-    order); by default they come from the counter-based stream of (seed, r).
+    dropped indicator, one per aggregator draw, the treatment when two or more are listed,
+    bootstrap key, one per non-root node in kernel order); by default they come from the
+    counter-based stream of (seed, r) (treatment: draw index 4).
     """
     fw = dataset.framework
     ch = spec.choices
     seed = spec.seed
     n_draws = fw.n_levels - 1 if ch.aggregator_per_level else 1
-    col_boot = 4 + n_draws
+    varies_treatment = len(ch.treatment) > 1
+    col_boot = 4 + n_draws + varies_treatment
 
     def u(col: int, stream: int) -> float:
         return uniform(seed, r, stream) if row is None else float(row[col])
@@ -103,8 +107,13 @@ def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
     codes = fw.indicator_codes
     n_drop = 1 + (len(codes) if ch.drop_indicator else 0)
     drop = pick(u(3, 3), np.ones(n_drop)) - 1
+    trt = ch.treatment[pick(u(4 + n_draws, 4), ch.probs("treatment"))] if varies_treatment else ch.treatment[0]
 
-    X = normalise(dataset, nrm.build(), imp.name)
+    imputation = imp.name
+    if trt.name != "none":  # the pipeline's order: impute, treat, then normalise
+        treated, _report = treat(impute(dataset.values, imp.name), trt.name, rule=TreatmentRule(**trt.params))
+        dataset, imputation = Dataset(treated, fw, dataset.names), "none"
+    X = normalise(dataset, nrm.build(), imputation)
     scheme = scheme_opt.build()
     fit_on = X
     if spec.bootstrap_units and scheme.data_driven:
@@ -140,11 +149,12 @@ def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
     for group in [fw_used.index.code] + [g.code for g in fw_used.groups]:
         members = fw_used.children(group)
         w[members] = w[members] / w[members].sum()
-    res = build_index(ds, normalizer=nrm.build(), aggregator=aggs, imputation=imp.name,
+    res = build_index(ds, normalizer=nrm.build(), aggregator=aggs, imputation=imputation,
                       weights=Weights(fw_used, w, "reference"))
     scores = res.index_scores.to_numpy()
     eff = fw_used.effective_weights(w).reindex(codes).fillna(0.0)
     return {"choices": {"imputation": imp.label, "normalizer": nrm.label, "scheme": scheme_opt.label,
                         "drop_indicator": "none" if drop < 0 else codes[drop],
-                        "aggregator": " / ".join(ch.aggregator[a].label for a in agg_idx)},
+                        "aggregator": " / ".join(ch.aggregator[a].label for a in agg_idx),
+                        "treatment": trt.label},
             "scores": scores, "ranks": rank_descending(scores), "effective_weights": eff}

@@ -125,10 +125,12 @@ def add_counts(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
 def nominal_build(plan):
     """The nominal index of a plan's spec: the first option of every choice, unperturbed weights."""
     from ..index import build_index
+    from .plan import treated_dataset
 
     ch = plan.spec.choices
-    return build_index(plan.dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                       aggregator=ch.aggregator[0].build(), imputation=ch.imputation[0].name,
+    data, imputation = treated_dataset(plan.dataset, ch.imputation[0], ch.treatment[0])
+    return build_index(data, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                       aggregator=ch.aggregator[0].build(), imputation=imputation,
                        scheme_level=ch.scheme_levels)
 
 

@@ -12,6 +12,7 @@ factor) is fixed, so adding a factor never shifts another factor's numbers:
 1                      normalizer choice
 2                      weighting-scheme choice
 3                      dropped indicator
+4                      treatment choice
 8 + level              aggregator of an aggregation level
 64 + node              uniform weight noise of a node
 2**20 + node << 12 + t Dirichlet (gamma) draws of a node
@@ -33,6 +34,7 @@ STREAM_IMPUTATION = 0
 STREAM_NORMALIZER = 1
 STREAM_SCHEME = 2
 STREAM_DROP = 3
+STREAM_TREATMENT = 4  # added after the others: their positions did not move
 STREAM_AGGREGATOR = 8  # + aggregation level index
 STREAM_NOISE = 64  # + node
 STREAM_DIRICHLET = 1 << 20  # + node << 12 + draw

@@ -73,7 +73,8 @@ def factors(plan: Plan) -> dict[str, list[int]]:
             out[name] = [COL_AGGREGATOR + lvl for lvl in range(cols.n_agg_draws)]
         else:
             out[name] = [{"imputation": COL_IMPUTATION, "normalizer": COL_NORMALIZER, "scheme": COL_SCHEME,
-                          "drop_indicator": COL_DROP, "bootstrap": cols.bootstrap}[name]]
+                          "drop_indicator": COL_DROP, "treatment": cols.col_treatment,
+                          "bootstrap": cols.bootstrap}[name]]
     return out
 
 

@@ -18,6 +18,7 @@
     scheme = ["equal", "entropy", "critic", "pca"]
     scheme_levels = "all"
     imputation = ["mean", "median"]
+    treatment = ["none", "coinr", {name = "coinr", winmax = 3}, "log1p"]   # after imputation
     drop_indicator = true
 
     [choices.probabilities]
@@ -51,9 +52,10 @@ import numpy as np
 
 from .._params import validate_params
 from ..errors import SpecError, WeightlabError
-from ..treatment import IMPUTATIONS
+from ..treatment import IMPUTATIONS, TREATMENTS, TreatmentRule
 
-CHOICE_KINDS = ("normalizer", "aggregator", "scheme", "imputation")
+CHOICE_KINDS = ("normalizer", "aggregator", "scheme", "imputation", "treatment")
+RULE_PARAMS = {"winmax": int, "skew_thresh": float, "kurt_thresh": float}  # coinr treatment options
 MAX_REPS = 1 << 48  # far beyond any run (13 years at 650k rep/s) and safe for the engine's 64-bit counters
 PERTURBATIONS = ("none", "uniform", "dirichlet")
 SAMPLING_METHODS = ("stream", "sobol")
@@ -89,9 +91,11 @@ class Option:
         return f"{self.name}({', '.join(f'{k}={v}' for k, v in sorted(self.params.items()))})"
 
     def build(self) -> Any:
-        """The plug-in instance (the name itself for an imputation)."""
+        """The plug-in instance (the name itself for an imputation, the coinr rule for a treatment)."""
         if self.kind == "imputation":
             return self.name
+        if self.kind == "treatment":
+            return TreatmentRule(**self.params)
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in self.params.items()}
         return _registry(self.kind).get(self.name, **params)
 
@@ -117,6 +121,7 @@ class Choices:
     imputation: tuple = (Option("none", {}, "imputation"),)
     drop_indicator: bool = False
     probabilities: dict = field(default_factory=dict)
+    treatment: tuple = (Option("none", {}, "treatment"),)
 
     def probs(self, entry: str) -> np.ndarray:
         """Normalised drawing probabilities of the options of ``entry`` (uniform if not given)."""
@@ -216,7 +221,7 @@ class UncertaintySpec:
         choices = Choices(options["normalizer"], options["aggregator"], c.get("aggregator_per_level", False),
                           options["scheme"], _levels(c.get("scheme_levels", "all"), "[choices] scheme_levels", fail),
                           options["imputation"], c.get("drop_indicator", False),
-                          {k: tuple(float(v) for v in p) for k, p in probs.items()})
+                          {k: tuple(float(v) for v in p) for k, p in probs.items()}, options["treatment"])
 
         b = table("bootstrap")
         known(b, ("units",), "[bootstrap]")
@@ -329,7 +334,8 @@ def _levels(value: Any, name: str, fail) -> Any:
 
 
 def _options(c: dict, kind: str, fail) -> tuple:
-    default = {"normalizer": "minmax", "aggregator": "arithmetic", "scheme": "equal", "imputation": "none"}[kind]
+    default = {"normalizer": "minmax", "aggregator": "arithmetic", "scheme": "equal", "imputation": "none",
+               "treatment": "none"}[kind]
     raw = c.get(kind, [default])
     if isinstance(raw, (str, dict)):
         raw = [raw]
@@ -346,6 +352,8 @@ def _options(c: dict, kind: str, fail) -> tuple:
         if kind == "imputation":
             if opt.name not in IMPUTATIONS or opt.params:
                 raise fail(f"[choices] imputation '{opt.label}' is unknown. Choose from: {', '.join(IMPUTATIONS)}.")
+        elif kind == "treatment":
+            _check_treatment(opt, fail)
         else:
             try:
                 validate_params(opt.build())
@@ -355,6 +363,22 @@ def _options(c: dict, kind: str, fail) -> tuple:
             raise fail(f"[choices] {kind} lists '{opt.label}' twice.")
         out.append(opt)
     return tuple(out)
+
+
+def _check_treatment(opt: Option, fail) -> None:
+    """A treatment option: a method of :data:`weightlab.treatment.TREATMENTS`; only ``coinr`` takes
+    parameters, those of :class:`weightlab.treatment.TreatmentRule`."""
+    if opt.name not in TREATMENTS:
+        raise fail(f"[choices] treatment '{opt.label}' is unknown. Choose from: {', '.join(TREATMENTS)}.")
+    for key, value in opt.params.items():
+        if opt.name != "coinr" or key not in RULE_PARAMS:
+            allowed = f"its parameters are {', '.join(RULE_PARAMS)}" if opt.name == "coinr" else "it takes none"
+            raise fail(f"[choices] treatment '{opt.label}': unknown parameter '{key}' ({allowed}).")
+        if RULE_PARAMS[key] is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise fail(f"[choices] treatment '{opt.label}': {key} must be an integer >= 0; got {value!r}.")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise fail(f"[choices] treatment '{opt.label}': {key} must be a number > 0; got {value!r}.")
 
 
 def demo_spec(reps: int = 1_000_000, seed: int = 7) -> UncertaintySpec:
