@@ -14,6 +14,10 @@ import sys
 _NOTIFIED = False
 
 
+COMPILE_NOTICE = ("weightlab: compiling the Monte Carlo kernels for first use (a minute at most; cached for "
+                  "later runs)...")
+
+
 def is_cold(dispatcher) -> bool:
     """True when calling ``dispatcher`` will compile: nothing compiled in this process and no
     usable entry in its on-disk cache."""
@@ -34,6 +38,5 @@ def notify_if_cold(*dispatchers) -> bool:
     if _NOTIFIED or not any(is_cold(d) for d in dispatchers):
         return False
     _NOTIFIED = True
-    print("weightlab: compiling the Monte Carlo kernels for first use (a minute at most; cached for later runs)...",
-          file=sys.stderr, flush=True)
+    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
     return True
