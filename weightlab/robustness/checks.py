@@ -73,9 +73,10 @@ def check_run(dataset: Dataset, spec: UncertaintySpec) -> list[str]:
     return notes
 
 
-def check_nominal(dataset: Dataset, spec: UncertaintySpec) -> None:
-    """Build the nominal index (the first option of every choice), so that its errors (overflow,
-    PCA on too few units, every unit tied...) come before the kernels are compiled and run."""
+def check_nominal(dataset: Dataset, spec: UncertaintySpec):
+    """Build the nominal index (the first option of every choice, unperturbed weights) and return it
+    (an IndexResult), so that its errors (overflow, PCA on too few units, every unit tied...) come
+    before the kernels are compiled and run; the run's nominal ranks are this build's."""
     from ..index import build_index
     from .plan import treated_dataset
 
@@ -83,6 +84,6 @@ def check_nominal(dataset: Dataset, spec: UncertaintySpec) -> None:
     data, imputation = treated_dataset(dataset, ch.imputation[0], ch.treatment[0], spec.source or "spec")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_index(data, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                    aggregator=ch.aggregator[0].build(), imputation=imputation,
-                    scheme_level=ch.scheme_levels)
+        return build_index(data, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                           aggregator=ch.aggregator[0].build(), imputation=imputation,
+                           scheme_level=ch.scheme_levels)

@@ -360,7 +360,7 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     notes = check_run(dataset, spec)
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
-    check_nominal(dataset, spec)
+    nominal = check_nominal(dataset, spec)
     t1 = time.perf_counter()
     with (progress_bar(spec.reps, force=True) if progress is True else nullcontext(progress or None)) as callback:
         acc = run_plan(plan, threads, chunk_size, callback, checkpoint=checkpoint, resume=resume,
@@ -375,7 +375,7 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
               "reps_per_s": acc.reps / acc.loop_s if acc.loop_s > 0 else float("nan")}
     if resume is not None:
         timing["resumed_from"] = str(resume)
-    result = RobustnessResult.from_run(plan, acc, timing, until)
+    result = RobustnessResult.from_run(plan, acc, timing, until, nominal)
     result.manifest["notes"] = notes
     return result
 

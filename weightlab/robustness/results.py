@@ -122,18 +122,6 @@ def add_counts(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
     return ChunkCounts(*(x + y for x, y in zip(a[:-1], b[:-1])), merge_outside(a.outside, b.outside))
 
 
-def nominal_build(plan):
-    """The nominal index of a plan's spec: the first option of every choice, unperturbed weights."""
-    from ..index import build_index
-    from .plan import treated_dataset
-
-    ch = plan.spec.choices
-    data, imputation = treated_dataset(plan.dataset, ch.imputation[0], ch.treatment[0])
-    return build_index(data, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                       aggregator=ch.aggregator[0].build(), imputation=imputation,
-                       scheme_level=ch.scheme_levels)
-
-
 def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
     """Inverted-CDF quantile (1-based rank) of each row of a count histogram."""
     cum = np.cumsum(hist, axis=1)
@@ -193,9 +181,13 @@ class RobustnessResult:
     nominal: Any = None  # the nominal IndexResult (the spec's first choices)
 
     @classmethod
-    def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any], until=None) -> "RobustnessResult":
+    def from_run(cls, plan, acc: Accumulators, timing: dict[str, Any], until=None, nominal=None
+                 ) -> "RobustnessResult":
         ds, spec, kp = plan.dataset, plan.spec, plan.kernel
-        nominal = nominal_build(plan)
+        if nominal is None:
+            from .checks import check_nominal
+
+            nominal = check_nominal(plan.dataset, plan.spec)
         N = acc.reps
         bands, counts, off = acc.bands, acc.rank_counts, acc.bands.off
         out = pd.DataFrame({"unit": ds.units.to_numpy(), "name": ds.names.to_numpy(),

@@ -155,7 +155,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     notes = check_run(dataset, spec)
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
-    check_nominal(dataset, spec)
+    nominal = check_nominal(dataset, spec).ranks.to_numpy()
     groups = factors(plan)
     if not groups:
         raise SpecError(f"{spec.source or 'spec'}: nothing is uncertain, so there is nothing to attribute: add "
@@ -176,9 +176,6 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
                              progress=progress, scheduler=scheduler)
     t2 = time.perf_counter()
 
-    from .results import nominal_build
-
-    nominal = nominal_build(plan).ranks.to_numpy()
     per = d + 2
     R = ranks.reshape(base_samples, per, n).astype(float)
     shift = np.abs(R - nominal).mean(axis=2, keepdims=True)
