@@ -55,12 +55,13 @@ class RankBands(NamedTuple):
         n = self.lo.shape[0]
         return bool((self.lo == 1).all() and (self.width == n).all())
 
-    def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(off, lo, width)`` for the kernels; empty arrays for dense histograms (their fast path)."""
+    def kernel_arrays(self) -> tuple:
+        """``(off, lo, width, (), ())`` for the kernels (``kernels._add_block``); empty arrays for
+        dense histograms (their fast path)."""
+        e = np.zeros(0, dtype=np.int64)
         if self.is_dense:
-            e = np.zeros(0, dtype=np.int64)
-            return e, e, e
-        return self.off[:-1].copy(), self.lo, self.width
+            return e, e, e, e, e
+        return self.off[:-1].copy(), self.lo, self.width, e, e
 
 
 @nb.njit(cache=True)

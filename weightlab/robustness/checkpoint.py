@@ -25,6 +25,7 @@ from .._io import atomic_path
 from ..errors import InputError
 from . import kernels as K
 from .bands import RankBands
+from .coarse import CoarseBins, Segments
 from .results import PILOT_REPS, SCORE_BINS, Accumulators
 
 FORMAT = "weightlab-checkpoint-2"
@@ -59,10 +60,15 @@ def save_checkpoint(path: str | Path, fingerprint: str, acc: Accumulators, next_
     meta = {"format": FORMAT, "fingerprint": fingerprint, "next_block": int(next_block), "design": acc.design,
             "second_pass_units": acc.second_pass_units}
     batches = until.batch_quantiles if until is not None else np.zeros((0, 0, 0), dtype=np.int32)
+    layout = {"band_width": acc.bands.width} if not acc.coarse else {"band_width": acc.bands.nbins,
+                                                                      "band_shift": acc.bands.shift}
+    if acc.exact is not None:
+        layout.update(exact_ptr=acc.exact.ptr, exact_lo=acc.exact.lo, exact_width=acc.exact.width,
+                      exact_counts=acc.exact_counts)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, meta=np.array(json.dumps(meta)), rank_counts=acc.rank_counts, band_lo=acc.bands.lo,
-                     band_width=acc.bands.width, outside=acc.outside, score_hist=acc.score_hist,
+                     **layout, outside=acc.outside, score_hist=acc.score_hist,
                      score_q=np.array([str(v) for v in acc.score_q]), score_q2=np.array([str(v) for v in acc.score_q2]),
                      nan_count=acc.nan_count, choice_count=acc.choice_count, bin_lo=acc.bin_lo, bin_hi=acc.bin_hi,
                      batch_quantiles=batches)
@@ -86,10 +92,17 @@ def load_checkpoint(path: str | Path, fingerprint: str) -> RunState:
         raise InputError(f"--resume {path} was written for other inputs (data, framework, spec, seed, replications "
                          f"or stopping rule differ): resume with the same inputs, or start afresh without --resume.")
     to_int = np.vectorize(int, otypes=[object])
-    acc = Accumulators(arrays["rank_counts"], RankBands(arrays["band_lo"], arrays["band_width"]),
+    if "band_shift" in arrays:  # coarse counts (coarse.py), with the exact pass's segments once it has run
+        layout = CoarseBins(arrays["band_lo"], arrays["band_width"], arrays["band_shift"])
+    else:
+        layout = RankBands(arrays["band_lo"], arrays["band_width"])
+    acc = Accumulators(arrays["rank_counts"], layout,
                        arrays["score_hist"], to_int(arrays["score_q"]), to_int(arrays["score_q2"]),
                        arrays["nan_count"], arrays["choice_count"], arrays["bin_lo"], arrays["bin_hi"],
                        arrays["outside"], design=meta["design"], second_pass_units=int(meta["second_pass_units"]))
+    if "exact_ptr" in arrays:
+        acc.exact = Segments(arrays["exact_ptr"], arrays["exact_lo"], arrays["exact_width"])
+        acc.exact_counts = arrays["exact_counts"]
     return RunState(acc, int(meta["next_block"]), arrays["batch_quantiles"])
 
 

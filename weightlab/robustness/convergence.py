@@ -74,7 +74,12 @@ class Convergence:
         unit's band are left out of its estimate: they only steer the stopping rule; the run's own
         quantiles are exact)."""
         qs = np.array(self.quantiles)
-        self._batches.append(band_quantiles(rank_counts, bands.off, bands.lo, qs).astype(np.int32))
+        self.observe_quantiles(band_quantiles(rank_counts, bands.off, bands.lo, qs))
+
+    def observe_quantiles(self, quantiles: np.ndarray) -> None:
+        """Add one batch by its (units, quantiles) estimates (with coarse rank counts the engine
+        resolves them exactly with the batch's own exact pass, :mod:`.coarse`)."""
+        self._batches.append(np.asarray(quantiles).astype(np.int32))
 
     def restore(self, batch_quantiles: np.ndarray) -> None:
         """Continue from the batch estimates of a checkpoint."""

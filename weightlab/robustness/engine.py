@@ -30,8 +30,9 @@ from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
 from .convergence import Convergence
 from .jit import notify_if_cold
 from .bands import BAND_UNITS, RankBands, merge_redo
+from .coarse import BAND_CELLS, CoarseBins, Segments, coarse_summary, select_segments
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
-                      empty_outside)
+                      empty_outside, summary_points)
 from .spec import UncertaintySpec
 
 
@@ -117,10 +118,11 @@ class _Engine:
         self.blas.__exit__(*exc)
         numba.set_num_threads(self.previous)
 
-    def set_bands(self, bands: RankBands) -> None:
-        """Count ranks in ``bands`` from now on (a dense histogram when they are 1..n everywhere)."""
-        if self.bands is not None and np.array_equal(bands.lo, self.bands.lo) and np.array_equal(
-                bands.width, self.bands.width):
+    def set_bands(self, bands: "RankBands | CoarseBins | Segments") -> None:
+        """Count ranks in ``bands`` from now on (a dense histogram when they are 1..n everywhere;
+        coarse cells or exact segments, :mod:`.coarse`)."""
+        old = self.bands
+        if old is not None and type(old) is type(bands) and all(np.array_equal(a, b) for a, b in zip(old, bands)):
             return
         t, n = self.n_slots, self.p.n_units
         shape = (t, n, n) if bands.is_dense else (t, 1, bands.total)
@@ -220,6 +222,30 @@ def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps:
     acc.outside = empty_outside(acc.bands.lo.shape[0])
 
 
+def _coarse_exact(pool, layout: CoarseBins, counts: np.ndarray, stats: np.ndarray, points: tuple, b0: int, b1: int,
+                  chunk_blocks: int, reps: int, bins: tuple) -> tuple[Segments, np.ndarray]:
+    """Pass 2 of coarse counts (:mod:`.coarse`) over blocks ``b0 .. b1 - 1``: the segments that
+    ``counts`` and ``stats`` (sum, min, max) of those blocks need for ``points = (quantiles, top_k)``
+    and their exact counts."""
+    segments = select_segments(layout, counts, stats, *points, layout.lo.shape[0])
+    exact = np.zeros(segments.total, dtype=np.int64)
+    if segments.n_segments:
+        ranges = ((c0, min(b1, c0 + chunk_blocks)) for c0 in range(b0, b1, chunk_blocks))
+        for _, _, c in pool.map_counts(ranges, reps, bins, segments):
+            exact += c.rank_counts
+    return segments, exact
+
+
+def _batch_quantiles(pool, layout: CoarseBins, counts: ChunkCounts, quantiles, b0: int, b1: int, reps: int,
+                     bins: tuple) -> np.ndarray:
+    """A ``--until-converged`` batch's exact quantiles from its coarse counts and its own exact pass."""
+    qs, no_k = np.array(quantiles, dtype=float), np.zeros(0, dtype=np.int64)
+    segments, exact = _coarse_exact(pool, layout, counts.rank_counts, counts.outside, (qs, no_k), b0, b1, b1 - b0,
+                                    reps, bins)
+    return coarse_summary(layout, counts.rank_counts, counts.outside, segments, exact, qs, no_k,
+                          layout.lo.shape[0])[0]
+
+
 def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
              progress: Callable[[int, int], None] | None = None, design=None, *,
              checkpoint: str | Path | None = None, resume: str | Path | None = None,
@@ -236,7 +262,9 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     is then ignored). ``scheduler``: ``"threads"`` (default), ``"local"`` (a Dask LocalCluster) or a
     Dask scheduler address ``tcp://host:port`` or a ``distributed.Client``
     (:mod:`weightlab.robustness.distributed`). ``bands``: count ranks in per-unit bands
-    (:mod:`weightlab.robustness.bands`; default: above ``BAND_UNITS`` units) or densely.
+    (:mod:`weightlab.robustness.bands`; default: above ``BAND_UNITS`` units) or densely;
+    ``"coarse"``: in coarse bins, then exactly where the summaries need it (:mod:`.coarse`; default
+    when the bands would hold more than ``BAND_CELLS`` cells).
     """
     p = plan.kernel
     design = make_design(plan) if design is None else design
@@ -244,6 +272,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     n = p.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
     n_blocks = -(-reps // K.BLOCK)
+    points = summary_points(plan.spec, n)
     fingerprint = run_fingerprint(plan, design, until)
     state = load_checkpoint(resume, fingerprint) if resume is not None else None
     saver = CheckpointWriter(checkpoint, fingerprint, checkpoint_every) if checkpoint is not None else None
@@ -252,8 +281,10 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
         t0 = time.perf_counter()  # the pilot's first call compiles (or loads) the kernels
         if state is None:
             bin_lo, bin_hi = pool.score_bins(reps)
-            use_bands = n > BAND_UNITS if bands is None else bands
+            use_bands = n > BAND_UNITS if bands is None else bands is not False
             rank_bands = _pilot_bands(pool, reps, n) if use_bands else RankBands.dense(n)
+            if bands == "coarse" or (bands is None and use_bands and rank_bands.total > BAND_CELLS):
+                rank_bands = CoarseBins.from_bands(rank_bands, len(points[0]))
             acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands)
             next_block = 0
         else:
@@ -271,7 +302,9 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             acc.add(counts)
             next_block = b1
             stop = False
-            if until is not None:
+            if until is not None and acc.coarse:
+                until.observe_quantiles(_batch_quantiles(pool, acc.bands, counts, until.quantiles, b0, b1, reps, bins))
+            elif until is not None:
                 until.observe(counts.rank_counts, acc.bands)
                 stop = until.converged()
             if saver is not None:
@@ -280,7 +313,12 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                 progress(min(reps, b1 * K.BLOCK), reps)
             if stop:
                 break
-        if acc.outside[0].any():
+        if acc.coarse:
+            if acc.exact is None:  # (a run resumed from its final checkpoint has it)
+                acc.exact, acc.exact_counts = _coarse_exact(pool, acc.bands, acc.rank_counts, acc.outside, points, 0,
+                                                            next_block, chunk_blocks, reps, bins)
+                acc.second_pass_units = int((np.diff(acc.exact.ptr) > 0).sum())
+        elif acc.outside[0].any():
             _exact_pass(pool, acc, next_block, chunk_blocks, reps, bins)
         acc.warmup_s, acc.loop_s = t1 - t0, time.perf_counter() - t1
     acc.reps = min(reps, next_block * K.BLOCK)

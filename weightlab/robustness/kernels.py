@@ -445,6 +445,41 @@ def _count_bands(flat, off, lo, width, outside, R, nq, n):
                 outside[2, i] = max(outside[2, i], r)
 
 
+@nb.njit(cache=True)
+def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n):
+    """Pass 1 of :mod:`weightlab.robustness.coarse`: ``flat[off[i] + c] += 1`` with cell ``c = 1 +
+    (rank - lo[i]) >> shift[i]`` inside unit i's band, 0 below it, ``nbins[i] + 1`` above; and the
+    exact ``stats[0, i]`` sum, ``stats[1, i]`` minimum and ``stats[2, i]`` maximum of its ranks."""
+    for i in range(n):
+        o, b, top, s = off[i], lo[i], nbins[i] + 1, shift[i]
+        total, rmin, rmax = stats[0, i], stats[1, i], stats[2, i]
+        for q in range(nq):
+            r = R[q, i]
+            k = r - b
+            flat[o + (0 if k < 0 else min((k >> s) + 1, top))] += 1
+            total += r
+            rmin = min(rmin, r)
+            rmax = max(rmax, r)
+        stats[0, i], stats[1, i], stats[2, i] = total, rmin, rmax
+
+
+@nb.njit(cache=True)
+def _count_segments(flat, off, lo, width, ptr, R, nq, n):
+    """Pass 2 of :mod:`weightlab.robustness.coarse`: ``flat[off[s] + rank - lo[s]] += 1`` for the
+    ranks of unit i inside one of its segments ``s`` in ``ptr[i] .. ptr[i + 1] - 1``."""
+    for i in range(n):
+        s0, s1 = ptr[i], ptr[i + 1]
+        if s0 == s1:
+            continue
+        for q in range(nq):
+            r = R[q, i]
+            for s in range(s0, s1):
+                k = r - lo[s]
+                if 0 <= k < width[s]:
+                    flat[off[s] + k] += 1
+                    break
+
+
 @nb.njit(inline="always")
 def _clamped_index(x, top):
     """``int(x)`` clamped to ``[0, top]``: a histogram bin or a quantised score (truncation toward 0
@@ -457,20 +492,28 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
                bin_lo, bin_scale, bands, outside):
     """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators.
 
-    ``rank_hist[i, rank - 1]`` (dense: ``bands`` empty) or, with ``bands = (off, lo, width)``, the
-    band counts of :func:`_count_bands` in ``rank_hist[0]``, and ``score_hist[i, bin]`` count, with unit i's bins
+    ``rank_hist[i, rank - 1]`` (dense: ``bands`` empty) or, with ``bands = (off, lo, width, shift,
+    ptr)``, in ``rank_hist[0]`` the band counts of :func:`_count_bands` (``shift`` and ``ptr``
+    empty), the coarse counts of :func:`_count_coarse` (``shift`` not empty; ``outside`` then holds
+    the ranks' sum, minimum and maximum) or the segment counts of :func:`_count_segments` (``ptr``
+    not empty; nothing else is counted), and ``score_hist[i, bin]`` count, with unit i's bins
     ``floor((s - bin_lo[i]) * bin_scale[i])`` clamped to the edge bins; ``score_q``/``score_q2`` sum
     the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
     apart; ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no
     NaN or infinite score (the fast ranking path checked it).
     """
     n = p.n_units
+    band_off, band_lo, band_w, band_shift, band_ptr = bands
+    if band_ptr.shape[0] > 0:  # the exact pass of coarse counts: only the ranks in its segments
+        _count_segments(rank_hist[0], band_off, band_lo, band_w, band_ptr, R, nq, n)
+        return
     for q in range(nq):
         for f in range(N_FACTORS):
             choice_count[f, choice[q, f]] += 1
-    band_off, band_lo, band_w = bands
     if band_lo.shape[0] == 0:
         _count_columns(rank_hist, R, nq, n, 1)
+    elif band_shift.shape[0] > 0:
+        _count_coarse(rank_hist[0], band_off, band_lo, band_w, band_shift, outside, R, nq, n)
     else:
         _count_bands(rank_hist[0], band_off, band_lo, band_w, outside, R, nq, n)
     lo = p.score_lo
@@ -576,8 +619,9 @@ def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, rang
 
     ``mode`` 0 (ACCUMULATE): ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist,
     score_q, score_q2, nan_count, choice_count, outside, bands)``: slot ``t`` adds into ``rank_hist[t]``
-    (units x ranks; or, with rank bands ``bands = (off, lo, width)``, non-empty, the band counts in
-    ``rank_hist[t, 0]`` and the ranks outside the bands in ``outside[t]``, see :func:`_count_bands`),
+    (units x ranks; or, with rank bands ``bands = (off, lo, width, shift, ptr)``, non-empty, the band,
+    coarse or segment counts in ``rank_hist[t, 0]`` and the ranks outside the bands (or the ranks'
+    sum, min and max) in ``outside[t]``, see :func:`_add_block`),
     ``score_hist[t]`` (units x bins; with ``bins = (bin_lo, bin_scale)`` unit i's bins span
     ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``), ``score_q[t]``/``score_q2[t]`` (sums of
     quantised scores and their squares), ``nan_count[t]`` and ``choice_count[t]`` (factor x

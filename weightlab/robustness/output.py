@@ -57,7 +57,7 @@ def _write_files(result: RobustnessResult, where: Path, target: Path, extra: dic
 
     names = ["ranks.csv", "rank_frequency.parquet", "choice_shares.csv"]
     write_table_atomic(result.ranks, where / names[0], "csv")
-    long = list(result.rank_frequency.columns) == ["unit", "rank", "count"]  # many units: sparse long format
+    long = "count" in result.rank_frequency.columns  # many units: long format (unit, rank[_lo, rank_hi], count)
     write_table_atomic(result.rank_frequency, where / names[1], "parquet", index=not long)
     write_table_atomic(result.choice_shares, where / names[2], "csv")
     if result.nominal is not None:

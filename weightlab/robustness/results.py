@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .bands import BAND_UNITS, RankBands, band_quantiles, band_summary, dense_of, long_format
+from .coarse import CoarseBins, Segments, coarse_summary, long_bins
 
 SCORE_BINS = 256  # bins of each unit's score histogram
 PILOT_REPS = 1024  # replications whose score range sets each unit's histogram bins
@@ -34,13 +35,23 @@ PILOT_REPS = 1024  # replications whose score range sets each unit's histogram b
 NO_OUTSIDE_MIN = np.iinfo(np.int64).max
 
 
+def summary_points(spec, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rank quantiles (the spec's and the median, ascending) and top-k thresholds (at most n)
+    that a run reports: what the exact pass of coarse counts must resolve."""
+    qs = np.array(sorted(set(spec.outputs.quantiles) | {0.5}), dtype=float)
+    return qs, np.array([min(k, n) for k in spec.outputs.top_k], dtype=np.int64)
+
+
 @dataclass
 class Accumulators:
     """A run's integer totals. Rank counts are per unit inside its band (:mod:`.bands`; dense
-    histograms are the band 1..n), ``outside`` = (count, smallest, largest) of the ranks outside."""
+    histograms are the band 1..n), ``outside`` = (count, smallest, largest) of the ranks outside.
+    With coarse counts (:mod:`.coarse`; ``bands`` a :class:`CoarseBins`) ``rank_counts`` holds the
+    coarse cells, ``outside`` the (sum, smallest, largest) of every unit's ranks, and ``exact``,
+    ``exact_counts`` the segments of the exact pass and their counts once it has run."""
 
     rank_counts: np.ndarray  # flat int64, unit i's band from bands.off[i]
-    bands: RankBands
+    bands: "RankBands | CoarseBins"
     score_hist: np.ndarray
     score_q: np.ndarray  # object array of Python ints
     score_q2: np.ndarray
@@ -54,6 +65,12 @@ class Accumulators:
     warmup_s: float = 0.0  # pilot replications, including the kernels' compilation or cache load
     loop_s: float = 0.0  # the replications themselves
     second_pass_units: int = 0  # units whose ranks were counted again (ranks outside their bands)
+    exact: Segments | None = None  # coarse counts: the rank segments counted exactly in pass 2
+    exact_counts: np.ndarray | None = None
+
+    @property
+    def coarse(self) -> bool:
+        return isinstance(self.bands, CoarseBins)
 
     @classmethod
     def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
@@ -66,8 +83,11 @@ class Accumulators:
 
     @property
     def rank_hist(self) -> np.ndarray:
-        """The (units x ranks) histogram (a view when dense; built from the bands otherwise)."""
+        """The (units x ranks) histogram (a view when dense; built from the bands otherwise; coarse
+        counts have none)."""
         n = self.bands.lo.shape[0]
+        if self.coarse:
+            raise ValueError("coarse rank counts have no dense histogram: see rank_frequency's rank bins")
         if self.bands.is_dense:
             return self.rank_counts.reshape(n, n)
         return dense_of(self.bands, self.rank_counts)
@@ -96,10 +116,12 @@ def merge_outside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class ChunkCounts(NamedTuple):
     """The integer counts and sums of one chunk of replications (per-thread slots added up): what a
-    thread pool or a Dask worker returns and :meth:`Accumulators.add` adds."""
+    thread pool or a Dask worker returns and :meth:`Accumulators.add` adds. Counts are int32 (half
+    the memory of the chunk's sum): a chunk has at most ``MAX_REPS_PER_SLOT`` replications per
+    thread, so no cell exceeds ``2**14 x threads``."""
 
-    rank_counts: np.ndarray  # flat int64 (the band layout of the run)
-    score_hist: np.ndarray  # (n, bins) int64
+    rank_counts: np.ndarray  # flat int32 (the band layout of the run)
+    score_hist: np.ndarray  # (n, bins) int32
     score_q: np.ndarray  # (n,) object (Python ints)
     score_q2: np.ndarray
     nan_count: np.ndarray  # (n,) int64
@@ -111,7 +133,7 @@ class ChunkCounts(NamedTuple):
                    nan_count: np.ndarray, choice_count: np.ndarray, outside: np.ndarray) -> "ChunkCounts":
         """Add up per-slot arrays (leading slot axis); ``q2`` per slot may be near 2**63, so it is
         summed in Python integers."""
-        return cls(rank_hist.sum(axis=0, dtype=np.int64).ravel(), score_hist.sum(axis=0, dtype=np.int64),
+        return cls(rank_hist.sum(axis=0, dtype=np.int32).ravel(), score_hist.sum(axis=0, dtype=np.int32),
                    q.sum(axis=0).astype(object), np.array([sum(int(v) for v in col) for col in q2.T], dtype=object),
                    nan_count.sum(axis=0), choice_count.sum(axis=0),
                    np.stack([outside[:, 0].sum(axis=0), outside[:, 1].min(axis=0), outside[:, 2].max(axis=0)]))
@@ -120,6 +142,19 @@ class ChunkCounts(NamedTuple):
 def add_counts(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
     """The counts of two chunks together (exact)."""
     return ChunkCounts(*(x + y for x, y in zip(a[:-1], b[:-1])), merge_outside(a.outside, b.outside))
+
+
+COARSE_NOTE = ("coarse then exact: pass 1 counts each unit's ranks in bins over its pilot band (plus exact sum, "
+               "min and max), pass 2 replays the replications and counts exact ranks in the bins holding each "
+               "quantile and top-k threshold")
+
+
+def coarse_frequency(acc: Accumulators, units: pd.Index, n: int) -> pd.DataFrame:
+    """``unit, rank_lo, rank_hi, count`` of the non-empty rank bins of coarse counts (one rank per
+    row where the exact pass counted it; ``unit`` categorical, ranks int32)."""
+    unit, r_lo, r_hi, count = long_bins(acc.bands, acc.rank_counts, acc.outside, acc.exact, acc.exact_counts, n)
+    cats = pd.Categorical.from_codes(unit, categories=pd.Index(units))
+    return pd.DataFrame({"unit": cats, "rank_lo": r_lo, "rank_hi": r_hi, "count": count})
 
 
 def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
@@ -162,7 +197,9 @@ class RobustnessResult:
         One row per unit: ``unit, name, nominal_rank, median_rank, mean_rank, p05_rank, p95_rank, …,
         best_rank, worst_rank, p_top10, …, mean_score, p05_score, p95_score, sd_score, rank_shift``.
     rank_frequency : DataFrame
-        Units x ranks (1..n) counts over all replications.
+        Units x ranks (1..n) counts over all replications; above ``BAND_UNITS`` units the long
+        format ``unit, rank, count`` of the non-zero counts, or with coarse counts
+        ``unit, rank_lo, rank_hi, count`` (README, "Many units").
     choice_shares : DataFrame
         ``factor, option, count, share``: how often each option was drawn.
     manifest : dict
@@ -192,10 +229,14 @@ class RobustnessResult:
         bands, counts, off = acc.bands, acc.rank_counts, acc.bands.off
         out = pd.DataFrame({"unit": ds.units.to_numpy(), "name": ds.names.to_numpy(),
                             "nominal_rank": nominal.ranks.to_numpy()})
-        qs = np.array(sorted(set(spec.outputs.quantiles) | {0.5}), dtype=float)
-        quant = dict(zip(qs.tolist(), band_quantiles(counts, off, bands.lo, qs).T))
-        top_k = np.array([min(k, kp.n_units) for k in spec.outputs.top_k], dtype=np.int64)
-        rank_sum, best, worst, below = band_summary(counts, off, bands.lo, top_k)
+        qs, top_k = summary_points(spec, kp.n_units)
+        if acc.coarse:
+            q_arr, rank_sum, best, worst, below = coarse_summary(bands, counts, acc.outside, acc.exact,
+                                                                 acc.exact_counts, qs, top_k, kp.n_units)
+        else:
+            q_arr = band_quantiles(counts, off, bands.lo, qs)
+            rank_sum, best, worst, below = band_summary(counts, off, bands.lo, top_k)
+        quant = dict(zip(qs.tolist(), q_arr.T))
         out["median_rank"] = quant[0.5]
         out["mean_rank"] = rank_sum / N
         for q in spec.outputs.quantiles:
@@ -221,7 +262,9 @@ class RobustnessResult:
             for j, q in enumerate(until.quantiles):
                 out["median_rank_se" if q == 0.5 else f"{_pct(q)}_rank_se"] = se[:, j]
         out = out.sort_values(["median_rank", "nominal_rank", "unit"], kind="stable").reset_index(drop=True)
-        if kp.n_units <= BAND_UNITS:
+        if acc.coarse:  # long format by rank bins: (unit, rank_lo, rank_hi, count), exact ranks where counted
+            freq = coarse_frequency(acc, ds.units, kp.n_units)
+        elif kp.n_units <= BAND_UNITS:
             freq = pd.DataFrame(acc.rank_hist, index=pd.Index(ds.units, name="unit"),
                                 columns=[str(r) for r in range(1, kp.n_units + 1)])
         else:  # long format: (unit, rank, count) of the non-zero counts
@@ -247,10 +290,11 @@ class RobustnessResult:
             "score_bins": f"per unit: {SCORE_BINS} bins over its score range in the first {PILOT_REPS:,} "
                           f"replications, widened by half of it on each side; scores outside fall in the edge bins",
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
-            "rank_counts": "dense units x ranks" if bands.is_dense else
+            "rank_counts": "dense units x ranks" if bands.is_dense else COARSE_NOTE if acc.coarse else
                            "per-unit rank bands from the pilot replications, exact second pass for ranks outside",
             "second_pass_units": acc.second_pass_units,
-            "rank_frequency_format": "dense" if kp.n_units <= BAND_UNITS else "long (unit, rank, count)",
+            "rank_frequency_format": "long by rank bins (unit, rank_lo, rank_hi, count)" if acc.coarse else
+                                     "dense" if kp.n_units <= BAND_UNITS else "long (unit, rank, count)",
             **timing,
         }
         if until is not None:

@@ -1,0 +1,277 @@
+"""Coarse-then-exact rank counts: memory linear in units for any number of units.
+
+With many units even the per-unit bands of :mod:`.bands` grow with n (on heavy-tailed data a
+unit's ranks spread over a fixed share of all ranks), so counts are kept in two passes over the
+same replications (the counter-based stream replays them exactly):
+
+1. **coarse**: unit i counts its ranks in bins of ``2**shift[i]`` ranks over its pilot band
+   ``lo[i] .. lo[i] + nbins[i] * 2**shift[i] - 1``, plus one bin for every rank below the band
+   and one for every rank above, and the exact sum, minimum and maximum of its ranks. The bin
+   width minimises ``nbins + len(quantiles) * width`` (about ``sqrt(band / quantiles)``); bands of
+   at most ``EXACT_WIDTH`` ranks keep width 1 (exact).
+2. **exact**: the coarse counts give, exactly, the bin that holds each reported quantile (inverted
+   CDF: the first bin where the cumulative count reaches ``max(1, ceil(q N))``) and the bins that a
+   top-k threshold splits; the replications are run again and count exact ranks inside those bins
+   only (:class:`Segments`; the bins below and above the band span ``[min, lo - 1]`` and
+   ``[band end, max]``, known exactly from pass 1).
+
+Quantiles, mean (exact sum / N), best and worst (exact min and max) and ``P(rank <= k)`` are then
+exactly those of the dense histograms. Memory per unit is about ``2 sqrt(q W)`` cells for a band
+of W ranks instead of W (100,000 units on the generated case: ~420 cells instead of ~14,000).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+from .bands import RankBands
+
+BAND_CELLS = 1 << 24  # above this many band cells (units x mean band) the engine counts coarse, then exact
+EXACT_WIDTH = 256  # bands of at most this many ranks are counted at width 1
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+class CoarseBins(NamedTuple):
+    """Per unit: first rank ``lo`` of the band, ``nbins`` bins of ``2**shift`` ranks; the unit's
+    cells are ``[below, bin 1, ..., bin nbins, above]`` (``nbins + 2`` of them)."""
+
+    lo: np.ndarray  # (n,) int64
+    nbins: np.ndarray  # (n,) int64
+    shift: np.ndarray  # (n,) int64
+
+    is_dense = False
+
+    @classmethod
+    def from_bands(cls, bands: RankBands, n_quantiles: int) -> "CoarseBins":
+        """Bins over ``bands`` with the width ``2**s`` that minimises ``ceil(W / 2**s) + n_quantiles * 2**s``."""
+        w = bands.width
+        s = np.arange(0, 31, dtype=np.int64)[:, None]
+        cost = -(-w[None, :] // (1 << s)) + max(n_quantiles, 1) * (1 << s)
+        shift = np.where(w <= EXACT_WIDTH, 0, cost.argmin(axis=0)).astype(np.int64)
+        return cls(bands.lo.astype(np.int64), (-(-w // (1 << shift))).astype(np.int64), shift)
+
+    @property
+    def off(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.nbins + 2)]).astype(np.int64)
+
+    @property
+    def total(self) -> int:
+        return int((self.nbins + 2).sum())
+
+    def kernel_arrays(self) -> tuple:
+        """``(off, lo, nbins, shift, ())`` for ``kernels._count_coarse``."""
+        return self.off[:-1].copy(), self.lo, self.nbins, self.shift, _EMPTY
+
+
+class Segments(NamedTuple):
+    """Rank ranges counted exactly in pass 2: unit i's are ``ptr[i] .. ptr[i + 1] - 1``, segment s
+    holds ranks ``lo[s] .. lo[s] + width[s] - 1``."""
+
+    ptr: np.ndarray  # (n + 1,) int64
+    lo: np.ndarray  # (S,) int64
+    width: np.ndarray  # (S,) int64
+
+    is_dense = False
+
+    @property
+    def off(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.width)]).astype(np.int64)
+
+    @property
+    def total(self) -> int:
+        return int(self.width.sum())
+
+    @property
+    def n_segments(self) -> int:
+        return int(self.lo.shape[0])
+
+    def kernel_arrays(self) -> tuple:
+        """``(off, lo, width, (), ptr)`` for ``kernels._count_segments``."""
+        return self.off[:-1].copy(), self.lo, self.width, _EMPTY, self.ptr
+
+
+@nb.njit(inline="always")
+def _bin_range(b, lo, nb_, s, rmin, rmax, n):
+    """Ranks ``[first, last]`` of cell ``b`` of a unit (0: below the band, nb_ + 1: above)."""
+    if b == 0:
+        return rmin, lo - 1
+    if b == nb_ + 1:
+        return lo + (nb_ << s), rmax
+    first = lo + ((b - 1) << s)
+    return first, min(first + (1 << s) - 1, n)
+
+
+@nb.njit(inline="always")
+def _target(q, tot):
+    """Inverted-CDF target count of quantile ``q`` of ``tot`` counts (as :func:`.bands.band_quantiles`)."""
+    return max(1, int(np.ceil(q * tot - 1e-9)))
+
+
+@nb.njit(cache=True)
+def _select(counts, off, lo, nbins, shift, stats, qs, top_k, n):
+    """(n, len(qs) + len(top_k)) cells needing exact counts (-1: none): the cell holding each
+    quantile, the non-empty cell a top-k threshold splits; cells one rank wide are exact already."""
+    n_units = lo.shape[0]
+    sel = np.full((n_units, qs.shape[0] + top_k.shape[0]), -1, dtype=np.int64)
+    for i in range(n_units):
+        o, m = off[i], nbins[i] + 2
+        tot = 0
+        for b in range(m):
+            tot += counts[o + b]
+        for j in range(qs.shape[0]):
+            target = _target(qs[j], tot)
+            c = 0
+            for b in range(m):
+                c += counts[o + b]
+                if c >= target:
+                    first, last = _bin_range(b, lo[i], nbins[i], shift[i], stats[1, i], stats[2, i], n)
+                    if last > first:
+                        sel[i, j] = b
+                    break
+        for j in range(top_k.shape[0]):
+            k = top_k[j]
+            for b in range(m):
+                if counts[o + b] == 0:
+                    continue
+                first, last = _bin_range(b, lo[i], nbins[i], shift[i], stats[1, i], stats[2, i], n)
+                if first <= k < last:
+                    sel[i, qs.shape[0] + j] = b
+                    break
+    return sel
+
+
+def select_segments(coarse: CoarseBins, counts: np.ndarray, stats: np.ndarray, qs: np.ndarray,
+                    top_k: np.ndarray, n: int) -> Segments:
+    """The :class:`Segments` of pass 2 from pass 1's ``counts`` and ``stats`` = (sum, min, max) of each unit's ranks."""
+    sel = _select(counts, coarse.off, coarse.lo, coarse.nbins, coarse.shift, stats, np.asarray(qs, dtype=float),
+                  np.asarray(top_k, dtype=np.int64), n)
+    sel = np.sort(sel, axis=1)
+    keep = sel >= 0
+    keep[:, 1:] &= sel[:, 1:] != sel[:, :-1]  # each cell once
+    unit, cell = np.nonzero(keep)
+    b = sel[unit, cell]
+    lo, nb_, s = coarse.lo[unit], coarse.nbins[unit], coarse.shift[unit]
+    first = np.where(b == 0, stats[1, unit], np.where(b == nb_ + 1, lo + (nb_ << s), lo + ((b - 1) << s)))
+    last = np.where(b == 0, lo - 1, np.where(b == nb_ + 1, stats[2, unit], np.minimum(first + (1 << s) - 1, n)))
+    ptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64)
+    return Segments(ptr, first.astype(np.int64), (last - first + 1).astype(np.int64))
+
+
+@nb.njit(inline="always")
+def _segment_of(first, s0, s1, seg_lo):
+    for s in range(s0, s1):
+        if seg_lo[s] == first:
+            return s
+    raise RuntimeError("a rank bin needed for an exact summary was not counted in the exact pass")
+
+
+@nb.njit(cache=True)
+def _summary(counts, off, lo, nbins, shift, stats, ptr, seg_lo, seg_off, seg_counts, qs, top_k, n):
+    n_units = lo.shape[0]
+    quant = np.zeros((n_units, qs.shape[0]), dtype=np.int64)
+    below = np.zeros((n_units, top_k.shape[0]), dtype=np.int64)
+    for i in range(n_units):
+        o, m = off[i], nbins[i] + 2
+        rmin, rmax = stats[1, i], stats[2, i]
+        tot = 0
+        for b in range(m):
+            tot += counts[o + b]
+        for j in range(qs.shape[0]):
+            target = _target(qs[j], tot)
+            c = 0
+            for b in range(m):
+                cb = counts[o + b]
+                if c + cb >= target:
+                    first, last = _bin_range(b, lo[i], nbins[i], shift[i], rmin, rmax, n)
+                    if last == first:
+                        quant[i, j] = first
+                        break
+                    s = _segment_of(first, ptr[i], ptr[i + 1], seg_lo)
+                    for r in range(last - first + 1):
+                        c += seg_counts[seg_off[s] + r]
+                        if c >= target:
+                            quant[i, j] = first + r
+                            break
+                    break
+                c += cb
+        for j in range(top_k.shape[0]):
+            k = top_k[j]
+            c = 0
+            for b in range(m):
+                if counts[o + b] == 0:
+                    continue
+                first, last = _bin_range(b, lo[i], nbins[i], shift[i], rmin, rmax, n)
+                if last <= k:
+                    c += counts[o + b]
+                elif first <= k:
+                    s = _segment_of(first, ptr[i], ptr[i + 1], seg_lo)
+                    for r in range(k - first + 1):
+                        c += seg_counts[seg_off[s] + r]
+                    break
+                else:
+                    break
+            below[i, j] = c
+    return quant, below
+
+
+def coarse_summary(coarse: CoarseBins, counts: np.ndarray, stats: np.ndarray, segments: Segments,
+                   seg_counts: np.ndarray, qs: np.ndarray, top_k: np.ndarray, n: int):
+    """``(quantiles (n, len(qs)), rank_sum, best, worst, below (n, len(top_k)))``, exact, as
+    :func:`.bands.band_quantiles` and :func:`.bands.band_summary` give on dense counts."""
+    quant, below = _summary(counts, coarse.off, coarse.lo, coarse.nbins, coarse.shift, stats, segments.ptr,
+                            segments.lo, segments.off, seg_counts, np.asarray(qs, dtype=float),
+                            np.asarray(top_k, dtype=np.int64), n)
+    return quant, stats[0].copy(), stats[1].copy(), stats[2].copy(), below
+
+
+@nb.njit(cache=True)
+def _long_rows(counts, off, lo, nbins, shift, stats, ptr, seg_lo, seg_w, seg_off, seg_counts, n, fill,
+               unit, r_lo, r_hi, cnt):
+    k = 0
+    for i in range(lo.shape[0]):
+        o, m = off[i], nbins[i] + 2
+        for b in range(m):
+            cb = counts[o + b]
+            if cb == 0:
+                continue
+            first, last = _bin_range(b, lo[i], nbins[i], shift[i], stats[1, i], stats[2, i], n)
+            s = -1
+            for t in range(ptr[i], ptr[i + 1]):
+                if seg_lo[t] == first:
+                    s = t
+            if s < 0:
+                if fill:
+                    unit[k], r_lo[k], r_hi[k], cnt[k] = i, first, last, cb
+                k += 1
+                continue
+            for r in range(seg_w[s]):
+                c = seg_counts[seg_off[s] + r]
+                if c > 0:
+                    if fill:
+                        unit[k], r_lo[k], r_hi[k], cnt[k] = i, first + r, first + r, c
+                    k += 1
+    return k
+
+
+def long_bins(coarse: CoarseBins, counts: np.ndarray, stats: np.ndarray, segments: Segments,
+              seg_counts: np.ndarray, n: int):
+    """``(unit index, rank_lo, rank_hi, count)`` of the non-empty cells, unit by unit, ranks
+    ascending: one rank each (``rank_lo == rank_hi``) where counted exactly, else a coarse bin
+    (its ``[rank_lo, rank_hi]``; the cells below and above the band span the unit's exact lowest
+    and highest rank)."""
+    args = (counts, coarse.off, coarse.lo, coarse.nbins, coarse.shift, stats, segments.ptr, segments.lo,
+            segments.width, segments.off, seg_counts, n)
+    z32, z64 = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+    rows = _long_rows(*args, False, z32, z32, z32, z64)
+    out = (np.empty(rows, dtype=np.int32), np.empty(rows, dtype=np.int32), np.empty(rows, dtype=np.int32),
+           np.empty(rows, dtype=np.int64))
+    _long_rows(*args, True, *out)
+    return out
+
+
+def empty_segments(n: int) -> Segments:
+    """No exact cells (every needed cell is one rank wide)."""
+    return Segments(np.zeros(n + 1, dtype=np.int64), _EMPTY, _EMPTY)
