@@ -32,7 +32,7 @@ from .jit import notify_if_cold
 from .bands import BAND_UNITS, RankBands, merge_redo
 from .coarse import BAND_CELLS, CoarseBins, Segments, coarse_summary, select_segments
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
-                      empty_outside, summary_points)
+                      count_dtype, empty_outside, summary_points)
 from .spec import UncertaintySpec
 
 
@@ -126,7 +126,8 @@ class _Engine:
             return
         t, n = self.n_slots, self.p.n_units
         shape = (t, n, n) if bands.is_dense else (t, 1, bands.total)
-        self.slots = (np.zeros(shape, dtype=np.uint16),) + self.slots[1:]
+        rest, self.slots = self.slots[1:], ()  # the old counts freed before the new ones are allocated
+        self.slots = (np.zeros(shape, dtype=np.uint16),) + rest
         self.bands, self.band_arrays = bands, bands.kernel_arrays()
 
     @property
@@ -166,6 +167,8 @@ class _LocalPool:
         self.eng.slots[-1][:, 1] = NO_OUTSIDE_MIN
         rows = self.design.rows(b0 * K.BLOCK, min(reps, b1 * K.BLOCK))
         self.eng.chunk(b0, b1, reps, rows, bins, self.out, K.ACCUMULATE)
+        if isinstance(bands, Segments):  # the exact pass of coarse counts counts nothing else
+            return ChunkCounts.ranks_only(self.eng.slots[0])
         return ChunkCounts.from_slots(*self.eng.slots)
 
     def map_counts(self, ranges, reps: int, bins: tuple, bands: RankBands):
@@ -228,7 +231,7 @@ def _coarse_exact(pool, layout: CoarseBins, counts: np.ndarray, stats: np.ndarra
     ``counts`` and ``stats`` (sum, min, max) of those blocks need for ``points = (quantiles, top_k)``
     and their exact counts."""
     segments = select_segments(layout, counts, stats, *points, layout.lo.shape[0])
-    exact = np.zeros(segments.total, dtype=np.int64)
+    exact = np.zeros(segments.total, dtype=count_dtype(reps))
     if segments.n_segments:
         ranges = ((c0, min(b1, c0 + chunk_blocks)) for c0 in range(b0, b1, chunk_blocks))
         for _, _, c in pool.map_counts(ranges, reps, bins, segments):
@@ -285,7 +288,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             rank_bands = _pilot_bands(pool, reps, n) if use_bands else RankBands.dense(n)
             if bands == "coarse" or (bands is None and use_bands and rank_bands.total > BAND_CELLS):
                 rank_bands = CoarseBins.from_bands(rank_bands, len(points[0]))
-            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands)
+            acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands,
+                                     reps)
             next_block = 0
         else:
             acc, next_block = state.accumulators, state.next_block

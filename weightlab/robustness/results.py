@@ -74,10 +74,13 @@ class Accumulators:
 
     @classmethod
     def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
-              bin_hi: np.ndarray, bands: RankBands | None = None) -> "Accumulators":
+              bin_hi: np.ndarray, bands: "RankBands | CoarseBins | None" = None, reps: int = 0) -> "Accumulators":
+        """Zero totals; rank and score-bin counts are int32 when the run has ``reps < 2**31``
+        replications (no count can exceed them: half the memory with many units), else int64."""
         bands = RankBands.dense(n) if bands is None else bands
         zeros_obj = np.array([0] * n, dtype=object)
-        return cls(np.zeros(bands.total, dtype=np.int64), bands, np.zeros((n, bins), dtype=np.int64), zeros_obj,
+        dtype = count_dtype(reps)
+        return cls(np.zeros(bands.total, dtype=dtype), bands, np.zeros((n, bins), dtype=dtype), zeros_obj,
                    zeros_obj.copy(), np.zeros(n, dtype=np.int64),
                    np.zeros((n_factors, n_options), dtype=np.int64), bin_lo, bin_hi, empty_outside(n))
 
@@ -101,6 +104,11 @@ class Accumulators:
         self.nan_count += c.nan_count
         self.choice_count += c.choice_count
         self.outside = merge_outside(self.outside, c.outside)
+
+
+def count_dtype(reps: int):
+    """The dtype of count totals of a run of ``reps`` replications (see :meth:`Accumulators.empty`)."""
+    return np.int32 if reps < 2 ** 31 else np.int64
 
 
 def empty_outside(n: int) -> np.ndarray:
@@ -127,6 +135,13 @@ class ChunkCounts(NamedTuple):
     nan_count: np.ndarray  # (n,) int64
     choice_count: np.ndarray  # (factors, options) int64
     outside: np.ndarray  # (3, n) int64
+
+    @classmethod
+    def ranks_only(cls, rank_hist: np.ndarray) -> "ChunkCounts":
+        """The rank counts of per-slot arrays, nothing else (the exact pass of coarse counts)."""
+        e = np.zeros(0, dtype=np.int32)
+        return cls(rank_hist.sum(axis=0, dtype=np.int32).ravel(), e, e.astype(object), e.astype(object), e, e,
+                   np.zeros((3, 0), dtype=np.int64))
 
     @classmethod
     def from_slots(cls, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray,
