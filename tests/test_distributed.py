@@ -50,6 +50,15 @@ def test_dask_converged_run_and_saltelli_evaluations_match(client):
     np.testing.assert_array_equal(s1, s2)
 
 
+def test_dask_coarse_counts_and_exact_pass_match_local_threads(client):
+    """Coarse rank counts (many units) on workers: both passes and the exact segments."""
+    plan = _plan(3000)
+    local, got = run_plan(plan, bands="coarse"), run_plan(plan, bands="coarse", scheduler=client, chunk_size=700)
+    assert got.coarse and got.exact is not None
+    for name in ("rank_counts", "outside", "exact_counts", "score_hist"):
+        np.testing.assert_array_equal(getattr(local, name), getattr(got, name))
+
+
 def test_bad_scheduler_address_is_one_clear_error():
     with pytest.raises(ParameterError, match="threads, local or a Dask scheduler address"):
         run_plan(_plan(100), scheduler="myhost:8786")

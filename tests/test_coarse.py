@@ -1,0 +1,161 @@
+"""Coarse-then-exact rank counts (many units): every summary equals the dense histograms' (quantiles,
+mean, best, worst, P(top k), batch standard errors), checkpoints and resumes keep the exact pass,
+and the rank-frequency bins add up to the dense counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weightlab.robustness import bands as B
+from weightlab.robustness import coarse as C
+from weightlab.robustness import engine as E
+from weightlab.robustness.convergence import Convergence
+from weightlab.robustness.engine import run_plan
+from weightlab.robustness.plan import compile_plan
+from weightlab.robustness.results import RobustnessResult
+from weightlab.robustness.spec import UncertaintySpec
+
+from .helpers import random_dataset
+
+SPEC = {"seed": 8, "weights": {"perturb": "uniform", "spread": 0.5},
+        "choices": {"normalizer": ["minmax", "zscore", "rank"], "imputation": ["mean"],
+                    "aggregator": ["arithmetic", {"name": "geometric", "shift": 0.05}]},
+        "outputs": {"quantiles": [0.05, 0.25, 0.5, 0.95, 0.99], "top_k": [1, 7, 20, 45]}}
+TIMING = {"run_s": 1.0}
+
+
+def _plan(reps: int = 4000, n_units: int = 60):
+    return compile_plan(random_dataset(n_units=n_units, missing=4), UncertaintySpec.from_dict({**SPEC, "reps": reps}))
+
+
+@pytest.fixture
+def narrow_bins(monkeypatch):
+    """Bins wider than one rank even on small cases (by default bands of <= 256 ranks are exact)."""
+    monkeypatch.setattr(C, "EXACT_WIDTH", 0)
+
+
+def test_summaries_from_numpy_ranks_equal_the_inverted_cdf(narrow_bins):
+    """select_segments and coarse_summary on coarse counts made with numpy from a ranks matrix."""
+    rng = np.random.default_rng(5)
+    n, reps = 40, 500
+    centre = rng.integers(1, n + 1, n)
+    ranks = np.clip(centre + rng.integers(-9, 10, (reps, n)) * rng.integers(0, 2, (reps, n)), 1, n)
+    lo = np.clip(centre - 4, 1, n)  # narrow bands: many ranks below and above them
+    bands = B.RankBands(lo.astype(np.int64), np.minimum(9, n - lo + 1).astype(np.int64))
+    coarse = C.CoarseBins(bands.lo, -(-bands.width // 4), np.full(n, 2, dtype=np.int64))  # bins of 4 ranks
+    counts = np.zeros(coarse.total, dtype=np.int64)
+    off = coarse.off
+    for i in range(n):
+        k = ranks[:, i] - lo[i]
+        cell = np.where(k < 0, 0, np.minimum((k >> 2) + 1, coarse.nbins[i] + 1))
+        np.add.at(counts, off[i] + cell, 1)
+    stats = np.stack([ranks.sum(axis=0), ranks.min(axis=0), ranks.max(axis=0)]).astype(np.int64)
+    qs, ks = np.array([0.05, 0.5, 0.9, 0.95]), np.array([3, 10, 25], dtype=np.int64)
+    seg = C.select_segments(coarse, counts, stats, qs, ks, n)
+    exact = np.zeros(seg.total, dtype=np.int64)
+    for i in range(n):
+        for s in range(seg.ptr[i], seg.ptr[i + 1]):
+            k = ranks[:, i] - seg.lo[s]
+            np.add.at(exact, seg.off[s] + k[(k >= 0) & (k < seg.width[s])], 1)
+    quant, rank_sum, best, worst, below = C.coarse_summary(coarse, counts, stats, seg, exact, qs, ks, n)
+    for j, q in enumerate(qs):
+        np.testing.assert_array_equal(quant[:, j], np.quantile(ranks, q, axis=0, method="inverted_cdf"))
+    np.testing.assert_array_equal(rank_sum, ranks.sum(axis=0))
+    np.testing.assert_array_equal(best, ranks.min(axis=0))
+    np.testing.assert_array_equal(worst, ranks.max(axis=0))
+    for j, k in enumerate(ks):
+        np.testing.assert_array_equal(below[:, j], (ranks <= k).sum(axis=0))
+    assert seg.width.max() > 1 and (seg.lo < lo[np.repeat(np.arange(n), np.diff(seg.ptr))]).any()
+
+
+@pytest.mark.parametrize("pad", [(8, 0.5), (0, 0.0)])
+def test_coarse_run_reports_what_the_dense_run_reports(monkeypatch, narrow_bins, pad):
+    """Default padding, and none (many ranks then fall below or above the bands)."""
+    monkeypatch.setattr(B, "MIN_PAD", pad[0])
+    monkeypatch.setattr(B, "PAD", pad[1])
+    plan = _plan()
+    dense = run_plan(plan, bands=False)
+    coarse = run_plan(plan, bands="coarse", chunk_size=1000, threads=1)
+    assert coarse.coarse and coarse.bands.shift.max() > 0 and coarse.exact.n_segments > 0
+    np.testing.assert_array_equal(dense.score_hist, coarse.score_hist)
+    r_dense = RobustnessResult.from_run(plan, dense, TIMING)
+    r_coarse = RobustnessResult.from_run(plan, coarse, TIMING)
+    pd.testing.assert_frame_equal(r_dense.ranks, r_coarse.ranks)
+    assert r_coarse.manifest["rank_counts"].startswith("coarse then exact")
+    assert r_coarse.manifest["second_pass_units"] == int((np.diff(coarse.exact.ptr) > 0).sum())
+
+    freq, hist = r_coarse.rank_frequency, dense.rank_hist
+    assert list(freq.columns) == ["unit", "rank_lo", "rank_hi", "count"]
+    units = list(plan.dataset.units)
+    cum = np.concatenate([np.zeros((hist.shape[0], 1), dtype=np.int64), hist.cumsum(axis=1)], axis=1)
+    row = np.array([units.index(u) for u in freq["unit"]])
+    lo, hi = freq["rank_lo"].to_numpy(), freq["rank_hi"].to_numpy()
+    np.testing.assert_array_equal(freq["count"], cum[row, hi] - cum[row, lo - 1])  # each bin's dense count
+    assert (hi >= lo).all() and (freq["count"] > 0).all()
+    per_unit = freq.groupby("unit", observed=True)["count"].sum()
+    assert (per_unit == plan.spec.reps).all() and len(per_unit) == plan.n_units  # the bins cover every count
+    assert ((row[1:] != row[:-1]) | (lo[1:] > hi[:-1])).all()  # per unit: ascending, disjoint
+    exact = lo == hi
+    assert exact.sum() > plan.n_units
+
+
+def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):
+    """2,500 units, coarse chosen automatically (threshold lowered), against dense histograms."""
+    monkeypatch.setattr(E, "BAND_CELLS", 1000)
+    plan = _plan(768, n_units=2500)
+    auto = run_plan(plan)
+    assert auto.coarse and auto.bands.shift.max() > 0
+    dense = run_plan(plan, bands=False)
+    a, d = RobustnessResult.from_run(plan, auto, TIMING), RobustnessResult.from_run(plan, dense, TIMING)
+    pd.testing.assert_frame_equal(a.ranks, d.ranks)
+    assert run_plan(plan, bands=True).bands.__class__ is B.RankBands  # bands=True: exact bands, as before
+    from weightlab.robustness.output import write_results
+
+    write_results(a, tmp_path)
+    back = pd.read_parquet(tmp_path / "rank_frequency.parquet")
+    assert list(back.columns) == ["unit", "rank_lo", "rank_hi", "count"] and back["count"].sum() == 768 * 2500
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_interrupted_coarse_run_resumes_to_the_unbroken_result(narrow_bins, tmp_path):
+    plan = _plan(3000)
+    whole = run_plan(plan, bands="coarse")
+    ckpt = tmp_path / "run.ckpt"
+    calls = []
+
+    def stop(done, total):
+        if done == 0:  # the replications start: not a chunk
+            return
+        calls.append(done)
+        if len(calls) == 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run_plan(plan, bands="coarse", chunk_size=512, progress=stop, checkpoint=ckpt, checkpoint_every=0)
+    resumed = run_plan(plan, resume=ckpt, checkpoint=ckpt)
+    again = run_plan(plan, resume=ckpt)  # from the final checkpoint: the exact pass is not run again
+    for acc in (resumed, again):
+        assert acc.coarse
+        for name in ("rank_counts", "outside", "exact_counts", "score_hist"):
+            np.testing.assert_array_equal(getattr(whole, name), getattr(acc, name))
+        for a, b in zip(whole.exact, acc.exact):
+            np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, whole, TIMING).ranks,
+                                  RobustnessResult.from_run(plan, again, TIMING).ranks)
+
+
+def test_converged_coarse_run_has_the_dense_runs_batches_and_errors(narrow_bins):
+    plan = _plan(1)
+    rule = lambda: Convergence((0.05, 0.5, 0.95), tolerance=0.6, max_reps=256 * 12, batch_reps=256, min_batches=4)
+    a, b = rule(), rule()
+    dense, coarse = run_plan(plan, until=a, bands=False), run_plan(plan, until=b, bands="coarse")
+    assert coarse.coarse and dense.reps == coarse.reps
+    np.testing.assert_array_equal(a.batch_quantiles, b.batch_quantiles)
+    pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, dense, TIMING, a).ranks,
+                                  RobustnessResult.from_run(plan, coarse, TIMING, b).ranks)
+
