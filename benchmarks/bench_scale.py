@@ -1,7 +1,8 @@
 """Many units: replications x units per second and peak RSS on generated cases (benchmarks/scale_case.py).
 
-Each case runs in a fresh process (so peak RSS is its own): a warm-up run on a small case of the
-same shape loads the kernels, then ``run`` is timed (plan compile apart). Spec: weights-only,
+Each case runs in a fresh process (so peak RSS is its own): warm-up runs on small cases of the
+same shape load the kernels (dense, banded and coarse counts), then ``run`` is timed (plan compile
+apart; the rate counts both passes of coarse counts). Spec: weights-only,
 +-25 %, arithmetic. Replications per case are chosen for a few seconds of work.
 Prints one line per case; asserts nothing about time.
 
@@ -22,19 +23,24 @@ CHILD = """
 import json, sys, time
 sys.path.insert(0, {here!r})
 from scale_case import make_case
-from weightlab.robustness.engine import run
+from weightlab.robustness.engine import run, run_plan
+from weightlab.robustness.plan import compile_plan
+from weightlab.robustness.results import RobustnessResult
 from weightlab.robustness.spec import UncertaintySpec
 n, wide, reps = {n}, {wide}, {reps}
 spec = {{"seed": 3, "weights": {{"perturb": "uniform", "spread": 0.25}}, "choices": {{"imputation": ["mean"]}}}}
 run(make_case(400, wide), UncertaintySpec.from_dict({{**spec, "reps": 2000}}))  # kernels loaded
 run(make_case(4000, wide), UncertaintySpec.from_dict({{**spec, "reps": 300}}))  # the banded variant too
+small = compile_plan(make_case(400, wide), UncertaintySpec.from_dict({{**spec, "reps": 300}}))
+RobustnessResult.from_run(small, run_plan(small, bands="coarse"), {{}})  # and the coarse one's helpers
 ds = make_case(n, wide)
 res = run(ds, UncertaintySpec.from_dict({{**spec, "reps": reps}}))
 m = res.manifest
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
 print(json.dumps({{"run_s": m["run_s"], "plan_s": m["compile_plan_s"], "reps": m["reps"],
                   "rss_mib": int(hwm) / 1024, "bands": m["rank_counts"], "second": m["second_pass_units"],
-                  "band_total": int(res.accumulators.bands.total)}}))
+                  "band_total": int(res.accumulators.bands.total) + (0 if res.accumulators.exact is None
+                                                                     else int(res.accumulators.exact.total))}}))
 """
 
 
@@ -58,10 +64,10 @@ def main() -> None:
         rate = r["reps"] * n / r["run_s"]
         base = base or rate
         width = r["band_total"] / n
+        mode = next(m for m in ("dense", "coarse", "bands") if r["bands"].startswith(m) or m == "bands")
         print(f"n = {n:>7,}: {r['reps']:>9,} reps in {r['run_s']:6.2f} s = {rate / 1e6:7.1f} M rep x units/s "
               f"({rate / base:.2f}x the first), peak RSS {r['rss_mib']:7.1f} MiB, plan {r['plan_s']:.1f} s, "
-              f"mean band {width:,.0f} ranks ({'dense' if r['bands'].startswith('dense') else 'bands'}), "
-              f"second pass {r['second']} units")
+              f"{width:,.0f} count cells per unit ({mode}), second pass {r['second']} units")
 
 
 if __name__ == "__main__":

@@ -99,6 +99,9 @@ def test_coarse_run_reports_what_the_dense_run_reports(monkeypatch, narrow_bins,
     assert ((row[1:] != row[:-1]) | (lo[1:] > hi[:-1])).all()  # per unit: ascending, disjoint
     exact = lo == hi
     assert exact.sum() > plan.n_units
+    from weightlab.report.ranks import rank_frequency_matrix  # the report's heatmap reads the bins
+
+    np.testing.assert_allclose(rank_frequency_matrix(freq).sum(axis=1), plan.spec.reps)
 
 
 def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):

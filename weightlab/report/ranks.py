@@ -110,7 +110,14 @@ def plot_rank_uncertainty(ranks: pd.DataFrame, units: Sequence[str] | None = Non
 
 def rank_frequency_matrix(freq: pd.DataFrame) -> pd.DataFrame:
     """Units x ranks counts from the wide table (``rank_frequency.parquet``: index unit, columns
-    "1".."n") or a long one (columns ``unit, rank, count``)."""
+    "1".."n") or a long one (columns ``unit, rank, count``; or ``unit, rank_lo, rank_hi, count``
+    of coarse counts, whose bins wider than one rank are spread evenly over their ranks: for
+    display only)."""
+    if {"rank_lo", "rank_hi"} <= set(freq.columns):
+        width = (freq["rank_hi"] - freq["rank_lo"] + 1).to_numpy()
+        freq = pd.DataFrame({"unit": np.repeat(freq["unit"].astype(str).to_numpy(), width),
+                             "rank": np.concatenate([np.arange(a, b + 1) for a, b in zip(freq["rank_lo"], freq["rank_hi"])]),
+                             "count": np.repeat(freq["count"].to_numpy() / width, width)})
     if {"unit", "rank", "count"} <= set(freq.columns):
         wide = freq.pivot_table(index="unit", columns="rank", values="count", aggfunc="sum", fill_value=0)
     else:
@@ -125,8 +132,10 @@ def rank_frequency_matrix(freq: pd.DataFrame) -> pd.DataFrame:
 def plot_rank_frequency(freq: pd.DataFrame, ranks: pd.DataFrame, top: int = 20, label: str | None = None) -> Figure:
     """Heatmap of the share of replications in which each of the ``top`` units (by nominal rank)
     takes each rank; the nominal rank is outlined."""
-    wide = rank_frequency_matrix(freq)
     sel = select_units(ranks, top=top)
+    if "count" in freq.columns:  # long format (many units): only the selected units' rows
+        freq = freq[freq["unit"].astype(object).isin(set(sel["unit"]))]
+    wide = rank_frequency_matrix(freq)
     counts = wide.reindex(sel["unit"].astype(str)).fillna(0).to_numpy(dtype=float)
     reached = np.nonzero(counts.sum(axis=0))[0]
     last = int(max(reached.max() + 1 if reached.size else 1, sel["nominal_rank"].max()))
