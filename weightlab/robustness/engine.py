@@ -216,9 +216,12 @@ def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps:
     lo = np.where(redo, np.minimum(b.lo, acc.outside[1]), 1)
     hi = np.where(redo, np.maximum(b.lo + b.width - 1, acc.outside[2]), 0)
     redo_bands = RankBands(lo.astype(np.int64), (hi - lo + 1).astype(np.int64))
+    # counted as segments (one per unit redone: the same flat layout), which count ranks and nothing else
+    segments = Segments(np.concatenate([[0], np.cumsum(redo)]).astype(np.int64), redo_bands.lo[redo],
+                        redo_bands.width[redo])
     counts = np.zeros(redo_bands.total, dtype=np.int64)
     ranges = ((b0, min(n_blocks, b0 + chunk_blocks)) for b0 in range(0, n_blocks, chunk_blocks))
-    for _, _, c in pool.map_counts(ranges, reps, bins, redo_bands):
+    for _, _, c in pool.map_counts(ranges, reps, bins, segments):
         counts += c.rank_counts
     acc.bands, acc.rank_counts = merge_redo(acc.bands, acc.rank_counts, redo, redo_bands, counts)
     acc.second_pass_units = int(redo.sum())
