@@ -466,18 +466,23 @@ def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n):
 @nb.njit(cache=True)
 def _count_segments(flat, off, lo, width, ptr, R, nq, n):
     """Pass 2 of :mod:`weightlab.robustness.coarse`: ``flat[off[s] + rank - lo[s]] += 1`` for the
-    ranks of unit i inside one of its segments ``s`` in ``ptr[i] .. ptr[i + 1] - 1``."""
+    ranks of unit i inside one of its segments ``s`` in ``ptr[i] .. ptr[i + 1] - 1`` (disjoint, ``lo``
+    ascending). Without branches on the rank (most ranks fall between segments, unpredictably): the
+    candidate is the last segment starting at or below the rank, and a rank outside adds 0 to the
+    unit's first cell."""
     for i in range(n):
         s0, s1 = ptr[i], ptr[i + 1]
         if s0 == s1:
             continue
+        first = off[s0]
         for q in range(nq):
             r = R[q, i]
-            for s in range(s0, s1):
-                k = r - lo[s]
-                if 0 <= k < width[s]:
-                    flat[off[s] + k] += 1
-                    break
+            s = s0
+            for t in range(s0 + 1, s1):
+                s += lo[t] <= r
+            k = r - lo[s]
+            inside = (k >= 0) & (k < width[s])
+            flat[off[s] + k if inside else first] += inside
 
 
 @nb.njit(inline="always")
