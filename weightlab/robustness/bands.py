@@ -8,7 +8,9 @@ on each side and by at least ``MIN_PAD`` ranks (clipped to 1..n). A rank outside
 counted apart, with the range of such ranks; the engine then runs the replications again for just
 those units' counts, over bands that hold every rank they took (a second, exact pass), so
 quantiles, means, best and worst ranks and the rank frequencies stay exact. Dense histograms are
-the band ``1 .. n`` of every unit.
+the band ``1 .. n`` of every unit. When the bands themselves grow too large (a unit's ranks spread
+over a fixed share of n), the engine counts coarse bins, then exact ranks where the summaries need
+them (:mod:`.coarse`).
 """
 
 from __future__ import annotations
