@@ -309,10 +309,12 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             acc.add(counts)
             next_block = b1
             stop = False
-            if until is not None and acc.coarse:
-                until.observe_quantiles(_batch_quantiles(pool, acc.bands, counts, until.quantiles, b0, b1, reps, bins))
-            elif until is not None:
-                until.observe(counts.rank_counts, acc.bands)
+            if until is not None:
+                if acc.coarse:
+                    until.observe_quantiles(_batch_quantiles(pool, acc.bands, counts, until.quantiles, b0, b1, reps,
+                                                             bins))
+                else:
+                    until.observe(counts.rank_counts, acc.bands)
                 stop = until.converged()
             if saver is not None:
                 saver.maybe_save(acc, next_block, until)

@@ -50,7 +50,7 @@ class Accumulators:
     coarse cells, ``outside`` the (sum, smallest, largest) of every unit's ranks, and ``exact``,
     ``exact_counts`` the segments of the exact pass and their counts once it has run."""
 
-    rank_counts: np.ndarray  # flat int64, unit i's band from bands.off[i]
+    rank_counts: np.ndarray  # flat int32 (int64 from 2**31 replications), unit i's band from bands.off[i]
     bands: "RankBands | CoarseBins"
     score_hist: np.ndarray
     score_q: np.ndarray  # object array of Python ints
