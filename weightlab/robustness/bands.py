@@ -25,6 +25,11 @@ MIN_PAD = 8  # ranks added at least on each side of a unit's pilot range
 PAD = 0.5  # and this fraction of that range
 
 
+def offsets(width: np.ndarray) -> np.ndarray:
+    """(len(width) + 1,) start of each run of ``width`` cells in a flat array (and the total)."""
+    return np.concatenate([[0], np.cumsum(width)]).astype(np.int64)
+
+
 class RankBands(NamedTuple):
     """Per-unit first rank ``lo`` (1-based) and ``width`` of the counted ranks."""
 
@@ -46,7 +51,7 @@ class RankBands(NamedTuple):
     @property
     def off(self) -> np.ndarray:
         """(n + 1,) start of each unit's counts in the flat array (and the total)."""
-        return np.concatenate([[0], np.cumsum(self.width)]).astype(np.int64)
+        return offsets(self.width)
 
     @property
     def total(self) -> int:

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from .bands import RankBands
+from .bands import RankBands, offsets
 
 BAND_CELLS = 1 << 24  # above this many band cells (units x mean band) the engine counts coarse, then exact
 EXACT_WIDTH = 256  # bands of at most this many ranks are counted at width 1
@@ -55,7 +55,7 @@ class CoarseBins(NamedTuple):
 
     @property
     def off(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.nbins + 2)]).astype(np.int64)
+        return offsets(self.nbins + 2)
 
     @property
     def total(self) -> int:
@@ -76,13 +76,8 @@ class Segments(NamedTuple):
 
     is_dense = False
 
-    @property
-    def off(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.width)]).astype(np.int64)
-
-    @property
-    def total(self) -> int:
-        return int(self.width.sum())
+    off = RankBands.off  # segments lie one after another in the flat array, as bands do
+    total = RankBands.total
 
     @property
     def n_segments(self) -> int:
@@ -105,6 +100,14 @@ def _bin_range(b, lo, nb_, s, rmin, rmax, n):
 
 
 @nb.njit(inline="always")
+def _unit_total(counts, o, m):
+    tot = 0
+    for b in range(m):
+        tot += counts[o + b]
+    return tot
+
+
+@nb.njit(inline="always")
 def _target(q, tot):
     """Inverted-CDF target count of quantile ``q`` of ``tot`` counts (as :func:`.bands.band_quantiles`)."""
     return max(1, int(np.ceil(q * tot - 1e-9)))
@@ -118,9 +121,7 @@ def _select(counts, off, lo, nbins, shift, stats, qs, top_k, n):
     sel = np.full((n_units, qs.shape[0] + top_k.shape[0]), -1, dtype=np.int64)
     for i in range(n_units):
         o, m = off[i], nbins[i] + 2
-        tot = 0
-        for b in range(m):
-            tot += counts[o + b]
+        tot = _unit_total(counts, o, m)
         for j in range(qs.shape[0]):
             target = _target(qs[j], tot)
             c = 0
@@ -176,9 +177,7 @@ def _summary(counts, off, lo, nbins, shift, stats, ptr, seg_lo, seg_off, seg_cou
     for i in range(n_units):
         o, m = off[i], nbins[i] + 2
         rmin, rmax = stats[1, i], stats[2, i]
-        tot = 0
-        for b in range(m):
-            tot += counts[o + b]
+        tot = _unit_total(counts, o, m)
         for j in range(qs.shape[0]):
             target = _target(qs[j], tot)
             c = 0
