@@ -442,11 +442,16 @@ def _run_robustness(ds, spec, threads, chunk_size, stage, extra: dict, yes: bool
     return result, write_results(result, stage, extra, kind="robustness", subdir=where)
 
 
+def _pilot_note(m: dict) -> str:
+    """``, rank-band pilot X s`` when a run learned its bands (many units), else nothing."""
+    return f", rank-band pilot {m['pilot_s']:.2f} s" if m.get("pilot_s", 0) >= 0.005 else ""
+
+
 def _summary(result, paths: list[Path]) -> None:
     """Print the rate (compilation apart) and the top of the rank table of a robustness run."""
     m = result.manifest
     typer.echo(f"{m['reps']:,} replications in {m['run_s']:.2f} s ({m['reps_per_s']:,.0f}/s, {m['threads']} threads; "
-               f"compilation {m['compile_s']:.2f} s apart); uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
+               f"compilation {m['compile_s']:.2f} s{_pilot_note(m)} apart); uncertain: {', '.join(m['uncertain_factors']) or 'nothing'}")
     if "stopping" in m:
         st = m["stopping"]
         typer.echo(f"{'converged' if st['converged'] else 'NOT converged'} after {st['batches']} batches: largest "

@@ -62,7 +62,8 @@ class Accumulators:
     outside: np.ndarray  # (3, n) int64
     reps: int = 0
     design: str = "stream"
-    warmup_s: float = 0.0  # pilot replications, including the kernels' compilation or cache load
+    warmup_s: float = 0.0  # the score-bin pilot: the kernels' compilation or cache load
+    pilot_s: float = 0.0  # the rank-band pilot (runs counted in bands or coarse bins)
     loop_s: float = 0.0  # the replications themselves
     second_pass_units: int = 0  # units whose ranks were counted again (ranks outside their bands)
     exact: Segments | None = None  # coarse counts: the rank segments counted exactly in pass 2
