@@ -39,7 +39,7 @@ from ..errors import ParameterError, SpecError
 from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
 from .design import SaltelliDesign
 from .plan import Plan, compile_plan
-from .sobol import Indices, analyze, resampling_counts
+from .sobol import Indices, analyze_stacked, resampling_counts
 from .spec import UncertaintySpec
 
 MAX_OUTPUT_BYTES = 8 << 30
@@ -177,14 +177,13 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     t2 = time.perf_counter()
 
     per = d + 2
+    # evaluations are laid out A, B, AB_1 .. AB_d per base sample: (N, d + 2, units) is sobol.stacked's layout
     R = ranks.reshape(base_samples, per, n).astype(float)
     shift = np.abs(R - nominal).mean(axis=2, keepdims=True)
-    fA, fB = R[:, 0], R[:, 1]
-    fAB = np.moveaxis(R[:, 2:], 1, 0)
     # each unit's rank, and (last column) all ranks pooled: numerators and variances summed over units
     C = resampling_counts(base_samples, n_boot, seed)  # one resampling for every output
-    ix_units = analyze(fA, fB, fAB, conf=conf, pooled=True, counts=C)
-    g_shift = analyze(shift[:, 0], shift[:, 1], np.moveaxis(shift[:, 2:], 1, 0), conf=conf, counts=C)
+    ix_units = analyze_stacked(R, conf=conf, pooled=True, counts=C)
+    g_shift = analyze_stacked(shift, conf=conf, counts=C)
     all_names = names + [DUMMY]
     rows = []
     for out_name, ix, col in (("mean_abs_rank_shift", g_shift, 0), ("all_ranks", ix_units, n)):
@@ -195,8 +194,8 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     units = _unit_table(ix_units, all_names, slice(0, n), dataset)
     unit_scores = None
     if keep_scores:
-        S = scores.reshape(base_samples, per, n)
-        ix_s = analyze(S[:, 0], S[:, 1], np.moveaxis(S[:, 2:], 1, 0), conf=conf, counts=C)
+        ix_s = analyze_stacked(np.ascontiguousarray(scores.reshape(base_samples, per, n), dtype=float), conf=conf,
+                               counts=C)
         unit_scores = _unit_table(ix_s, all_names, slice(None), dataset)
     t3 = time.perf_counter()
     evals = design.n_rows

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba as nb
 import numpy as np
 
 BATCH_BYTES = 64 << 20  # memory of the bootstrap terms of one batch of outputs
@@ -55,10 +56,16 @@ def _ratio(num: np.ndarray, var: np.ndarray) -> np.ndarray:
         return np.where(var > 0, num / np.where(var > 0, var, 1.0), 0.0)
 
 
+def _pooled_mean(fA: np.ndarray, fB: np.ndarray) -> np.ndarray:
+    """The pooled A/B mean of each output. Outputs are centred on it (as scipy.stats.sobol_indices
+    does: the estimators of S1 are not shift-invariant, and centring keeps resampled variances free
+    of cancellation)."""
+    return 0.5 * (fA.mean(axis=0) + fB.mean(axis=0))
+
+
 def _centred(fA, fB, fAB):
-    """Outputs minus their pooled A/B mean (as scipy.stats.sobol_indices does: the estimators of S1
-    are not shift-invariant, and centring keeps resampled variances free of cancellation)."""
-    c = 0.5 * (fA.mean(axis=0) + fB.mean(axis=0))
+    """Outputs minus their pooled A/B mean."""
+    c = _pooled_mean(fA, fB)
     return fA - c, fB - c, fAB - c
 
 
@@ -113,14 +120,67 @@ class Indices(NamedTuple):
 
 
 N_TERMS = 5  # a, b, a**2, b**2, a b; then 3 per factor
+TERM_ROWS = 256  # base samples per task of the terms kernel
 
 
-def _terms(a: np.ndarray, b: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Per base sample, the products whose means make the estimators: ``a, b, a**2, b**2, a b``, then
-    ``b (ab_i - a)``, ``(a - ab_i)**2`` and ``ab_i`` for each factor i; (N, (5 + 3 d) m)."""
-    d = ab.shape[0]
-    return np.concatenate([a, b, a * a, b * b, a * b] + [b * (ab[i] - a) for i in range(d)]
-                          + [(a - ab[i]) ** 2 for i in range(d)] + list(ab), axis=1)
+@nb.njit(parallel=True, cache=True)
+def _fill_terms(Y, centre, o0, T, sums):
+    """Per base sample j, the products whose means make the estimators, for outputs ``o0 .. o0 + w``
+    of ``Y`` (:func:`stacked`) centred on ``centre``: ``a, b, a**2, b**2, a b``, then ``b (ab_i - a)``
+    for each factor i, then ``(a - ab_i)**2``, then ``ab_i``; written as float32 into ``T`` (N, (5 +
+    3 d) w), block by block of w columns, and summed in float64 into ``sums`` ((5 + 3 d) w,) for the
+    estimates themselves."""
+    N, d = Y.shape[0], Y.shape[1] - 2
+    K = T.shape[1]
+    w = K // (N_TERMS + 3 * d)
+    n_tasks = (N + TERM_ROWS - 1) // TERM_ROWS
+    part = np.zeros((n_tasks, K))
+    for t in nb.prange(n_tasks):
+        acc = part[t]
+        for j in range(t * TERM_ROWS, min(N, (t + 1) * TERM_ROWS)):
+            row = T[j]
+            for o in range(w):
+                c = centre[o0 + o]
+                a = Y[j, 0, o0 + o] - c
+                b = Y[j, 1, o0 + o] - c
+                vals = (a, b, a * a, b * b, a * b)
+                for k in range(N_TERMS):
+                    row[k * w + o] = vals[k]
+                    acc[k * w + o] += vals[k]
+                for i in range(d):
+                    z = Y[j, 2 + i, o0 + o] - c
+                    k1, k2, k3 = (N_TERMS + i) * w + o, (N_TERMS + d + i) * w + o, (N_TERMS + 2 * d + i) * w + o
+                    v1, v2 = b * (z - a), (a - z) * (a - z)
+                    row[k1], row[k2], row[k3] = v1, v2, z
+                    acc[k1] += v1
+                    acc[k2] += v2
+                    acc[k3] += z
+    for k in range(K):
+        s = 0.0
+        for t in range(n_tasks):
+            s += part[t, k]
+        sums[k] = s
+
+
+def stacked(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> np.ndarray:
+    """``Y`` (N, d + 2, m), float64: per base sample the outputs on A, B, AB_1 .. AB_d, the order in
+    which :class:`~weightlab.robustness.design.SaltelliDesign` lays out its rows. 1-D ``fA``/``fB``
+    (and 2-D ``fAB``) are one output."""
+    if np.ndim(fA) == 1:
+        fA, fB, fAB = np.asarray(fA)[:, None], np.asarray(fB)[:, None], np.asarray(fAB)[:, :, None]
+    return np.ascontiguousarray(np.concatenate([np.asarray(fA)[:, None], np.asarray(fB)[:, None],
+                                                np.moveaxis(np.asarray(fAB), 0, 1)], axis=1), dtype=float)
+
+
+def _terms(Y: np.ndarray, o0: int = 0, w: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The estimators' products (:func:`_fill_terms`) of outputs ``o0 .. o0 + w`` as a float32 (N, (5 +
+    3 d) w) matrix, and their float64 means over the base samples."""
+    N, d, m = Y.shape[0], Y.shape[1] - 2, Y.shape[2]
+    w = m - o0 if w is None else w
+    T = np.empty((N, (N_TERMS + 3 * d) * w), dtype=np.float32)
+    sums = np.empty(T.shape[1])
+    _fill_terms(Y, _pooled_mean(Y[:, 0], Y[:, 1]), o0, T, sums)
+    return T, sums / N
 
 
 def _numerators(means: np.ndarray, d: int, m: int):
@@ -146,9 +206,10 @@ def resampled_indices(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, counts: n
 
     ``counts`` is :func:`resampling_counts`; resample b's indices equal the estimators applied to
     the base samples it drew (to float32 rounding of the sums)."""
-    d, N, m = fAB.shape
-    a, b, ab = _centred(fA, fB, fAB)
-    num1, numT, var = _numerators((counts @ _terms(a, b, ab).astype(np.float32)).astype(float) / N, d, m)
+    Y = stacked(fA, fB, fAB)
+    N, d, m = Y.shape[0], Y.shape[1] - 2, Y.shape[2]
+    T, _ = _terms(Y)
+    num1, numT, var = _numerators((counts @ T).astype(float) / N, d, m)
     return _ratio(num1, var), _ratio(numT, var)
 
 
@@ -180,18 +241,21 @@ def analyze(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, n_boot: int = 1000,
     Indices
         Arrays of shape (d + 1, m) (or (d + 1, m + 1) with ``pooled``): rows are the factors, then the dummy.
     """
-    fA, fB, fAB = (np.asarray(x, dtype=float) for x in (fA, fB, fAB))
-    if fA.ndim == 1:
-        fA, fB, fAB = fA[:, None], fB[:, None], fAB[:, :, None]
-    d, N, m = fAB.shape
-    a, b, ab = _centred(fA, fB, fAB)
+    return analyze_stacked(stacked(fA, fB, fAB), n_boot, seed, conf, pooled, counts)
+
+
+def analyze_stacked(Y: np.ndarray, n_boot: int = 1000, seed: int = 0, conf: float = 0.95, pooled: bool = False,
+                    counts: np.ndarray | None = None) -> Indices:
+    """:func:`analyze` of the outputs ``Y`` (N, d + 2, m) laid out as :func:`stacked` (float64,
+    C-contiguous: the engine's outputs reshaped, without a copy per matrix)."""
+    N, d, m = Y.shape[0], Y.shape[1] - 2, Y.shape[2]
     if counts is None:
         counts = resampling_counts(N, n_boot, seed) if n_boot > 0 else np.zeros((0, N), dtype=np.float32)
     n_boot = counts.shape[0]
     q = [(1 - conf) / 2, (1 + conf) / 2]
     cols = m + (1 if pooled else 0)
     out = {k: np.empty((d + 1, cols)) for k in Indices._fields}
-    width = max(1, BATCH_BYTES // (8 * N * (N_TERMS + 3 * d)))
+    width = max(1, BATCH_BYTES // (4 * N * (N_TERMS + 3 * d)))
 
     def store(sl, est, boot):
         (num1, numT, var), (b1, bT, bV) = est, boot
@@ -206,11 +270,11 @@ def analyze(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, n_boot: int = 1000,
     totals = None
     for c0 in range(0, m, width):
         sl = slice(c0, min(m, c0 + width))
-        terms = _terms(a[:, sl], b[:, sl], ab[:, :, sl])
         w = sl.stop - sl.start
-        est = _numerators(terms.mean(axis=0, keepdims=True), d, w)
+        terms, means = _terms(Y, sl.start, w)
+        est = _numerators(means[None, :], d, w)
         # resampled means: one product with the counts for all outputs (float32: see resampling_counts)
-        boot = _numerators((counts @ terms.astype(np.float32)).astype(float) / N, d, w)
+        boot = _numerators((counts @ terms).astype(float) / N, d, w)
         store(sl, est, boot)
         if pooled:
             sums = [tuple(x.sum(axis=-1, keepdims=True) for x in t) for t in (est, boot)]
