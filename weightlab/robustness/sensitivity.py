@@ -39,7 +39,7 @@ from ..errors import ParameterError, SpecError
 from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
 from .design import SaltelliDesign
 from .plan import Plan, compile_plan
-from .sobol import Indices, analyze_stacked, resampling_counts
+from .sobol import Indices, analyze_stacked, bootstrap_block, resampling_counts
 from .spec import UncertaintySpec
 
 MAX_OUTPUT_BYTES = 8 << 30
@@ -178,10 +178,13 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
 
     per = d + 2
     # evaluations are laid out A, B, AB_1 .. AB_d per base sample: (N, d + 2, units) is sobol.stacked's layout
-    R = ranks.reshape(base_samples, per, n).astype(float)
-    shift = np.abs(R - nominal).mean(axis=2, keepdims=True)
+    R = ranks.reshape(base_samples, per, n)
+    dev = R - nominal.astype(R.dtype)  # integer ranks: exact, and half the memory of float64
+    shift = np.abs(dev, out=dev).mean(axis=2, keepdims=True)
+    R = R.astype(float)
     # each unit's rank, and (last column) all ranks pooled: numerators and variances summed over units
-    C = resampling_counts(base_samples, n_boot, seed)  # one resampling for every output
+    block = bootstrap_block(base_samples)
+    C = resampling_counts(base_samples, n_boot, seed, block)  # one resampling for every output
     ix_units = analyze_stacked(R, conf=conf, pooled=True, counts=C)
     g_shift = analyze_stacked(shift, conf=conf, counts=C)
     all_names = names + [DUMMY]
@@ -210,7 +213,10 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
                   f"{2 * plan.columns.n_cols}); {base_samples:,} base samples x ({d} factors + 2) = {evals:,} "
                   f"evaluations; the dummy factor needs none",
         "estimators": "S1: Saltelli et al. (2010); ST: Jansen (1999); dummy: Khorashadi Zadeh et al. (2017)",
-        "intervals": f"bootstrap percentile, {n_boot} resamples of the base samples, {conf:.0%}",
+        "intervals": f"bootstrap percentile, {n_boot} resamples of the base samples"
+                     + (f" in {base_samples // block:,} blocks of {block} consecutive ones" if block > 1 else "")
+                     + f", {conf:.0%}",
+        "bootstrap_block": block,
         "factors": {f: [int(c) for c in cols] for f, cols in groups.items()},
         "base_samples": base_samples, "evaluations": evals, "bootstrap": n_boot,
         "memory_bytes": int(need),
