@@ -39,7 +39,8 @@ from ..errors import ParameterError, SpecError
 from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
 from .design import SaltelliDesign
 from .plan import Plan, compile_plan
-from .sobol import Indices, analyze_stacked, bootstrap_block, resampling_counts
+from .sobol import Indices, analyze_stacked, resampling_counts
+from .sobol import bootstrap_block as bootstrap_block_of
 from .spec import UncertaintySpec
 
 MAX_OUTPUT_BYTES = 8 << 30
@@ -119,7 +120,7 @@ def _unit_table(ix: Indices, names: list[str], cols: slice, ds: Dataset) -> pd.D
 def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int = 8192, n_boot: int = 1000,
                     seed: int | None = None, threads: int | None = None, chunk_size: int | None = None,
                     conf: float = 0.95, progress: Callable[[int, int], None] | None = None,
-                    scheduler=None) -> SensitivityResult:
+                    scheduler=None, bootstrap_block: int | None = None) -> SensitivityResult:
     """Sobol' first-order and total indices of every uncertain factor of ``spec`` on ``dataset``.
 
     Parameters
@@ -138,11 +139,17 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         Coverage of the intervals.
     scheduler : str or distributed.Client, optional
         Where the evaluations run (:func:`weightlab.robustness.engine.run_plan`; default: local threads).
+    bootstrap_block : int, optional
+        Consecutive base samples resampled together for the intervals (default
+        :func:`weightlab.robustness.sobol.bootstrap_block`; 1: single base samples).
     """
     from .engine import _threads, evaluate
 
     if n_boot < 0:
         raise ParameterError(f"--bootstrap must be >= 0; got {n_boot}.")
+    if bootstrap_block is not None and (bootstrap_block < 1 or base_samples % bootstrap_block):
+        raise ParameterError(f"--bootstrap-block must be a divisor of --base-samples {base_samples:,}; got "
+                             f"{bootstrap_block}.")
     if not 0 < conf < 1:
         raise ParameterError(f"the confidence level must be in (0, 1); got {conf}.")
     seed = spec.seed if seed is None else int(seed)
@@ -183,7 +190,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     shift = np.abs(dev, out=dev).mean(axis=2, keepdims=True)
     R = R.astype(float)
     # each unit's rank, and (last column) all ranks pooled: numerators and variances summed over units
-    block = bootstrap_block(base_samples)
+    block = bootstrap_block_of(base_samples) if bootstrap_block is None else bootstrap_block
     C = resampling_counts(base_samples, n_boot, seed, block)  # one resampling for every output
     ix_units = analyze_stacked(R, conf=conf, pooled=True, counts=C)
     g_shift = analyze_stacked(shift, conf=conf, counts=C)
