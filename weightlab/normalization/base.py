@@ -81,8 +81,6 @@ def check_input(X: Any, who: str) -> Table:
         if X.columns.has_duplicates:
             dup = X.columns[X.columns.duplicated()][0]
             raise InputError(f"{who}: column {dup!r} appears more than once; give columns unique names.")
-        if all(pd.api.types.is_numeric_dtype(t) for t in X.dtypes):  # nothing to check cell by cell
-            return _checked_finite(Table(X.to_numpy(dtype=float, na_value=np.nan), list(X.columns), X.index), who)
         cols = []
         for c in X.columns:
             s = X[c]
@@ -111,11 +109,6 @@ def check_input(X: Any, who: str) -> Table:
             raise InputError(f"{who} expects a 2-D table (units x indicators), got {values.ndim} "
                              f"dimension(s). Reshape your data: x.reshape(-1, 1) for one indicator.")
         table = Table(values, list(range(values.shape[1])), None)
-    return _checked_finite(table, who)
-
-
-def _checked_finite(table: Table, who: str) -> Table:
-    """``table``, refused when it has no rows or columns or an infinite value."""
     n, k = table.values.shape
     if n == 0 or k == 0:
         raise InputError(f"{who}: X has {n} sample(s) and {k} feature(s) (shape=({n}, {k})) while a "
