@@ -3,14 +3,14 @@ figures; asserts nothing about time.
 
 1. ``weightlab sensitivity`` with 6 factors (weights, normalizer, aggregator, scheme, imputation,
    dropped indicator) and N = 8,192 base samples (65,536 evaluations), in a fresh process with a warm
-   cache: whole-process wall time (best of 3), evaluations per second, analysis time, and the
-   interval half-widths reached.
+   cache: whole-process wall time with ``--no-report`` and with the report (best of 3 each,
+   alternating), evaluations per second, analysis time, and the interval half-widths reached.
 2. ``robustness`` with scrambled Sobol' points against the counter-based stream: for each method and
    size R, eight runs with different seeds; the error of a run is the RMSE over units of its median,
    p05 and p95 ranks against a 4-million-replication stream run. The replications each method needs
    to reach the stream's error at 65,536 are read off by log-log interpolation.
 
-Usage: python benchmarks/bench_sensitivity.py [--quick]
+Usage: python benchmarks/bench_sensitivity.py [--quick] [--sensitivity-only]
 """
 
 from __future__ import annotations
@@ -57,11 +57,12 @@ def sensitivity_run(base_samples: int, rounds: int) -> None:
                str(tmp / "d" / "framework.toml"), "--spec", str(tmp / "spec.toml"), "--base-samples",
                str(base_samples), "--out", str(tmp / "out")]
         subprocess.run(cmd, check=True, capture_output=True)  # warm the kernel cache
-        walls = []
-        for _ in range(rounds):
-            t = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
-            walls.append(time.perf_counter() - t)
+        walls: dict[str, list[float]] = {"--no-report": [], "with the report": []}
+        for _ in range(rounds):  # alternating, so that both see the same machine
+            for how, extra in (("--no-report", ["--no-report"]), ("with the report", [])):
+                t = time.perf_counter()
+                subprocess.run(cmd + extra, check=True, capture_output=True)
+                walls[how].append(time.perf_counter() - t)
         m = json.loads((tmp / "out" / "manifest.json").read_text())
         import pandas as pd
 
@@ -71,7 +72,8 @@ def sensitivity_run(base_samples: int, rounds: int) -> None:
     half_g = (glob["ST_hi"] - glob["ST_lo"]) / 2
     print(f"sensitivity, 338 cities, {len(m['factors'])} factors, N = {base_samples:,} "
           f"({m['evaluations']:,} evaluations), warm cache:")
-    print(f"  whole process: {min(walls):.2f} s (best of {rounds}; all: {', '.join(f'{w:.2f}' for w in walls)})")
+    for how, w in walls.items():
+        print(f"  whole process, {how}: {min(w):.2f} s (best of {rounds}; all: {', '.join(f'{x:.2f}' for x in w)})")
     print(f"  plan {m['compile_plan_s']:.2f} s, evaluate {m['evaluate_s']:.2f} s "
           f"({m['evaluations_per_s']:,.0f} evaluations/s), analyze {m['analyze_s']:.2f} s "
           f"({m['bootstrap']} resamples, {m['threads']} threads)")
@@ -118,8 +120,11 @@ def sampling_precision(sizes: list[int], seeds: int, ref_reps: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sensitivity-only", action="store_true", help="skip the Sobol'-vs-stream precision table")
     a = ap.parse_args()
     sensitivity_run(1024 if a.quick else 8192, 1 if a.quick else 3)
+    if a.sensitivity_only:
+        return
     if a.quick:
         sampling_precision([4096, 16384, 65536], 3, 1 << 19)
     else:

@@ -67,7 +67,28 @@ def test_sensitivity_errors_are_one_line(tmp_path, capsys):
     code = main(base + ["--spec", str(tmp_path / "spec.toml"), "--base-samples", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "--base-samples" in err and err.count("\n") == 1
+    code = main(base + ["--spec", str(tmp_path / "spec.toml"), "--base-samples", "256", "--bootstrap-block", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--bootstrap-block" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_bootstrap_block_option_reaches_the_intervals(tmp_path, capsys):
+    """--bootstrap-block 1 resamples single base samples; the default at N = 4,096 blocks of 4 (manifest)."""
+    _files(tmp_path)
+    base = ["sensitivity", str(tmp_path / "data.csv"), "-f", str(tmp_path / "fw.toml"), "--spec",
+            str(tmp_path / "spec.toml"), "--base-samples", "4096", "--bootstrap", "50", "--no-report"]
+    widths = {}
+    for name, extra in (("auto", []), ("single", ["--bootstrap-block", "1"])):
+        assert main(base + extra + ["--out", str(tmp_path / name)]) == 0, capsys.readouterr().err
+        m = json.loads((tmp_path / name / "manifest.json").read_text())
+        widths[name] = m
+    assert widths["auto"]["bootstrap_block"] == 4 and "1,024 blocks of 4" in widths["auto"]["intervals"]
+    assert widths["single"]["bootstrap_block"] == 1 and "blocks" not in widths["single"]["intervals"]
+    a = pd.read_csv(tmp_path / "auto" / "sobol.csv")
+    b = pd.read_csv(tmp_path / "single" / "sobol.csv")
+    np.testing.assert_allclose(a["ST"], b["ST"], rtol=1e-12)  # same estimates, other resamples
+    assert not np.allclose(a["ST_lo"], b["ST_lo"])
 
 
 def test_sensitivity_with_a_pipeline_runs_on_the_built_data(tmp_path, capsys):

@@ -16,9 +16,10 @@ from weightlab.robustness.spec import UncertaintySpec
 from .helpers import random_dataset
 
 
-def _saltelli_inputs(n: int, d: int, seed: int = 1):
-    """A, B and AB_i input matrices (independent uniforms, scrambled Sobol' points)."""
-    base = qmc.Sobol(2 * d, scramble=True, seed=seed).random(n)
+def _saltelli_inputs(n: int, d: int, seed: int = 1, qmc_points: bool = True):
+    """A, B and AB_i input matrices (independent uniforms: scrambled Sobol' points, or pseudo-random)."""
+    base = (qmc.Sobol(2 * d, scramble=True, seed=seed).random(n) if qmc_points
+            else np.random.default_rng(seed).random((n, 2 * d)))
     A, B = base[:, :d], base[:, d:]
     AB = np.repeat(A[None], d, axis=0)
     for i in range(d):
@@ -85,18 +86,41 @@ def test_estimates_equal_scipy_sobol_indices_on_the_same_outputs():
     np.testing.assert_allclose(sobol.total_order(fA, fB, fAB), ix.ST[:3, 0], rtol=1e-12)
 
 
-def test_each_resample_is_the_estimator_on_the_drawn_base_samples():
-    """The one-matrix-product bootstrap equals recomputing the indices on fA[idx], fB[idx], fAB[:, idx]."""
-    fA, fB, fAB = _outputs(ishigami, *_saltelli_inputs(512, 3, seed=2))
-    idx = sobol.resampling_indices(512, 6, seed=11)
-    s1, st = sobol.resampled_indices(fA[:, None], fB[:, None], fAB[:, :, None],
-                                     sobol.resampling_counts(512, 6, seed=11))
+@pytest.mark.parametrize("n, block", [(512, 1), (4096, 4)])
+def test_each_resample_is_the_estimator_on_the_drawn_base_samples(n, block):
+    """The one-matrix-product bootstrap equals recomputing the indices on fA[idx], fB[idx], fAB[:, idx],
+    also when base samples are resampled in blocks."""
+    fA, fB, fAB = _outputs(ishigami, *_saltelli_inputs(n, 3, seed=2))
+    idx = sobol.resampling_indices(n, 6, seed=11, block=block)
+    counts = sobol.resampling_counts(n, 6, seed=11, block=block)
+    assert counts.shape == (6, n // block) and (counts.sum(axis=1) == n // block).all()
+    s1, st = sobol.resampled_indices(fA[:, None], fB[:, None], fAB[:, :, None], counts)
     for r in range(6):
         j = idx[r]
+        assert (j.reshape(-1, block) % block == np.arange(block)).all()  # whole blocks of consecutive samples
         np.testing.assert_allclose(s1[:3, r, 0], sobol.first_order(fA[j], fB[j], fAB[:, j]), atol=2e-5)
         np.testing.assert_allclose(st[:3, r, 0], sobol.total_order(fA[j], fB[j], fAB[:, j]), atol=2e-5)
         ds1, dst = sobol.dummy_indices(fA[j], fB[j])
         np.testing.assert_allclose([s1[3, r, 0], st[3, r, 0]], [ds1, dst], atol=2e-5)
+
+
+def test_bootstrap_block_rule():
+    # the largest power of two dividing N that leaves >= 1,024 blocks
+    assert [sobol.bootstrap_block(n) for n in (1000, 2047, 2048, 8192, 8191, 65536, 3 * 4096)] == [1, 1, 2, 8, 1, 64, 8]
+
+
+def test_blocks_of_independent_samples_spread_like_single_samples():
+    """For independent base samples, resampling blocks of 8 gives the same bootstrap spread as
+    resampling single samples (a block size applied to the counts but not to the terms, or the
+    other way round, would change it by a factor near sqrt(8))."""
+    n = 8192
+    single, blocks = [], []
+    for s in range(8):
+        fA, fB, fAB = _outputs(ishigami, *_saltelli_inputs(n, 3, seed=100 + s, qmc_points=False))
+        for block, acc in ((1, single), (8, blocks)):
+            s1, st = sobol.resampled_indices(fA, fB, fAB, sobol.resampling_counts(n, 300, seed=s, block=block))
+            acc.append(np.r_[s1[:, :, 0].std(axis=1), st[:, :, 0].std(axis=1)])
+    np.testing.assert_allclose(np.mean(blocks, axis=0), np.mean(single, axis=0), rtol=0.12)
 
 
 def test_dummy_factor_is_noise_around_zero():

@@ -224,26 +224,31 @@ class GeneralisedMean(Aggregator):
 
 def aggregate_tree(X: "pd.DataFrame", framework: "Framework", aggregators: "dict[int, Aggregator]",
                    weigh: "Callable[[str, list[str], np.ndarray], np.ndarray]",
-                   skip_missing: bool = True) -> "tuple[pd.Series, dict[int, pd.DataFrame]]":
+                   skip_missing: bool = True, keep_scores: bool = True
+                   ) -> "tuple[pd.Series, dict[int, pd.DataFrame]]":
     """Aggregate indicator values up the hierarchy, level by level.
 
     For each aggregation level (2 .. top) and each group at it, ``weigh(group, members, block)``
     returns the members' weights given their values ``block`` (n_units, n_members); the group's
     score is ``aggregators[level].aggregate(block, weights)``. Returns the member weights of every
-    non-root node and the scores at every level (level 1 = ``X`` itself).
+    non-root node and the scores at every level (level 1 = ``X`` itself; none with ``keep_scores=False``).
     """
     import pandas as pd
 
-    weights = framework.nominal_weights().copy()
-    scores: dict[int, pd.DataFrame] = {1: X[framework.indicator_codes].astype(float)}
+    nominal = framework.nominal_weights()
+    weights = dict(zip(nominal.index, nominal.to_numpy()))
+    # columns as plain arrays, code -> (n_units,): label lookups in DataFrames cost more than the sums
+    cols = dict(zip(framework.indicator_codes, X[framework.indicator_codes].to_numpy(dtype=float).T))
+    scores: dict[int, pd.DataFrame] = {1: X[framework.indicator_codes].astype(float)} if keep_scores else {}
     for level in framework.aggregation_levels():
-        below = scores[level - 1]
         out = {}
         for group in framework.groups_at(level):
             members = framework.children(group)
-            block = below[members].to_numpy(dtype=float)
+            block = np.column_stack([cols[c] for c in members])
             w = np.asarray(weigh(group, members, block), dtype=float)
-            weights[members] = w
-            out[group] = aggregators[level].aggregate(block, w, skip_missing, group=group, members=members)
-        scores[level] = pd.DataFrame(out, index=X.index)
-    return weights, scores
+            weights.update(zip(members, w))
+            out[group] = cols[group] = aggregators[level].aggregate(block, w, skip_missing, group=group,
+                                                                     members=members)
+        if keep_scores:
+            scores[level] = pd.DataFrame(out, index=X.index)
+    return pd.Series(np.array([weights[c] for c in nominal.index], dtype=float), index=nominal.index), scores

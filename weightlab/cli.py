@@ -472,6 +472,9 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 base_samples: int = typer.Option(8192, "--base-samples", help="Base samples N (the design has "
                                                  "N x (factors + 2) evaluations; a power of 2)."),
                 bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the intervals."),
+                bootstrap_block: Optional[int] = typer.Option(None, "--bootstrap-block", help="Consecutive base "
+                                                              "samples resampled together (default: N / 1024 for "
+                                                              "N >= 2048 a power of 2, else 1)."),
                 seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the spec)."),
                 threads: Optional[int] = typer.Option(None, "--threads", help="Threads (default: all cores)."),
                 out: Path = typer.Option(..., "--out", help="Output directory (new, empty, or an earlier result)."),
@@ -497,20 +500,23 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
         _fail(f"--base-samples must be at least 2; got {base_samples}.")
     if bootstrap < 0:
         _fail(f"--bootstrap must be >= 0; got {bootstrap}.")
+    if bootstrap_block is not None and (bootstrap_block < 1 or base_samples % bootstrap_block):
+        _fail(f"--bootstrap-block must be a divisor of --base-samples {base_samples:,}; got {bootstrap_block}.")
     with ResultDirectory(out) as stage:
         ds = _load(data, framework, id_column, encoding, sheet)
         sp = UncertaintySpec.from_toml(spec, encoding) if spec else UncertaintySpec()
         extra: dict = {}
         ds, sp = _with_pipeline(ds, sp, pipeline, extra)
         result, paths = _run_sensitivity(ds, sp, base_samples, bootstrap, seed, threads, stage, extra, start=start,
-                                         scheduler=scheduler)
+                                         scheduler=scheduler, block=bootstrap_block)
     _sensitivity_summary(result, paths)
     if not no_report:
         _write_report(out)
 
 
 def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, stage, extra: dict,
-                     start: float | None = None, where: str = "", scheduler: str = "threads"):
+                     start: float | None = None, where: str = "", scheduler: str = "threads",
+                     block: int | None = None):
     """Run a sensitivity analysis and write its files into ``stage`` (a ResultDirectory), under ``where``."""
     from .progress import progress_bar
     from .robustness.output import write_sensitivity
@@ -519,7 +525,7 @@ def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, st
     start = time.perf_counter() if start is None else start
     with progress_bar(None, "evaluations") as progress:
         result = run_sensitivity(ds, spec, base_samples=base_samples, n_boot=n_boot, seed=seed, threads=threads,
-                                 progress=progress, scheduler=scheduler)
+                                 progress=progress, scheduler=scheduler, bootstrap_block=block)
     extra["wall_time_s"] = time.perf_counter() - start
     return result, write_sensitivity(result, stage, extra, subdir=where)
 

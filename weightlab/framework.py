@@ -99,6 +99,7 @@ class Framework:
     _children: dict[str, list[str]] = field(init=False, repr=False)
     _level: dict[str, int] = field(init=False, repr=False)
     _nodes: dict[str, Node] = field(init=False, repr=False)
+    _nominal: "pd.Series | None" = field(init=False, repr=False, default=None, compare=False)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -429,6 +430,11 @@ class Framework:
 
     def nominal_weights(self) -> pd.Series:
         """Weight of every non-root node inside its parent group, renormalised to sum to 1 per group."""
+        if self._nominal is None:  # computed once, like the node tables (weights are fixed by validation)
+            self._nominal = self._nominal_weights()
+        return self._nominal.copy()
+
+    def _nominal_weights(self) -> pd.Series:
         out = {}
         for group in [self.index.code] + [g.code for g in self.groups]:
             members = self._children[group]

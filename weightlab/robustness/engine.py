@@ -430,6 +430,19 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     return result
 
 
+def _stream_row(p, r: int, scalars: np.ndarray) -> np.ndarray:
+    """Replication r's row under the counter-based stream: its scalar columns (as the kernels drew
+    them), the weight multipliers' uniforms (drawn by the kernels where they are used), NaN for
+    columns the stream does not read (the bootstrap key is the replication key)."""
+    from .rng import STREAM_NOISE, uniform
+
+    row = np.full(p.n_cols, np.nan)
+    row[:p.col_stream.shape[0]] = scalars[:p.col_stream.shape[0]]
+    if p.perturb == 1:
+        row[p.col_w:p.col_w + p.n_nodes - 1] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(p.n_nodes - 1)]
+    return row
+
+
 def debug_replication(plan: Plan, r: int, design=None) -> dict:
     """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks.
 
@@ -455,7 +468,7 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
         "choice_index": {f: int(choice[i]) for i, f in enumerate(names)},
         "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
         "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
-        "uniforms": ws.U[q].copy(),
+        "uniforms": _stream_row(p, r, ws.U[q]) if rows.shape[0] == 0 else ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
         "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[3]] != 0 else None,
         "scores": ws.S[row].copy(),

@@ -64,6 +64,7 @@ class Workspace(NamedTuple):
     srow: np.ndarray  # (BLOCK,) row of S (and R) holding replication b * BLOCK + q
     Eg: np.ndarray  # (BLOCK, k) effective weights of one product
     eff: np.ndarray  # (n_nodes,)
+    noise: np.ndarray  # (n_nodes,) one replication's weight multipliers' uniforms (counter-based stream)
     sums: np.ndarray  # (n_nodes,)
     vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
     agg: np.ndarray  # (4, n) scratch of tree.aggregate_group
@@ -101,7 +102,7 @@ def make_workspaces(p, n_slots: int) -> Workspace:
         W=np.empty((t, BLOCK, nn)), E=np.empty((t, BLOCK, k)), S=np.empty((t, BLOCK, n)),
         choice=np.empty((t, BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
         pat=np.empty((t, BLOCK), dtype=np.int64), srow=np.empty((t, BLOCK), dtype=np.int64),
-        Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), sums=np.empty((t, nn)),
+        Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), noise=np.empty((t, nn)), sums=np.empty((t, nn)),
         vals=np.empty((t, nn, n)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)), C=np.zeros((t, BLOCK, nc)),
         Cg=np.empty((t, BLOCK, nc)), mom=np.zeros((t, BLOCK, n_mom)), momg=np.empty((t, BLOCK * n_mom)),
         brows=np.empty((t, BLOCK), dtype=np.int64), ub=np.empty((t, n)), sample=np.empty((t, n), dtype=np.int64),
@@ -116,7 +117,7 @@ def slot_workspace(wss, t):
     """Slot ``t``'s :class:`Workspace`: views of :func:`make_workspaces`' arrays."""
     return Workspace(
         U=wss.U[t], rkey=wss.rkey[t], W=wss.W[t], E=wss.E[t], S=wss.S[t], choice=wss.choice[t], mat=wss.mat[t],
-        pat=wss.pat[t], srow=wss.srow[t], Eg=wss.Eg[t], eff=wss.eff[t], sums=wss.sums[t],
+        pat=wss.pat[t], srow=wss.srow[t], Eg=wss.Eg[t], eff=wss.eff[t], noise=wss.noise[t], sums=wss.sums[t],
         vals=wss.vals[t], agg=wss.agg[t], counts=wss.counts[t], C=wss.C[t],
         Cg=wss.Cg[t], mom=wss.mom[t], momg=wss.momg[t], brows=wss.brows[t], ub=wss.ub[t],
         sample=wss.sample[t], bw=wss.bw[t], cen=wss.cen[t], pw=wss.pw[t], st=wss.st[t],
@@ -147,9 +148,7 @@ def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
             rkey[q] = key
             for c in range(nc):
                 U[q, c] = uniform_at(key, p.col_stream[c])
-            if p.perturb == 1:
-                uniforms_into(key, STREAM_NOISE, U[q], p.col_w, p.n_nodes - 1)
-        return
+        return  # the weight multipliers are drawn where they are used (_perturb_uniform)
     for q in range(nq):
         src = design[r0 - d0 + q]
         for c in range(p.n_cols):
@@ -188,16 +187,24 @@ def _draw_choices(p, nq, U, choice, mat, pat, W):
 
 
 @nb.njit(cache=True)
-def _perturb_uniform(p, nq, U, W):
-    """``w_i *= U(1 - spread, 1 + spread)`` for the nodes of the perturbed levels."""
+def _perturb_uniform(p, nq, U, rkey, W, noise, from_design):
+    """``w_i *= U(1 - spread, 1 + spread)`` for the nodes of the perturbed levels.
+
+    The uniforms are the row's weight columns of a design; under the counter-based stream they are
+    drawn here, into the small ``noise`` buffer that stays in L1 (stored in ``U`` and read back, they
+    cost 3 % of the fixed-data rate)."""
     lo, width = 1.0 - p.spread, 2.0 * p.spread
     c0 = p.col_w
     for q in range(nq):
         w = W[q]
-        u = U[q]
+        if from_design:
+            u = U[q, c0:]
+        else:
+            uniforms_into(rkey[q], STREAM_NOISE, noise, 0, p.n_nodes - 1)
+            u = noise
         for i in range(p.n_nodes - 1):
             if p.perturb_level[p.node_level[i]]:
-                w[i] *= lo + width * u[c0 + i]
+                w[i] *= lo + width * u[i]
 
 
 @nb.njit(cache=True)
@@ -314,7 +321,7 @@ def _draw(p, ws, r0, nq, design, d0, bootstrap):
     if bootstrap:
         _bootstrap_block(p, ws, nq)
     if p.perturb == 1:
-        _perturb_uniform(p, nq, ws.U, ws.W)
+        _perturb_uniform(p, nq, ws.U, ws.rkey, ws.W, ws.noise, design.shape[0] > 0)
     elif p.perturb == 2:
         _perturb_dirichlet(p, nq, ws.U, ws.rkey, ws.W, design.shape[0] > 0)
     _finish_weights(p, nq, ws.choice, ws.W, ws.E, ws.sums, ws.eff)

@@ -39,7 +39,8 @@ from ..errors import ParameterError, SpecError
 from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
 from .design import SaltelliDesign
 from .plan import Plan, compile_plan
-from .sobol import Indices, analyze, resampling_counts
+from .sobol import Indices, analyze_stacked, resampling_counts
+from .sobol import bootstrap_block as bootstrap_block_of
 from .spec import UncertaintySpec
 
 MAX_OUTPUT_BYTES = 8 << 30
@@ -119,7 +120,7 @@ def _unit_table(ix: Indices, names: list[str], cols: slice, ds: Dataset) -> pd.D
 def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int = 8192, n_boot: int = 1000,
                     seed: int | None = None, threads: int | None = None, chunk_size: int | None = None,
                     conf: float = 0.95, progress: Callable[[int, int], None] | None = None,
-                    scheduler=None) -> SensitivityResult:
+                    scheduler=None, bootstrap_block: int | None = None) -> SensitivityResult:
     """Sobol' first-order and total indices of every uncertain factor of ``spec`` on ``dataset``.
 
     Parameters
@@ -138,11 +139,17 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         Coverage of the intervals.
     scheduler : str or distributed.Client, optional
         Where the evaluations run (:func:`weightlab.robustness.engine.run_plan`; default: local threads).
+    bootstrap_block : int, optional
+        Consecutive base samples resampled together for the intervals (default
+        :func:`weightlab.robustness.sobol.bootstrap_block`; 1: single base samples).
     """
     from .engine import _threads, evaluate
 
     if n_boot < 0:
         raise ParameterError(f"--bootstrap must be >= 0; got {n_boot}.")
+    if bootstrap_block is not None and (bootstrap_block < 1 or base_samples % bootstrap_block):
+        raise ParameterError(f"--bootstrap-block must be a divisor of --base-samples {base_samples:,}; got "
+                             f"{bootstrap_block}.")
     if not 0 < conf < 1:
         raise ParameterError(f"the confidence level must be in (0, 1); got {conf}.")
     seed = spec.seed if seed is None else int(seed)
@@ -177,14 +184,16 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     t2 = time.perf_counter()
 
     per = d + 2
-    R = ranks.reshape(base_samples, per, n).astype(float)
-    shift = np.abs(R - nominal).mean(axis=2, keepdims=True)
-    fA, fB = R[:, 0], R[:, 1]
-    fAB = np.moveaxis(R[:, 2:], 1, 0)
+    # evaluations are laid out A, B, AB_1 .. AB_d per base sample: (N, d + 2, units) is sobol.stacked's layout
+    R = ranks.reshape(base_samples, per, n)
+    dev = R - nominal.astype(R.dtype)  # integer ranks: exact, and half the memory of float64
+    shift = np.abs(dev, out=dev).mean(axis=2, keepdims=True)
+    R = R.astype(float)
     # each unit's rank, and (last column) all ranks pooled: numerators and variances summed over units
-    C = resampling_counts(base_samples, n_boot, seed)  # one resampling for every output
-    ix_units = analyze(fA, fB, fAB, conf=conf, pooled=True, counts=C)
-    g_shift = analyze(shift[:, 0], shift[:, 1], np.moveaxis(shift[:, 2:], 1, 0), conf=conf, counts=C)
+    block = bootstrap_block_of(base_samples) if bootstrap_block is None else bootstrap_block
+    C = resampling_counts(base_samples, n_boot, seed, block)  # one resampling for every output
+    ix_units = analyze_stacked(R, conf=conf, pooled=True, counts=C)
+    g_shift = analyze_stacked(shift, conf=conf, counts=C)
     all_names = names + [DUMMY]
     rows = []
     for out_name, ix, col in (("mean_abs_rank_shift", g_shift, 0), ("all_ranks", ix_units, n)):
@@ -195,8 +204,8 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     units = _unit_table(ix_units, all_names, slice(0, n), dataset)
     unit_scores = None
     if keep_scores:
-        S = scores.reshape(base_samples, per, n)
-        ix_s = analyze(S[:, 0], S[:, 1], np.moveaxis(S[:, 2:], 1, 0), conf=conf, counts=C)
+        ix_s = analyze_stacked(np.ascontiguousarray(scores.reshape(base_samples, per, n), dtype=float), conf=conf,
+                               counts=C)
         unit_scores = _unit_table(ix_s, all_names, slice(None), dataset)
     t3 = time.perf_counter()
     evals = design.n_rows
@@ -211,7 +220,10 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
                   f"{2 * plan.columns.n_cols}); {base_samples:,} base samples x ({d} factors + 2) = {evals:,} "
                   f"evaluations; the dummy factor needs none",
         "estimators": "S1: Saltelli et al. (2010); ST: Jansen (1999); dummy: Khorashadi Zadeh et al. (2017)",
-        "intervals": f"bootstrap percentile, {n_boot} resamples of the base samples, {conf:.0%}",
+        "intervals": f"bootstrap percentile, {n_boot} resamples of the base samples"
+                     + (f" in {base_samples // block:,} blocks of {block} consecutive ones" if block > 1 else "")
+                     + f", {conf:.0%}",
+        "bootstrap_block": block,
         "factors": {f: [int(c) for c in cols] for f, cols in groups.items()},
         "base_samples": base_samples, "evaluations": evals, "bootstrap": n_boot,
         "memory_bytes": int(need),

@@ -23,8 +23,20 @@ An output that never changes (``V = 0``) has every index 0, with zero-width inte
 
 Intervals are bootstrap percentile intervals: one matrix of resampling indices (B x N, drawn once
 from the seed) serves every output and factor, so intervals of different outputs are computed on
-the same resamples. Resampled means are one matrix product ``C @ terms / N`` with ``C[b, j]`` the
-multiplicity of base sample j in resample b.
+the same resamples. Resampled means are one matrix product ``C @ terms / N`` with ``C[b, k]`` the
+multiplicity of block k in resample b and ``terms`` summed over each block.
+
+The unit of resampling is a block of g consecutive base samples (:func:`bootstrap_block`: g = N /
+1,024 for N >= 2,048 a power of two, so the product's cost stops growing with N; g = 1 below).
+Each resample is still the estimators applied to the N base samples it drew. For independent base
+samples, blocks of g are independent draws of g samples each, and the resampled spread is the
+same: on the Ishigami function, N = 8,192, the bootstrap standard deviations of the six indices,
+averaged over 30 seeds, were 0.0109, 0.0099, 0.0101, 0.0155, 0.0075, 0.0048 with blocks of 8
+against 0.0109, 0.0097, 0.0100, 0.0156, 0.0073, 0.0049 without. On scrambled Sobol' points
+(the sensitivity designs) both are conservative: the estimates' spread over 30 scramblings was 7
+to 37 times smaller than either bootstrap's (blocks of consecutive points are balanced, so blocks
+give intervals up to 25 % narrower than single points there, still several times wider than the
+error).
 
 References
 ----------
@@ -44,9 +56,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba as nb
 import numpy as np
 
 BATCH_BYTES = 64 << 20  # memory of the bootstrap terms of one batch of outputs
+MIN_BLOCKS = 1024  # base samples are resampled in blocks, at least this many (bootstrap_block)
 
 
 def _ratio(num: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -55,10 +69,16 @@ def _ratio(num: np.ndarray, var: np.ndarray) -> np.ndarray:
         return np.where(var > 0, num / np.where(var > 0, var, 1.0), 0.0)
 
 
+def _pooled_mean(fA: np.ndarray, fB: np.ndarray) -> np.ndarray:
+    """The pooled A/B mean of each output. Outputs are centred on it (as scipy.stats.sobol_indices
+    does: the estimators of S1 are not shift-invariant, and centring keeps resampled variances free
+    of cancellation)."""
+    return 0.5 * (fA.mean(axis=0) + fB.mean(axis=0))
+
+
 def _centred(fA, fB, fAB):
-    """Outputs minus their pooled A/B mean (as scipy.stats.sobol_indices does: the estimators of S1
-    are not shift-invariant, and centring keeps resampled variances free of cancellation)."""
-    c = 0.5 * (fA.mean(axis=0) + fB.mean(axis=0))
+    """Outputs minus their pooled A/B mean."""
+    c = _pooled_mean(fA, fB)
     return fA - c, fB - c, fAB - c
 
 
@@ -85,20 +105,36 @@ def dummy_indices(fA: np.ndarray, fB: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return _ratio(cov, var), _ratio(var - fB.var(axis=0), var)
 
 
-def resampling_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """The (n_boot x n) matrix of base-sample indices of the bootstrap resamples (n draws with
-    replacement each), drawn with ``numpy.random.default_rng(seed)``."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+def bootstrap_block(n: int) -> int:
+    """How many consecutive base samples are resampled together: the largest power of two g that
+    divides n and leaves at least :data:`MIN_BLOCKS` blocks (1, every base sample on its own, for
+    n < 2 MIN_BLOCKS or odd n)."""
+    g = 1
+    while n % (2 * g) == 0 and n // (2 * g) >= MIN_BLOCKS:
+        g *= 2
+    return g
 
 
-def resampling_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``C[b, j]``: how often base sample j is drawn in resample b of :func:`resampling_indices`.
+def resampling_indices(n: int, n_boot: int, seed: int, block: int = 1) -> np.ndarray:
+    """The (n_boot x n) matrix of base-sample indices of the bootstrap resamples: each draws n / block
+    blocks of ``block`` consecutive base samples with replacement (``numpy.random.default_rng(seed)``),
+    so it holds n base samples."""
+    if block < 1 or n % block:
+        raise ValueError(f"bootstrap blocks of {block} do not divide {n} base samples")
+    drawn = np.random.default_rng(seed).integers(0, n // block, size=(n_boot, n // block))
+    return (drawn[:, :, None] * block + np.arange(block)).reshape(n_boot, n)
+
+
+def resampling_counts(n: int, n_boot: int, seed: int, block: int = 1) -> np.ndarray:
+    """``C[b, k]``: how often block k (base samples ``k * block .. (k + 1) * block - 1``) is drawn in
+    resample b of :func:`resampling_indices`; shape (n_boot, n / block).
 
     float32: the counts are small integers, exact in float32, and the products with them run twice
     as fast (the intervals' precision is far above what float32 sums lose)."""
-    idx = resampling_indices(n, n_boot, seed)
-    flat = (idx + n * np.arange(n_boot)[:, None]).ravel()
-    return np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(np.float32)
+    G = n // block
+    blocks = resampling_indices(n, n_boot, seed, block)[:, ::block] // block
+    flat = (blocks + G * np.arange(n_boot)[:, None]).ravel()
+    return np.bincount(flat, minlength=n_boot * G).reshape(n_boot, G).astype(np.float32)
 
 
 class Indices(NamedTuple):
@@ -113,14 +149,73 @@ class Indices(NamedTuple):
 
 
 N_TERMS = 5  # a, b, a**2, b**2, a b; then 3 per factor
+TERM_ROWS = 256  # base samples per task of the terms kernel
 
 
-def _terms(a: np.ndarray, b: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Per base sample, the products whose means make the estimators: ``a, b, a**2, b**2, a b``, then
-    ``b (ab_i - a)``, ``(a - ab_i)**2`` and ``ab_i`` for each factor i; (N, (5 + 3 d) m)."""
-    d = ab.shape[0]
-    return np.concatenate([a, b, a * a, b * b, a * b] + [b * (ab[i] - a) for i in range(d)]
-                          + [(a - ab[i]) ** 2 for i in range(d)] + list(ab), axis=1)
+@nb.njit(parallel=True, cache=True)
+def _fill_terms(Y, centre, o0, T, sums):
+    """Per base sample j, the products whose means make the estimators, for outputs ``o0 .. o0 + w``
+    of ``Y`` (:func:`stacked`) centred on ``centre``: ``a, b, a**2, b**2, a b``, then ``b (ab_i - a)``
+    for each factor i, then ``(a - ab_i)**2``, then ``ab_i``. Row k of ``T`` (G, (5 + 3 d) w), float32,
+    gets their sums over the block of base samples ``k N / G .. (k + 1) N / G - 1`` (the unit of
+    resampling), block by block of w columns; ``sums`` ((5 + 3 d) w,) their float64 sums over all."""
+    N, d = Y.shape[0], Y.shape[1] - 2
+    G, K = T.shape
+    g = N // G
+    w = K // (N_TERMS + 3 * d)
+    per_task = max(1, TERM_ROWS // g)
+    n_tasks = (G + per_task - 1) // per_task
+    part = np.zeros((n_tasks, K))
+    for t in nb.prange(n_tasks):
+        acc = part[t]
+        row = np.empty(K)
+        for blk in range(t * per_task, min(G, (t + 1) * per_task)):
+            row[:] = 0.0
+            for j in range(blk * g, (blk + 1) * g):
+                for o in range(w):
+                    c = centre[o0 + o]
+                    a = Y[j, 0, o0 + o] - c
+                    b = Y[j, 1, o0 + o] - c
+                    vals = (a, b, a * a, b * b, a * b)
+                    for k in range(N_TERMS):
+                        row[k * w + o] += vals[k]
+                    for i in range(d):
+                        z = Y[j, 2 + i, o0 + o] - c
+                        row[(N_TERMS + i) * w + o] += b * (z - a)
+                        row[(N_TERMS + d + i) * w + o] += (a - z) * (a - z)
+                        row[(N_TERMS + 2 * d + i) * w + o] += z
+            for k in range(K):
+                T[blk, k] = row[k]
+                acc[k] += row[k]
+    for k in range(K):
+        s = 0.0
+        for t in range(n_tasks):
+            s += part[t, k]
+        sums[k] = s
+
+
+def stacked(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> np.ndarray:
+    """``Y`` (N, d + 2, m), float64: per base sample the outputs on A, B, AB_1 .. AB_d, the order in
+    which :class:`~weightlab.robustness.design.SaltelliDesign` lays out its rows. 1-D ``fA``/``fB``
+    (and 2-D ``fAB``) are one output."""
+    fA, fB, fAB = np.asarray(fA), np.asarray(fB), np.asarray(fAB)
+    if fA.ndim == 1:
+        fA, fB, fAB = fA[:, None], fB[:, None], fAB[:, :, None]
+    Y = np.empty((fA.shape[0], fAB.shape[0] + 2, fA.shape[1]))
+    Y[:, 0], Y[:, 1], Y[:, 2:] = fA, fB, np.moveaxis(fAB, 0, 1)
+    return Y
+
+
+def _terms(Y: np.ndarray, o0: int = 0, w: int | None = None, block: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The estimators' products (:func:`_fill_terms`) of outputs ``o0 .. o0 + w`` summed over blocks of
+    ``block`` base samples, as a float32 (N / block, (5 + 3 d) w) matrix, and their float64 means over
+    the base samples."""
+    N, d, m = Y.shape[0], Y.shape[1] - 2, Y.shape[2]
+    w = m - o0 if w is None else w
+    T = np.empty((N // block, (N_TERMS + 3 * d) * w), dtype=np.float32)
+    sums = np.empty(T.shape[1])
+    _fill_terms(Y, _pooled_mean(Y[:, 0], Y[:, 1]), o0, T, sums)
+    return T, sums / N
 
 
 def _numerators(means: np.ndarray, d: int, m: int):
@@ -141,19 +236,29 @@ def _numerators(means: np.ndarray, d: int, m: int):
     return num1, numT, var
 
 
+def _block_of(counts: np.ndarray, n: int) -> int:
+    """The block size of resampling counts of shape (n_boot, n / block)."""
+    G = counts.shape[1]
+    if G == 0 or n % G:
+        raise ValueError(f"resampling counts over {G} blocks do not fit {n} base samples")
+    return n // G
+
+
 def resampled_indices(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, counts: np.ndarray):
     """S1 and ST (factors, then the dummy) of each bootstrap resample: arrays (d + 1, n_boot, m).
 
-    ``counts`` is :func:`resampling_counts`; resample b's indices equal the estimators applied to
-    the base samples it drew (to float32 rounding of the sums)."""
-    d, N, m = fAB.shape
-    a, b, ab = _centred(fA, fB, fAB)
-    num1, numT, var = _numerators((counts @ _terms(a, b, ab).astype(np.float32)).astype(float) / N, d, m)
+    ``counts`` is :func:`resampling_counts` (its shape gives the block size); resample b's indices
+    equal the estimators applied to the base samples it drew (to float32 rounding of the sums)."""
+    Y = stacked(fA, fB, fAB)
+    N, d, m = Y.shape[0], Y.shape[1] - 2, Y.shape[2]
+    T, _ = _terms(Y, block=_block_of(counts, N))
+    num1, numT, var = _numerators((counts @ T).astype(float) / N, d, m)
     return _ratio(num1, var), _ratio(numT, var)
 
 
 def analyze(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, n_boot: int = 1000, seed: int = 0,
-            conf: float = 0.95, pooled: bool = False, counts: np.ndarray | None = None) -> Indices:
+            conf: float = 0.95, pooled: bool = False, counts: np.ndarray | None = None,
+            block: int | None = None) -> Indices:
     """First-order and total indices of every output and factor, the dummy's, and their intervals.
 
     Parameters
@@ -171,27 +276,35 @@ def analyze(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, n_boot: int = 1000,
     pooled : bool, default=False
         Also return the indices of all outputs together (numerators and variances summed over the
         outputs: the share of the total variance due to each factor) as a last column.
-    counts : ndarray (n_boot, N), optional
-        :func:`resampling_counts` computed once for several calls (then ``n_boot`` and ``seed`` are
-        not used), so that all outputs are resampled alike.
+    counts : ndarray (n_boot, N / block), optional
+        :func:`resampling_counts` computed once for several calls (then ``n_boot``, ``seed`` and
+        ``block`` are not used), so that all outputs are resampled alike.
+    block : int, optional
+        Consecutive base samples resampled together (default :func:`bootstrap_block`: at least
+        1,024 blocks; 1 is the bootstrap of single base samples).
 
     Returns
     -------
     Indices
         Arrays of shape (d + 1, m) (or (d + 1, m + 1) with ``pooled``): rows are the factors, then the dummy.
     """
-    fA, fB, fAB = (np.asarray(x, dtype=float) for x in (fA, fB, fAB))
-    if fA.ndim == 1:
-        fA, fB, fAB = fA[:, None], fB[:, None], fAB[:, :, None]
-    d, N, m = fAB.shape
-    a, b, ab = _centred(fA, fB, fAB)
+    return analyze_stacked(stacked(fA, fB, fAB), n_boot, seed, conf, pooled, counts, block)
+
+
+def analyze_stacked(Y: np.ndarray, n_boot: int = 1000, seed: int = 0, conf: float = 0.95, pooled: bool = False,
+                    counts: np.ndarray | None = None, block: int | None = None) -> Indices:
+    """:func:`analyze` of the outputs ``Y`` (N, d + 2, m) laid out as :func:`stacked` (float64,
+    C-contiguous: the engine's outputs reshaped, without a copy per matrix)."""
+    N, d, m = Y.shape[0], Y.shape[1] - 2, Y.shape[2]
     if counts is None:
-        counts = resampling_counts(N, n_boot, seed) if n_boot > 0 else np.zeros((0, N), dtype=np.float32)
+        g = bootstrap_block(N) if block is None else block
+        counts = resampling_counts(N, n_boot, seed, g) if n_boot > 0 else np.zeros((0, N // g), dtype=np.float32)
+    g = _block_of(counts, N)
     n_boot = counts.shape[0]
     q = [(1 - conf) / 2, (1 + conf) / 2]
     cols = m + (1 if pooled else 0)
     out = {k: np.empty((d + 1, cols)) for k in Indices._fields}
-    width = max(1, BATCH_BYTES // (8 * N * (N_TERMS + 3 * d)))
+    width = max(1, BATCH_BYTES // (4 * (N // g) * (N_TERMS + 3 * d)))
 
     def store(sl, est, boot):
         (num1, numT, var), (b1, bT, bV) = est, boot
@@ -206,11 +319,11 @@ def analyze(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray, n_boot: int = 1000,
     totals = None
     for c0 in range(0, m, width):
         sl = slice(c0, min(m, c0 + width))
-        terms = _terms(a[:, sl], b[:, sl], ab[:, :, sl])
         w = sl.stop - sl.start
-        est = _numerators(terms.mean(axis=0, keepdims=True), d, w)
+        terms, means = _terms(Y, sl.start, w, g)
+        est = _numerators(means[None, :], d, w)
         # resampled means: one product with the counts for all outputs (float32: see resampling_counts)
-        boot = _numerators((counts @ terms.astype(np.float32)).astype(float) / N, d, w)
+        boot = _numerators((counts @ terms).astype(float) / N, d, w)
         store(sl, est, boot)
         if pooled:
             sums = [tuple(x.sum(axis=-1, keepdims=True) for x in t) for t in (est, boot)]

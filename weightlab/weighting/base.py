@@ -181,7 +181,7 @@ class WeightingScheme(BaseEstimator):
                 block = np.where(np.isnan(block), np.nanmean(block, axis=0, keepdims=True), block)
             return _checked(self.group_weights(block, members, group, framework), self.name, group)
 
-        weights, _ = aggregate_tree(X, framework, aggregators, weigh)
+        weights, _ = aggregate_tree(X, framework, aggregators, weigh, keep_scores=False)
         self.weights_ = Weights(framework, weights, self.name, self.get_params(), list(self.notes_))
         return self
 
