@@ -1,4 +1,4 @@
-"""Normalizer contract: an sklearn transformer that is direction-aware and keeps NaN as NaN.
+"""Normalizer contract: an sklearn-compatible transformer that is direction-aware and keeps NaN as NaN.
 
 ``fit(X)`` learns per-column parameters ignoring NaN, ``transform(X)`` applies them; a DataFrame
 in gives a DataFrame out (same index and columns), an array gives an array. After normalisation
@@ -24,15 +24,13 @@ shared input funnel (:func:`check_input`), parameter checks and direction resolu
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
-
+from .._estimator import Transformer, check_fitted
 from .._params import NONE, InstanceOf, validate_params
 from ..errors import InputError, ParameterError
 from ..registry import Registry
@@ -93,7 +91,8 @@ def check_input(X: Any, who: str) -> Table:
         values = np.column_stack(cols) if cols else np.empty((len(X), 0))
         table = Table(values, list(X.columns), X.index)
     else:
-        if sparse.issparse(X):
+        sparse = sys.modules.get("scipy.sparse")  # a sparse matrix means scipy.sparse is loaded: not imported here
+        if sparse is not None and sparse.issparse(X):
             raise InputError(f"{who}: sparse input is not supported; pass a dense array (X.toarray()).")
         try:
             values = np.asarray(X)
@@ -196,8 +195,10 @@ def check_nonnegative(table: Table, who: str, why: str) -> None:
 # base class
 # ---------------------------------------------------------------------------------------------
 
-class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Base class; see the module docstring for the contract.
+class Normalizer(Transformer):
+    """Base class; see the module docstring for the contract. scikit-learn's estimator API (clone,
+    Pipeline, ``set_output``, ``get_params``) comes from :mod:`weightlab._estimator`, which does not
+    import scikit-learn.
 
     Attributes
     ----------
@@ -262,7 +263,7 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns a DataFrame with the index and columns of ``X`` when ``X`` is a DataFrame, else an
         ndarray of floats; NaN cells stay NaN.
         """
-        check_is_fitted(self, "directions_")
+        check_fitted(self, "directions_")
         who = type(self).__name__
         table = check_input(X, who)
         order = self._column_order(table, who)
@@ -274,8 +275,8 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if order is not None:
             out = out[:, np.argsort(order)]
         if isinstance(X, pd.DataFrame):
-            return pd.DataFrame(out, index=X.index, columns=X.columns)
-        return out
+            out = pd.DataFrame(out, index=X.index, columns=X.columns)
+        return self._wrap_output(out, X)
 
     def _check_output(self, table: Table, out: np.ndarray, who: str) -> None:
         """Refuse what floating point made of the data: a non-finite value from a finite one
