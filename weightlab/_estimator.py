@@ -37,9 +37,8 @@ from typing import Any
 OUTPUT_CONTAINERS = ("default", "pandas", "polars")
 
 
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs ``fit`` was called first (as scikit-learn's ``NotFittedError``, a
-    ValueError and an AttributeError)."""
+class _NotFittedError(ValueError, AttributeError):
+    """Raised by :func:`check_fitted` while scikit-learn is not imported (see there)."""
 
 
 class Estimator:
@@ -164,8 +163,10 @@ class Transformer(Estimator):
 
     def _wrap_output(self, out: Any, X: Any) -> Any:
         """``out`` (an array, or a DataFrame labelled like ``X``) in the container chosen by
-        :meth:`set_output` or scikit-learn's global setting; an array becomes a table with the
-        columns of :meth:`get_feature_names_out` and the index of ``X`` (if it has one)."""
+        :meth:`set_output` or scikit-learn's global setting. An array becomes a table with the
+        columns of :meth:`get_feature_names_out` and the index of ``X`` (if it has one); a table
+        keeps its column names when ``fit`` saw names (they may come in another order than in
+        ``fit``), else gets ``x0 .. x{k-1}`` as in scikit-learn."""
         container = self._output_container()
         if container == "default":
             return out
@@ -174,6 +175,8 @@ class Transformer(Estimator):
         if not isinstance(out, pd.DataFrame):
             index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
             out = pd.DataFrame(out, index=index, columns=list(self.get_feature_names_out()))
+        elif getattr(self, "feature_names_in_", None) is None:  # fitted on an array: columns are positions
+            out.columns = list(self.get_feature_names_out())
         if container == "polars":
             import polars as pl
 
@@ -189,10 +192,18 @@ class Transformer(Estimator):
 
 
 def check_fitted(estimator: Any, attribute: str) -> None:
-    """Raise :class:`NotFittedError` (scikit-learn's message) unless ``fit`` set ``attribute``."""
-    if not hasattr(estimator, attribute):
-        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
-                             f"appropriate arguments before using this estimator.")
+    """Raise scikit-learn's message unless ``fit`` set ``attribute``.
+
+    The error is scikit-learn's ``NotFittedError`` when scikit-learn is imported (code that
+    catches it has imported it), else a ValueError and AttributeError of the same name, as
+    scikit-learn's is: ``except ValueError`` catches both.
+    """
+    if hasattr(estimator, attribute):
+        return
+    exceptions = sys.modules.get("sklearn.exceptions")
+    error = getattr(exceptions, "NotFittedError", _NotFittedError)
+    raise error(f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with appropriate "
+                f"arguments before using this estimator.")
 
 
 def clone(estimator: Any) -> Any:
