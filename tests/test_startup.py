@@ -76,3 +76,27 @@ def test_plugins_stay_usable_with_scikit_learn_tools():
     np.testing.assert_allclose(out.to_numpy(), [[0.0, 1.0], [1 / 3, 0.5], [1.0, 0.0]])
     twin = clone(pipe)
     assert twin[0].get_params() == pipe[0].get_params() and twin[0]._sklearn_output_config == {"transform": "pandas"}
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["run", "bad-input"])
+def test_commands_leave_garbage_collection_as_they_found_it(tmp_path, bad):
+    """robustness pauses the cyclic collector while it starts: in-process callers (notebooks, tests)
+    get it back enabled, whether the command ran or failed on its input, and a caller that had
+    disabled it keeps it disabled."""
+    import gc
+
+    from weightlab.cli import main
+
+    assert main(["datasets", "export", "ai-cities", str(tmp_path / "in")]) == 0
+    framework = tmp_path / "in" / ("missing.toml" if bad else "framework.toml")  # read inside the paused start-up
+    args = ["robustness", str(tmp_path / "in" / "data.csv"), "-f", str(framework), "--reps", "128", "--threads", "1",
+            "--out", str(tmp_path / "res"), "--no-report"]
+    assert gc.isenabled()
+    assert main(args) == (2 if bad else 0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        main(args[:-3] + ["--out", str(tmp_path / "res2"), "--no-report"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
