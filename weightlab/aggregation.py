@@ -234,15 +234,18 @@ def aggregate_tree(X: "pd.DataFrame", framework: "Framework", aggregators: "dict
     import pandas as pd
 
     weights = framework.nominal_weights().copy()
+    found: dict[str, float] = {}
     scores: dict[int, pd.DataFrame] = {1: X[framework.indicator_codes].astype(float)}
     for level in framework.aggregation_levels():
         below = scores[level - 1]
+        values, position = below.to_numpy(dtype=float), {c: j for j, c in enumerate(below.columns)}
         out = {}
         for group in framework.groups_at(level):
             members = framework.children(group)
-            block = below[members].to_numpy(dtype=float)
+            block = values[:, [position[m] for m in members]]  # positions: pandas label lookups cost ~1 ms each
             w = np.asarray(weigh(group, members, block), dtype=float)
-            weights[members] = w
+            found.update(zip(members, w.tolist()))
             out[group] = aggregators[level].aggregate(block, w, skip_missing, group=group, members=members)
         scores[level] = pd.DataFrame(out, index=X.index)
+    weights[list(found)] = list(found.values())
     return weights, scores

@@ -79,16 +79,19 @@ def check_input(X: Any, who: str) -> Table:
         if X.columns.has_duplicates:
             dup = X.columns[X.columns.duplicated()][0]
             raise InputError(f"{who}: column {dup!r} appears more than once; give columns unique names.")
-        cols = []
-        for c in X.columns:
-            s = X[c]
-            num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s) else s
-            bad = num.isna() & s.notna()
-            if bad.any():
-                raise InputError(f"{who}: column {c!r} is not numeric ({s[bad].iloc[0]!r} in row "
-                                 f"{s.index[bad][0]!r}); convert it to numbers or drop it.")
-            cols.append(np.asarray(num.to_numpy(dtype=float, na_value=np.nan), dtype=float))
-        values = np.column_stack(cols) if cols else np.empty((len(X), 0))
+        if all(pd.api.types.is_numeric_dtype(t) for t in X.dtypes):  # the usual case: one conversion
+            values = X.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        else:
+            cols = []
+            for c in X.columns:
+                s = X[c]
+                num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s) else s
+                bad = num.isna() & s.notna()
+                if bad.any():
+                    raise InputError(f"{who}: column {c!r} is not numeric ({s[bad].iloc[0]!r} in row "
+                                     f"{s.index[bad][0]!r}); convert it to numbers or drop it.")
+                cols.append(np.asarray(num.to_numpy(dtype=float, na_value=np.nan), dtype=float))
+            values = np.column_stack(cols)
         table = Table(values, list(X.columns), X.index)
     else:
         sparse = sys.modules.get("scipy.sparse")  # a sparse matrix means scipy.sparse is loaded: not imported here
