@@ -6,6 +6,7 @@ Heavy libraries (pandas, scikit-learn, numba) are imported inside the commands, 
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import time
@@ -151,6 +152,17 @@ def _settings(res, scheme: str | None = None) -> None:
         from .pipeline import pipeline_summary
 
         typer.echo(pipeline_summary(st), err=True)
+
+
+def _paused_while_starting(command):
+    """Run an engine command with cyclic garbage collection paused while it starts (imports,
+    reading, compiling, loading the kernels): see :func:`_collection_paused`."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        with _collection_paused():
+            return command(*args, **kwargs)
+
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,6 +322,7 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
 
 
 @app.command()
+@_paused_while_starting
 def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
                spec: Optional[Path] = typer.Option(None, "--spec", help="Uncertainty spec (TOML)."),
                reps: Optional[int] = typer.Option(None, "--reps", help="Replications (overrides the spec)."),
@@ -350,7 +363,7 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
 
     start = time.perf_counter()
     _check_run_options(reps, seed, threads, chunk_size)
-    with _collection_paused(), ResultDirectory(out) as stage:
+    with ResultDirectory(out) as stage:
         ds = _load(data, framework, id_column, encoding, sheet)
         sp = UncertaintySpec.from_toml(spec, encoding) if spec else UncertaintySpec()
         sp = sp.with_overrides(reps=reps, seed=seed)
@@ -464,6 +477,7 @@ def _summary(result, paths: list[Path]) -> None:
 
 
 @app.command()
+@_paused_while_starting
 def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
                 spec: Optional[Path] = typer.Option(None, "--spec", help="Uncertainty spec (TOML): its uncertain "
                                                     "factors are the factors."),
@@ -495,7 +509,7 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
         _fail(f"--base-samples must be at least 2; got {base_samples}.")
     if bootstrap < 0:
         _fail(f"--bootstrap must be >= 0; got {bootstrap}.")
-    with _collection_paused(), ResultDirectory(out) as stage:
+    with ResultDirectory(out) as stage:
         ds = _load(data, framework, id_column, encoding, sheet)
         sp = UncertaintySpec.from_toml(spec, encoding) if spec else UncertaintySpec()
         extra: dict = {}
@@ -587,6 +601,7 @@ def analyse(data: Path = DataArg, framework: Path = FrameworkOpt,
 
 
 @app.command()
+@_paused_while_starting
 def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output directory."),
          reps: int = typer.Option(1_000_000, "--reps", help="Monte Carlo replications."),
          base_samples: int = typer.Option(8192, "--base-samples", help="Base samples of the sensitivity run."),
@@ -605,7 +620,7 @@ def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output 
     _check_run_options(reps, None, threads, None)  # every option is checked before anything is written
     if base_samples < 2:
         _fail(f"--base-samples must be at least 2; got {base_samples}.")
-    with _collection_paused(), ResultDirectory(out) as stage:
+    with ResultDirectory(out) as stage:
         robust, sens = _demo(stage, reps, base_samples, threads, yes, start)
     _summary(*robust)  # printed once the results are in place
     typer.echo(f"\nSensitivity: Sobol' indices of the same 4 factors, {base_samples:,} base samples")
@@ -781,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # start-up and exit of the program (issue 13, "Wall time")
-_PAUSE = {"resume": False}
+_PAUSE = {"resume": False, "program": False}
 
 
 @contextmanager
@@ -805,9 +820,13 @@ def _collection_paused():
 
 
 def _work_starts() -> None:
-    """Resume the garbage collection paused by :func:`_collection_paused` (once)."""
+    """Resume the garbage collection paused by :func:`_collection_paused` (once). In the program
+    (:func:`console`) the start-up's objects are frozen first, so that collections do not rescan
+    them; in-process callers keep every object collectable."""
     if _PAUSE["resume"]:
         _PAUSE["resume"] = False
+        if _PAUSE["program"]:
+            gc.freeze()
         gc.enable()
 
 
@@ -833,6 +852,7 @@ def console() -> None:
     the 1,024 replications themselves). Files are closed by the commands and atexit handlers still
     run; only the final collections are skipped.
     """
+    _PAUSE["program"] = True
     code = main()
     gc.freeze()
     sys.exit(code)
