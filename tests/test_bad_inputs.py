@@ -357,7 +357,7 @@ CASES = [
     ("reps-zero", {}, ROB + ["--reps", "0"], ["--reps", "positive"]),
     ("reps-negative", {}, ROB + ["--reps", "-5"], ["--reps"]),
     ("reps-too-large", {}, ROB + ["--reps", str(2 ** 49)], ["--reps", "2**48"]),
-    ("reps-not-a-number", {}, ROB + ["--reps", "many"], ["--reps", "integer"]),
+    ("reps-not-a-number", {}, ROB + ["--reps", "many"], ["--reps", "int"]),
     ("seed-negative", {}, ROB + ["--seed", "-1"], ["--seed", "2**63"]),
     ("seed-too-large", {}, ROB + ["--seed", str(2 ** 63)], ["--seed"]),
     ("threads-zero", {}, ROB + ["--threads", "0"], ["--threads"]),

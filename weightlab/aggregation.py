@@ -24,8 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, ClassVar, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator
-
+from ._estimator import Estimator
 from ._params import NONE, Interval, validate_params
 from .errors import InputError
 from .registry import Registry
@@ -38,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 AGGREGATORS: Registry["Aggregator"] = Registry("aggregator")
 
 
-class Aggregator(BaseEstimator):
+class Aggregator(Estimator):
     """Weighted power mean; subclasses fix or expose the exponent ``power``."""
 
     name: ClassVar[str]

@@ -98,8 +98,22 @@ def _read_table(path: Path, sheet: str | int | None, encoding: str | None = None
 _MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-", ".."}
 
 
+def _plain_numbers(col: pd.Series) -> pd.Series | None:
+    """A text column (as CSV cells are read) as floats in one vectorised pass when every cell is a
+    number or empty; None otherwise, and the cell-by-cell rules of :func:`_to_float` decide."""
+    if not isinstance(col.dtype, pd.StringDtype):
+        return None
+    try:
+        return pd.to_numeric(col.mask(col == ""), errors="raise").astype(float)
+    except (ValueError, TypeError):
+        return None
+
+
 def _to_float(col: pd.Series, column: str, where: str, id_values: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+    plain = _plain_numbers(col)
+    if plain is not None:
+        out = plain
+    elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         out = col.astype(float)
     else:
         text = col.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip())

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
+from ._estimator import clone
 from .aggregation import Aggregator, aggregate_tree
 from .data import Dataset
 from .errors import InputError

@@ -1,4 +1,4 @@
-"""Normalizer contract: an sklearn transformer that is direction-aware and keeps NaN as NaN.
+"""Normalizer contract: an sklearn-compatible transformer that is direction-aware and keeps NaN as NaN.
 
 ``fit(X)`` learns per-column parameters ignoring NaN, ``transform(X)`` applies them; a DataFrame
 in gives a DataFrame out (same index and columns), an array gives an array. After normalisation
@@ -24,15 +24,13 @@ shared input funnel (:func:`check_input`), parameter checks and direction resolu
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
-
+from .._estimator import Transformer, check_fitted
 from .._params import NONE, InstanceOf, validate_params
 from ..errors import InputError, ParameterError
 from ..registry import Registry
@@ -81,19 +79,23 @@ def check_input(X: Any, who: str) -> Table:
         if X.columns.has_duplicates:
             dup = X.columns[X.columns.duplicated()][0]
             raise InputError(f"{who}: column {dup!r} appears more than once; give columns unique names.")
-        cols = []
-        for c in X.columns:
-            s = X[c]
-            num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s) else s
-            bad = num.isna() & s.notna()
-            if bad.any():
-                raise InputError(f"{who}: column {c!r} is not numeric ({s[bad].iloc[0]!r} in row "
-                                 f"{s.index[bad][0]!r}); convert it to numbers or drop it.")
-            cols.append(np.asarray(num.to_numpy(dtype=float, na_value=np.nan), dtype=float))
-        values = np.column_stack(cols) if cols else np.empty((len(X), 0))
+        if all(pd.api.types.is_numeric_dtype(t) for t in X.dtypes):  # the usual case: one conversion
+            values = X.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        else:
+            cols = []
+            for c in X.columns:
+                s = X[c]
+                num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s) else s
+                bad = num.isna() & s.notna()
+                if bad.any():
+                    raise InputError(f"{who}: column {c!r} is not numeric ({s[bad].iloc[0]!r} in row "
+                                     f"{s.index[bad][0]!r}); convert it to numbers or drop it.")
+                cols.append(np.asarray(num.to_numpy(dtype=float, na_value=np.nan), dtype=float))
+            values = np.column_stack(cols)
         table = Table(values, list(X.columns), X.index)
     else:
-        if sparse.issparse(X):
+        sparse = sys.modules.get("scipy.sparse")  # a sparse matrix means scipy.sparse is loaded: not imported here
+        if sparse is not None and sparse.issparse(X):
             raise InputError(f"{who}: sparse input is not supported; pass a dense array (X.toarray()).")
         try:
             values = np.asarray(X)
@@ -196,8 +198,10 @@ def check_nonnegative(table: Table, who: str, why: str) -> None:
 # base class
 # ---------------------------------------------------------------------------------------------
 
-class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Base class; see the module docstring for the contract.
+class Normalizer(Transformer):
+    """Base class; see the module docstring for the contract. scikit-learn's estimator API (clone,
+    Pipeline, ``set_output``, ``get_params``) comes from :mod:`weightlab._estimator`, which does not
+    import scikit-learn.
 
     Attributes
     ----------
@@ -262,7 +266,7 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns a DataFrame with the index and columns of ``X`` when ``X`` is a DataFrame, else an
         ndarray of floats; NaN cells stay NaN.
         """
-        check_is_fitted(self, "directions_")
+        check_fitted(self, "directions_")
         who = type(self).__name__
         table = check_input(X, who)
         order = self._column_order(table, who)
@@ -274,8 +278,8 @@ class Normalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if order is not None:
             out = out[:, np.argsort(order)]
         if isinstance(X, pd.DataFrame):
-            return pd.DataFrame(out, index=X.index, columns=X.columns)
-        return out
+            out = pd.DataFrame(out, index=X.index, columns=X.columns)
+        return self._wrap_output(out, X)
 
     def _check_output(self, table: Table, out: np.ndarray, who: str) -> None:
         """Refuse what floating point made of the data: a non-finite value from a finite one

@@ -19,8 +19,7 @@ from typing import Any, ClassVar, Iterable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-
+from .._estimator import Estimator
 from .._params import validate_params
 from ..aggregation import AGGREGATORS, Aggregator, aggregate_tree
 from ..errors import InputError, ParameterError
@@ -122,7 +121,7 @@ def parse_levels(level: "int | str | Iterable[int]", framework: Framework) -> li
     return sorted({int(v) for v in levels})
 
 
-class WeightingScheme(BaseEstimator):
+class WeightingScheme(Estimator):
     """Base class. Subclasses implement :meth:`group_weights` and declare ``data_driven``."""
 
     name: ClassVar[str]
