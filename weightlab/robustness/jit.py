@@ -14,8 +14,8 @@ import sys
 _NOTIFIED = False
 
 
-COMPILE_NOTICE = ("weightlab: compiling the Monte Carlo kernels for first use (a minute at most; cached for "
-                  "later runs)...")
+COMPILE_NOTICE = ("weightlab: compiling the Monte Carlo kernels for first use (a minute or two on 2 cores; "
+                  "cached for later runs)...")
 
 
 def is_cold(dispatcher) -> bool:
