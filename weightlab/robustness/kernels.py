@@ -191,8 +191,8 @@ def _perturb_uniform(p, nq, U, rkey, W, noise, from_design):
     """``w_i *= U(1 - spread, 1 + spread)`` for the nodes of the perturbed levels.
 
     The uniforms are the row's weight columns of a design; under the counter-based stream they are
-    drawn here, into the small ``noise`` buffer that stays in L1 (stored in ``U`` and read back, they
-    cost 3 % of the fixed-data rate)."""
+    drawn here, one replication at a time into the small ``noise`` buffer, which stays in L1 (the
+    block's ``U`` rows would otherwise be written and read back for them)."""
     lo, width = 1.0 - p.spread, 2.0 * p.spread
     c0 = p.col_w
     for q in range(nq):
