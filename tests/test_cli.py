@@ -13,30 +13,9 @@ import pytest
 
 from weightlab.cli import main
 
-FRAMEWORK = """
-[index]
-code = "idx"
-[[groups]]
-code = "g1"
-parent = "idx"
-[[groups]]
-code = "g2"
-parent = "idx"
-[[indicators]]
-code = "a"
-parent = "g1"
-[[indicators]]
-code = "b"
-parent = "g1"
-direction = -1
-[[indicators]]
-code = "c"
-parent = "g2"
-[[indicators]]
-code = "d"
-parent = "g2"
-weight = 3
-"""
+from .helpers import TWO_GROUP_FRAMEWORK
+
+FRAMEWORK = TWO_GROUP_FRAMEWORK + "weight = 3\n"  # indicator d (the last table) weighs 3
 DATA = {"unit": ["u1", "u2", "u3", "u4", "u5"], "a": [1.0, 2.0, 3.0, 4.0, 10.0], "b": [5.0, 4.0, 3.0, 2.0, 1.0],
         "c": [0.0, 1.0, 0.0, 2.0, 4.0], "d": [3.0, 1.0, 2.0, 5.0, 4.0]}
 

@@ -206,7 +206,8 @@ def stacked(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> np.ndarray:
     return Y
 
 
-def _terms(Y: np.ndarray, o0: int = 0, w: int | None = None, block: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _terms(Y: np.ndarray, o0: int = 0, w: int | None = None, block: int = 1,
+           centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The estimators' products (:func:`_fill_terms`) of outputs ``o0 .. o0 + w`` summed over blocks of
     ``block`` base samples, as a float32 (N / block, (5 + 3 d) w) matrix, and their float64 means over
     the base samples."""
@@ -214,7 +215,8 @@ def _terms(Y: np.ndarray, o0: int = 0, w: int | None = None, block: int = 1) -> 
     w = m - o0 if w is None else w
     T = np.empty((N // block, (N_TERMS + 3 * d) * w), dtype=np.float32)
     sums = np.empty(T.shape[1])
-    _fill_terms(Y, _pooled_mean(Y[:, 0], Y[:, 1]), o0, T, sums)
+    centre = _pooled_mean(Y[:, 0], Y[:, 1]) if centre is None else centre  # of all outputs
+    _fill_terms(Y, centre, o0, T, sums)
     return T, sums / N
 
 
@@ -300,6 +302,7 @@ def analyze_stacked(Y: np.ndarray, n_boot: int = 1000, seed: int = 0, conf: floa
         g = bootstrap_block(N) if block is None else block
         counts = resampling_counts(N, n_boot, seed, g) if n_boot > 0 else np.zeros((0, N // g), dtype=np.float32)
     g = _block_of(counts, N)
+    centre = _pooled_mean(Y[:, 0], Y[:, 1])  # once for every batch of outputs
     n_boot = counts.shape[0]
     q = [(1 - conf) / 2, (1 + conf) / 2]
     cols = m + (1 if pooled else 0)
@@ -320,7 +323,7 @@ def analyze_stacked(Y: np.ndarray, n_boot: int = 1000, seed: int = 0, conf: floa
     for c0 in range(0, m, width):
         sl = slice(c0, min(m, c0 + width))
         w = sl.stop - sl.start
-        terms, means = _terms(Y, sl.start, w, g)
+        terms, means = _terms(Y, sl.start, w, g, centre)
         est = _numerators(means[None, :], d, w)
         # resampled means: one product with the counts for all outputs (float32: see resampling_counts)
         boot = _numerators((counts @ terms).astype(float) / N, d, w)
