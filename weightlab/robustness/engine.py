@@ -29,6 +29,7 @@ from .ranking import make_rank_workspace, rank_buffers, rank_min_into
 from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
 from .convergence import Convergence
 from .jit import notify_if_cold
+from .slots import SlotRunner
 from .bands import BAND_UNITS, RankBands, merge_redo
 from .coarse import BAND_CELLS, CoarseBins, Segments, coarse_summary, select_segments
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
@@ -36,18 +37,17 @@ from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, Chun
 from .spec import UncertaintySpec
 
 
-def _score_bins(run_chunk, p, work: tuple, reps: int, n_slots: int, design, acc: tuple, out: tuple
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _score_bins(run: SlotRunner, reps: int, design, acc: tuple, out: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit ranges of the score histograms: each unit's score range over the first
     ``PILOT_REPS`` replications of the run, widened by half of it on each side (scores outside fall
     in the edge bins). Depends only on the plan, the design and ``reps``: the same for any threads
     and chunks."""
-    n = p.n_units
+    n, n_slots = run.p.n_units, run.n_slots
     lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
     dummy = (np.zeros(n), np.ones(n))
     b1 = -(-min(reps, PILOT_REPS) // K.BLOCK)
     rows = design.rows(0, min(reps, b1 * K.BLOCK))
-    run_chunk(p, *work, 0, b1, reps, n_slots, rows, acc, dummy, (lo, hi), out, K.RANGES)
+    run(0, b1, reps, rows, acc, dummy, (lo, hi), out, K.RANGES)
     lo, hi = lo.min(axis=0), hi.max(axis=0)
     lo, hi = np.where(lo <= hi, lo, 0.0), np.where(lo <= hi, hi, 1.0)  # no finite score: any range
     pad = np.where(hi > lo, 0.5 * (hi - lo), 1e-9 * np.maximum(np.abs(hi), 1.0))
@@ -100,23 +100,21 @@ class _Engine:
                       np.zeros((t, 3, n), dtype=np.int64))
         self.bands: RankBands | None = None
         self.band_arrays = RankBands.dense(n).kernel_arrays()
-        self.run_chunk = K.kernels_for(p).run_chunk
-        notify_if_cold(self.run_chunk)
-        self.work = (K.make_workspaces(p, t), rank_buffers(n, t))
+        kernel = K.kernels_for(p).run_blocks
+        notify_if_cold(kernel)
+        self.run = SlotRunner(kernel, p, K.make_workspaces(p, t), rank_buffers(n, t), t)
         self.no_ranges = (np.zeros((t, n)), np.zeros((t, n)))
         self.no_bins = (np.zeros(n), np.ones(n))
 
     def __enter__(self) -> "_Engine":
-        self.previous = numba.get_num_threads()
-        numba.set_num_threads(self.n_slots)
-        # the kernels call BLAS from each numba thread: BLAS itself must not start more threads
+        # the kernels call BLAS from each slot's thread: BLAS itself must not start more threads
         self.blas = threadpool_limits(1, user_api="blas")
         self.blas.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         self.blas.__exit__(*exc)
-        numba.set_num_threads(self.previous)
+        self.run.close()
 
     def set_bands(self, bands: "RankBands | CoarseBins | Segments") -> None:
         """Count ranks in ``bands`` from now on (a dense histogram when they are 1..n everywhere;
@@ -135,8 +133,7 @@ class _Engine:
         return self.slots + (self.band_arrays,)
 
     def chunk(self, b0: int, b1: int, reps: int, rows: np.ndarray, bins: tuple, out: tuple, mode: int) -> None:
-        self.run_chunk(self.p, *self.work, b0, b1, reps, self.n_slots, rows, self.acc, bins, self.no_ranges,
-                       out, mode)
+        self.run(b0, b1, reps, rows, self.acc, bins, self.no_ranges, out, mode)
 
 
 class _LocalPool:
@@ -157,7 +154,7 @@ class _LocalPool:
 
     def score_bins(self, reps: int) -> tuple[np.ndarray, np.ndarray]:
         e = self.eng
-        return _score_bins(e.run_chunk, e.p, e.work, reps, e.n_slots, self.design, e.acc, self.out)
+        return _score_bins(e.run, reps, self.design, e.acc, self.out)
 
     def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
         """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""

@@ -42,7 +42,7 @@ from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
 __all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
            "draw_block", "draw_block_bootstrap", "score_block", "score_block_bootstrap", "accumulate_block", "store_block",
-           "run_chunk", "run_chunk_bootstrap", "kernels_for"]
+           "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
 ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the chunk kernel does with a block's scores (_run_slots)
@@ -112,16 +112,9 @@ def make_workspaces(p, n_slots: int) -> Workspace:
         ok=np.empty((t, BLOCK), dtype=np.bool_), bins=np.empty((t, BLOCK, n), dtype=np.uint16))
 
 
-@nb.njit(cache=True)
-def slot_workspace(wss, t):
+def slot_workspace(wss: Workspace, t: int) -> Workspace:
     """Slot ``t``'s :class:`Workspace`: views of :func:`make_workspaces`' arrays."""
-    return Workspace(
-        U=wss.U[t], rkey=wss.rkey[t], W=wss.W[t], E=wss.E[t], S=wss.S[t], choice=wss.choice[t], mat=wss.mat[t],
-        pat=wss.pat[t], srow=wss.srow[t], Eg=wss.Eg[t], eff=wss.eff[t], noise=wss.noise[t], sums=wss.sums[t],
-        vals=wss.vals[t], agg=wss.agg[t], counts=wss.counts[t], C=wss.C[t],
-        Cg=wss.Cg[t], mom=wss.mom[t], momg=wss.momg[t], brows=wss.brows[t], ub=wss.ub[t],
-        sample=wss.sample[t], bw=wss.bw[t], cen=wss.cen[t], pw=wss.pw[t], st=wss.st[t],
-        Rg=wss.Rg[t], ex=wss.ex[t], R=wss.R[t], ok=wss.ok[t], bins=wss.bins[t])
+    return Workspace(*(a[t] for a in wss))
 
 
 def make_workspace(p) -> Workspace:
@@ -607,7 +600,7 @@ def _score_ranges(S, nq, lo, hi):
 class Kernels(NamedTuple):
     """The entry points for one plan (see :func:`kernels_for`)."""
 
-    run_chunk: Callable
+    run_blocks: Callable
     score_block: Callable
 
 
@@ -615,63 +608,56 @@ def kernels_for(p) -> Kernels:
     """The plan's kernels: the bootstrap variants when it re-estimates scheme weights (each variant is
     compiled only when used)."""
     if p.bootstrap:
-        return Kernels(run_chunk_bootstrap, score_block_bootstrap)
-    return Kernels(run_chunk, score_block)
+        return Kernels(run_blocks_bootstrap, score_block_bootstrap)
+    return Kernels(run_blocks, score_block)
 
 
-# ----------------------------------------------------------------------------- the chunk kernel
+# ----------------------------------------------------------------------------- the slot kernel
 @nb.njit(inline="always")
-def _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode, bootstrap):
-    """Blocks ``b0 .. b1-1`` (replications below ``reps``) split into ``n_slots`` contiguous runs.
+def _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, bootstrap):
+    """Blocks ``b_lo .. b_hi - 1`` (replications below ``reps``) of one slot (thread), in order.
 
-    Slot ``t`` works in ``slot_workspace(wss, t)`` (:func:`make_workspaces`) and ranks with
-    ``rank_workspace(rank_bufs[t], n)`` (:func:`weightlab.robustness.ranking.rank_buffers`).
-    Replication ``r`` reads the counter-based stream when ``design`` is empty, else row
-    ``r - b0 * BLOCK`` of ``design`` (the rows of this chunk).
+    The slot works in its own :class:`Workspace` ``ws`` and ranks with ``rank_ws``
+    (:func:`weightlab.robustness.ranking.rank_workspace`). Replication ``r`` reads the counter-based
+    stream when ``design`` is empty, else row ``r - d0`` of ``design`` (the rows of the chunk).
 
-    ``mode`` 0 (ACCUMULATE): ``acc`` holds the per-slot accumulators ``(rank_hist, score_hist,
-    score_q, score_q2, nan_count, choice_count, outside, bands)``: slot ``t`` adds into ``rank_hist[t]``
-    (units x ranks; or, with rank bands ``bands = (off, lo, width, shift, ptr)``, non-empty, the band,
-    coarse or segment counts in ``rank_hist[t, 0]`` and the ranks outside the bands (or the ranks'
-    sum, min and max) in ``outside[t]``, see :func:`_add_block`),
-    ``score_hist[t]`` (units x bins; with ``bins = (bin_lo, bin_scale)`` unit i's bins span
-    ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``), ``score_q[t]``/``score_q2[t]`` (sums of
-    quantised scores and their squares), ``nan_count[t]`` and ``choice_count[t]`` (factor x
-    option). All integer: merging slots is exact in any order. Mode 1 (RANGES): nothing is
-    accumulated; slot t widens ``ranges = (lo, hi)`` rows t to each unit's finite scores. Mode 2
-    (STORE): replication r's ranks (and scores) go to row ``r - b0 * BLOCK`` of
+    ``mode`` 0 (ACCUMULATE): ``acc = (rank_hist, score_hist, score_q, score_q2, nan_count,
+    choice_count, outside, bands)`` are the slot's accumulators: ``rank_hist`` (units x ranks; or,
+    with rank bands ``bands = (off, lo, width, shift, ptr)``, non-empty, the band, coarse or segment
+    counts in ``rank_hist[0]`` and the ranks outside the bands (or the ranks' sum, min and max) in
+    ``outside``, see :func:`_add_block`), ``score_hist`` (units x bins; with ``bins = (bin_lo,
+    bin_scale)`` unit i's bins span ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``),
+    ``score_q``/``score_q2`` (sums of quantised scores and their squares), ``nan_count`` and
+    ``choice_count`` (factor x option). All integer: merging slots is exact in any order. Mode 1
+    (RANGES): nothing is accumulated; ``ranges = (lo, hi)`` are widened to each unit's finite
+    scores. Mode 2 (STORE): replication r's ranks (and scores) go to row ``r - d0`` of
     ``out = (ranks, scores)`` (:func:`store_block`), for estimators that need every evaluation.
     """
     rank_hist, score_hist, score_q, score_q2, nan_count, choice_count, outside, bands = acc
     bin_lo, bin_scale = bins
     lo, hi = ranges
     out_ranks, out_scores = out
-    total = b1 - b0
-    d0 = b0 * BLOCK
-    for t in nb.prange(n_slots):
-        ws = slot_workspace(wss, t)
-        rank_ws = rank_workspace(rank_bufs[t], p.n_units)
-        for b in range(b0 + (total * t) // n_slots, b0 + (total * (t + 1)) // n_slots):
-            if bootstrap:
-                nq = score_block_bootstrap(p, ws, b, reps, design, d0)
-            else:
-                nq = score_block(p, ws, b, reps, design, d0)
-            if mode == RANGES:
-                _score_ranges(ws.S, nq, lo[t], hi[t])
-            elif mode == STORE:
-                store_block(ws, nq, rank_ws, b * BLOCK - d0, out_ranks, out_scores)
-            else:
-                accumulate_block(p, ws, nq, rank_ws, rank_hist[t], score_hist[t], score_q[t], score_q2[t],
-                                 nan_count[t], choice_count[t], bin_lo, bin_scale, bands, outside[t])
+    for b in range(b_lo, b_hi):
+        if bootstrap:
+            nq = score_block_bootstrap(p, ws, b, reps, design, d0)
+        else:
+            nq = score_block(p, ws, b, reps, design, d0)
+        if mode == RANGES:
+            _score_ranges(ws.S, nq, lo, hi)
+        elif mode == STORE:
+            store_block(ws, nq, rank_ws, b * BLOCK - d0, out_ranks, out_scores)
+        else:
+            accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q2, nan_count,
+                             choice_count, bin_lo, bin_scale, bands, outside)
 
 
-@nb.njit(parallel=True, cache=True)
-def run_chunk(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode):
-    """:func:`_run_slots` for plans with fixed scheme weights."""
-    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode, False)
+@nb.njit(nogil=True, cache=True)
+def run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
+    """:func:`_run_blocks` for plans with fixed scheme weights (releases the GIL)."""
+    _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, False)
 
 
-@nb.njit(parallel=True, cache=True)
-def run_chunk_bootstrap(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode):
-    """:func:`_run_slots` for plans that re-estimate scheme weights on bootstrap samples."""
-    _run_slots(p, wss, rank_bufs, b0, b1, reps, n_slots, design, acc, bins, ranges, out, mode, True)
+@nb.njit(nogil=True, cache=True)
+def run_blocks_bootstrap(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
+    """:func:`_run_blocks` for plans that re-estimate scheme weights on bootstrap samples (releases the GIL)."""
+    _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, True)
