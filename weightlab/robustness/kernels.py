@@ -31,6 +31,7 @@ from typing import Callable, NamedTuple
 import numba as nb
 import numpy as np
 
+from .._numba_inlining import install as install_fast_inlining
 from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
@@ -40,8 +41,10 @@ from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_o
                   uniform_at, uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
+install_fast_inlining()  # before the kernels below compile: weightlab._numba_inlining
+
 __all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
-           "draw_block", "draw_block_bootstrap", "score_block", "score_block_bootstrap", "accumulate_block", "store_block",
+           "score_block", "score_block_bootstrap", "accumulate_block", "store_block",
            "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
@@ -320,20 +323,8 @@ def _draw(p, ws, r0, nq, design, d0, bootstrap):
     _finish_weights(p, nq, ws.choice, ws.W, ws.E, ws.sums, ws.eff)
 
 
-@nb.njit(cache=True)
-def draw_block(p, ws, r0, nq, design, d0):
-    """:func:`_draw` for plans with fixed scheme weights."""
-    _draw(p, ws, r0, nq, design, d0, False)
-
-
-@nb.njit(cache=True)
-def draw_block_bootstrap(p, ws, r0, nq, design, d0):
-    """:func:`_draw` for plans that re-estimate scheme weights on bootstrap samples."""
-    _draw(p, ws, r0, nq, design, d0, True)
-
-
 # ----------------------------------------------------------------------------- scores of a block
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _score_products(p, ws, nq, m, a, j0):
     """Rows of the block using matrix ``m`` and aggregator ``a`` at every level: ``g^-1(E @ T)``
     straight into rows ``j0, j0 + 1, ...`` of ``S`` (``srow[q]``); returns the next free row."""
@@ -369,10 +360,7 @@ def _score(p, ws, b, reps, design, d0, bootstrap):
     """
     r0 = b * BLOCK
     nq = min(BLOCK, reps - r0)
-    if bootstrap:
-        draw_block_bootstrap(p, ws, r0, nq, design, d0)
-    else:
-        draw_block(p, ws, r0, nq, design, d0)
+    _draw(p, ws, r0, nq, design, d0, bootstrap)
     j = 0
     for m in range(p.X.shape[0]):
         if not p.has_nan[m]:
@@ -391,7 +379,8 @@ def _score(p, ws, b, reps, design, d0, bootstrap):
 
 @nb.njit(cache=True)
 def score_block(p, ws, b, reps, design, d0):
-    """:func:`_score` for plans with fixed scheme weights."""
+    """:func:`_score` for plans with fixed scheme weights (one block from Python: the slot kernels
+    inline :func:`_score` themselves)."""
     return _score(p, ws, b, reps, design, d0, False)
 
 
@@ -492,7 +481,7 @@ def _clamped_index(x, top):
     return min(max(np.int64(x), 0), top)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
                bin_lo, bin_scale, bands, outside):
     """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators.
@@ -550,34 +539,30 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
                 nan_count[i] += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _rank_rows(nq, S, R, ok, rank_ws):
-    """Ranks of the finite rows of ``S`` into ``R``; ``ok[q]`` says whether row q was ranked."""
+    """Ranks of the first ``nq`` rows of ``S`` into ``R``; ``ok[q]`` says whether row q took the
+    fast path (all scores finite), else the general one ranked it."""
     for q in range(nq):
         ok[q] = rank_finite(S[q], R[q], rank_ws)
-
-
-@nb.njit(cache=True)
-def accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-                     bin_lo, bin_scale, bands, outside):
-    """Rank the scores in the first ``nq`` rows of ``ws.S`` and add them to one thread's accumulators
-    (:func:`_add_block`)."""
-    _rank_rows(nq, ws.S, ws.R, ws.ok, rank_ws)
     for q in range(nq):
-        if not ws.ok[q]:
-            rank_general(ws.S[q], ws.R[q], rank_ws)
+        if not ok[q]:
+            rank_general(S[q], R[q], rank_ws)
+
+
+@nb.njit(inline="always")
+def accumulate_block(p, ws, nq, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
+                     bin_lo, bin_scale, bands, outside):
+    """Add the ranks and scores in the first ``nq`` rows of ``ws.R`` and ``ws.S`` to one thread's
+    accumulators (:func:`_add_block`)."""
     _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
                nan_count, choice_count, bin_lo, bin_scale, bands, outside)
 
 
-@nb.njit(cache=True)
-def store_block(ws, nq, rank_ws, row0, out_ranks, out_scores):
-    """Rank the first ``nq`` rows of ``ws.S`` and copy replication ``q``'s ranks (and scores, unless
-    ``out_scores`` is empty) into row ``row0 + q`` of ``out_ranks`` (``out_scores``)."""
-    _rank_rows(nq, ws.S, ws.R, ws.ok, rank_ws)
-    for q in range(nq):
-        if not ws.ok[q]:
-            rank_general(ws.S[q], ws.R[q], rank_ws)
+@nb.njit(inline="always")
+def store_block(ws, nq, row0, out_ranks, out_scores):
+    """Copy replication ``q``'s ranks (and scores, unless ``out_scores`` is empty) from the first
+    ``nq`` rows of ``ws.R`` (``ws.S``) into row ``row0 + q`` of ``out_ranks`` (``out_scores``)."""
     keep_scores = out_scores.shape[0] > 0
     for q in range(nq):
         row = ws.srow[q]
@@ -586,7 +571,7 @@ def store_block(ws, nq, rank_ws, row0, out_ranks, out_scores):
             out_scores[row0 + q, :] = ws.S[row]
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _score_ranges(S, nq, lo, hi):
     """Widen each unit's [lo, hi] to the finite scores of the block's first ``nq`` rows."""
     for q in range(nq):
@@ -638,16 +623,15 @@ def _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges,
     lo, hi = ranges
     out_ranks, out_scores = out
     for b in range(b_lo, b_hi):
-        if bootstrap:
-            nq = score_block_bootstrap(p, ws, b, reps, design, d0)
-        else:
-            nq = score_block(p, ws, b, reps, design, d0)
+        nq = _score(p, ws, b, reps, design, d0, bootstrap)
         if mode == RANGES:
             _score_ranges(ws.S, nq, lo, hi)
-        elif mode == STORE:
-            store_block(ws, nq, rank_ws, b * BLOCK - d0, out_ranks, out_scores)
+            continue
+        _rank_rows(nq, ws.S, ws.R, ws.ok, rank_ws)
+        if mode == STORE:
+            store_block(ws, nq, b * BLOCK - d0, out_ranks, out_scores)
         else:
-            accumulate_block(p, ws, nq, rank_ws, rank_hist, score_hist, score_q, score_q2, nan_count,
+            accumulate_block(p, ws, nq, rank_hist, score_hist, score_q, score_q2, nan_count,
                              choice_count, bin_lo, bin_scale, bands, outside)
 
 

@@ -51,6 +51,10 @@ import math
 import numba as nb
 import numpy as np
 
+from .._numba_inlining import install as install_fast_inlining
+
+install_fast_inlining()  # before the kernels below compile: weightlab._numba_inlining
+
 # rows of the member statistics array st
 MEAN, M2, MIN, MAX, YLNY, ABSDIFF = 0, 1, 2, 3, 4, 5
 N_STATS = 6
