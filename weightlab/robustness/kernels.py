@@ -179,7 +179,9 @@ def _draw_choices(p, nq, U, choice, mat, pat, W):
         m = (trt * n_imp + imp) * n_nrm + nrm
         mat[q] = m
         pat[q] = pt
-        W[q, :] = p.base_w[scheme, m, pt]
+        base = p.base_w[scheme, m, pt]
+        for i in range(base.shape[0]):  # loops, not slice assignments: those compile their shape errors
+            W[q, i] = base[i]
 
 
 @nb.njit(cache=True)
@@ -332,7 +334,8 @@ def _score_products(p, ws, nq, m, a, j0):
     for q in range(nq):
         if ws.mat[q] == m and p.pattern_same[ws.pat[q]] and p.pattern_aggs[ws.pat[q], 0] == a:
             ws.srow[q] = j0 + cnt
-            ws.Eg[cnt, :] = ws.E[q]
+            for j in range(p.n_indicators):
+                ws.Eg[cnt, j] = ws.E[q, j]
             cnt += 1
     if cnt == 0:
         return j0
@@ -371,7 +374,8 @@ def _score(p, ws, b, reps, design, d0, bootstrap):
         m, pat = ws.mat[q], ws.pat[q]
         if not p.pattern_same[pat] or p.has_nan[m]:
             scores_tree(p, pat, ws.W[q], m, ws.vals, ws.agg, ws.counts)
-            ws.S[j, :] = ws.vals[root]
+            for i in range(p.n_units):
+                ws.S[j, i] = ws.vals[root, i]
             ws.srow[q] = j
             j += 1
     return nq
@@ -566,9 +570,11 @@ def store_block(ws, nq, row0, out_ranks, out_scores):
     keep_scores = out_scores.shape[0] > 0
     for q in range(nq):
         row = ws.srow[q]
-        out_ranks[row0 + q, :] = ws.R[row]
+        for i in range(out_ranks.shape[1]):
+            out_ranks[row0 + q, i] = ws.R[row, i]
         if keep_scores:
-            out_scores[row0 + q, :] = ws.S[row]
+            for i in range(out_scores.shape[1]):
+                out_scores[row0 + q, i] = ws.S[row, i]
 
 
 @nb.njit(inline="always")
