@@ -128,7 +128,7 @@ def make_workspace(p) -> Workspace:
 # ----------------------------------------------------------------------------- one replication's draws
 # Per-replication helpers call nothing and allocate nothing: numba then drops the reference counting
 # of the plan's arrays on entry and exit, which would otherwise cost more than the work itself.
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
     """Rows ``0 .. nq - 1`` of ``U``: the uniforms of replications ``r0 .. r0 + nq - 1``.
 
@@ -152,7 +152,7 @@ def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
         rkey[q] = key_of(p.seed, src[p.col_boot])
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _draw_choices(p, nq, U, choice, mat, pat, W):
     """Options of the block's replications from their uniforms ``U`` and their schemes' (unperturbed) weights.
 
@@ -184,7 +184,7 @@ def _draw_choices(p, nq, U, choice, mat, pat, W):
             W[q, i] = base[i]
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _perturb_uniform(p, nq, U, rkey, W, noise, from_design):
     """``w_i *= U(1 - spread, 1 + spread)`` for the nodes of the perturbed levels.
 
@@ -205,7 +205,7 @@ def _perturb_uniform(p, nq, U, rkey, W, noise, from_design):
                 w[i] *= lo + width * u[i]
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _perturb_dirichlet(p, nq, U, rkey, W, from_design):
     """``w_i ~ Gamma(concentration * w_i)``; renormalised within groups this is Dirichlet(c w).
 
@@ -221,7 +221,7 @@ def _perturb_dirichlet(p, nq, U, rkey, W, from_design):
                 w[i] = gamma(key, STREAM_DIRICHLET + (i << 12), p.concentration * w[i])
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always")
 def _finish_weights(p, nq, choice, W, E, sums, eff):
     """Zero the dropped indicator, renormalise within groups, effective indicator weights into ``E``."""
     for q in range(nq):
