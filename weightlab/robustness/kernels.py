@@ -323,8 +323,7 @@ def _draw(p, ws, r0, nq, design, d0, bootstrap):
 
     ``bootstrap`` is a literal at each call site, so the re-estimation code is compiled only into
     the kernels that use it (it doubles the compile time and adds 5 MiB of loaded code). Each step
-    is one call over the block: the helpers' loops call nothing, so numba drops the reference
-    counting of the plan's arrays inside them (per call it would cost more than the work).
+    loops over the whole block and is inlined, so no call is made per replication.
     """
     _fill_uniforms(p, r0, nq, design, d0, ws.U, ws.rkey)
     _draw_choices(p, nq, ws.U, ws.choice, ws.mat, ws.pat, ws.W)

@@ -59,6 +59,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from .parallel import run_split
+
 BATCH_BYTES = 64 << 20  # memory of the bootstrap terms of one batch of outputs
 MIN_BLOCKS = 1024  # base samples are resampled in blocks, at least this many (bootstrap_block)
 
@@ -152,23 +154,21 @@ N_TERMS = 5  # a, b, a**2, b**2, a b; then 3 per factor
 TERM_ROWS = 256  # base samples per task of the terms kernel
 
 
-@nb.njit(parallel=True, cache=True)
-def _fill_terms(Y, centre, o0, T, sums):
+@nb.njit(nogil=True, cache=True)
+def _fill_terms(Y, centre, o0, T, part, t0, t1, per_task):
     """Per base sample j, the products whose means make the estimators, for outputs ``o0 .. o0 + w``
     of ``Y`` (:func:`stacked`) centred on ``centre``: ``a, b, a**2, b**2, a b``, then ``b (ab_i - a)``
     for each factor i, then ``(a - ab_i)**2``, then ``ab_i``. Row k of ``T`` (G, (5 + 3 d) w), float32,
     gets their sums over the block of base samples ``k N / G .. (k + 1) N / G - 1`` (the unit of
-    resampling), block by block of w columns; ``sums`` ((5 + 3 d) w,) their float64 sums over all."""
+    resampling), block by block of w columns. Tasks ``t0 .. t1 - 1`` (task t: blocks ``t * per_task ..
+    (t + 1) * per_task - 1``); ``part[t]`` gets task t's float64 sums."""
     N, d = Y.shape[0], Y.shape[1] - 2
     G, K = T.shape
     g = N // G
     w = K // (N_TERMS + 3 * d)
-    per_task = max(1, TERM_ROWS // g)
-    n_tasks = (G + per_task - 1) // per_task
-    part = np.zeros((n_tasks, K))
-    for t in nb.prange(n_tasks):
+    row = np.empty(K)
+    for t in range(t0, t1):
         acc = part[t]
-        row = np.empty(K)
         for blk in range(t * per_task, min(G, (t + 1) * per_task)):
             row[:] = 0.0
             for j in range(blk * g, (blk + 1) * g):
@@ -187,11 +187,6 @@ def _fill_terms(Y, centre, o0, T, sums):
             for k in range(K):
                 T[blk, k] = row[k]
                 acc[k] += row[k]
-    for k in range(K):
-        s = 0.0
-        for t in range(n_tasks):
-            s += part[t, k]
-        sums[k] = s
 
 
 def stacked(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> np.ndarray:
@@ -214,9 +209,14 @@ def _terms(Y: np.ndarray, o0: int = 0, w: int | None = None, block: int = 1,
     N, d, m = Y.shape[0], Y.shape[1] - 2, Y.shape[2]
     w = m - o0 if w is None else w
     T = np.empty((N // block, (N_TERMS + 3 * d) * w), dtype=np.float32)
-    sums = np.empty(T.shape[1])
     centre = _pooled_mean(Y[:, 0], Y[:, 1]) if centre is None else centre  # of all outputs
-    _fill_terms(Y, centre, o0, T, sums)
+    per_task = max(1, TERM_ROWS // block)
+    part = np.zeros((-(-T.shape[0] // per_task), T.shape[1]))
+    run_split(lambda _t, t0, t1: _fill_terms(Y, centre, o0, T, part, t0, t1, per_task), part.shape[0],
+              nb.get_num_threads())
+    sums = part[0].copy()
+    for t in range(1, part.shape[0]):  # in task order, whatever the threads
+        sums += part[t]
     return T, sums / N
 
 
