@@ -616,11 +616,11 @@ def kernels_for(p) -> Kernels:
 
 # ----------------------------------------------------------------------------- the slot kernel
 @nb.njit(inline="always")
-def _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, bootstrap):
+def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, bootstrap):
     """Blocks ``b_lo .. b_hi - 1`` (replications below ``reps``) of one slot (thread), in order.
 
-    The slot works in its own :class:`Workspace` ``ws`` and ranks with ``rank_ws``
-    (:func:`weightlab.robustness.ranking.rank_workspace`). Replication ``r`` reads the counter-based
+    The slot works in its own :class:`Workspace` ``ws`` and ranks in its row ``rank_buf`` of
+    :func:`weightlab.robustness.ranking.rank_buffers`. Replication ``r`` reads the counter-based
     stream when ``design`` is empty, else row ``r - d0`` of ``design`` (the rows of the chunk).
 
     ``mode`` 0 (ACCUMULATE): ``acc = (rank_hist, score_hist, score_q, score_q2, nan_count,
@@ -639,6 +639,7 @@ def _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges,
     bin_lo, bin_scale = bins
     lo, hi = ranges
     out_ranks, out_scores = out
+    rank_ws = rank_workspace(rank_buf, p.n_units)
     for b in range(b_lo, b_hi):
         nq = _score(p, ws, b, reps, design, d0, bootstrap)
         if mode == RANGES:
@@ -653,12 +654,12 @@ def _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges,
 
 
 @nb.njit(nogil=True, cache=True)
-def run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
+def run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
     """:func:`_run_blocks` for plans with fixed scheme weights (releases the GIL)."""
-    _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, False)
+    _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, False)
 
 
 @nb.njit(nogil=True, cache=True)
-def run_blocks_bootstrap(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
+def run_blocks_bootstrap(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
     """:func:`_run_blocks` for plans that re-estimate scheme weights on bootstrap samples (releases the GIL)."""
-    _run_blocks(p, ws, rank_ws, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, True)
+    _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, True)

@@ -19,7 +19,6 @@ import numpy as np
 
 from .kernels import BLOCK, Workspace, slot_workspace
 from .parallel import run_split
-from .ranking import rank_workspace
 
 
 class SlotRunner:
@@ -34,7 +33,7 @@ class SlotRunner:
     def __init__(self, kernel: Callable, p, wss: Workspace, rank_bufs: np.ndarray, n_slots: int) -> None:
         self.kernel, self.p, self.n_slots = kernel, p, n_slots
         self.ws = [slot_workspace(wss, t) for t in range(n_slots)]
-        self.rank_ws = [rank_workspace(rank_bufs[t], p.n_units) for t in range(n_slots)]
+        self.rank_bufs = rank_bufs
         self._pool: ThreadPoolExecutor | None = None
 
     def __call__(self, b0: int, b1: int, reps: int, design: np.ndarray, acc: tuple, bins: tuple, ranges: tuple,
@@ -45,7 +44,7 @@ class SlotRunner:
 
         def slot(t: int, k0: int, k1: int) -> None:
             acc_t = tuple(a[t] for a in acc[:-1]) + (acc[-1],)
-            self.kernel(self.p, self.ws[t], self.rank_ws[t], b0 + k0, b0 + k1, reps, design, b0 * BLOCK, acc_t, bins,
+            self.kernel(self.p, self.ws[t], self.rank_bufs[t], b0 + k0, b0 + k1, reps, design, b0 * BLOCK, acc_t, bins,
                         (lo[t], hi[t]), out, mode)
 
         run_split(slot, b1 - b0, self.n_slots, self._pool)
