@@ -5,6 +5,7 @@ import types
 
 import numba as nb
 import numpy as np
+import pytest
 from numba.core import inline_closurecall as ic
 
 from weightlab import _numba_inlining as NI
@@ -48,15 +49,19 @@ def _expected(x):
     return sum((leaf(k) + leaf(k + 1) + x[:k].sum()) * k for k in range(1, 4)) + 7
 
 
-def test_installed_on_this_numba():
-    """The source checks recognise the numba this project runs on (if this fails after a numba upgrade,
-    read the new InlineWorker.inline_function / inline_ir and update the checks or drop the module)."""
+def test_installed_on_the_checked_numba():
+    """The source checks recognise the numba versions they were written for. On another version the
+    module must leave numba alone unless its code is still the one described (read the new
+    InlineWorker.inline_function / inline_ir, then add the version to CHECKED_NUMBA)."""
+    if not nb.__version__.startswith(NI.CHECKED_NUMBA):
+        pytest.skip(f"numba {nb.__version__} is not one of the versions checked ({NI.CHECKED_NUMBA})")
     assert NI.install()
     assert ic.InlineWorker.inline_function.__wrapped__ is not None
 
 
 def test_inlined_code_gives_the_python_result_and_copies_nothing(monkeypatch):
-    NI.install()
+    if not NI.install():
+        pytest.skip(f"the copy-free inlining is not installed on numba {nb.__version__}")
     calls = []
     monkeypatch.setattr(NI._NO_COPY, "deepcopy", lambda obj, memo=None: calls.append(type(obj)) or obj)
     x = np.linspace(-3.0, 5.0, 37)
