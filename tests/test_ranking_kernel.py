@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from weightlab.robustness.ranking import make_rank_workspace, rank_min_into
+from weightlab.robustness.ranking import make_rank_workspace, make_wide_rank_workspace, rank_min_into
 
 
-def _rank(s: np.ndarray) -> np.ndarray:
+def _rank(s: np.ndarray, wide: bool = False) -> np.ndarray:
     s = np.ascontiguousarray(s, dtype=float)
     out = np.empty(len(s), dtype=np.int32)
-    rank_min_into(s, out, make_rank_workspace(len(s)))
+    rank_min_into(s, out, (make_wide_rank_workspace if wide else make_rank_workspace)(len(s)))
     return out
 
 
@@ -46,9 +46,47 @@ def _vectors():
     yield rng.permutation(skew)
 
 
+@pytest.mark.parametrize("wide", [False, True], ids=["16-bit", "wide"])
 @pytest.mark.parametrize("s", list(_vectors()), ids=lambda s: f"n{len(s)}")
-def test_matches_pandas_min_rank(s):
-    np.testing.assert_array_equal(_rank(s), _expected(s))
+def test_matches_pandas_min_rank(s, wide):
+    np.testing.assert_array_equal(_rank(s, wide), _expected(s))
+
+
+def _many_units():
+    """Vectors of many units: heavy-tailed (most scores crowd near the bottom of the range, as in
+    the generated benchmark case), with exact ties, near-ties one ulp apart, and a few leaders."""
+    rng = np.random.default_rng(11)
+    n = 30_000
+    yield np.exp(rng.normal(size=n) * 1.5)
+    x = np.round(rng.lognormal(sigma=2.0, size=n), 2)  # many exact ties
+    yield x
+    x = rng.lognormal(sigma=1.0, size=n)
+    x[1::3] = np.nextafter(x[::3][:len(x[1::3])], np.inf)
+    yield x
+    yield np.concatenate([rng.uniform(0, 1e-9, n - 3), [1.0, 0.5, 0.5]])  # nearly all below 2**-15 of the range
+
+
+@pytest.mark.parametrize("s", list(_many_units()), ids=["lognormal", "ties", "ulps", "crowd"])
+def test_wide_ranking_of_many_units_matches_argsort(s):
+    """The wide kernel (22-bit keys) against ranks from numpy's sort: rank = 1 + how many scores are greater."""
+    srt = np.sort(s)
+    expected = 1 + len(s) - np.searchsorted(srt, s, side="right")
+    np.testing.assert_array_equal(_rank(s, wide=True), expected)
+    np.testing.assert_array_equal(_rank(s), expected)
+
+
+def test_wide_workspace_takes_the_wide_kernel():
+    """Guard for the dispatch: the engine's buffers are wide from WIDE_UNITS units, and with a wide
+    workspace rank_min_into writes 22-bit keys (above 2**16) into the workspace's keys."""
+    from weightlab.robustness import ranking
+
+    assert ranking.rank_buffers(ranking.WIDE_UNITS, 2).dtype == np.uint64
+    assert ranking.rank_buffers(ranking.WIDE_UNITS - 1, 2).dtype == np.uint32
+    s = np.linspace(0.0, 1.0, 1000)
+    for make, wide in ((make_wide_rank_workspace, True), (make_rank_workspace, False)):
+        ws = make(len(s))
+        rank_min_into(s, np.empty(len(s), dtype=np.int32), ws)
+        assert (ws[0][:len(s)].max() >= 1 << 16) == wide
 
 
 def test_tie_groups_of_every_length_at_every_offset():

@@ -35,7 +35,7 @@ from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
 from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
-from .ranking import rank_finite, rank_general, rank_workspace
+from .ranking import rank_finite_for, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
                   uniform_at, uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
@@ -561,7 +561,7 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
 def _rank_rows(nq, S, R, ok, rank_ws):
     """Ranks of the finite rows of ``S`` into ``R``; ``ok[q]`` says whether row q was ranked."""
     for q in range(nq):
-        ok[q] = rank_finite(S[q], R[q], rank_ws)
+        ok[q] = rank_finite_for(S[q], R[q], rank_ws)
 
 
 @nb.njit(cache=True)
