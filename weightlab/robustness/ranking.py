@@ -97,7 +97,7 @@ def rank_workspace(buf, n):
     raise NotImplementedError("rank_workspace is called from njit code; use make_rank_workspace")
 
 
-@nb.njit(inline="always")
+@nb.njit(cache=True, inline="always")
 def _wide_counts_at(stride):
     """Where (uint32 entries) a wide workspace's ``counts`` start: after the other arrays, 256 bytes in."""
     return 8 * stride + 64
