@@ -121,30 +121,6 @@ def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):
     assert list(back.columns) == ["unit", "rank_lo", "rank_hi", "count"] and back["count"].sum() == 768 * 2500
 
 
-def test_wide_ranking_run_equals_the_dense_run(monkeypatch):
-    """The ranking kernel of many units (22-bit keys, chosen from ranking.WIDE_UNITS units:
-    threshold lowered) gives, through the whole engine with coarse counts on two threads, what
-    the 16-bit kernel's dense run gives."""
-    from weightlab.robustness import ranking
-
-    plan = _plan(640, n_units=700)
-    dense = run_plan(plan, bands=False, threads=1)
-    kinds = []
-
-    def spy(n, n_slots):
-        buf = ranking.rank_buffers(n, n_slots)
-        kinds.append(buf.dtype)
-        return buf
-
-    monkeypatch.setattr(ranking, "WIDE_UNITS", 500)
-    monkeypatch.setattr(E, "rank_buffers", spy)
-    wide = run_plan(plan, bands="coarse", chunk_size=256)
-    assert kinds and all(k == np.uint64 for k in kinds)  # wide buffers: rank_finite_wide
-    pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, dense, TIMING).ranks,
-                                  RobustnessResult.from_run(plan, wide, TIMING).ranks)
-    np.testing.assert_array_equal(dense.score_hist, wide.score_hist)
-
-
 class _Stop(Exception):
     pass
 

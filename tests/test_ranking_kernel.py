@@ -175,3 +175,27 @@ def test_fast_path_on_signs_zeros_and_denormals():
     out = np.empty(4, dtype=np.int32)
     assert rank_finite(lo_only, out, make_rank_workspace(4))
     np.testing.assert_array_equal(out, [4, 1, 3, 1])
+
+
+def test_engine_rank_rows_with_the_engines_wide_buffers():
+    """kernels._rank_rows (the engine's ranking of a block) on a workspace in the buffers the engine
+    allocates for WIDE_UNITS units: the wide kernel ranks the finite rows (22-bit keys written),
+    declines the row with a NaN, which the general path then ranks (as accumulate_block does)."""
+    from weightlab.robustness import kernels as K
+    from weightlab.robustness import ranking
+
+    n = ranking.WIDE_UNITS
+    rng = np.random.default_rng(8)
+    S = np.stack([np.exp(rng.normal(size=n) * 1.5), np.round(rng.lognormal(sigma=2.0, size=n), 1),
+                  rng.normal(size=n)])
+    S[2, 17] = np.nan
+    bufs = ranking.rank_buffers(n, 2)
+    ws = ranking._workspace(bufs[1], n)
+    R, ok = np.zeros((3, n), dtype=np.int32), np.zeros(3, dtype=np.bool_)
+    K._rank_rows(3, S, R, ok, ws)
+    np.testing.assert_array_equal(ok, [True, True, False])
+    assert ws[0][:n].max() >= 1 << 16  # the wide kernel's keys
+    for q in range(2):
+        np.testing.assert_array_equal(R[q], _expected(S[q]))
+    ranking.rank_general(S[2], R[2], ws)
+    np.testing.assert_array_equal(R[2], _expected(S[2]))
