@@ -1,7 +1,8 @@
 """Many units: replications x units per second and peak RSS on generated cases (benchmarks/scale_case.py).
 
 Each case runs in a fresh process (so peak RSS is its own): warm-up runs on small cases of the
-same shape load the kernels (dense, banded and coarse counts), then ``run`` is timed (plan compile
+same shape load the kernels (dense, banded and coarse counts; for cases of ``ranking.WIDE_UNITS``
+units or more the wide ranking's), then ``run`` is timed (plan compile
 apart; the rate counts both passes of coarse counts). Spec: weights-only,
 +-25 %, arithmetic. Replications per case are chosen for a few seconds of work.
 Prints one line per case; asserts nothing about time.
@@ -30,7 +31,8 @@ from weightlab.robustness.spec import UncertaintySpec
 n, wide, reps = {n}, {wide}, {reps}
 spec = {{"seed": 3, "weights": {{"perturb": "uniform", "spread": 0.25}}, "choices": {{"imputation": ["mean"]}}}}
 run(make_case(400, wide), UncertaintySpec.from_dict({{**spec, "reps": 2000}}))  # kernels loaded
-run(make_case(4000, wide), UncertaintySpec.from_dict({{**spec, "reps": 300}}))  # the banded variant too
+from weightlab.robustness.ranking import WIDE_UNITS  # the banded variant too, and the wide ranking's if used
+run(make_case(WIDE_UNITS if n >= WIDE_UNITS else 4000, wide), UncertaintySpec.from_dict({{**spec, "reps": 300}}))
 small = compile_plan(make_case(400, wide), UncertaintySpec.from_dict({{**spec, "reps": 300}}))
 RobustnessResult.from_run(small, run_plan(small, bands="coarse"), {{}})  # and the coarse one's helpers
 ds = make_case(n, wide)

@@ -162,3 +162,49 @@ def test_converged_coarse_run_has_the_dense_runs_batches_and_errors(narrow_bins)
     pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, dense, TIMING, a).ranks,
                                   RobustnessResult.from_run(plan, coarse, TIMING, b).ranks)
 
+
+
+def test_coarse_and_segment_kernels_count_what_numpy_counts():
+    """kernels._count_coarse and _count_segments on a block of ranks (unit-major loops over
+    columns copied apart) against the same cells counted with numpy, including ranks below, above
+    and between the segments, a unit without segments and a partial block."""
+    from weightlab.robustness import kernels as K
+
+    rng = np.random.default_rng(4)
+    n, rows, nq = 50, 128, 97
+    R = rng.integers(1, 400, size=(rows, n)).astype(np.int32)
+    lo = rng.integers(1, 200, n).astype(np.int64)
+    shift = rng.integers(0, 4, n).astype(np.int64)
+    nbins = rng.integers(1, 30, n).astype(np.int64)
+    coarse = C.CoarseBins(lo, nbins, shift)
+    off = coarse.off
+    flat = np.zeros(coarse.total, dtype=np.uint16)
+    stats = np.zeros((3, n), dtype=np.int64)
+    stats[1] = 1 << 40
+    K._count_coarse(flat, off[:-1].copy(), lo, nbins, shift, stats, R, nq, n)
+    r = R[:nq].astype(np.int64)
+    cell = np.where(r < lo, 0, np.minimum(((r - lo) >> shift) + 1, nbins + 1))
+    for i in range(n):
+        np.testing.assert_array_equal(flat[off[i]:off[i + 1]], np.bincount(cell[:, i], minlength=nbins[i] + 2))
+    np.testing.assert_array_equal(stats, [r.sum(axis=0), r.min(axis=0), r.max(axis=0)])
+
+    per_unit = rng.integers(0, 4, n)
+    per_unit[7] = 0
+    seg_lo, seg_w = [], []
+    for i in range(n):  # disjoint, ascending segments with gaps between them
+        start = int(rng.integers(1, 60))
+        for _ in range(per_unit[i]):
+            w = int(rng.integers(1, 40))
+            seg_lo.append(start)
+            seg_w.append(w)
+            start += w + int(rng.integers(0, 50))
+    seg = C.Segments(np.concatenate([[0], np.cumsum(per_unit)]).astype(np.int64), np.array(seg_lo, dtype=np.int64),
+                     np.array(seg_w, dtype=np.int64))
+    counts = np.zeros(seg.total, dtype=np.uint16)
+    K._count_segments(counts, seg.off[:-1].copy(), seg.lo, seg.width, seg.ptr, R, nq, n)
+    for i in range(n):
+        for s in range(seg.ptr[i], seg.ptr[i + 1]):
+            k = r[:, i] - seg.lo[s]
+            expected = np.bincount(k[(k >= 0) & (k < seg.width[s])], minlength=seg.width[s])
+            np.testing.assert_array_equal(counts[seg.off[s]:seg.off[s + 1]], expected)
+    assert counts.sum() > 0 and counts.sum() < nq * n  # some ranks inside segments, most outside

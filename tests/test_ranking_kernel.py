@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from weightlab.robustness.ranking import make_rank_workspace, rank_min_into
+from weightlab.robustness.ranking import make_rank_workspace, make_wide_rank_workspace, rank_min_into
 
 
-def _rank(s: np.ndarray) -> np.ndarray:
+def _rank(s: np.ndarray, wide: bool = False) -> np.ndarray:
     s = np.ascontiguousarray(s, dtype=float)
     out = np.empty(len(s), dtype=np.int32)
-    rank_min_into(s, out, make_rank_workspace(len(s)))
+    rank_min_into(s, out, (make_wide_rank_workspace if wide else make_rank_workspace)(len(s)))
     return out
 
 
@@ -46,9 +46,47 @@ def _vectors():
     yield rng.permutation(skew)
 
 
+@pytest.mark.parametrize("wide", [False, True], ids=["16-bit", "wide"])
 @pytest.mark.parametrize("s", list(_vectors()), ids=lambda s: f"n{len(s)}")
-def test_matches_pandas_min_rank(s):
-    np.testing.assert_array_equal(_rank(s), _expected(s))
+def test_matches_pandas_min_rank(s, wide):
+    np.testing.assert_array_equal(_rank(s, wide), _expected(s))
+
+
+def _many_units():
+    """Vectors of many units: heavy-tailed (most scores crowd near the bottom of the range, as in
+    the generated benchmark case), with exact ties, near-ties one ulp apart, and a few leaders."""
+    rng = np.random.default_rng(11)
+    n = 30_000
+    yield np.exp(rng.normal(size=n) * 1.5)
+    x = np.round(rng.lognormal(sigma=2.0, size=n), 2)  # many exact ties
+    yield x
+    x = rng.lognormal(sigma=1.0, size=n)
+    x[1::3] = np.nextafter(x[::3][:len(x[1::3])], np.inf)
+    yield x
+    yield np.concatenate([rng.uniform(0, 1e-9, n - 3), [1.0, 0.5, 0.5]])  # nearly all below 2**-15 of the range
+
+
+@pytest.mark.parametrize("s", list(_many_units()), ids=["lognormal", "ties", "ulps", "crowd"])
+def test_wide_ranking_of_many_units_matches_argsort(s):
+    """The wide kernel (22-bit keys) against ranks from numpy's sort: rank = 1 + how many scores are greater."""
+    srt = np.sort(s)
+    expected = 1 + len(s) - np.searchsorted(srt, s, side="right")
+    np.testing.assert_array_equal(_rank(s, wide=True), expected)
+    np.testing.assert_array_equal(_rank(s), expected)
+
+
+def test_wide_workspace_takes_the_wide_kernel():
+    """Guard for the dispatch: the engine's buffers are wide from WIDE_UNITS units, and with a wide
+    workspace rank_min_into writes 22-bit keys (above 2**16) into the workspace's keys."""
+    from weightlab.robustness import ranking
+
+    assert ranking.rank_buffers(ranking.WIDE_UNITS, 2).dtype == np.uint64
+    assert ranking.rank_buffers(ranking.WIDE_UNITS - 1, 2).dtype == np.uint32
+    s = np.linspace(0.0, 1.0, 1000)
+    for make, wide in ((make_wide_rank_workspace, True), (make_rank_workspace, False)):
+        ws = make(len(s))
+        rank_min_into(s, np.empty(len(s), dtype=np.int32), ws)
+        assert (ws[0][:len(s)].max() >= 1 << 16) == wide
 
 
 def test_tie_groups_of_every_length_at_every_offset():
@@ -137,3 +175,27 @@ def test_fast_path_on_signs_zeros_and_denormals():
     out = np.empty(4, dtype=np.int32)
     assert rank_finite(lo_only, out, make_rank_workspace(4))
     np.testing.assert_array_equal(out, [4, 1, 3, 1])
+
+
+def test_engine_rank_rows_with_the_engines_wide_buffers():
+    """kernels._rank_rows (the engine's ranking of a block) on a workspace in the buffers the engine
+    allocates for WIDE_UNITS units: the wide kernel ranks the finite rows (22-bit keys written),
+    declines the row with a NaN, which the general path then ranks (as accumulate_block does)."""
+    from weightlab.robustness import kernels as K
+    from weightlab.robustness import ranking
+
+    n = ranking.WIDE_UNITS
+    rng = np.random.default_rng(8)
+    S = np.stack([np.exp(rng.normal(size=n) * 1.5), np.round(rng.lognormal(sigma=2.0, size=n), 1),
+                  rng.normal(size=n)])
+    S[2, 17] = np.nan
+    bufs = ranking.rank_buffers(n, 2)
+    ws = ranking._workspace(bufs[1], n)
+    R, ok = np.zeros((3, n), dtype=np.int32), np.zeros(3, dtype=np.bool_)
+    K._rank_rows(3, S, R, ok, ws)
+    np.testing.assert_array_equal(ok, [True, True, False])
+    assert ws[0][:n].max() >= 1 << 16  # the wide kernel's keys
+    for q in range(2):
+        np.testing.assert_array_equal(R[q], _expected(S[q]))
+    ranking.rank_general(S[2], R[2], ws)
+    np.testing.assert_array_equal(R[2], _expected(S[2]))

@@ -48,7 +48,7 @@ from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
 from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
-from .ranking import rank_finite, rank_general, rank_workspace
+from .ranking import rank_finite_for, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
                   uniform_at, uniforms_into)
 from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
@@ -453,40 +453,50 @@ def _count_bands(flat, off, lo, width, outside, R, nq, n):
 def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n):
     """Pass 1 of :mod:`weightlab.robustness.coarse`: ``flat[off[i] + c] += 1`` with cell ``c = 1 +
     (rank - lo[i]) >> shift[i]`` inside unit i's band, 0 below it, ``nbins[i] + 1`` above; and the
-    exact ``stats[0, i]`` sum, ``stats[1, i]`` minimum and ``stats[2, i]`` maximum of its ranks."""
+    exact ``stats[0, i]`` sum, minimum and maximum of its ranks.
+
+    Unit by unit: the unit's column of ranks is copied into a small buffer, its cells and sums are
+    computed there in a loop without stores to the counts (LLVM vectorises it), then the cells are
+    counted; with all three in one loop it took 1.5x as long at 100,000 units."""
+    col = np.empty(nq, dtype=np.int64)
     for i in range(n):
         o, b, top, s = off[i], lo[i], nbins[i] + 1, shift[i]
         total, rmin, rmax = stats[0, i], stats[1, i], stats[2, i]
         for q in range(nq):
-            r = R[q, i]
-            k = r - b
-            flat[o + (0 if k < 0 else min((k >> s) + 1, top))] += 1
+            col[q] = R[q, i]
+        for q in range(nq):
+            r = col[q]
             total += r
             rmin = min(rmin, r)
             rmax = max(rmax, r)
+            k = r - b
+            col[q] = 0 if k < 0 else min((k >> s) + 1, top)
+        for q in range(nq):
+            flat[o + col[q]] += 1
         stats[0, i], stats[1, i], stats[2, i] = total, rmin, rmax
 
 
 @nb.njit(cache=True)
 def _count_segments(flat, off, lo, width, ptr, R, nq, n):
     """Pass 2 of :mod:`weightlab.robustness.coarse`: ``flat[off[s] + rank - lo[s]] += 1`` for the
-    ranks of unit i inside one of its segments ``s`` in ``ptr[i] .. ptr[i + 1] - 1`` (disjoint, ``lo``
-    ascending). Without branches on the rank (most ranks fall between segments, unpredictably): the
-    candidate is the last segment starting at or below the rank, and a rank outside adds 0 to the
-    unit's first cell."""
+    ranks of unit i inside one of its segments ``s`` in ``ptr[i] .. ptr[i + 1] - 1`` (disjoint).
+
+    Unit by unit, segment by segment over the unit's column of ranks (copied into a small buffer):
+    few ranks fall inside a segment (6 % on the generated 100,000-unit case), so the test is
+    well predicted; searching each rank's segment among the unit's took twice as long."""
+    col = np.empty(nq, dtype=np.int64)
     for i in range(n):
         s0, s1 = ptr[i], ptr[i + 1]
         if s0 == s1:
             continue
-        first = off[s0]
         for q in range(nq):
-            r = R[q, i]
-            s = s0
-            for t in range(s0 + 1, s1):
-                s += lo[t] <= r
-            k = r - lo[s]
-            inside = (k >= 0) & (k < width[s])
-            flat[off[s] + k if inside else first] += inside
+            col[q] = R[q, i]
+        for s in range(s0, s1):
+            a, w, o = lo[s], np.uint64(width[s]), off[s]
+            for q in range(nq):
+                k = np.uint64(col[q] - a)  # a rank below the segment wraps around to a huge k
+                if k < w:
+                    flat[o + k] += 1
 
 
 @nb.njit(inline="always")
@@ -559,7 +569,7 @@ def _rank_rows(nq, S, R, ok, rank_ws):
     """Ranks of the first ``nq`` rows of ``S`` into ``R``; ``ok[q]`` says whether row q took the
     fast path (all scores finite), else the general one ranked it."""
     for q in range(nq):
-        ok[q] = rank_finite(S[q], R[q], rank_ws)
+        ok[q] = rank_finite_for(S[q], R[q], rank_ws)
     for q in range(nq):
         if not ok[q]:
             rank_general(S[q], R[q], rank_ws)
