@@ -180,7 +180,7 @@ def test_fast_path_on_signs_zeros_and_denormals():
 def test_engine_rank_rows_with_the_engines_wide_buffers():
     """kernels._rank_rows (the engine's ranking of a block) on a workspace in the buffers the engine
     allocates for WIDE_UNITS units: the wide kernel ranks the finite rows (22-bit keys written),
-    declines the row with a NaN, which the general path then ranks (as accumulate_block does)."""
+    declines the row with a NaN, which the general path then ranks."""
     from weightlab.robustness import kernels as K
     from weightlab.robustness import ranking
 
@@ -192,10 +192,10 @@ def test_engine_rank_rows_with_the_engines_wide_buffers():
     bufs = ranking.rank_buffers(n, 2)
     ws = ranking._workspace(bufs[1], n)
     R, ok = np.zeros((3, n), dtype=np.int32), np.zeros(3, dtype=np.bool_)
-    K._rank_rows(3, S, R, ok, ws)
+    K._rank_rows(2, S, R, ok, ws)  # the finite rows only
+    assert ok[:2].all() and ws[0][:n].max() >= 1 << 16  # the wide kernel's keys
+    R[:] = 0
+    K._rank_rows(3, S, R, ok, ws)  # the row with a NaN: declined by the wide kernel, ranked by the general path
     np.testing.assert_array_equal(ok, [True, True, False])
-    assert ws[0][:n].max() >= 1 << 16  # the wide kernel's keys
-    for q in range(2):
+    for q in range(3):
         np.testing.assert_array_equal(R[q], _expected(S[q]))
-    ranking.rank_general(S[2], R[2], ws)
-    np.testing.assert_array_equal(R[2], _expected(S[2]))

@@ -91,6 +91,18 @@ def test_weights_are_non_negative_and_sum_to_one_in_every_group(name, values):
     assert w.effective().sum() == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.parametrize("name", ["critic", "pca", "pca1"])
+@pytest.mark.parametrize("scale", [1e-132, 1e130])
+def test_correlation_schemes_do_not_depend_on_the_data_scale(name, scale):
+    """CRITIC and PCA read Pearson correlations and min-max spreads, which a common scale factor leaves
+    unchanged: values near 1e-132 (the product of two members' squared deviations underflows) or 1e130
+    (it overflows) give the weights of the unscaled data, not a ZeroDivisionError or zero correlations."""
+    fw = random_dataset(n_units=3).framework
+    X = pd.DataFrame(np.random.default_rng(4).lognormal(size=(20, 7)), columns=fw.indicator_codes)
+    w = SCHEMES.get(name).fit(X, fw).weights_.values
+    np.testing.assert_allclose(SCHEMES.get(name).fit(X * scale, fw).weights_.values, w, rtol=1e-9, atol=1e-12)
+
+
 def _all_methods():
     from weightlab.aggregation import AGGREGATORS
     from weightlab.normalization import NORMALIZERS

@@ -60,7 +60,7 @@ __all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "
            "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
-ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the chunk kernel does with a block's scores (_run_slots)
+ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the slot kernel does with a block's scores (_run_blocks)
 N_FACTORS = 6  # imputation, normalizer, aggregator pattern, scheme, drop, treatment (plan.factor_options order)
 
 

@@ -208,6 +208,7 @@ def correlation_into(st, cov, members, R):
         for b in range(nm):
             vb = st[M2, members[b]]
             if va > 0.0 and vb > 0.0:
-                R[a, b] = 1.0 if a == b else cov[a, b] / math.sqrt(va * vb)
+                # sqrt of each: va * vb underflows to 0 for members of about 1e-130 (and overflows)
+                R[a, b] = 1.0 if a == b else cov[a, b] / (math.sqrt(va) * math.sqrt(vb))
             else:
                 R[a, b] = 0.0
