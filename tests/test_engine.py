@@ -298,3 +298,17 @@ def test_exp_into_matches_numpy():
     want = np.exp(x)
     assert np.max(np.abs(out - want) / np.spacing(want)) <= 2
     assert out[-3] == 1.0
+
+
+def test_exact_sum_of_slot_counters_near_the_int64_limit():
+    """results.exact_sum adds per-slot int64 counters exactly, as Python integers do, also where their
+    total passes 2**63 and 2**64."""
+    from weightlab.robustness.results import exact_sum
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 2**63 - 1, size=(3, 50), dtype=np.int64)
+    x[:, 0] = 2**63 - 1
+    x[:, 1] = 0
+    got = exact_sum(x)
+    assert [int(v) for v in got] == [sum(int(v) for v in col) for col in x.T]
+    assert got[0] == 3 * (2**63 - 1) and got[1] == 0

@@ -148,11 +148,22 @@ class ChunkCounts(NamedTuple):
     def from_slots(cls, rank_hist: np.ndarray, score_hist: np.ndarray, q: np.ndarray, q2: np.ndarray,
                    nan_count: np.ndarray, choice_count: np.ndarray, outside: np.ndarray) -> "ChunkCounts":
         """Add up per-slot arrays (leading slot axis); ``q2`` per slot may be near 2**63, so it is
-        summed in Python integers."""
+        summed exactly: :func:`exact_sum` over the slots."""
         return cls(rank_hist.sum(axis=0, dtype=np.int32).ravel(), score_hist.sum(axis=0, dtype=np.int32),
-                   q.sum(axis=0).astype(object), np.array([sum(int(v) for v in col) for col in q2.T], dtype=object),
+                   q.sum(axis=0).astype(object), exact_sum(q2),
                    nan_count.sum(axis=0), choice_count.sum(axis=0),
                    np.stack([outside[:, 0].sum(axis=0), outside[:, 1].min(axis=0), outside[:, 2].max(axis=0)]))
+
+
+def exact_sum(x: np.ndarray) -> np.ndarray:
+    """Column sums of non-negative int64 rows ``x`` (slots x units) as Python integers (object array),
+    exact whatever their size: the low and high 32 bits are summed apart in uint64 (no overflow for
+    fewer than 2**32 rows), then ``hi * 2**32 + lo``. For 2 x 100,000 values 0.04 s, against 0.27 s
+    summing Python integers unit by unit."""
+    u = x.astype(np.uint64)
+    lo = (u & np.uint64(0xFFFFFFFF)).sum(axis=0, dtype=np.uint64)
+    hi = (u >> np.uint64(32)).sum(axis=0, dtype=np.uint64)
+    return hi.astype(object) * (1 << 32) + lo.astype(object)
 
 
 def add_counts(a: ChunkCounts, b: ChunkCounts) -> ChunkCounts:
