@@ -12,7 +12,7 @@ alike:
   point and ``None``;
 - ``weightlab``: version and git commit of the source tree when it is a git checkout;
 - ``versions`` of Python, numpy, pandas, scipy, scikit-learn, numba, llvmlite, pyarrow and typer;
-- ``machine``: CPU model, logical CPUs, numba threads used and numba's threading layer;
+- ``machine``: CPU model, logical CPUs, threads used and how they run (Python threads, GIL-free kernels);
 - the seed, and the compile time apart from the run time (see ``robustness.engine.run``).
 """
 
@@ -121,10 +121,7 @@ def cpu_model() -> str:
 def machine(threads: int | None = None) -> dict[str, Any]:
     import numba
 
-    try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run in this process yet
-        layer = f"not initialised (configured: {numba.config.THREADING_LAYER})"
+    layer = "Python threads running GIL-free numba kernels (weightlab.robustness.parallel; no numba prange)"
     return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
             "threads": threads if threads is not None else numba.get_num_threads(),
             "numba_max_threads": numba.config.NUMBA_NUM_THREADS, "threading_layer": layer}
