@@ -17,7 +17,7 @@ For each replication ``r`` of a block (:func:`_draw`):
    (``exp(sum_j e_j ln x_j)`` for p = 0) with effective weights ``e_j``, and the replications of
    the block that share a matrix are scored together by one matrix product ``E @ T`` (BLAS);
    otherwise groups are aggregated level by level (:mod:`weightlab.robustness.tree`);
-4. rank (1 = best, ties share the lowest rank) and add to integer accumulators (:func:`accumulate_block`),
+4. rank (1 = best, ties share the lowest rank) and add to integer accumulators (:func:`_add_block`),
    or keep every replication's ranks and scores (:func:`store_block`, for Sobol estimators).
 
 Which replications share a product depends only on the block, never on threads or chunks, and
@@ -56,7 +56,7 @@ from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 install_fast_inlining()  # before the kernels below compile: weightlab._numba_inlining
 
 __all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
-           "score_block", "score_block_bootstrap", "accumulate_block", "store_block",
+           "score_block", "score_block_bootstrap", "store_block",
            "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
@@ -576,15 +576,6 @@ def _rank_rows(nq, S, R, ok, rank_ws):
 
 
 @nb.njit(inline="always")
-def accumulate_block(p, ws, nq, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-                     bin_lo, bin_scale, bands, outside):
-    """Add the ranks and scores in the first ``nq`` rows of ``ws.R`` and ``ws.S`` to one thread's
-    accumulators (:func:`_add_block`)."""
-    _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
-               nan_count, choice_count, bin_lo, bin_scale, bands, outside)
-
-
-@nb.njit(inline="always")
 def store_block(ws, nq, row0, out_ranks, out_scores):
     """Copy replication ``q``'s ranks (and scores, unless ``out_scores`` is empty) from the first
     ``nq`` rows of ``ws.R`` (``ws.S``) into row ``row0 + q`` of ``out_ranks`` (``out_scores``)."""
@@ -659,8 +650,8 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
         if mode == STORE:
             store_block(ws, nq, b * BLOCK - d0, out_ranks, out_scores)
         else:
-            accumulate_block(p, ws, nq, rank_hist, score_hist, score_q, score_q2, nan_count,
-                             choice_count, bin_lo, bin_scale, bands, outside)
+            _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
+                       nan_count, choice_count, bin_lo, bin_scale, bands, outside)
 
 
 @nb.njit(nogil=True, cache=True)
