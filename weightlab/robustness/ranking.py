@@ -77,7 +77,7 @@ def rank_buffers(n: int, n_slots: int) -> np.ndarray:
     stride = _stride(n)
     if n >= WIDE_UNITS:
         return np.empty((n_slots, _wide_words(stride)), dtype=np.uint64)
-    return np.empty((n_slots, 8 * stride), dtype=np.uint32)
+    return np.empty((n_slots, _narrow_words(stride)), dtype=np.uint32)
 
 
 def rank_workspace(buf, n):
@@ -95,6 +95,12 @@ def rank_workspace(buf, n):
     entries at 8 strides plus 64, and an empty seventh array that marks the workspace as wide.
     """
     raise NotImplementedError("rank_workspace is called from njit code; use make_rank_workspace")
+
+
+@nb.njit(cache=True, inline="always")
+def _narrow_words(stride):
+    """Length (uint32 entries) of a narrow buffer's row: eight strides."""
+    return 8 * stride
 
 
 @nb.njit(cache=True, inline="always")
@@ -137,7 +143,7 @@ def _workspace(buf, n):
 @nb.njit(cache=True)
 def make_rank_workspace(n):
     """:func:`rank_workspace` in a buffer of its own (allocate once, reuse for every vector)."""
-    return rank_workspace(np.empty(8 * _stride(n), dtype=np.uint32), n)
+    return rank_workspace(np.empty(_narrow_words(_stride(n)), dtype=np.uint32), n)
 
 
 def make_wide_rank_workspace(n: int):
