@@ -104,6 +104,29 @@ def test_coarse_run_reports_what_the_dense_run_reports(monkeypatch, narrow_bins,
     np.testing.assert_allclose(rank_frequency_matrix(freq).sum(axis=1), plan.spec.reps)
 
 
+@pytest.mark.parametrize("logged_blocks", [None, 3, 0])
+def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logged_blocks):
+    """Pass 2 reading pass 1's rank log: the whole run logged (no replay), the last 3 blocks logged
+    (the others replayed) or none (every block replayed); all three report what dense histograms
+    report, on two threads and in chunks that do not line up with the log."""
+    plan = _plan(1000)  # 8 blocks, the last one partial
+    if logged_blocks is not None:
+        monkeypatch.setattr(C, "LOG_BYTES", 2 * plan.n_units * E.K.BLOCK * logged_blocks + 1)
+    dense = run_plan(plan, bands=False)
+    coarse = run_plan(plan, bands="coarse", chunk_size=300, threads=2)
+    assert coarse.exact.n_segments > 0 and coarse.bands.shift.max() > 0
+    replayed = {None: 0, 3: 5 * E.K.BLOCK, 0: 1000}[logged_blocks]
+    assert coarse.replayed_reps == replayed
+    r_dense, r_coarse = RobustnessResult.from_run(plan, dense, TIMING), RobustnessResult.from_run(plan, coarse, TIMING)
+    pd.testing.assert_frame_equal(r_dense.ranks, r_coarse.ranks)
+    assert r_coarse.manifest["second_pass_replayed_reps"] == replayed
+    hist, seg = dense.rank_hist, coarse.exact  # every exact segment count is the dense count of that rank
+    unit = np.repeat(np.arange(plan.n_units), np.diff(seg.ptr))
+    for s in range(seg.n_segments):
+        np.testing.assert_array_equal(coarse.exact_counts[seg.off[s]:seg.off[s + 1]],
+                                      hist[unit[s], seg.lo[s] - 1:seg.lo[s] - 1 + seg.width[s]])
+
+
 def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):
     """2,500 units, coarse chosen automatically (threshold lowered), against dense histograms."""
     monkeypatch.setattr(E, "BAND_CELLS", 1000)
@@ -181,8 +204,15 @@ def test_coarse_and_segment_kernels_count_what_numpy_counts():
     flat = np.zeros(coarse.total, dtype=np.uint16)
     stats = np.zeros((3, n), dtype=np.int64)
     stats[1] = 1 << 40
-    K._count_coarse(flat, off[:-1].copy(), lo, nbins, shift, stats, R, nq, n)
+    log = np.full((3, n, rows), 7, dtype=np.uint16)  # row 1 gets the block's ranks, the others stay as they were
+    base = rng.integers(-300, 350, n).astype(np.int64)  # some ranks below a unit's base, some above its window
+    base[:5] = R[:nq, :5].min(axis=0) + 70000 - 65535  # (windows of 65,535 ranks: ranks far below them)
+    base[5:8] = -70000  # and far above them
+    K._count_coarse(flat, off[:-1].copy(), lo, nbins, shift, stats, R, nq, n, log, 1, base)
     r = R[:nq].astype(np.int64)
+    code = r - base
+    np.testing.assert_array_equal(log[1, :, :nq].T, np.where((code >= 0) & (code < 65535), code, 65535))
+    assert (log[[0, 2]] == 7).all() and (log[1, :, nq:] == 7).all() and (log[1, :8, :nq] == 65535).all()
     cell = np.where(r < lo, 0, np.minimum(((r - lo) >> shift) + 1, nbins + 1))
     for i in range(n):
         np.testing.assert_array_equal(flat[off[i]:off[i + 1]], np.bincount(cell[:, i], minlength=nbins[i] + 2))

@@ -66,6 +66,7 @@ class Accumulators:
     pilot_s: float = 0.0  # the rank-band pilot (runs counted in bands or coarse bins)
     loop_s: float = 0.0  # the replications themselves
     second_pass_units: int = 0  # units whose ranks were counted again (ranks outside their bands)
+    replayed_reps: int = 0  # coarse counts: replications that pass 2 ran again (not read from pass 1's rank log)
     exact: Segments | None = None  # coarse counts: the rank segments counted exactly in pass 2
     exact_counts: np.ndarray | None = None
 
@@ -320,6 +321,7 @@ class RobustnessResult:
             "rank_counts": "dense units x ranks" if bands.is_dense else COARSE_NOTE if acc.coarse else
                            "per-unit rank bands from the pilot replications, exact second pass for ranks outside",
             "second_pass_units": acc.second_pass_units,
+            **({"second_pass_replayed_reps": acc.replayed_reps} if acc.coarse else {}),
             "rank_frequency_format": "long by rank bins (unit, rank_lo, rank_hi, count)" if acc.coarse else
                                      "dense" if kp.n_units <= BAND_UNITS else "long (unit, rank, count)",
             **timing,
