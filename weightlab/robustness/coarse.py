@@ -284,6 +284,7 @@ def empty_segments(n: int) -> Segments:
 
 
 _LOG_SPAN = 65535  # a log entry holds rank - base in 0 .. _LOG_SPAN - 1; _LOG_SPAN: not representable
+_LOG_TILE = 512  # units counted together from the log (their segment counts: ~400 KB at 100,000 units)
 
 
 class RankLog(NamedTuple):
@@ -340,18 +341,20 @@ NO_LOG = RankLog(np.zeros((0, 0, 0), dtype=np.uint16), _EMPTY, np.zeros(1, dtype
 @nb.njit(cache=True, nogil=True)
 def _count_logged(flat, off, lo, width, ptr, rows, base, first, reps, u0, u1):
     """``flat[off[s] + rank - lo[s]] += 1`` for the logged ranks (:class:`RankLog`) of units
-    ``u0 .. u1 - 1`` inside their segments, as ``kernels._count_segments`` counts them in a replay."""
+    ``u0 .. u1 - 1`` inside their segments, as ``kernels._count_segments`` counts them in a replay.
+
+    Tiles of ``_LOG_TILE`` units, block by block inside a tile: each block's entries of the tile
+    are read in one run (unit by unit over all blocks, the reads 2.5 MB apart at 100,000 units
+    waited on memory: 1.7 s against 0.3 s) and the tile's segment counts stay in the L2 cache."""
     block = rows.shape[2]
-    for i in range(u0, u1):
-        s0, s1 = ptr[i], ptr[i + 1]
-        if s0 == s1:
-            continue
+    for t0 in range(u0, u1, _LOG_TILE):
         for j in range(rows.shape[0]):
             nq = min(block, reps - (first + j) * block)
-            row = rows[j, i]
-            for s in range(s0, s1):
-                a, w, o = lo[s] - base[i], np.uint64(width[s]), off[s]
-                for q in range(nq):
-                    k = np.uint64(np.int64(row[q]) - a)  # below the segment: wraps around to a huge k
-                    if k < w:
-                        flat[o + k] += 1
+            for i in range(t0, min(u1, t0 + _LOG_TILE)):
+                row = rows[j, i]
+                for s in range(ptr[i], ptr[i + 1]):
+                    a, w, o = lo[s] - base[i], np.uint64(width[s]), off[s]
+                    for q in range(nq):
+                        k = np.uint64(np.int64(row[q]) - a)  # below the segment: wraps around to a huge k
+                        if k < w:
+                            flat[o + k] += 1

@@ -163,17 +163,26 @@ class _LocalPool:
         e = self.eng
         return _score_bins(e.run, reps, self.design, e.acc, self.out)
 
-    def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
-        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""
+    def _run(self, b0: int, b1: int, reps: int, bins: tuple, bands) -> None:
         self.eng.set_bands(bands)
         for a in self.eng.slots:
             a[:] = 0
         self.eng.slots[-1][:, 1] = NO_OUTSIDE_MIN
         rows = self.design.rows(b0 * K.BLOCK, min(reps, b1 * K.BLOCK))
         self.eng.chunk(b0, b1, reps, rows, bins, self.out, K.ACCUMULATE)
+
+    def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
+        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""
+        self._run(b0, b1, reps, bins, bands)
         if isinstance(bands, Segments):  # the exact pass of coarse counts counts nothing else
             return ChunkCounts.ranks_only(self.eng.slots[0])
         return ChunkCounts.from_slots(*self.eng.slots)
+
+    def add_counts(self, acc: Accumulators, b0: int, b1: int, reps: int, bins: tuple) -> None:
+        """Add the counts of blocks ``b0 .. b1 - 1`` into ``acc`` (its bands), slot by slot
+        (:meth:`Accumulators.add_slots`: the chunk's counts are not built)."""
+        self._run(b0, b1, reps, bins, acc.bands)
+        acc.add_slots(*self.eng.slots)
 
     def map_counts(self, ranges, reps: int, bins: tuple, bands: RankBands):
         """``(b0, b1, counts)`` of each block range, in order (lazily: a caller may stop early)."""
@@ -320,8 +329,13 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
         done = next_block >= n_blocks or (until is not None and until.converged())
         # lazy: a replication count too large to run must not build its list of chunks (--yes check)
         ranges = ((b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks))
-        for b0, b1, counts in ([] if done else pool.map_counts(ranges, reps, bins, acc.bands)):
-            acc.add(counts)
+        if until is None and hasattr(pool, "add_counts"):  # no batch needs its own counts: add them in place
+            chunks = ((b0, b1, pool.add_counts(acc, b0, b1, reps, bins)) for b0, b1 in ranges)
+        else:
+            chunks = pool.map_counts(ranges, reps, bins, acc.bands)
+        for b0, b1, counts in ([] if done else chunks):
+            if counts is not None:
+                acc.add(counts)
             next_block = b1
             stop = False
             if until is not None:

@@ -101,6 +101,18 @@ class Accumulators:
         """Add one chunk's counts and sums into the totals (exact integer arithmetic)."""
         self.rank_counts += c.rank_counts
         self.score_hist += c.score_hist
+        self._add_sums(c)
+
+    def add_slots(self, rank_hist: np.ndarray, score_hist: np.ndarray, *rest: np.ndarray) -> None:
+        """:meth:`add` of ``ChunkCounts.from_slots(rank_hist, score_hist, *rest)`` without building
+        the chunk's counts: each slot's rank and score-bin counts are added into the totals in place
+        (at 100,000 units the chunk's int32 copies took 270 MiB and 0.4 s)."""
+        for t in range(rank_hist.shape[0]):
+            np.add(self.rank_counts, rank_hist[t].reshape(-1), out=self.rank_counts)
+            np.add(self.score_hist, score_hist[t], out=self.score_hist)
+        self._add_sums(ChunkCounts.from_slots(rank_hist[:, :0], score_hist[:, :0], *rest))
+
+    def _add_sums(self, c: "ChunkCounts") -> None:
         self.score_q += c.score_q
         self.score_q2 += c.score_q2
         self.nan_count += c.nan_count
