@@ -127,6 +127,17 @@ def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logge
                                       hist[unit[s], seg.lo[s] - 1:seg.lo[s] - 1 + seg.width[s]])
 
 
+def test_segments_outside_the_log_window_are_replayed(monkeypatch, narrow_bins):
+    """A log whose 16-bit windows cannot hold a needed segment (here: windows of one rank) is not
+    read: pass 2 replays every block, and the result is still the dense one."""
+    monkeypatch.setattr(C, "_LOG_SPAN", 1)
+    plan = _plan(600)
+    coarse, dense = run_plan(plan, bands="coarse", threads=1), run_plan(plan, bands=False)
+    assert coarse.replayed_reps == 600 and (coarse.exact.width > 1).any()
+    pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, dense, TIMING).ranks,
+                                  RobustnessResult.from_run(plan, coarse, TIMING).ranks)
+
+
 def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):
     """2,500 units, coarse chosen automatically (threshold lowered), against dense histograms."""
     monkeypatch.setattr(E, "BAND_CELLS", 1000)
