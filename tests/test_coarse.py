@@ -128,9 +128,16 @@ def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logge
 
 
 def test_segments_outside_the_log_window_are_replayed(monkeypatch, narrow_bins):
-    """A log whose 16-bit windows cannot hold a needed segment (here: windows of one rank) is not
-    read: pass 2 replays every block, and the result is still the dense one."""
-    monkeypatch.setattr(C, "_LOG_SPAN", 1)
+    """A log whose 16-bit windows do not hold a needed segment (here: windows from rank n + 10,
+    so every entry is "not representable") is not read: pass 2 replays every block, and the
+    result is still the dense one."""
+    for_run = C.RankLog.for_run
+
+    def far_windows(coarse, n_blocks, block, budget=None):
+        log = for_run(coarse, n_blocks, block, budget)
+        return log._replace(base=np.full_like(log.base, coarse.lo.shape[0] + 10))
+
+    monkeypatch.setattr(C.RankLog, "for_run", staticmethod(far_windows))
     plan = _plan(600)
     coarse, dense = run_plan(plan, bands="coarse", threads=1), run_plan(plan, bands=False)
     assert coarse.replayed_reps == 600 and (coarse.exact.width > 1).any()
