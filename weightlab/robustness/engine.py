@@ -252,7 +252,7 @@ def _coarse_exact(pool, layout: CoarseBins, counts: np.ndarray, stats: np.ndarra
     exact = np.zeros(segments.total, dtype=count_dtype(reps))
     if segments.n_segments:
         if log.n_blocks and int(log.first[0]) + log.n_blocks == b1 and log.covers(segments):
-            log.count(exact, segments, layout, reps, pool.n_slots)
+            log.count(exact, segments, reps, pool.n_slots)
             b1 = max(b0, int(log.first[0]))
         ranges = ((c0, min(b1, c0 + chunk_blocks)) for c0 in range(b0, b1, chunk_blocks))
         for _, _, c in pool.map_counts(ranges, reps, bins, segments):
