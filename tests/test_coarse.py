@@ -111,7 +111,8 @@ def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logge
     report, on two threads and in chunks that do not line up with the log."""
     plan = _plan(1000)  # 8 blocks, the last one partial
     if logged_blocks is not None:
-        monkeypatch.setattr(C, "LOG_BYTES", 2 * plan.n_units * E.K.BLOCK * logged_blocks + 1)
+        budget = 2 * plan.n_units * E.K.BLOCK * logged_blocks + 1
+        monkeypatch.setattr(E._LocalPool, "log_budget", lambda self, bands: budget)
     dense = run_plan(plan, bands=False)
     coarse = run_plan(plan, bands="coarse", chunk_size=300, threads=2)
     assert coarse.exact.n_segments > 0 and coarse.bands.shift.max() > 0
@@ -125,6 +126,19 @@ def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logge
     for s in range(seg.n_segments):
         np.testing.assert_array_equal(coarse.exact_counts[seg.off[s]:seg.off[s + 1]],
                                       hist[unit[s], seg.lo[s] - 1:seg.lo[s] - 1 + seg.width[s]])
+
+
+def test_log_budget_leaves_room_for_each_further_thread():
+    """The log gets LOG_BYTES less each extra thread's workspace and counts, and holds as many of
+    the run's last blocks as fit."""
+    plan = _plan(1000)
+    layout = C.CoarseBins.from_bands(B.RankBands.dense(plan.n_units), 3)
+    with E._LocalPool(plan, E.make_design(plan), 1) as one, E._LocalPool(plan, E.make_design(plan), 2) as two:
+        b1, b2 = one.log_budget(layout), two.log_budget(layout)
+        ws = sum(a.nbytes for a in two.eng.run.ws[1])
+    assert b1 == C.LOG_BYTES and C.LOG_BYTES - b2 > ws > 0
+    log = C.RankLog.for_run(layout, 8, E.K.BLOCK, 2 * plan.n_units * E.K.BLOCK * 3 - 1)
+    assert log.n_blocks == 2 and int(log.first[0]) == 6 and log.rows.shape == (2, plan.n_units, E.K.BLOCK)
 
 
 def test_segments_outside_the_log_window_are_replayed(monkeypatch, narrow_bins):

@@ -31,6 +31,7 @@ from .convergence import Convergence
 from .jit import notify_if_cold
 from .slots import SlotRunner
 from .bands import BAND_UNITS, RankBands, merge_redo
+from . import coarse
 from .coarse import BAND_CELLS, NO_LOG, CoarseBins, RankLog, Segments, coarse_summary, select_segments
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
                       count_dtype, empty_outside, summary_points)
@@ -154,6 +155,14 @@ class _LocalPool:
 
     def __exit__(self, *exc) -> None:
         self.eng.__exit__(*exc)
+
+    def log_budget(self, bands: CoarseBins) -> int:
+        """Bytes for pass 1's rank log: ``coarse.LOG_BYTES`` less the workspace and counts of each
+        thread beyond the first, so that more threads do not raise a run's peak memory (100,000
+        units, 2 threads: 300 of the 640 MiB)."""
+        e = self.eng
+        per_slot = sum(a.nbytes for a in e.run.ws[0]) + sum(a[0].nbytes for a in e.slots[1:]) + 2 * bands.total
+        return max(0, coarse.LOG_BYTES - (self.n_slots - 1) * per_slot)
 
     def set_log(self, log: RankLog) -> None:
         """Log the ranks of ``log``'s blocks in the coarse counts from now on (``NO_LOG``: stop)."""
@@ -316,7 +325,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                                      reps)
             next_block = 0
             if acc.coarse and until is None and getattr(pool, "logs_ranks", False):
-                log = RankLog.for_run(acc.bands, n_blocks, K.BLOCK)
+                log = RankLog.for_run(acc.bands, n_blocks, K.BLOCK, pool.log_budget(acc.bands))
                 pool.set_log(log)
         else:
             acc, next_block = state.accumulators, state.next_block
