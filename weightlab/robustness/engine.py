@@ -159,7 +159,7 @@ class _LocalPool:
     def log_budget(self, bands: CoarseBins) -> int:
         """Bytes for pass 1's rank log: ``coarse.LOG_BYTES`` less the workspace and counts of each
         thread beyond the first, so that more threads do not raise a run's peak memory (100,000
-        units, 2 threads: 300 of the 640 MiB)."""
+        units, 2 threads: 290 of the 640 MiB)."""
         e = self.eng
         per_slot = sum(a.nbytes for a in e.run.ws[0]) + sum(a[0].nbytes for a in e.slots[1:]) + 2 * bands.total
         return max(0, coarse.LOG_BYTES - (self.n_slots - 1) * per_slot)
