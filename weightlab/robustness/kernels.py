@@ -522,9 +522,10 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
     ptr)``, in ``rank_hist[0]`` the band counts of :func:`_count_bands` (``shift`` and ``ptr``
     empty), the coarse counts of :func:`_count_coarse` (``shift`` not empty; ``outside`` then holds
     the ranks' sum, minimum and maximum) or the segment counts of :func:`_count_segments` (``ptr``
-    not empty; nothing else is counted; ``log, log_base, log_first``: block ``b``'s ranks go to row
-    ``b - log_first[0]`` of the coarse pass's rank log, if it has that row), and ``score_hist[i, bin]`` count, with unit i's bins
-    ``floor((s - bin_lo[i]) * bin_scale[i])`` clamped to the edge bins; ``score_q``/``score_q2`` sum
+    not empty; nothing else is counted; ``log, log_base, log_first``: block ``b``'s ranks go to
+    row ``b - log_first[0]`` of the coarse pass's rank log, if it has that row), and
+    ``score_hist[i, bin]`` count, with unit i's bins ``floor((s - bin_lo[i]) * bin_scale[i])``
+    clamped to the edge bins; ``score_q``/``score_q2`` sum
     the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
     apart; ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no
     NaN or infinite score (the fast ranking path checked it).
@@ -635,9 +636,9 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
 
     ``mode`` 0 (ACCUMULATE): ``acc = (rank_hist, score_hist, score_q, score_q2, nan_count,
     choice_count, outside, bands)`` are the slot's accumulators: ``rank_hist`` (units x ranks; or,
-    with rank bands ``bands = (off, lo, width, shift, ptr, log, log_base, log_first)``, non-empty, the band, coarse or segment
-    counts in ``rank_hist[0]`` and the ranks outside the bands (or the ranks' sum, min and max) in
-    ``outside``, see :func:`_add_block`), ``score_hist`` (units x bins; with ``bins = (bin_lo,
+    with rank bands ``bands = (off, lo, width, shift, ptr, log, log_base, log_first)``, non-empty,
+    the band, coarse or segment counts in ``rank_hist[0]`` and the ranks outside the bands (or the
+    ranks' sum, min and max) in ``outside``, see :func:`_add_block`), ``score_hist`` (units x bins; with ``bins = (bin_lo,
     bin_scale)`` unit i's bins span ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``),
     ``score_q``/``score_q2`` (sums of quantised scores and their squares), ``nan_count`` and
     ``choice_count`` (factor x option). All integer: merging slots is exact in any order. Mode 1
