@@ -104,6 +104,61 @@ def test_coarse_run_reports_what_the_dense_run_reports(monkeypatch, narrow_bins,
     np.testing.assert_allclose(rank_frequency_matrix(freq).sum(axis=1), plan.spec.reps)
 
 
+@pytest.mark.parametrize("logged_blocks", [None, 3, 0])
+def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logged_blocks):
+    """Pass 2 reading pass 1's rank log: the whole run logged (no replay), the last 3 blocks logged
+    (the others replayed) or none (every block replayed); all three report what dense histograms
+    report, on two threads and in chunks that do not line up with the log."""
+    plan = _plan(1000)  # 8 blocks, the last one partial
+    if logged_blocks is not None:
+        budget = 2 * plan.n_units * E.K.BLOCK * logged_blocks + 1
+        monkeypatch.setattr(E._LocalPool, "log_budget", lambda self, bands: budget)
+    dense = run_plan(plan, bands=False)
+    coarse = run_plan(plan, bands="coarse", chunk_size=300, threads=2)
+    assert coarse.exact.n_segments > 0 and coarse.bands.shift.max() > 0
+    replayed = {None: 0, 3: 5 * E.K.BLOCK, 0: 1000}[logged_blocks]
+    assert coarse.replayed_reps == replayed
+    r_dense, r_coarse = RobustnessResult.from_run(plan, dense, TIMING), RobustnessResult.from_run(plan, coarse, TIMING)
+    pd.testing.assert_frame_equal(r_dense.ranks, r_coarse.ranks)
+    assert r_coarse.manifest["second_pass_replayed_reps"] == replayed
+    hist, seg = dense.rank_hist, coarse.exact  # every exact segment count is the dense count of that rank
+    unit = np.repeat(np.arange(plan.n_units), np.diff(seg.ptr))
+    for s in range(seg.n_segments):
+        np.testing.assert_array_equal(coarse.exact_counts[seg.off[s]:seg.off[s + 1]],
+                                      hist[unit[s], seg.lo[s] - 1:seg.lo[s] - 1 + seg.width[s]])
+
+
+def test_log_budget_leaves_room_for_each_further_thread():
+    """The log gets LOG_BYTES less each extra thread's workspace and counts, and holds as many of
+    the run's last blocks as fit."""
+    plan = _plan(1000)
+    layout = C.CoarseBins.from_bands(B.RankBands.dense(plan.n_units), 3)
+    with E._LocalPool(plan, E.make_design(plan), 1) as one, E._LocalPool(plan, E.make_design(plan), 2) as two:
+        b1, b2 = one.log_budget(layout), two.log_budget(layout)
+        ws = sum(a.nbytes for a in two.eng.run.ws[1])
+    assert b1 == C.LOG_BYTES and C.LOG_BYTES - b2 > ws > 0
+    log = C.RankLog.for_run(layout, 8, E.K.BLOCK, 2 * plan.n_units * E.K.BLOCK * 3 - 1)
+    assert log.n_blocks == 2 and int(log.first[0]) == 6 and log.rows.shape == (2, plan.n_units, E.K.BLOCK)
+
+
+def test_segments_outside_the_log_window_are_replayed(monkeypatch, narrow_bins):
+    """A log whose 16-bit windows do not hold a needed segment (here: windows from rank n + 10,
+    so every entry is "not representable") is not read: pass 2 replays every block, and the
+    result is still the dense one."""
+    for_run = C.RankLog.for_run
+
+    def far_windows(coarse, n_blocks, block, budget=None):
+        log = for_run(coarse, n_blocks, block, budget)
+        return log._replace(base=np.full_like(log.base, coarse.lo.shape[0] + 10))
+
+    monkeypatch.setattr(C.RankLog, "for_run", staticmethod(far_windows))
+    plan = _plan(600)
+    coarse, dense = run_plan(plan, bands="coarse", threads=1), run_plan(plan, bands=False)
+    assert coarse.replayed_reps == 600 and (coarse.exact.width > 1).any()
+    pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, dense, TIMING).ranks,
+                                  RobustnessResult.from_run(plan, coarse, TIMING).ranks)
+
+
 def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):
     """2,500 units, coarse chosen automatically (threshold lowered), against dense histograms."""
     monkeypatch.setattr(E, "BAND_CELLS", 1000)
@@ -181,8 +236,15 @@ def test_coarse_and_segment_kernels_count_what_numpy_counts():
     flat = np.zeros(coarse.total, dtype=np.uint16)
     stats = np.zeros((3, n), dtype=np.int64)
     stats[1] = 1 << 40
-    K._count_coarse(flat, off[:-1].copy(), lo, nbins, shift, stats, R, nq, n)
+    log = np.full((3, n, rows), 7, dtype=np.uint16)  # row 1 gets the block's ranks, the others stay as they were
+    base = rng.integers(-300, 350, n).astype(np.int64)  # some ranks below a unit's base, some above its window
+    base[:5] = R[:nq, :5].min(axis=0) + 70000 - 65535  # (windows of 65,535 ranks: ranks far below them)
+    base[5:8] = -70000  # and far above them
+    K._count_coarse(flat, off[:-1].copy(), lo, nbins, shift, stats, R, nq, n, log, 1, base)
     r = R[:nq].astype(np.int64)
+    code = r - base
+    np.testing.assert_array_equal(log[1, :, :nq].T, np.where((code >= 0) & (code < 65535), code, 65535))
+    assert (log[[0, 2]] == 7).all() and (log[1, :, nq:] == 7).all() and (log[1, :8, :nq] == 65535).all()
     cell = np.where(r < lo, 0, np.minimum(((r - lo) >> shift) + 1, nbins + 1))
     for i in range(n):
         np.testing.assert_array_equal(flat[off[i]:off[i + 1]], np.bincount(cell[:, i], minlength=nbins[i] + 2))

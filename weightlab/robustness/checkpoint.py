@@ -58,7 +58,7 @@ class RunState(NamedTuple):
 def save_checkpoint(path: str | Path, fingerprint: str, acc: Accumulators, next_block: int, until=None) -> None:
     """Write a checkpoint atomically (temporary file in the same directory, then ``os.replace``)."""
     meta = {"format": FORMAT, "fingerprint": fingerprint, "next_block": int(next_block), "design": acc.design,
-            "second_pass_units": acc.second_pass_units}
+            "second_pass_units": acc.second_pass_units, "replayed_reps": acc.replayed_reps}
     batches = until.batch_quantiles if until is not None else np.zeros((0, 0, 0), dtype=np.int32)
     layout = {"band_width": acc.bands.width} if not acc.coarse else {"band_width": acc.bands.nbins,
                                                                       "band_shift": acc.bands.shift}
@@ -99,7 +99,8 @@ def load_checkpoint(path: str | Path, fingerprint: str) -> RunState:
     acc = Accumulators(arrays["rank_counts"], layout,
                        arrays["score_hist"], to_int(arrays["score_q"]), to_int(arrays["score_q2"]),
                        arrays["nan_count"], arrays["choice_count"], arrays["bin_lo"], arrays["bin_hi"],
-                       arrays["outside"], design=meta["design"], second_pass_units=int(meta["second_pass_units"]))
+                       arrays["outside"], design=meta["design"], second_pass_units=int(meta["second_pass_units"]),
+                       replayed_reps=int(meta.get("replayed_reps", 0)))
     if "exact_ptr" in arrays:
         acc.exact = Segments(arrays["exact_ptr"], arrays["exact_lo"], arrays["exact_width"])
         acc.exact_counts = arrays["exact_counts"]

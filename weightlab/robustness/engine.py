@@ -31,7 +31,8 @@ from .convergence import Convergence
 from .jit import notify_if_cold
 from .slots import SlotRunner
 from .bands import BAND_UNITS, RankBands, merge_redo
-from .coarse import BAND_CELLS, CoarseBins, Segments, coarse_summary, select_segments
+from . import coarse
+from .coarse import BAND_CELLS, NO_LOG, CoarseBins, RankLog, Segments, coarse_summary, select_segments
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
                       count_dtype, empty_outside, summary_points)
 from .spec import UncertaintySpec
@@ -100,6 +101,7 @@ class _Engine:
                       np.zeros((t, 3, n), dtype=np.int64))
         self.bands: RankBands | None = None
         self.band_arrays = RankBands.dense(n).kernel_arrays()
+        self.log_arrays = NO_LOG.kernel_arrays()  # pass 1 of coarse counts logs ranks here (RankLog)
         kernel = K.kernels_for(p).run_blocks
         notify_if_cold(kernel)
         self.run = SlotRunner(kernel, p, K.make_workspaces(p, t), rank_buffers(n, t), t)
@@ -130,7 +132,7 @@ class _Engine:
 
     @property
     def acc(self) -> tuple:
-        return self.slots + (self.band_arrays,)
+        return self.slots + (self.band_arrays + self.log_arrays,)
 
     def chunk(self, b0: int, b1: int, reps: int, rows: np.ndarray, bins: tuple, out: tuple, mode: int) -> None:
         self.run(b0, b1, reps, rows, self.acc, bins, self.no_ranges, out, mode)
@@ -138,6 +140,8 @@ class _Engine:
 
 class _LocalPool:
     """The ``threads`` scheduler: chunks of blocks run on this machine's numba threads."""
+
+    logs_ranks = True  # coarse counts: pass 1 can keep ranks for pass 2 in this process (RankLog)
 
     def __init__(self, plan: Plan, design, threads: int | None) -> None:
         self.plan, self.design = plan, design
@@ -152,21 +156,42 @@ class _LocalPool:
     def __exit__(self, *exc) -> None:
         self.eng.__exit__(*exc)
 
+    def log_budget(self, bands: CoarseBins) -> int:
+        """Bytes for pass 1's rank log: ``coarse.LOG_BYTES`` less the workspace and counts of each
+        thread beyond the first, so that more threads do not raise a run's peak memory (100,000
+        units, 2 threads: 290 of the 640 MiB)."""
+        e = self.eng
+        per_slot = sum(a.nbytes for a in e.run.ws[0]) + sum(a[0].nbytes for a in e.slots[1:]) + 2 * bands.total
+        return max(0, coarse.LOG_BYTES - (self.n_slots - 1) * per_slot)
+
+    def set_log(self, log: RankLog) -> None:
+        """Log the ranks of ``log``'s blocks in the coarse counts from now on (``NO_LOG``: stop)."""
+        self.eng.log_arrays = log.kernel_arrays()
+
     def score_bins(self, reps: int) -> tuple[np.ndarray, np.ndarray]:
         e = self.eng
         return _score_bins(e.run, reps, self.design, e.acc, self.out)
 
-    def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
-        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""
+    def _run(self, b0: int, b1: int, reps: int, bins: tuple, bands) -> None:
         self.eng.set_bands(bands)
         for a in self.eng.slots:
             a[:] = 0
         self.eng.slots[-1][:, 1] = NO_OUTSIDE_MIN
         rows = self.design.rows(b0 * K.BLOCK, min(reps, b1 * K.BLOCK))
         self.eng.chunk(b0, b1, reps, rows, bins, self.out, K.ACCUMULATE)
+
+    def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
+        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""
+        self._run(b0, b1, reps, bins, bands)
         if isinstance(bands, Segments):  # the exact pass of coarse counts counts nothing else
             return ChunkCounts.ranks_only(self.eng.slots[0])
         return ChunkCounts.from_slots(*self.eng.slots)
+
+    def add_counts(self, acc: Accumulators, b0: int, b1: int, reps: int, bins: tuple) -> None:
+        """Add the counts of blocks ``b0 .. b1 - 1`` into ``acc`` (its bands), slot by slot
+        (:meth:`Accumulators.add_slots`: the chunk's counts are not built)."""
+        self._run(b0, b1, reps, bins, acc.bands)
+        acc.add_slots(*self.eng.slots)
 
     def map_counts(self, ranges, reps: int, bins: tuple, bands: RankBands):
         """``(b0, b1, counts)`` of each block range, in order (lazily: a caller may stop early)."""
@@ -226,25 +251,31 @@ def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps:
 
 
 def _coarse_exact(pool, layout: CoarseBins, counts: np.ndarray, stats: np.ndarray, points: tuple, b0: int, b1: int,
-                  chunk_blocks: int, reps: int, bins: tuple) -> tuple[Segments, np.ndarray]:
+                  chunk_blocks: int, reps: int, bins: tuple,
+                  log: RankLog = NO_LOG) -> tuple[Segments, np.ndarray, int]:
     """Pass 2 of coarse counts (:mod:`.coarse`) over blocks ``b0 .. b1 - 1``: the segments that
-    ``counts`` and ``stats`` (sum, min, max) of those blocks need for ``points = (quantiles, top_k)``
-    and their exact counts."""
+    ``counts`` and ``stats`` (sum, min, max) of those blocks need for ``points = (quantiles, top_k)``,
+    their exact counts and the replications run again; the blocks of ``log`` (the last ones, up to
+    ``b1``) are counted from it, the others replayed."""
     segments = select_segments(layout, counts, stats, *points, layout.lo.shape[0])
     exact = np.zeros(segments.total, dtype=count_dtype(reps))
     if segments.n_segments:
+        if log.n_blocks and int(log.first[0]) + log.n_blocks == b1 and log.covers(segments):
+            log.count(exact, segments, reps, pool.n_slots)
+            b1 = max(b0, int(log.first[0]))
         ranges = ((c0, min(b1, c0 + chunk_blocks)) for c0 in range(b0, b1, chunk_blocks))
         for _, _, c in pool.map_counts(ranges, reps, bins, segments):
             exact += c.rank_counts
-    return segments, exact
+        return segments, exact, max(0, min(reps, b1 * K.BLOCK) - b0 * K.BLOCK)
+    return segments, exact, 0
 
 
 def _batch_quantiles(pool, layout: CoarseBins, counts: ChunkCounts, quantiles, b0: int, b1: int, reps: int,
                      bins: tuple) -> np.ndarray:
     """A ``--until-converged`` batch's exact quantiles from its coarse counts and its own exact pass."""
     qs, no_k = np.array(quantiles, dtype=float), np.zeros(0, dtype=np.int64)
-    segments, exact = _coarse_exact(pool, layout, counts.rank_counts, counts.outside, (qs, no_k), b0, b1, b1 - b0,
-                                    reps, bins)
+    segments, exact, _ = _coarse_exact(pool, layout, counts.rank_counts, counts.outside, (qs, no_k), b0, b1, b1 - b0,
+                                       reps, bins)
     return coarse_summary(layout, counts.rank_counts, counts.outside, segments, exact, qs, no_k,
                           layout.lo.shape[0])[0]
 
@@ -278,6 +309,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     points = summary_points(plan.spec, n)
     fingerprint = run_fingerprint(plan, design, until)
     state = load_checkpoint(resume, fingerprint) if resume is not None else None
+    log = NO_LOG  # pass 1's rank log (coarse counts of a fresh run; pass 2 reads it instead of replaying)
     saver = CheckpointWriter(checkpoint, fingerprint, checkpoint_every) if checkpoint is not None else None
     with _open_pool(plan, design, threads, scheduler) as pool:
         chunk_blocks = until.batch_blocks if until is not None else _chunk_blocks(chunk_size, pool.n_slots)
@@ -292,6 +324,9 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands,
                                      reps)
             next_block = 0
+            if acc.coarse and until is None and getattr(pool, "logs_ranks", False):
+                log = RankLog.for_run(acc.bands, n_blocks, K.BLOCK, pool.log_budget(acc.bands))
+                pool.set_log(log)
         else:
             acc, next_block = state.accumulators, state.next_block
             if until is not None:
@@ -303,8 +338,13 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
         done = next_block >= n_blocks or (until is not None and until.converged())
         # lazy: a replication count too large to run must not build its list of chunks (--yes check)
         ranges = ((b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks))
-        for b0, b1, counts in ([] if done else pool.map_counts(ranges, reps, bins, acc.bands)):
-            acc.add(counts)
+        if until is None and hasattr(pool, "add_counts"):  # no batch needs its own counts: add them in place
+            chunks = ((b0, b1, pool.add_counts(acc, b0, b1, reps, bins)) for b0, b1 in ranges)
+        else:
+            chunks = pool.map_counts(ranges, reps, bins, acc.bands)
+        for b0, b1, counts in ([] if done else chunks):
+            if counts is not None:
+                acc.add(counts)
             next_block = b1
             stop = False
             if until is not None:
@@ -320,10 +360,13 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                 progress(min(reps, b1 * K.BLOCK), reps)
             if stop:
                 break
+        if log.n_blocks:
+            pool.set_log(NO_LOG)
         if acc.coarse:
             if acc.exact is None:  # (a run resumed from its final checkpoint has it)
-                acc.exact, acc.exact_counts = _coarse_exact(pool, acc.bands, acc.rank_counts, acc.outside, points, 0,
-                                                            next_block, chunk_blocks, reps, bins)
+                acc.exact, acc.exact_counts, acc.replayed_reps = _coarse_exact(
+                    pool, acc.bands, acc.rank_counts, acc.outside, points, 0, next_block, chunk_blocks, reps, bins, log)
+                log = NO_LOG
                 acc.second_pass_units = int((np.diff(acc.exact.ptr) > 0).sum())
         elif acc.outside[0].any():
             _exact_pass(pool, acc, next_block, chunk_blocks, reps, bins)

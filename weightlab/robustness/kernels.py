@@ -450,20 +450,27 @@ def _count_bands(flat, off, lo, width, outside, R, nq, n):
 
 
 @nb.njit(cache=True)
-def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n):
+def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n, log, j, log_base):
     """Pass 1 of :mod:`weightlab.robustness.coarse`: ``flat[off[i] + c] += 1`` with cell ``c = 1 +
     (rank - lo[i]) >> shift[i]`` inside unit i's band, 0 below it, ``nbins[i] + 1`` above; and the
-    exact ``stats[0, i]`` sum, minimum and maximum of its ranks.
+    exact ``stats[0, i]`` sum, minimum and maximum of its ranks. With ``0 <= j < log.shape[0]``
+    the block's ranks are also logged for pass 2 (:class:`weightlab.robustness.coarse.RankLog`):
+    ``log[j, i, q] = rank - log_base[i]``, 65535 where that is not in 0..65534.
 
     Unit by unit: the unit's column of ranks is copied into a small buffer, its cells and sums are
     computed there in a loop without stores to the counts (LLVM vectorises it), then the cells are
     counted; with all three in one loop it took 1.5x as long at 100,000 units."""
     col = np.empty(nq, dtype=np.int64)
+    logged = 0 <= j < log.shape[0]
     for i in range(n):
         o, b, top, s = off[i], lo[i], nbins[i] + 1, shift[i]
         total, rmin, rmax = stats[0, i], stats[1, i], stats[2, i]
         for q in range(nq):
             col[q] = R[q, i]
+        if logged:
+            row, c0 = log[j, i], log_base[i]
+            for q in range(nq):
+                row[q] = min(np.uint64(col[q] - c0), np.uint64(65535))  # below the base: wraps, then 65535
         for q in range(nq):
             r = col[q]
             total += r
@@ -508,21 +515,23 @@ def _clamped_index(x, top):
 
 @nb.njit(inline="always")
 def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-               bin_lo, bin_scale, bands, outside):
+               bin_lo, bin_scale, bands, outside, b):
     """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators.
 
     ``rank_hist[i, rank - 1]`` (dense: ``bands`` empty) or, with ``bands = (off, lo, width, shift,
     ptr)``, in ``rank_hist[0]`` the band counts of :func:`_count_bands` (``shift`` and ``ptr``
     empty), the coarse counts of :func:`_count_coarse` (``shift`` not empty; ``outside`` then holds
     the ranks' sum, minimum and maximum) or the segment counts of :func:`_count_segments` (``ptr``
-    not empty; nothing else is counted), and ``score_hist[i, bin]`` count, with unit i's bins
-    ``floor((s - bin_lo[i]) * bin_scale[i])`` clamped to the edge bins; ``score_q``/``score_q2`` sum
+    not empty; nothing else is counted; ``log, log_base, log_first``: block ``b``'s ranks go to
+    row ``b - log_first[0]`` of the coarse pass's rank log, if it has that row), and
+    ``score_hist[i, bin]`` count, with unit i's bins ``floor((s - bin_lo[i]) * bin_scale[i])``
+    clamped to the edge bins; ``score_q``/``score_q2`` sum
     the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
     apart; ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no
     NaN or infinite score (the fast ranking path checked it).
     """
     n = p.n_units
-    band_off, band_lo, band_w, band_shift, band_ptr = bands
+    band_off, band_lo, band_w, band_shift, band_ptr, log, log_base, log_first = bands
     if band_ptr.shape[0] > 0:  # the exact pass of coarse counts: only the ranks in its segments
         _count_segments(rank_hist[0], band_off, band_lo, band_w, band_ptr, R, nq, n)
         return
@@ -532,7 +541,8 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
     if band_lo.shape[0] == 0:
         _count_columns(rank_hist, R, nq, n, 1)
     elif band_shift.shape[0] > 0:
-        _count_coarse(rank_hist[0], band_off, band_lo, band_w, band_shift, outside, R, nq, n)
+        _count_coarse(rank_hist[0], band_off, band_lo, band_w, band_shift, outside, R, nq, n, log, b - log_first[0],
+                      log_base)
     else:
         _count_bands(rank_hist[0], band_off, band_lo, band_w, outside, R, nq, n)
     lo = p.score_lo
@@ -626,9 +636,9 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
 
     ``mode`` 0 (ACCUMULATE): ``acc = (rank_hist, score_hist, score_q, score_q2, nan_count,
     choice_count, outside, bands)`` are the slot's accumulators: ``rank_hist`` (units x ranks; or,
-    with rank bands ``bands = (off, lo, width, shift, ptr)``, non-empty, the band, coarse or segment
-    counts in ``rank_hist[0]`` and the ranks outside the bands (or the ranks' sum, min and max) in
-    ``outside``, see :func:`_add_block`), ``score_hist`` (units x bins; with ``bins = (bin_lo,
+    with rank bands ``bands = (off, lo, width, shift, ptr, log, log_base, log_first)``, non-empty,
+    the band, coarse or segment counts in ``rank_hist[0]`` and the ranks outside the bands (or the
+    ranks' sum, min and max) in ``outside``, see :func:`_add_block`), ``score_hist`` (units x bins; with ``bins = (bin_lo,
     bin_scale)`` unit i's bins span ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``),
     ``score_q``/``score_q2`` (sums of quantised scores and their squares), ``nan_count`` and
     ``choice_count`` (factor x option). All integer: merging slots is exact in any order. Mode 1
@@ -651,7 +661,7 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
             store_block(ws, nq, b * BLOCK - d0, out_ranks, out_scores)
         else:
             _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
-                       nan_count, choice_count, bin_lo, bin_scale, bands, outside)
+                       nan_count, choice_count, bin_lo, bin_scale, bands, outside, b)
 
 
 @nb.njit(nogil=True, cache=True)
