@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable
 
+import matplotlib
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -32,7 +33,19 @@ MEDIAN_COLOR = "#2166ac"
 BAND_COLOR = "#92c5de"
 RC = {"font.size": BASE_FONT, "axes.titlesize": BASE_FONT + 1, "axes.labelsize": BASE_FONT,
       "xtick.labelsize": BASE_FONT - 1, "ytick.labelsize": BASE_FONT - 1, "legend.fontsize": BASE_FONT - 1,
-      "svg.fonttype": "none", "svg.hashsalt": "weightlab"}
+      "svg.fonttype": "none", "svg.hashsalt": "weightlab",
+      # text is measured with DejaVu Sans (shipped with matplotlib); an SVG names these fonts for the browser
+      "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"]}
+
+
+def settings():
+    """A context in which the package's settings (``RC``, and a CJK font when one is installed) hold,
+    leaving the global ones alone: figures are drawn and rendered in it (the SVG settings apply
+    when a figure is saved, not when it is drawn)."""
+    rc = dict(RC)
+    if cjk_font() is not None:  # names in Chinese render when the system has a CJK font
+        rc["font.family"] = ["sans-serif", cjk_font()]
+    return matplotlib.rc_context(rc)
 
 
 def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -40,12 +53,7 @@ def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        import matplotlib
-
-        rc = dict(RC)
-        if cjk_font() is not None:  # names in Chinese render when the system has a CJK font
-            rc["font.family"] = ["sans-serif", cjk_font()]
-        with matplotlib.rc_context(rc):
+        with settings():
             return func(*args, **kwargs)
 
     return wrapper
@@ -90,15 +98,16 @@ def save_figure(fig: Figure, stem: str | Path, formats: Iterable[str] = FORMATS)
     for fmt in formats:
         path = Path(f"{stem}.{fmt}")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=DPI)
+            tmp.write_bytes(figure_bytes(fig, fmt))
         paths.append(path)
     return paths
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
-    """The figure rendered to PNG or SVG bytes (for embedding in the report)."""
+    """The figure rendered to PNG or SVG bytes (SVG: text kept as text, ``svg.fonttype`` none)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=DPI)
+    with settings():
+        fig.savefig(buf, format=fmt, dpi=DPI)
     return buf.getvalue()
 
 
