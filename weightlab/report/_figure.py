@@ -83,7 +83,7 @@ def data_label(label: str | None, *frames: "pd.DataFrame | None") -> str:
 def finish(fig: Figure, title: str, label: str = "", note: str = "") -> Figure:
     """Title the figure and print the data label (e.g. "synthetic demo data") and a note under it."""
     fig.suptitle(title, fontsize=BASE_FONT + 3, fontweight="bold")
-    footer = "   ".join(t for t in (f"Data: {label}" if label else "", note) if t)
+    footer = "  ·  ".join(t for t in (f"Data: {label}" if label else "", note) if t)
     if footer:
         fig.text(0.995, 0.002, footer, ha="right", va="bottom", fontsize=BASE_FONT - 1,
                  color=LABEL_COLOR if label else "0.3", style="italic")
