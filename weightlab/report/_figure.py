@@ -104,10 +104,11 @@ def save_figure(fig: Figure, stem: str | Path, formats: Iterable[str] = FORMATS)
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
-    """The figure rendered to PNG or SVG bytes (SVG: text kept as text, ``svg.fonttype`` none)."""
+    """The figure rendered to PNG or SVG bytes (SVG: text kept as text, ``svg.fonttype`` none; no
+    date in its metadata, so the same figure gives the same bytes)."""
     buf = io.BytesIO()
     with settings():
-        fig.savefig(buf, format=fmt, dpi=DPI)
+        fig.savefig(buf, format=fmt, dpi=DPI, **({"metadata": {"Date": None}} if fmt == "svg" else {}))
     return buf.getvalue()
 
 
