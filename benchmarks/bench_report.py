@@ -46,34 +46,15 @@ sys.meta_path.insert(0, _Baseline())
 FIGURES = """\
 import json, sys, time
 from weightlab.report import html as H
-names, times, call = [], {}, H._Figures.__call__
-def named(self, name, draw, caption):  # draws and renders the figure in the code before the figure pool
+t0 = time.perf_counter()
+times, call = {}, H._Figures.__call__
+def timed(self, name, draw, caption):
     t = time.perf_counter()
     out = call(self, name, draw, caption)
-    names.append(name)
     times[name] = time.perf_counter() - t
     return out
-H._Figures.__call__ = named
-try:
-    from weightlab.report import _render as R
-except ImportError:
-    serial = {}
-else:
-    one = R._render
-    def timed(i):
-        t = time.perf_counter()
-        out = one(i)
-        times[names[i]] = time.perf_counter() - t
-        return out
-    R._render = timed
-    serial = {"processes": 1}
-if sys.argv[2] == "default":  # the report's own choice of processes; no figure timed
-    H._Figures.__call__ = call
-    if serial:
-        R._render = one
-    serial = {}
-t0 = time.perf_counter()
-H.write_report(sys.argv[1], **serial)
+H._Figures.__call__ = timed
+H.write_report(sys.argv[1])
 print(json.dumps({"figures": times, "total": time.perf_counter() - t0}))
 """
 
@@ -132,10 +113,9 @@ def main() -> None:
         figures: dict[str, list[dict]] = {v: [] for v in variants}
         for _ in range(args.rounds):  # alternate the variants round by round
             for v, base in variants.items():
-                for mode in ("one", "default"):
-                    out = subprocess.run(_python(FIGURES, base) + [str(tmp / "res"), mode], capture_output=True,
-                                         text=True, check=True)
-                    figures[v].append({"mode": mode, **json.loads(out.stdout.strip().splitlines()[-1])})
+                out = subprocess.run(_python(FIGURES, base) + [str(tmp / "res")], capture_output=True, text=True,
+                                     check=True)
+                figures[v].append(json.loads(out.stdout.strip().splitlines()[-1]))
                 for name, cmd in commands.items():
                     if name.startswith("import") and v != "after":
                         continue
@@ -144,18 +124,13 @@ def main() -> None:
     names = list(figures["after"][0]["figures"])
     for v in variants:
         names += [n for n in figures[v][0]["figures"] if n not in names]
-    best = {v: {n: min(r["figures"].get(n, float("nan")) for r in figures[v] if r["mode"] == "one") for n in names}
-            for v in variants}
-    serial, total = ({v: min(r["total"] for r in figures[v] if r["mode"] == mode) for v in variants}
-                     for mode in ("one", "default"))
-    print(f"\nper figure, drawn and encoded one after the other in one process (best of {args.rounds}, seconds); "
-          "then the whole write_report call so, and with its default processes (in another process; before the "
-          "figure pool: the same):\n")
+    best = {v: {n: min(r["figures"].get(n, float("nan")) for r in figures[v]) for n in names} for v in variants}
+    total = {v: min(r["total"] for r in figures[v]) for v in variants}
+    print(f"\nper figure, drawn and encoded in one process (best of {args.rounds}, seconds):\n")
     print("| figure | " + " | ".join(variants) + (" | after / before |" if len(variants) > 1 else " |"))
     print("|---" * (len(variants) + 1 + (len(variants) > 1)) + "|")
-    rows = {**{n: {v: best[v][n] for v in variants} for n in names}, "write_report, one process": serial,
-            "write_report, default processes": total}
-    for n, vals in rows.items():
+    for n in names + ["write_report (whole)"]:
+        vals = {v: (total[v] if n.startswith("write_report") else best[v][n]) for v in variants}
         ratio = f" | {vals['after'] / vals['before']:.2f}x" if len(variants) > 1 else ""
         print(f"| {n} | " + " | ".join(f"{vals[v]:.3f}" for v in variants) + ratio + " |")
     imp = min(walls[("import pandas, numba", "after")])

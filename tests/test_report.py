@@ -185,32 +185,6 @@ def test_report_command(small_results, capsys):
         assert sorted(os.listdir(target)) == before  # nothing written
 
 
-def test_figures_rendered_in_processes_are_the_serial_ones(small_results):
-    from weightlab.report.html import build_sections, load_results
-
-    res = load_results(small_results)
-    srcs = [[f["src"] for sec in build_sections(res, processes=n)
-             for f in sec["figures"] + [p["figure"] for p in sec.get("profiles", [])]] for n in (1, 3)]
-    assert len(srcs[0]) >= 9 and all(srcs[0]) and srcs[0] == srcs[1]  # byte for byte
-
-
-def test_render_all_keeps_the_order_and_uses_other_processes():
-    from weightlab.report._figure import new_figure
-    from weightlab.report._render import render_all
-
-    def draw(i):
-        fig = new_figure(2, 1)
-        fig.text(0.5, 0.5, f"figure {i} drawn by {os.getpid()}")
-        return fig
-
-    out = render_all([(lambda i=i: draw(i), ("svg", "png")) for i in range(5)], processes=2)
-    texts = [re.search(r"figure (\d+) drawn by (\d+)", o["svg"].decode()).groups() for o in out]
-    assert [int(i) for i, _ in texts] == list(range(5))
-    assert {int(pid) for _, pid in texts} - {os.getpid()} and all(o["png"][:4] == b"\x89PNG" for o in out)
-    serial = render_all([(lambda: draw(0), ("svg",))] * 2, processes=1)
-    assert {re.search(r"by (\d+)", o["svg"].decode()).group(1) for o in serial} == {str(os.getpid())}
-
-
 def test_format_xlsx_for_a_table(tmp_path, capsys):
     main(["datasets", "export", "ai-cities", str(tmp_path)])
     code = main(["weights", str(tmp_path / "data.csv"), "-f", str(tmp_path / "framework.toml"), "--format", "xlsx",

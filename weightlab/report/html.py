@@ -20,6 +20,7 @@ import pandas as pd
 
 from .._io import write_text_atomic
 from ..errors import ParameterError
+from ._figure import figure_bytes
 from .results_dir import Results, load_results
 
 REPORT_FILE = "report.html"
@@ -28,19 +29,17 @@ TOP_UNITS = 30
 
 
 def write_report(directory: str | Path, units: Sequence[str] | None = None, plots: bool = False,
-                 xlsx: bool = False, processes: int | None = None) -> list[Path]:
+                 xlsx: bool = False) -> list[Path]:
     """Write ``report.html`` (and, when asked, every figure under ``plots/`` as PNG and SVG, and
     ``results.xlsx``) for the results in ``directory``; returns the paths written.
 
     ``units`` (ids or names) get a profile, a rank-uncertainty plot and, when sensitivity results
-    exist, their Sobol indices; by default the unit ranked first. The figures are drawn by
-    ``processes`` forked processes (default: one per available CPU, at most 4, on Linux; else 1).
+    exist, their Sobol indices; by default the unit ranked first.
     """
     res = load_results(directory)
     _default_units(res, units)  # refuse unknown units before writing anything
     written: list[Path] = []
-    sections = build_sections(res, units, plot_dir=res.path / PLOTS_DIR if plots else None, written=written,
-                              processes=processes)
+    sections = build_sections(res, units, plot_dir=res.path / PLOTS_DIR if plots else None, written=written)
     html = render_report(res, sections, plots=plots)
     path = res.path / REPORT_FILE
     write_text_atomic(path, html)
@@ -54,33 +53,25 @@ def write_report(directory: str | Path, units: Sequence[str] | None = None, plot
 
 # ------------------------------------------------------------------------------------------------
 class _Figures:
-    """Collects the report's figures, then renders them all (:meth:`render`): each once to SVG
-    (embedded; text kept as text) and, when asked, to PNG, both saved under ``plot_dir``."""
+    """Collects figures: renders each once to SVG (embedded; text kept as text) and, when asked, saves
+    that SVG and a PNG rendering under ``plot_dir``."""
 
     def __init__(self, plot_dir: Path | None, written: list[Path]) -> None:
         self.plot_dir, self.written = plot_dir, written
-        self.entries: list[dict[str, str]] = []
-        self.draws: list[Callable[[], Any]] = []
 
     def __call__(self, name: str, draw: Callable[[], Any], caption: str) -> dict[str, str]:
-        """The figure's entry of the report (its ``src`` is filled by :meth:`render`)."""
-        self.entries.append({"name": name, "caption": caption, "src": ""})
-        self.draws.append(draw)
-        return self.entries[-1]
-
-    def render(self, processes: int | None = None) -> None:
         from .._io import atomic_path
-        from ._render import render_all
 
-        formats = ("svg", "png") if self.plot_dir is not None else ("svg",)
-        for entry, data in zip(self.entries, render_all([(d, formats) for d in self.draws], processes)):
-            entry["src"] = "data:image/svg+xml;base64," + base64.b64encode(data["svg"]).decode("ascii")
-            if self.plot_dir is not None:
-                for fmt in ("png", "svg"):
-                    path = self.plot_dir / f"{entry['name']}.{fmt}"
-                    with atomic_path(path) as tmp:
-                        tmp.write_bytes(data[fmt])
-                    self.written.append(path)
+        fig = draw()
+        svg = figure_bytes(fig, "svg")
+        if self.plot_dir is not None:
+            for fmt, data in (("png", figure_bytes(fig, "png")), ("svg", svg)):
+                path = self.plot_dir / f"{name}.{fmt}"
+                with atomic_path(path) as tmp:
+                    tmp.write_bytes(data)
+                self.written.append(path)
+        return {"name": name, "caption": caption,
+                "src": "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")}
 
 
 def _default_units(res: Results, units: Sequence[str] | None) -> list[str]:
@@ -108,16 +99,13 @@ def _default_units(res: Results, units: Sequence[str] | None) -> list[str]:
 
 
 def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: Path | None = None,
-                   written: list[Path] | None = None, processes: int | None = None) -> list[dict[str, Any]]:
-    """The report's figure sections (id, title, text, figures, …), for the tables that exist; the
-    figures are rendered by ``processes`` processes (:func:`._render.render_all`)."""
+                   written: list[Path] | None = None) -> list[dict[str, Any]]:
+    """The report's figure sections (id, title, text, figures, …), for the tables that exist."""
     fig = _Figures(plot_dir, written if written is not None else [])
     chosen = _default_units(res, units)
     makers = (_uncertainty_section, _weights_section, _comparison_section, _indicator_section, _profile_section,
               _sensitivity_section)
-    sections = [sec for make in makers if (sec := make(res, fig, chosen, bool(units))) is not None]
-    fig.render(processes)
-    return sections
+    return [sec for make in makers if (sec := make(res, fig, chosen, bool(units))) is not None]
 
 
 def _uncertainty_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
