@@ -107,8 +107,18 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
     """The figure rendered to PNG or SVG bytes (SVG: text kept as text, ``svg.fonttype`` none; no
     date in its metadata, so the same figure gives the same bytes)."""
     buf = io.BytesIO()
+    engine = fig.get_layout_engine()
     with settings():
-        fig.savefig(buf, format=fmt, dpi=DPI, **({"metadata": {"Date": None}} if fmt == "svg" else {}))
+        if engine is not None:
+            # savefig would draw the whole figure (output off) to lay it out, then draw it again: lay
+            # it out alone and save it without a layout engine (one draw), then give the engine back
+            engine.execute(fig)
+            fig.set_layout_engine(None)
+        try:
+            fig.savefig(buf, format=fmt, dpi=DPI, **({"metadata": {"Date": None}} if fmt == "svg" else {}))
+        finally:
+            if engine is not None:
+                fig.set_layout_engine(engine)
     return buf.getvalue()
 
 
