@@ -34,6 +34,7 @@ BAND_COLOR = "#92c5de"
 RC = {"font.size": BASE_FONT, "axes.titlesize": BASE_FONT + 1, "axes.labelsize": BASE_FONT,
       "xtick.labelsize": BASE_FONT - 1, "ytick.labelsize": BASE_FONT - 1, "legend.fontsize": BASE_FONT - 1,
       "svg.fonttype": "none", "svg.hashsalt": "weightlab",
+      "figure.autolayout": False, "figure.constrained_layout.use": False,  # layouts are chosen by new_figure
       # text is measured with DejaVu Sans (shipped with matplotlib); an SVG names these fonts for the browser
       "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"]}
 
