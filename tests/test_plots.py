@@ -4,6 +4,8 @@ compared with values computed here from the tables (or with scipy)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
@@ -35,13 +37,25 @@ def texts(fig) -> str:
     return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
 
 
+def bands(ax) -> np.ndarray:
+    """(left, right) of each band of a rank-uncertainty panel, from its collection of rectangles."""
+    coll = next(c for c in ax.collections if c.get_label().endswith(" band"))
+    return np.array([(v[:, 0].min(), v[:, 0].max()) for v in (path.vertices for path in coll.get_paths())])
+
+
 def test_rank_uncertainty_all_units_in_panels(demo_mc):
-    fig = plot_rank_uncertainty(demo_mc.ranks)
+    r = demo_mc.ranks
+    fig = plot_rank_uncertainty(r)
     axes = fig.axes
     assert len(axes) == 3  # 338 units, at most 115 per panel
-    assert sum(len(bars(ax)) for ax in axes) == 338
+    expected = r.sort_values(["nominal_rank", "median_rank"], kind="stable")
+    drawn = np.vstack([bands(ax) for ax in axes])
+    np.testing.assert_allclose(drawn, np.c_[expected["p05_rank"] - 0.5, expected["p95_rank"] + 0.5])
     medians = [c for ax in axes for c in ax.collections if c.get_label() == "median rank"]
-    assert sum(len(c.get_offsets()) for c in medians) == 338
+    np.testing.assert_array_equal(np.vstack([c.get_offsets() for c in medians])[:, 0], expected["median_rank"])
+    names = [t.get_text() for ax in axes for t in ax.texts]  # one label per row, in nominal order
+    cut = [n if len(n) <= 22 else n[:21] + "…" for n in expected["name"]]
+    assert names == [f"{k}. {n}" for k, n in zip(expected["nominal_rank"], cut)] and names[0] == "1. Beijing"
     assert "synthetic demo data" in texts(fig) and "all 338 units" in texts(fig)
 
 
@@ -50,10 +64,7 @@ def test_rank_uncertainty_top30_draws_each_band(demo_mc):
     fig = plot_rank_uncertainty(r, top=30)
     ax = fig.axes[0]
     expected = r.sort_values(["nominal_rank", "median_rank"], kind="stable").head(30)
-    rects = bars(ax)
-    assert len(rects) == 30
-    np.testing.assert_allclose([p.get_x() for p in rects], expected["p05_rank"] - 0.5)
-    np.testing.assert_allclose([p.get_x() + p.get_width() for p in rects], expected["p95_rank"] + 0.5)
+    np.testing.assert_allclose(bands(ax), np.c_[expected["p05_rank"] - 0.5, expected["p95_rank"] + 0.5])
     med = next(c for c in ax.collections if c.get_label() == "median rank").get_offsets()
     np.testing.assert_array_equal(med[:, 0], expected["median_rank"])
     nom = next(c for c in ax.collections if c.get_label() == "nominal rank").get_offsets()
@@ -216,7 +227,11 @@ def test_figures_save_as_png_and_svg(tmp_path, demo_mc):
     assert [p.suffix for p in paths] == [".png", ".svg"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = paths[1].read_text()
-    assert "<svg" in svg and "synthetic demo data" in svg  # text kept as text in the SVG
+    assert "<svg" in svg and re.search(r"<text [^>]*>Data: synthetic demo data", svg)  # text kept as text
+    assert "<dc:date>" not in svg
+    again = [save_figure(plot_rank_uncertainty(demo_mc.ranks, top=10), tmp_path / f"svg{i}", ["svg"])[0].read_bytes()
+             for i in range(2)]
+    assert again[0] == again[1]  # the same figure gives the same bytes (no date, fixed ids)
 
 
 def test_chinese_names_never_draw_empty_boxes(demo_mc, demo_ds):

@@ -78,12 +78,19 @@ def test_report_is_wellformed_self_contained_and_complete(report_dir, demo_mc):
     # every unit is in the table, once
     rows = [a["data-unit"] for t, a in p.tags if t == "tr" and "data-unit" in a]
     assert sorted(rows) == sorted(demo_mc.ranks["unit"].astype(str)) and len(rows) == 338
-    # images are embedded PNGs, and nothing is fetched: no external src/href, no stylesheet or script file
+    # images are embedded SVGs with their text as text, and nothing is fetched: no external src/href
+    # (in the page or inside an SVG: only the SVG's own #ids and embedded data), no stylesheet or script file
     imgs = [a["src"] for t, a in p.tags if t == "img"]
     assert len(imgs) >= 10
     for src in imgs:
-        assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+        assert src.startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(src.split(",", 1)[1]).decode("utf-8")
+        assert re.match(r"<\?xml[^>]*>\s*<!DOCTYPE svg", svg) and "</svg>" in svg
+        assert "<text" in svg and "<script" not in svg
+        assert all(ref.startswith(("#", "data:image/png;base64,")) for ref in re.findall(r'href="([^"]*)"', svg))
+        assert not re.search(r"url\((?!#)", svg)
+    svgs = [base64.b64decode(src.split(",", 1)[1]).decode("utf-8") for src in imgs]
+    assert sum("Data: synthetic demo data" in svg for svg in svgs) == len(svgs)  # the label on every figure
     for tag, attrs in p.tags:
         for key in ("src", "href", "action", "poster", "data"):
             value = attrs.get(key) or ""

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable
 
+import matplotlib
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -32,7 +33,20 @@ MEDIAN_COLOR = "#2166ac"
 BAND_COLOR = "#92c5de"
 RC = {"font.size": BASE_FONT, "axes.titlesize": BASE_FONT + 1, "axes.labelsize": BASE_FONT,
       "xtick.labelsize": BASE_FONT - 1, "ytick.labelsize": BASE_FONT - 1, "legend.fontsize": BASE_FONT - 1,
-      "svg.fonttype": "none", "svg.hashsalt": "weightlab"}
+      "svg.fonttype": "none", "svg.hashsalt": "weightlab",
+      "figure.autolayout": False, "figure.constrained_layout.use": False,  # layouts are chosen by new_figure
+      # text is measured with DejaVu Sans (shipped with matplotlib); an SVG names these fonts for the browser
+      "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"]}
+
+
+def settings():
+    """A context in which the package's settings (``RC``, and a CJK font when one is installed) hold,
+    leaving the global ones alone: figures are drawn and rendered in it (the SVG settings apply
+    when a figure is saved, not when it is drawn)."""
+    rc = dict(RC)
+    if cjk_font() is not None:  # names in Chinese render when the system has a CJK font
+        rc["font.family"] = ["sans-serif", cjk_font()]
+    return matplotlib.rc_context(rc)
 
 
 def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -40,12 +54,7 @@ def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        import matplotlib
-
-        rc = dict(RC)
-        if cjk_font() is not None:  # names in Chinese render when the system has a CJK font
-            rc["font.family"] = ["sans-serif", cjk_font()]
-        with matplotlib.rc_context(rc):
+        with settings():
             return func(*args, **kwargs)
 
     return wrapper
@@ -75,7 +84,7 @@ def data_label(label: str | None, *frames: "pd.DataFrame | None") -> str:
 def finish(fig: Figure, title: str, label: str = "", note: str = "") -> Figure:
     """Title the figure and print the data label (e.g. "synthetic demo data") and a note under it."""
     fig.suptitle(title, fontsize=BASE_FONT + 3, fontweight="bold")
-    footer = "   ".join(t for t in (f"Data: {label}" if label else "", note) if t)
+    footer = "  ·  ".join(t for t in (f"Data: {label}" if label else "", note) if t)
     if footer:
         fig.text(0.995, 0.002, footer, ha="right", va="bottom", fontsize=BASE_FONT - 1,
                  color=LABEL_COLOR if label else "0.3", style="italic")
@@ -90,15 +99,27 @@ def save_figure(fig: Figure, stem: str | Path, formats: Iterable[str] = FORMATS)
     for fmt in formats:
         path = Path(f"{stem}.{fmt}")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=DPI)
+            tmp.write_bytes(figure_bytes(fig, fmt))
         paths.append(path)
     return paths
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
-    """The figure rendered to PNG or SVG bytes (for embedding in the report)."""
+    """The figure rendered to PNG or SVG bytes (SVG: text kept as text, ``svg.fonttype`` none; no
+    date in its metadata, so the same figure gives the same bytes)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=DPI)
+    engine = fig.get_layout_engine()
+    with settings():
+        if engine is not None:
+            # savefig would draw the whole figure (output off) to lay it out, then draw it again: lay
+            # it out alone and save it without a layout engine (one draw), then give the engine back
+            engine.execute(fig)
+            fig.set_layout_engine(None)
+        try:
+            fig.savefig(buf, format=fmt, dpi=DPI, **({"metadata": {"Date": None}} if fmt == "svg" else {}))
+        finally:
+            if engine is not None:
+                fig.set_layout_engine(engine)
     return buf.getvalue()
 
 

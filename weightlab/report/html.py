@@ -1,9 +1,10 @@
 """The one-file HTML report of a results directory: ``weightlab report DIR`` -> ``DIR/report.html``.
 
-The page is self-contained: figures are embedded as base64 PNG, the style sheet and the small
-script that sorts and searches the units table are inline, and nothing is fetched when it is
-opened. With ``plots=True`` (``--plots``) the same figures are written to ``DIR/plots/`` as PNG and
-SVG for use in audits.
+The page is self-contained: figures are embedded as base64 SVG with the text kept as text (the
+browser draws it; rasterising the figures to PNG took most of the report's time, matplotlib
+rendering every glyph), the style sheet and the small script that sorts and searches the units
+table are inline, and nothing is fetched when it is opened. With ``plots=True`` (``--plots``) the
+same figures are written to ``DIR/plots/`` as PNG and SVG for use in audits.
 Templates are package data (``weightlab/report/templates``), rendered with jinja2.
 """
 
@@ -52,7 +53,8 @@ def write_report(directory: str | Path, units: Sequence[str] | None = None, plot
 
 # ------------------------------------------------------------------------------------------------
 class _Figures:
-    """Collects figures: renders each once to PNG (embedded, and saved with an SVG when asked)."""
+    """Collects figures: renders each once to SVG (embedded; text kept as text) and, when asked, saves
+    that SVG and a PNG rendering under ``plot_dir``."""
 
     def __init__(self, plot_dir: Path | None, written: list[Path]) -> None:
         self.plot_dir, self.written = plot_dir, written
@@ -61,15 +63,15 @@ class _Figures:
         from .._io import atomic_path
 
         fig = draw()
-        png = figure_bytes(fig, "png")
+        svg = figure_bytes(fig, "svg")
         if self.plot_dir is not None:
-            for fmt, data in (("png", png), ("svg", figure_bytes(fig, "svg"))):
+            for fmt, data in (("png", figure_bytes(fig, "png")), ("svg", svg)):
                 path = self.plot_dir / f"{name}.{fmt}"
                 with atomic_path(path) as tmp:
                     tmp.write_bytes(data)
                 self.written.append(path)
         return {"name": name, "caption": caption,
-                "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
+                "src": "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")}
 
 
 def _default_units(res: Results, units: Sequence[str] | None) -> list[str]:
