@@ -35,9 +35,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-_OCTAVES = 15  # t in [2**-15, 1] gets 4096 keys per octave; smaller t share the last key
-_KEY_BASE = (127 - _OCTAVES) << 12  # float32 bits >> 11 of t = 2**-15
-_KEY_LAST = _OCTAVES << 12  # 61440: key of t < 2**-15 (t = 1 has key 0)
+_OCTAVES = 15  # t in [2**-15, 1] gets 2**bits keys per octave; smaller t share the last key
+_BITS = 12  # mantissa bits of float32(t) in a key: 4096 keys per octave, last key 61440 < 2**16
 _KEY_POS_INF = 0
 _KEY_NEG_INF = 65534
 _KEY_NAN = 65535
@@ -46,9 +45,7 @@ _FINITE_SPAN = 65532.0  # general path: finite scores get keys 1 .. 65533
 
 WIDE_UNITS = 4096  # from this many units the ranking uses 22-bit keys (rank_finite_wide; faster from ~3,000)
 _WIDE_DIGIT = 11  # its radix sort's digit: two passes of 11 bits
-_WIDE_BITS = 18  # mantissa bits of float32(t) in a wide key: 2**18 keys per octave
-_WIDE_BASE = (127 - _OCTAVES) << _WIDE_BITS
-_WIDE_LAST = _OCTAVES << _WIDE_BITS  # 3,932,160 < 2**22
+_WIDE_BITS = 18  # mantissa bits of float32(t) in a wide key: 2**18 keys per octave, last key 3,932,160 < 2**22
 
 _PHASE = 128  # 4-byte entries: consecutive scratch arrays start 512 bytes apart modulo 4 KB
 
@@ -350,6 +347,28 @@ def _unit_interval(scores, t32, counts):
     return True
 
 
+@nb.njit(inline="always")
+def _rank_finite_keys(scores, ranks, ws, bits_per_octave, digit):
+    """The fast path with keys of ``bits_per_octave`` mantissa bits of ``float32(t)``, ``t = (s -
+    min) / (max - min)``: key ``last - clamp(bits(t) >> (23 - m) - base, 0, last)`` with ``base``
+    the bits of ``t = 2**-15`` and ``last = 15 * 2**m`` (t = 1 gets key 0, t < 2**-15 the last
+    key), sorted by two radix passes of ``digit`` bits. Both are constants of each caller, folded
+    when inlined. The bits of a non-negative float32 are monotone in its value."""
+    keys, packed_a, packed_b, counts, t32, same = ws[:6]
+    n = scores.shape[0]
+    if n == 0 or not _unit_interval(scores, t32, counts):
+        return False
+    base = (127 - _OCTAVES) << bits_per_octave
+    last = _OCTAVES << bits_per_octave
+    bits = t32.view(np.int32)
+    for i in range(n):
+        k = (bits[i] >> (23 - bits_per_octave)) - base
+        keys[i] = last - min(max(k, 0), last)
+    _radix_sort(keys, packed_a, packed_b, counts, n, digit)
+    _exact_ranks(scores, ranks, packed_b, same, n)
+    return True
+
+
 @nb.njit(cache=True)
 def rank_finite(scores, ranks, ws):
     """Fast path of :func:`rank_min_into`; returns False (ranks untouched) unless every score is finite.
@@ -357,17 +376,7 @@ def rank_finite(scores, ranks, ws):
     Logarithmic 16-bit keys from the float32 bits of ``(s - min) / (max - min)`` (see the module
     docstring). Calls nothing and allocates nothing, so it is cheap to call once per replication.
     """
-    keys, packed_a, packed_b, counts, t32, same = ws
-    n = scores.shape[0]
-    if n == 0 or not _unit_interval(scores, t32, counts):
-        return False
-    bits = t32.view(np.int32)  # t >= 0: the bits of a non-negative float32 are monotone
-    for i in range(n):
-        k = (bits[i] >> 11) - _KEY_BASE
-        keys[i] = _KEY_LAST - min(max(k, 0), _KEY_LAST)
-    _radix_sort(keys, packed_a, packed_b, counts, n)
-    _exact_ranks(scores, ranks, packed_b, same, n)
-    return True
+    return _rank_finite_keys(scores, ranks, ws, _BITS, 8)
 
 
 @nb.njit(cache=True)
@@ -382,17 +391,7 @@ def rank_finite_wide(scores, ranks, ws):
     per unit of the ranking. With 64x finer keys almost every key holds one unit, and the two
     2,048-bucket passes cost about what the 256-bucket ones did (7 ns per unit in all, one thread).
     """
-    keys, packed_a, packed_b, counts, t32, same = ws[:6]
-    n = scores.shape[0]
-    if n == 0 or not _unit_interval(scores, t32, counts):
-        return False
-    bits = t32.view(np.int32)
-    for i in range(n):
-        k = (bits[i] >> (23 - _WIDE_BITS)) - _WIDE_BASE
-        keys[i] = _WIDE_LAST - min(max(k, 0), _WIDE_LAST)
-    _radix_sort(keys, packed_a, packed_b, counts, n, _WIDE_DIGIT)
-    _exact_ranks(scores, ranks, packed_b, same, n)
-    return True
+    return _rank_finite_keys(scores, ranks, ws, _WIDE_BITS, _WIDE_DIGIT)
 
 
 def rank_finite_for(scores, ranks, ws):
