@@ -176,6 +176,29 @@ def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):
     assert list(back.columns) == ["unit", "rank_lo", "rank_hi", "count"] and back["count"].sum() == 768 * 2500
 
 
+@pytest.mark.parametrize("cells", [10_000_000, 1000])
+def test_bands_come_from_a_short_pilot_when_counted_coarse(monkeypatch, cells):
+    """Coarse counts take their bands from the ranks of the first COARSE_PILOT_REPS replications
+    (the ranks from ``evaluate``, widened by numpy); bands that fit BAND_CELLS come from the first
+    PILOT_REPS, as before."""
+    from weightlab.robustness.results import PILOT_REPS
+
+    monkeypatch.setattr(E, "BAND_CELLS", cells)
+    monkeypatch.setattr(E, "BAND_UNITS", 10)  # 60 units counted in bands
+    plan = _plan(3000)
+    acc = run_plan(plan, threads=1)
+    ranks, _ = E.evaluate(plan, E.make_design(plan), n_rows=3000)
+    first = C.COARSE_PILOT_REPS if cells == 1000 else PILOT_REPS
+    rmin, rmax = ranks[:first].min(axis=0), ranks[:first].max(axis=0)
+    pad = np.maximum(B.MIN_PAD, np.ceil(B.PAD * (rmax - rmin)))
+    lo = np.maximum(1, rmin - pad)
+    np.testing.assert_array_equal(acc.bands.lo, lo)
+    assert acc.coarse == (cells == 1000)
+    if not acc.coarse:
+        np.testing.assert_array_equal(acc.bands.width, np.minimum(plan.n_units, rmax + pad) - lo + 1)
+    assert (ranks[:C.COARSE_PILOT_REPS].min(axis=0) != ranks[:PILOT_REPS].min(axis=0)).any()  # the two differ
+
+
 class _Stop(Exception):
     pass
 

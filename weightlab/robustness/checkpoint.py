@@ -25,7 +25,7 @@ from .._io import atomic_path
 from ..errors import InputError
 from . import kernels as K
 from .bands import RankBands
-from .coarse import CoarseBins, Segments
+from .coarse import COARSE_PILOT_REPS, CoarseBins, Segments
 from .results import PILOT_REPS, SCORE_BINS, Accumulators
 
 FORMAT = "weightlab-checkpoint-2"
@@ -45,7 +45,7 @@ def run_fingerprint(plan, design, until=None) -> str:
                                        until.min_batches]
     h.update(json.dumps({"spec": plan.spec.to_dict(), "units": [str(u) for u in plan.dataset.units],
                          "design": design.name, "until": rule, "block": K.BLOCK, "score_bins": SCORE_BINS,
-                         "pilot": PILOT_REPS}, sort_keys=True, default=str).encode())
+                         "pilot": PILOT_REPS, "coarse_pilot": COARSE_PILOT_REPS}, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 

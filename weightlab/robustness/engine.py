@@ -32,7 +32,7 @@ from .jit import notify_if_cold
 from .slots import SlotRunner
 from .bands import BAND_UNITS, RankBands, merge_redo
 from . import coarse
-from .coarse import BAND_CELLS, NO_LOG, CoarseBins, RankLog, Segments, coarse_summary, select_segments
+from .coarse import BAND_CELLS, COARSE_PILOT_REPS, NO_LOG, CoarseBins, RankLog, Segments, coarse_summary, select_segments
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
                       count_dtype, empty_outside, summary_points)
 from .spec import UncertaintySpec
@@ -219,15 +219,35 @@ def _open_pool(plan: Plan, design, threads: int | None, scheduler):
     return DaskPool(plan, design, threads, scheduler)
 
 
-def _pilot_bands(pool, reps: int, n: int) -> RankBands:
-    """Rank bands from the ranks of the first ``PILOT_REPS`` replications (:mod:`.bands`), one
-    block at a time (a block's ranks are 128 x n int32)."""
-    blocks = -(-min(reps, PILOT_REPS) // K.BLOCK)
+def _pilot_ranges(pool, reps: int, b0: int, b1: int, rmin: np.ndarray, rmax: np.ndarray) -> None:
+    """Widen ``[rmin, rmax]`` to each unit's ranks in blocks ``b0 .. b1 - 1`` (a block's ranks are
+    128 x n int32, stored one block at a time)."""
+    for _, _, (ranks, _) in pool.map_store([(b, b + 1) for b in range(b0, b1)], reps, False):
+        np.minimum(rmin, ranks.min(axis=0), out=rmin)
+        np.maximum(rmax, ranks.max(axis=0), out=rmax)
+
+
+def _pilot_bands(pool, reps: int, n: int, bands, n_quantiles: int) -> "RankBands | CoarseBins":
+    """Rank bands of a run counted in bands (:mod:`.bands`), or its coarse bins (:mod:`.coarse`).
+
+    The bands are the ranges of each unit's ranks in the first ``COARSE_PILOT_REPS`` replications
+    widened as :meth:`RankBands.from_pilot` says; if they already hold more than ``BAND_CELLS``
+    cells (or ``bands="coarse"``) the run is counted coarse, over those bands: coarse bins hold any
+    rank and pass 2 makes every summary exact, so a longer pilot would only cost time (at 100,000
+    units 1,024 pilot replications took 1.4-1.7 s, a sixth of a 3,000-replication run). Otherwise
+    the pilot goes on to ``PILOT_REPS`` replications, since a rank outside its band costs a second
+    pass; bands that then hold more than ``BAND_CELLS`` cells are counted coarse too. The ranges
+    grow with more replications, so the rule depends only on the plan, the design and ``reps``."""
     rmin, rmax = np.full(n, n + 1, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    for _, _, (ranks, _) in pool.map_store([(b, b + 1) for b in range(blocks)], reps, False):
-        rmin = np.minimum(rmin, ranks.min(axis=0))
-        rmax = np.maximum(rmax, ranks.max(axis=0))
-    return RankBands.from_pilot(rmin, rmax, n)
+    short = -(-min(reps, COARSE_PILOT_REPS) // K.BLOCK)
+    _pilot_ranges(pool, reps, 0, short, rmin, rmax)
+    rank_bands = RankBands.from_pilot(rmin, rmax, n)
+    if bands != "coarse" and not (bands is None and rank_bands.total > BAND_CELLS):
+        _pilot_ranges(pool, reps, short, -(-min(reps, PILOT_REPS) // K.BLOCK), rmin, rmax)
+        rank_bands = RankBands.from_pilot(rmin, rmax, n)
+        if not (bands is None and rank_bands.total > BAND_CELLS):
+            return rank_bands
+    return CoarseBins.from_bands(rank_bands, n_quantiles)
 
 
 def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps: int, bins: tuple) -> None:
@@ -318,9 +338,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             bin_lo, bin_hi = pool.score_bins(reps)
             t_bins = time.perf_counter()  # the score-bin pilot is small: its time is the kernels' compile or load
             use_bands = n > BAND_UNITS if bands is None else bands is not False
-            rank_bands = _pilot_bands(pool, reps, n) if use_bands else RankBands.dense(n)
-            if bands == "coarse" or (bands is None and use_bands and rank_bands.total > BAND_CELLS):
-                rank_bands = CoarseBins.from_bands(rank_bands, len(points[0]))
+            rank_bands = _pilot_bands(pool, reps, n, bands, len(points[0])) if use_bands else RankBands.dense(n)
             acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands,
                                      reps)
             next_block = 0
