@@ -110,6 +110,8 @@ def _worker_store(payload, b0: int, b1: int, n_rows: int, scores: bool):
 class DaskPool:
     """Chunks of blocks on a Dask cluster (the interface of ``engine._LocalPool``)."""
 
+    in_process = False  # the workers return each task's counts (no rank log, no in-place adds)
+
     def __init__(self, plan, design, threads: int | None, scheduler) -> None:
         self.client, self.cluster, self.own_client = _client(scheduler)
         try:

@@ -141,7 +141,9 @@ class _Engine:
 class _LocalPool:
     """The ``threads`` scheduler: chunks of blocks run on this machine's numba threads."""
 
-    logs_ranks = True  # coarse counts: pass 1 can keep ranks for pass 2 in this process (RankLog)
+    # the counts live in this process: pass 1 adds them into the totals in place (add_counts) and, for
+    # coarse counts, can keep the ranks for pass 2 (RankLog); DaskPool's come back from the workers
+    in_process = True
 
     def __init__(self, plan: Plan, design, threads: int | None) -> None:
         self.plan, self.design = plan, design
@@ -342,7 +344,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands,
                                      reps)
             next_block = 0
-            if acc.coarse and until is None and getattr(pool, "logs_ranks", False):
+            if acc.coarse and until is None and pool.in_process:
                 log = RankLog.for_run(acc.bands, n_blocks, K.BLOCK, pool.log_budget(acc.bands))
                 pool.set_log(log)
         else:
@@ -356,7 +358,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
         done = next_block >= n_blocks or (until is not None and until.converged())
         # lazy: a replication count too large to run must not build its list of chunks (--yes check)
         ranges = ((b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks))
-        if until is None and hasattr(pool, "add_counts"):  # no batch needs its own counts: add them in place
+        if until is None and pool.in_process:  # no batch needs its own counts: add them in place
             chunks = ((b0, b1, pool.add_counts(acc, b0, b1, reps, bins)) for b0, b1 in ranges)
         else:
             chunks = pool.map_counts(ranges, reps, bins, acc.bands)
