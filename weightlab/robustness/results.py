@@ -101,7 +101,7 @@ class Accumulators:
         """Add one chunk's counts and sums into the totals (exact integer arithmetic)."""
         self.rank_counts += c.rank_counts
         self.score_hist += c.score_hist
-        self._add_sums(c)
+        self._add_sums(*c[2:])
 
     def add_slots(self, rank_hist: np.ndarray, score_hist: np.ndarray, *rest: np.ndarray) -> None:
         """:meth:`add` of ``ChunkCounts.from_slots(rank_hist, score_hist, *rest)`` without building
@@ -110,14 +110,14 @@ class Accumulators:
         for t in range(rank_hist.shape[0]):
             np.add(self.rank_counts, rank_hist[t].reshape(-1), out=self.rank_counts)
             np.add(self.score_hist, score_hist[t], out=self.score_hist)
-        self._add_sums(ChunkCounts.from_slots(rank_hist[:, :0], score_hist[:, :0], *rest))
+        self._add_sums(*slot_sums(*rest))
 
-    def _add_sums(self, c: "ChunkCounts") -> None:
-        self.score_q += c.score_q
-        self.score_q2 += c.score_q2
-        self.nan_count += c.nan_count
-        self.choice_count += c.choice_count
-        self.outside = merge_outside(self.outside, c.outside)
+    def _add_sums(self, score_q, score_q2, nan_count, choice_count, outside) -> None:
+        self.score_q += score_q
+        self.score_q2 += score_q2
+        self.nan_count += nan_count
+        self.choice_count += choice_count
+        self.outside = merge_outside(self.outside, outside)
 
 
 def count_dtype(reps: int):
@@ -163,9 +163,15 @@ class ChunkCounts(NamedTuple):
         """Add up per-slot arrays (leading slot axis); ``q2`` per slot may be near 2**63, so it is
         summed exactly: :func:`exact_sum` over the slots."""
         return cls(rank_hist.sum(axis=0, dtype=np.int32).ravel(), score_hist.sum(axis=0, dtype=np.int32),
-                   q.sum(axis=0).astype(object), exact_sum(q2),
-                   nan_count.sum(axis=0), choice_count.sum(axis=0),
-                   np.stack([outside[:, 0].sum(axis=0), outside[:, 1].min(axis=0), outside[:, 2].max(axis=0)]))
+                   *slot_sums(q, q2, nan_count, choice_count, outside))
+
+
+def slot_sums(q: np.ndarray, q2: np.ndarray, nan_count: np.ndarray, choice_count: np.ndarray,
+              outside: np.ndarray) -> tuple:
+    """``(score_q, score_q2, nan_count, choice_count, outside)`` of a chunk from per-slot arrays
+    (leading slot axis): the sums of :class:`ChunkCounts` after its two count arrays."""
+    return (q.sum(axis=0).astype(object), exact_sum(q2), nan_count.sum(axis=0), choice_count.sum(axis=0),
+            np.stack([outside[:, 0].sum(axis=0), outside[:, 1].min(axis=0), outside[:, 2].max(axis=0)]))
 
 
 def exact_sum(x: np.ndarray) -> np.ndarray:
