@@ -167,7 +167,8 @@ class _LocalPool:
     def log_budget(self, acc: Accumulators) -> int:
         """Bytes for pass 1's rank log: what ``memory.RUN_BYTES`` leaves after :meth:`held_bytes`
         (at most ``coarse.LOG_BYTES``), so that neither more threads nor a wider plan raise a
-        run's peak memory (100,000 units, one thread: 640 MiB with 25 indicators, 2 threads: 290)."""
+        run's peak memory (100,000 units, 25 indicators: 640 MiB on one thread, 373 on two; 400
+        indicators: 109 and 0)."""
         return memory.log_budget(self.held_bytes(acc))
 
     def set_log(self, log: RankLog) -> None:
