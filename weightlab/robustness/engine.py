@@ -202,7 +202,7 @@ class _LocalPool:
 
     def add_rank_counts(self, out: np.ndarray, b0: int, b1: int, reps: int, bins: tuple, bands: Segments) -> None:
         """Add the exact pass's counts of blocks ``b0 .. b1 - 1`` in ``bands`` into ``out``, slot by
-        slot (as :meth:`add_counts`: no int32 sum of the chunk, 64 MiB at 100,000 units)."""
+        slot (as :meth:`add_counts`: no int32 sum of the chunk, about 60 MiB at 100,000 units)."""
         self._run(b0, b1, reps, bins, bands)
         for slot in self.eng.slots[0]:
             np.add(out, slot.reshape(-1), out=out)
