@@ -4,6 +4,8 @@ and the rank-frequency bins add up to the dense counts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ from weightlab.robustness import engine as E
 from weightlab.robustness.convergence import Convergence
 from weightlab.robustness.engine import run_plan
 from weightlab.robustness.plan import compile_plan
-from weightlab.robustness.results import RobustnessResult
+from weightlab.robustness.results import SCORE_BINS, Accumulators, RobustnessResult
 from weightlab.robustness.spec import UncertaintySpec
 
 from .helpers import random_dataset
@@ -128,17 +130,55 @@ def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logge
                                       hist[unit[s], seg.lo[s] - 1:seg.lo[s] - 1 + seg.width[s]])
 
 
-def test_log_budget_leaves_room_for_each_further_thread():
-    """The log gets LOG_BYTES less each extra thread's workspace and counts, and holds as many of
+def _coarse_acc(plan, layout):
+    n = plan.n_units
+    return Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), max(map(len, plan.factor_options.values())),
+                              np.zeros(n), np.ones(n), layout, plan.spec.reps)
+
+
+def test_log_budget_is_what_run_bytes_leave(monkeypatch):
+    """The log gets memory.RUN_BYTES less the run's other arrays, at most LOG_BYTES: a second
+    thread takes its workspace and counts out of it (the old per-thread rule), a copy of the
+    plan's T where it was a view of X takes T's bytes out of it, and the log holds as many of
     the run's last blocks as fit."""
-    plan = _plan(1000)
+    from weightlab.robustness import memory
+
+    plan = _plan(1000, n_units=300)
     layout = C.CoarseBins.from_bands(B.RankBands.dense(plan.n_units), 3)
-    with E._LocalPool(plan, E.make_design(plan), 1) as one, E._LocalPool(plan, E.make_design(plan), 2) as two:
-        b1, b2 = one.log_budget(layout), two.log_budget(layout)
-        ws = sum(a.nbytes for a in two.eng.run.ws[1])
-    assert b1 == C.LOG_BYTES and C.LOG_BYTES - b2 > ws > 0
+    acc = _coarse_acc(plan, layout)
+    with E._LocalPool(plan, E.make_design(plan), 1) as one:
+        held = one.held_bytes(acc)
+    monkeypatch.setattr(memory, "RUN_BYTES", held + C.LOG_BYTES // 2)  # room for half the log
+    arith = compile_plan(random_dataset(n_units=300), UncertaintySpec.from_dict({"seed": 1, "reps": 1000}))
+    assert np.shares_memory(arith.kernel.T, arith.kernel.X)
+    copied = replace(arith, kernel=arith.kernel._replace(T=arith.kernel.T.copy()))
+    with (E._LocalPool(plan, E.make_design(plan), 1) as one, E._LocalPool(plan, E.make_design(plan), 2) as two,
+          E._LocalPool(arith, E.make_design(arith), 1) as view, E._LocalPool(copied, E.make_design(copied), 1) as copy):
+        b1, b2 = one.log_budget(acc), two.log_budget(acc)
+        second = (sum(a.nbytes for a in two.eng.run.ws[1]) + sum(a[1].nbytes for a in two.eng.slots[1:])
+                  + 2 * layout.total)
+        a_acc = _coarse_acc(arith, layout)
+        b_view, b_copy = view.log_budget(a_acc), copy.log_budget(a_acc)
+    assert b1 == C.LOG_BYTES // 2 and b1 - b2 == second > 0
+    assert b_view - b_copy == arith.kernel.T.nbytes
+    monkeypatch.setattr(memory, "RUN_BYTES", 0)
+    with E._LocalPool(plan, E.make_design(plan), 1) as one:
+        assert one.log_budget(acc) == 0
     log = C.RankLog.for_run(layout, 8, E.K.BLOCK, 2 * plan.n_units * E.K.BLOCK * 3 - 1)
     assert log.n_blocks == 2 and int(log.first[0]) == 6 and log.rows.shape == (2, plan.n_units, E.K.BLOCK)
+
+
+def test_no_room_left_for_the_log_replays_every_block(monkeypatch, narrow_bins):
+    """With RUN_BYTES already taken by the run's arrays the log is empty: pass 2 replays every
+    replication, and the result is still the dense one."""
+    from weightlab.robustness import memory
+
+    monkeypatch.setattr(memory, "RUN_BYTES", 0)
+    plan = _plan(700)
+    coarse, dense = run_plan(plan, bands="coarse", threads=1), run_plan(plan, bands=False)
+    assert coarse.replayed_reps == 700 and coarse.exact.n_segments > 0
+    pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, dense, TIMING).ranks,
+                                  RobustnessResult.from_run(plan, coarse, TIMING).ranks)
 
 
 def test_segments_outside_the_log_window_are_replayed(monkeypatch, narrow_bins):

@@ -175,7 +175,7 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
                 imputation: str = "none", scheme_level: "int | str | Iterable[int]" = "all",
                 normalizer_params: dict | None = None, scheme_params: dict | None = None,
                 aggregator_params: dict | None = None, weights: "Weights | pd.Series | None" = None,
-                skip_missing: bool = True) -> IndexResult:
+                skip_missing: bool = True, normalised: "pd.DataFrame | None" = None) -> IndexResult:
     """Build the nominal index.
 
     Parameters
@@ -193,9 +193,12 @@ def build_index(dataset: Dataset, normalizer: "str | Normalizer" = "minmax",
         Use these within-group member weights instead of fitting ``scheme``.
     skip_missing : bool, default=True
         Aggregate over the members present (renormalising weights); else a missing member gives NaN.
+    normalised : DataFrame, optional
+        The indicators as :func:`normalise` returns them for these ``normalizer`` and ``imputation``
+        (a compiled plan's matrix): used as they are instead of normalising again (no second copy).
     """
     fw = dataset.framework
-    X = normalise(dataset, normalizer, imputation, **(normalizer_params or {}))
+    X = normalise(dataset, normalizer, imputation, **(normalizer_params or {})) if normalised is None else normalised
     if isinstance(aggregator, dict):
         aggs = resolve_aggregators({k: _resolve_agg(v, aggregator_params) for k, v in aggregator.items()}, fw)
     else:

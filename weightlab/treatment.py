@@ -37,7 +37,7 @@ def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> 
     """Return a copy of ``values`` with missing cells treated by ``method`` (see module docstring)."""
     if method not in IMPUTATIONS:
         raise ParameterError(f"Unknown imputation '{method}'. Choose one of: {', '.join(IMPUTATIONS)}.")
-    out = values.astype(float).copy()
+    out = values.astype(float)  # a copy under pandas' copy-on-write, made only where written (fillna: a new frame)
     if method == "none" or not out.isna().to_numpy().any():
         return out
     if method in ("mean", "median"):

@@ -66,6 +66,7 @@ class MinMax(Normalizer):
         self.directions = directions
 
     def _prepare(self, table: Table) -> np.ndarray:
+        """``z``, as a new array (:func:`minmax_scale` overwrites it)."""
         return self._signed(table)
 
     def _fit(self, table: Table) -> None:

@@ -38,7 +38,7 @@ def run_fingerprint(plan, design, until=None) -> str:
         h.update(name.encode())
         if isinstance(value, np.ndarray):
             h.update(f"{value.dtype.str}{value.shape}".encode())
-            h.update(np.ascontiguousarray(value).tobytes())
+            h.update(np.ascontiguousarray(value))  # the array's buffer: no bytes copy of a matrix
         else:
             h.update(repr(value).encode())
     rule = None if until is None else [until.quantiles, until.tolerance, until.max_reps, until.batch_reps,

@@ -73,17 +73,23 @@ def check_run(dataset: Dataset, spec: UncertaintySpec) -> list[str]:
     return notes
 
 
-def check_nominal(dataset: Dataset, spec: UncertaintySpec):
+def check_nominal(dataset: Dataset, spec: UncertaintySpec, plan=None):
     """Build the nominal index (the first option of every choice, unperturbed weights) and return it
     (an IndexResult), so that its errors (overflow, PCA on too few units, every unit tied...) come
-    before the kernels are compiled and run; the run's nominal ranks are this build's."""
+    before the kernels are compiled and run; the run's nominal ranks are this build's.
+
+    With the compiled ``plan`` of ``spec`` on ``dataset``, the build reads the plan's matrix of those
+    first options (normalised by the same code, so the same values) instead of normalising again:
+    the nominal result then holds no copy of its own (305 MiB at 100,000 units x 400 indicators)."""
     from ..index import build_index
     from .plan import treated_dataset
 
     ch = spec.choices
     data, imputation = treated_dataset(dataset, ch.imputation[0], ch.treatment[0], spec.source or "spec")
+    normalised = None if plan is None else plan.matrices[(ch.treatment[0].label, ch.imputation[0].label,
+                                                          ch.normalizer[0].label)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return build_index(data, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
                            aggregator=ch.aggregator[0].build(), imputation=imputation,
-                           scheme_level=ch.scheme_levels)
+                           scheme_level=ch.scheme_levels, normalised=normalised)

@@ -17,9 +17,10 @@ same replications (the counter-based stream replays them exactly):
 
 Pass 2 need not run the replications again where pass 1 could keep their ranks: when the run
 is counted on this machine's threads, pass 1 logs each replication's ranks of its last blocks
-that fit ``LOG_BYTES`` (:class:`RankLog`: 2 bytes per unit and replication, 100,000 units: the
-last 3,328 replications), and pass 2 counts the segments of those blocks from the log and
-replays only the blocks before them (none when the whole run fits).
+that fit its budget (:class:`RankLog`: 2 bytes per unit and replication; the budget is what
+``memory.RUN_BYTES`` leaves after the run's other arrays, at most ``LOG_BYTES``: 100,000 units
+and 25 indicators on one thread, the last 3,328 replications), and pass 2 counts the segments of
+those blocks from the log and replays only the blocks before them (none when the whole run fits).
 
 Quantiles, mean (exact sum / N), best and worst (exact min and max) and ``P(rank <= k)`` are then
 exactly those of the dense histograms. Memory per unit is about ``2 sqrt(q W)`` cells for a band

@@ -31,7 +31,7 @@ from .convergence import Convergence
 from .jit import notify_if_cold
 from .slots import SlotRunner
 from .bands import BAND_UNITS, RankBands, merge_redo
-from . import coarse
+from . import memory
 from .coarse import BAND_CELLS, COARSE_PILOT_REPS, NO_LOG, CoarseBins, RankLog, Segments, coarse_summary, select_segments
 from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
                       count_dtype, empty_outside, summary_points)
@@ -141,8 +141,9 @@ class _Engine:
 class _LocalPool:
     """The ``threads`` scheduler: chunks of blocks run on this machine's numba threads."""
 
-    # the counts live in this process: pass 1 adds them into the totals in place (add_counts) and, for
-    # coarse counts, can keep the ranks for pass 2 (RankLog); DaskPool's come back from the workers
+    # the counts live in this process: passes add them into the totals in place (add_counts,
+    # add_rank_counts) and, for coarse counts, pass 1 can keep the ranks for pass 2 (RankLog);
+    # DaskPool's come back from the workers
     in_process = True
 
     def __init__(self, plan: Plan, design, threads: int | None) -> None:
@@ -158,13 +159,20 @@ class _LocalPool:
     def __exit__(self, *exc) -> None:
         self.eng.__exit__(*exc)
 
-    def log_budget(self, bands: CoarseBins) -> int:
-        """Bytes for pass 1's rank log: ``coarse.LOG_BYTES`` less the workspace and counts of each
-        thread beyond the first, so that more threads do not raise a run's peak memory (100,000
-        units, 2 threads: 290 of the 640 MiB)."""
+    def held_bytes(self, acc: Accumulators) -> int:
+        """Bytes of the run's arrays before the rank log (:mod:`.memory`): the data and plan, every
+        thread's workspace and counts (with the uint16 slots of ``acc``'s coarse cells, allocated
+        at the first chunk) and ``acc``."""
         e = self.eng
-        per_slot = sum(a.nbytes for a in e.run.ws[0]) + sum(a[0].nbytes for a in e.slots[1:]) + 2 * bands.total
-        return max(0, coarse.LOG_BYTES - (self.n_slots - 1) * per_slot)
+        return memory.array_bytes([*memory.plan_arrays(self.plan), *(a for ws in e.run.ws for a in ws),
+                                   *e.slots[1:], *vars(acc).values()]) + self.n_slots * 2 * acc.bands.total
+
+    def log_budget(self, acc: Accumulators) -> int:
+        """Bytes for pass 1's rank log: what ``memory.RUN_BYTES`` leaves after :meth:`held_bytes`
+        (at most ``coarse.LOG_BYTES``), so that neither more threads nor a wider plan raise a
+        run's peak memory (100,000 units, 25 indicators: 640 MiB on one thread, 373 on two; 400
+        indicators: 109 and 0)."""
+        return memory.log_budget(self.held_bytes(acc))
 
     def set_log(self, log: RankLog) -> None:
         """Log the ranks of ``log``'s blocks in the coarse counts from now on (``NO_LOG``: stop)."""
@@ -194,6 +202,13 @@ class _LocalPool:
         (:meth:`Accumulators.add_slots`: the chunk's counts are not built)."""
         self._run(b0, b1, reps, bins, acc.bands)
         acc.add_slots(*self.eng.slots)
+
+    def add_rank_counts(self, out: np.ndarray, b0: int, b1: int, reps: int, bins: tuple, bands: Segments) -> None:
+        """Add the exact pass's counts of blocks ``b0 .. b1 - 1`` in ``bands`` into ``out``, slot by
+        slot (as :meth:`add_counts`: no int32 sum of the chunk, about 60 MiB at 100,000 units)."""
+        self._run(b0, b1, reps, bins, bands)
+        for slot in self.eng.slots[0]:
+            np.add(out, slot.reshape(-1), out=out)
 
     def map_counts(self, ranges, reps: int, bins: tuple, bands: RankBands):
         """``(b0, b1, counts)`` of each block range, in order (lazily: a caller may stop early)."""
@@ -286,8 +301,12 @@ def _coarse_exact(pool, layout: CoarseBins, counts: np.ndarray, stats: np.ndarra
             log.count(exact, segments, reps, pool.n_slots)
             b1 = max(b0, int(log.first[0]))
         ranges = ((c0, min(b1, c0 + chunk_blocks)) for c0 in range(b0, b1, chunk_blocks))
-        for _, _, c in pool.map_counts(ranges, reps, bins, segments):
-            exact += c.rank_counts
+        if pool.in_process:  # added in place
+            for c0, c1 in ranges:
+                pool.add_rank_counts(exact, c0, c1, reps, bins, segments)
+        else:
+            for _, _, c in pool.map_counts(ranges, reps, bins, segments):
+                exact += c.rank_counts
         return segments, exact, max(0, min(reps, b1 * K.BLOCK) - b0 * K.BLOCK)
     return segments, exact, 0
 
@@ -329,7 +348,8 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     n_opts = max(len(v) for v in plan.factor_options.values())
     n_blocks = -(-reps // K.BLOCK)
     points = summary_points(plan.spec, n)
-    fingerprint = run_fingerprint(plan, design, until)
+    # (hashing the plan reads every matrix: only when a checkpoint needs it)
+    fingerprint = run_fingerprint(plan, design, until) if checkpoint is not None or resume is not None else ""
     state = load_checkpoint(resume, fingerprint) if resume is not None else None
     log = NO_LOG  # pass 1's rank log (coarse counts of a fresh run; pass 2 reads it instead of replaying)
     saver = CheckpointWriter(checkpoint, fingerprint, checkpoint_every) if checkpoint is not None else None
@@ -345,7 +365,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                                      reps)
             next_block = 0
             if acc.coarse and until is None and pool.in_process:
-                log = RankLog.for_run(acc.bands, n_blocks, K.BLOCK, pool.log_budget(acc.bands))
+                log = RankLog.for_run(acc.bands, n_blocks, K.BLOCK, pool.log_budget(acc))
                 pool.set_log(log)
         else:
             acc, next_block = state.accumulators, state.next_block
@@ -469,7 +489,7 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     notes = check_run(dataset, spec)
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
-    nominal = check_nominal(dataset, spec)
+    nominal = check_nominal(dataset, spec, plan)
     t1 = time.perf_counter()
     with (progress_bar(spec.reps, force=True) if progress is True else nullcontext(progress or None)) as callback:
         acc = run_plan(plan, threads, chunk_size, callback, checkpoint=checkpoint, resume=resume,

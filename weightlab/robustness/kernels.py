@@ -81,7 +81,7 @@ class Workspace(NamedTuple):
     eff: np.ndarray  # (n_nodes,)
     noise: np.ndarray  # (n_nodes,) one replication's weight multipliers' uniforms (counter-based stream)
     sums: np.ndarray  # (n_nodes,)
-    vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap)
+    vals: np.ndarray  # (n_nodes, n) group scores (level-by-level path, bootstrap; else (n_nodes, 0): scores_by_level)
     agg: np.ndarray  # (4, n) scratch of tree.aggregate_group
     counts: np.ndarray  # (n,) zeros (the level-by-level path's unused multiplicities)
     C: np.ndarray  # (BLOCK, n) bootstrap multiplicities (float64) of each replication
@@ -102,6 +102,15 @@ class Workspace(NamedTuple):
     bins: np.ndarray  # (BLOCK, n) uint16 score-histogram bins
 
 
+def scores_by_level(p) -> bool:
+    """Whether a run of plan ``p`` fills ``Workspace.vals``: replications scored level by level
+    (:func:`_score`: an aggregator pattern that mixes aggregators, or a matrix with missing cells)
+    or weights re-estimated on bootstrap samples. Other plans score with matrix products only and
+    get an empty ``vals``, which would take 356 MB per thread at 100,000 units and 445 nodes (its
+    pages are never touched, but the run's memory accounting, :mod:`.memory`, counts every array)."""
+    return bool(p.bootstrap or p.has_nan.any() or not p.pattern_same.all())
+
+
 def make_workspaces(p, n_slots: int) -> Workspace:
     """One :class:`Workspace` for ``n_slots`` threads: every array has a leading slot axis (see
     :func:`slot_workspace`). Allocated once per run: allocating per chunk inside the threads cost
@@ -118,7 +127,8 @@ def make_workspaces(p, n_slots: int) -> Workspace:
         choice=np.empty((t, BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
         pat=np.empty((t, BLOCK), dtype=np.int64), srow=np.empty((t, BLOCK), dtype=np.int64),
         Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), noise=np.empty((t, nn)), sums=np.empty((t, nn)),
-        vals=np.empty((t, nn, n)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)), C=np.zeros((t, BLOCK, nc)),
+        vals=np.empty((t, nn, n if scores_by_level(p) else 0)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)),
+        C=np.zeros((t, BLOCK, nc)),
         Cg=np.empty((t, BLOCK, nc)), mom=np.zeros((t, BLOCK, n_mom)), momg=np.empty((t, BLOCK * n_mom)),
         brows=np.empty((t, BLOCK), dtype=np.int64), ub=np.empty((t, n)), sample=np.empty((t, n), dtype=np.int64),
         bw=np.zeros((t, 4, max(n, M))), cen=np.zeros((t, nn if p.bootstrap else 1, n)), pw=np.zeros((t, 5, M, M)),

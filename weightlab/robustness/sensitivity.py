@@ -162,7 +162,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
     notes = check_run(dataset, spec)
     t0 = time.perf_counter()
     plan = compile_plan(dataset, spec)
-    nominal = check_nominal(dataset, spec).ranks.to_numpy()
+    nominal = check_nominal(dataset, spec, plan).ranks.to_numpy()
     groups = factors(plan)
     if not groups:
         raise SpecError(f"{spec.source or 'spec'}: nothing is uncertain, so there is nothing to attribute: add "
