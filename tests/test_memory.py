@@ -149,3 +149,50 @@ def test_plan_is_hashed_only_for_checkpoints(monkeypatch, tmp_path):
     assert hashed == []
     E.run_plan(plan, threads=1, checkpoint=tmp_path / "c.npz")
     assert hashed == [1]
+
+
+def test_scores_table_of_many_indicators_is_one_frame_that_copies_on_write():
+    """scores_table: the columns the docstring lists (numpy from the result's scores), no pandas
+    fragmentation warning at 150 indicators, and writing to it leaves the result unchanged."""
+    import warnings
+
+    from weightlab.data import Dataset
+    from weightlab.framework import Framework
+    from weightlab.index import build_index
+
+    k, n = 150, 30
+    fw = Framework.from_dict({"index": {"code": "idx"},
+                              "groups": [{"code": "g1", "parent": "idx"}, {"code": "g2", "parent": "idx"}],
+                              "indicators": [{"code": f"x{j}", "parent": "g1" if j % 2 else "g2"} for j in range(k)]})
+    values = pd.DataFrame(np.random.default_rng(4).random((n, k)), columns=[f"x{j}" for j in range(k)],
+                          index=pd.Index([f"u{i}" for i in range(n)], name="unit"))
+    res = build_index(Dataset(values, fw, pd.Series([f"City {i}" for i in range(n)], index=values.index)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = res.scores_table()
+    assert list(table.columns) == ["unit", "name", "rank", "idx", "g1", "g2", *fw.indicator_codes]
+    np.testing.assert_array_equal(table["unit"], values.index)
+    for level, frame in res.scores.items():
+        for code in frame.columns:
+            np.testing.assert_array_equal(table[code].to_numpy(), frame[code].to_numpy())
+    before = res.scores[1]["x0"].to_numpy().copy()
+    table.loc[0, "x0"] = -1.0
+    np.testing.assert_array_equal(res.scores[1]["x0"].to_numpy(), before)
+
+
+def test_data_hash_is_that_of_the_whole_table_read_in_slices():
+    """manifest.dataframe_sha256 hashes 1 MiB of rows at a time: the digest of a 4.8 MB table (in
+    pandas' column-major blocks) is SHA-256 of its column names, ids and C-order float64 bytes."""
+    import hashlib
+    import json
+
+    from weightlab.manifest import dataframe_sha256
+
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame(rng.random((200_000, 3)), columns=["a", "b", "c"], index=[f"u{i}" for i in range(200_000)])
+    df.iloc[7, 1] = np.nan
+    h = hashlib.sha256()
+    h.update(json.dumps(["a", "b", "c"]).encode())
+    h.update(json.dumps([f"u{i}" for i in range(200_000)]).encode())
+    h.update(np.stack([df[c].to_numpy() for c in df.columns], axis=1).tobytes())
+    assert dataframe_sha256(df) == h.hexdigest()

@@ -99,14 +99,16 @@ class IndexResult:
         directory); the dataset's label is in ``attrs["label"]``.
         """
         fw = self.dataset.framework
-        out = pd.DataFrame({"unit": self.dataset.units, "name": self.dataset.names.to_numpy()})
+        cols = {"unit": self.dataset.units, "name": self.dataset.names.to_numpy()}
         for col in [c for c in self.dataset.meta.columns if str(c).startswith("name_")]:
-            out[col] = self.dataset.meta[col].reindex(self.dataset.units).to_numpy()
-        out["rank"] = self.ranks.to_numpy()
+            cols[col] = self.dataset.meta[col].reindex(self.dataset.units).to_numpy()
+        cols["rank"] = self.ranks.to_numpy()
         for level in range(fw.n_levels, 0, -1):
             for code in fw.codes_at(level):
-                out[code] = self.scores[level][code].to_numpy()
-        return _labelled(out, self.dataset.label)
+                cols[code] = self.scores[level][code].reset_index(drop=True)
+        # one frame of the columns (inserting them one by one fragments it, and pandas warns at 400
+        # indicators); the scores are not copied: pandas copies a column when either side writes to it
+        return _labelled(pd.DataFrame(cols, copy=False), self.dataset.label)
 
     # ---- notebook and report helpers (the plots import weightlab.report lazily)
     def __repr__(self) -> str:

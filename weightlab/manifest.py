@@ -40,7 +40,10 @@ def dataframe_sha256(values: "Any", ids: "Any" = None) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([str(c) for c in values.columns]).encode())
     h.update(json.dumps([str(i) for i in (values.index if ids is None else ids)]).encode())
-    h.update(np.ascontiguousarray(values.to_numpy(dtype=float)).tobytes())
+    x = values.to_numpy(dtype=float)
+    rows = max(1, (1 << 20) // max(1, 8 * x.shape[1]))  # the C-order bytes, about 1 MiB at a time: no
+    for r0 in range(0, x.shape[0], rows):  # copy of a large table (the digest is that of all the bytes)
+        h.update(np.ascontiguousarray(x[r0:r0 + rows]))
     return h.hexdigest()
 
 
