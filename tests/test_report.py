@@ -185,6 +185,30 @@ def test_report_command(small_results, capsys):
         assert sorted(os.listdir(target)) == before  # nothing written
 
 
+def test_report_of_many_units_caps_the_all_units_panels_and_the_table(small_results, tmp_path, monkeypatch):
+    """Above ALL_UNITS_PLOT units the all-units panels are left out (the text says so), above
+    TABLE_UNITS the table lists the best units by nominal rank (and says of how many); above
+    RASTER_UNITS the nominal-against-median marks are an image inside the SVG."""
+    from weightlab.report import html as H
+    from weightlab.report import ranks as R
+
+    d = tmp_path / "res"
+    shutil.copytree(small_results, d)
+    monkeypatch.setattr(H, "ALL_UNITS_PLOT", 39)
+    monkeypatch.setattr(H, "TABLE_UNITS", 12)
+    monkeypatch.setattr(R, "RASTER_UNITS", 39)
+    H.write_report(d)
+    page = (d / "report.html").read_text(encoding="utf-8")
+    assert 'id="fig-rank_uncertainty_all"' not in page and 'id="fig-rank_uncertainty_top"' in page
+    assert "drawn up to 39 units; the 40 units&#39; bands are in ranks.csv" in page
+    assert page.count('<tr data-unit="') == 12 and "The 12 units ranked best nominally, of 40" in page
+    ranks = pd.read_csv(d / "ranks.csv", dtype={"unit": str}).sort_values("nominal_rank", kind="stable")
+    listed = re.findall(r'<tr data-unit="([^"]+)"', page)
+    assert listed == list(ranks["unit"][:12])
+    svg = base64.b64decode(re.search(r'id="fig-nominal_vs_median".*?base64,([A-Za-z0-9+/=]+)', page, re.S).group(1))
+    assert b"<image" in svg  # rasterised marks
+
+
 def test_format_xlsx_for_a_table(tmp_path, capsys):
     main(["datasets", "export", "ai-cities", str(tmp_path)])
     code = main(["weights", str(tmp_path / "data.csv"), "-f", str(tmp_path / "framework.toml"), "--format", "xlsx",

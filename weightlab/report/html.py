@@ -26,6 +26,8 @@ from .results_dir import Results, load_results
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
 TOP_UNITS = 30
+ALL_UNITS_PLOT = 1000  # the all-units uncertainty panels are drawn up to this many units (9 panels)
+TABLE_UNITS = 2000  # the units table lists this many units at most (the best by nominal rank)
 
 
 def write_report(directory: str | Path, units: Sequence[str] | None = None, plots: bool = False,
@@ -123,8 +125,9 @@ def _uncertainty_section(res: Results, fig: _Figures, chosen: list[str], asked: 
     if listed and asked:
         figs.append(fig("rank_uncertainty_selected", lambda: R.plot_rank_uncertainty(ranks, units=listed),
                         "The units chosen for this report."))
-    figs.append(fig("rank_uncertainty_all", lambda: R.plot_rank_uncertainty(ranks),
-                    f"All {len(ranks)} units, in panels, sorted by nominal rank."))
+    if len(ranks) <= ALL_UNITS_PLOT:  # beyond, a row per unit can neither be drawn nor read
+        figs.append(fig("rank_uncertainty_all", lambda: R.plot_rank_uncertainty(ranks),
+                        f"All {len(ranks)} units, in panels, sorted by nominal rank."))
     if freq is not None:
         figs.append(fig("rank_frequency", lambda: R.plot_rank_frequency(freq, ranks),
                         "Share of replications in which each of the top 20 units takes each rank; the "
@@ -135,8 +138,11 @@ def _uncertainty_section(res: Results, fig: _Figures, chosen: list[str], asked: 
     figs.append(fig("nominal_vs_median", lambda: R.plot_nominal_vs_median(ranks),
                     "Each dot is a unit; points off the diagonal move under the simulated choices; the "
                     "vertical lines are the bands."))
-    return {"id": "uncertainty", "title": "Rank uncertainty", "figures": figs,
-            "text": "How much each unit's rank depends on the choices listed under Run settings."}
+    text = "How much each unit's rank depends on the choices listed under Run settings."
+    if len(ranks) > ALL_UNITS_PLOT:
+        text += (f" The panels of all units are drawn up to {ALL_UNITS_PLOT:,} units; the {len(ranks):,} units' "
+                 "bands are in ranks.csv.")
+    return {"id": "uncertainty", "title": "Rank uncertainty", "figures": figs, "text": text}
 
 
 def _weights_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:
@@ -255,7 +261,8 @@ def _sobol_rows(sobol: pd.DataFrame | None) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------
 def unit_rows(res: Results) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows of the report's units table: nominal rank, unit, name(s), median rank,
-    band, P(top 10), score (the nominal index score when ``scores.csv`` exists, else the mean)."""
+    band, P(top 10), score (the nominal index score when ``scores.csv`` exists, else the mean); the
+    first ``TABLE_UNITS`` units by nominal rank (100,000 rows would make the page hundreds of MB)."""
     from .ranks import band_columns
 
     ranks, scores, fw = res.get("ranks"), res.get("scores"), res.framework
@@ -280,7 +287,7 @@ def unit_rows(res: Results) -> tuple[list[str], list[dict[str, Any]]]:
     score_col = fw.index.code if fw is not None and fw.index.code in table.columns else (
         "mean_score" if "mean_score" in table.columns else "score" if "score" in table.columns else None)
     rank_col = "nominal_rank" if "nominal_rank" in table.columns else "rank"
-    for _, r in table.sort_values(rank_col, kind="stable").iterrows():
+    for _, r in table.sort_values(rank_col, kind="stable").head(TABLE_UNITS).iterrows():
         row = {"rank": int(r[rank_col]), "unit": str(r["unit"]), "name": str(r["name"])}
         for c in extra_names:
             row[c] = "" if pd.isna(r.get(c)) else str(r[c])
@@ -389,6 +396,6 @@ def render_report(res: Results, sections: Iterable[dict[str, Any]], plots: bool 
         title=title, label=res.label, sections=list(sections), columns=cols, rows=rows,
         settings=settings_rows(res), key_settings=key_settings(res), has_ranks=ranks is not None, reps=reps,
         has_sobol=res.get("sobol") is not None or res.get("sobol_units") is not None,
-        n_units=len(rows), directory=res.path.name or str(res.path), version=__version__,
+        n_units=len(ranks) if ranks is not None else len(rows), table_units=len(rows), directory=res.path.name or str(res.path), version=__version__,
         created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         files=sorted(res.files), plots=plots)

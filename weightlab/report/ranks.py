@@ -20,6 +20,7 @@ from matplotlib.transforms import offset_copy
 from ..errors import ParameterError
 from ._figure import BAND_COLOR, MEDIAN_COLOR, NOMINAL_COLOR, data_label, finish, label_text, new_figure, styled
 
+RASTER_UNITS = 2000  # above this many units the nominal-against-median plot's marks are rasterised
 PANEL_UNITS = 115  # at most this many units per panel of the all-units uncertainty plot
 _QUANTILE = re.compile(r"^p(\d+(?:_\d+)?)_rank$")
 
@@ -145,7 +146,7 @@ def plot_rank_frequency(freq: pd.DataFrame, ranks: pd.DataFrame, top: int = 20, 
     takes each rank; the nominal rank is outlined."""
     sel = select_units(ranks, top=top)
     if "count" in freq.columns:  # long format (many units): only the selected units' rows
-        freq = freq[freq["unit"].astype(object).isin(set(sel["unit"]))]
+        freq = freq[_unit_mask(freq["unit"], set(sel["unit"].astype(str)))]
     wide = rank_frequency_matrix(freq)
     counts = wide.reindex(sel["unit"].astype(str)).fillna(0).to_numpy(dtype=float)
     reached = np.nonzero(counts.sum(axis=0))[0]
@@ -164,6 +165,14 @@ def plot_rank_frequency(freq: pd.DataFrame, ranks: pd.DataFrame, top: int = 20, 
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     fig.colorbar(im, ax=ax, label="share of replications", shrink=0.8)
     return finish(fig, f"Rank frequencies of the top {len(sel)} units", data_label(label, ranks, freq))
+
+
+def _unit_mask(unit: pd.Series, wanted: set) -> np.ndarray:
+    """Rows of the long rank-frequency table whose unit (as text) is in ``wanted``; a categorical
+    column is tested on its categories (100,000 units: 9 M rows, 0.1 s instead of 20 s)."""
+    if isinstance(unit.dtype, pd.CategoricalDtype):
+        return np.asarray(unit.cat.categories.astype(str).isin(wanted))[unit.cat.codes.to_numpy()]
+    return unit.astype(str).isin(wanted).to_numpy()
 
 
 @styled
@@ -193,10 +202,12 @@ def plot_nominal_vs_median(ranks: pd.DataFrame, label: str | None = None, annota
     n = len(ranks)
     fig = new_figure(6.2, 6.0)
     ax = fig.subplots()
+    many = n > RASTER_UNITS  # drawn as an image inside the SVG: thousands of elements would bloat it
     ax.vlines(ranks["nominal_rank"], ranks[lo], ranks[hi], color=BAND_COLOR, linewidth=0.8,
-              label=f"{band_text(lo, hi)} band", zorder=1)
+              label=f"{band_text(lo, hi)} band", zorder=1, rasterized=many)
     ax.plot([1, n], [1, n], color="0.5", linewidth=0.8, linestyle="--", label="median = nominal", zorder=2)
-    ax.scatter(ranks["nominal_rank"], ranks["median_rank"], s=8, color=MEDIAN_COLOR, label="unit", zorder=3)
+    ax.scatter(ranks["nominal_rank"], ranks["median_rank"], s=8, color=MEDIAN_COLOR, label="unit", zorder=3,
+               rasterized=many)
     shift = (ranks["nominal_rank"] - ranks["median_rank"]).abs()
     for _, row in ranks.loc[shift.nlargest(min(annotate, n)).index].iterrows():
         ax.annotate(label_text(row["name"], row["unit"], 20), (row["nominal_rank"], row["median_rank"]), fontsize=7,

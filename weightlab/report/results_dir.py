@@ -66,7 +66,8 @@ def _read(path: Path) -> pd.DataFrame:
     try:
         if path.suffix == ".parquet":
             df = pd.read_parquet(path)
-            df.index = df.index.astype(str)
+            if not isinstance(df.index, pd.RangeIndex):  # the dense format's unit ids (long formats have none:
+                df.index = df.index.astype(str)  # 13 M rows at 100,000 units, as many strings)
             return df
         return pd.read_csv(path, dtype={"unit": str})
     except (OSError, ValueError) as exc:
