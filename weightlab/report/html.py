@@ -388,6 +388,7 @@ def render_report(res: Results, sections: Iterable[dict[str, Any]], plots: bool 
     cols, rows = unit_rows(res)
     fw = res.framework
     ranks = res.get("ranks")
+    base = ranks if ranks is not None else res.get("scores")  # the units table's source (unit_rows)
     title = (fw.index.name_en or fw.index.code) if fw is not None else "Composite index"
     reps = next((m.get("reps") for m in res.manifests.values() if m.get("reps")), None)
     from .. import __version__
@@ -396,6 +397,6 @@ def render_report(res: Results, sections: Iterable[dict[str, Any]], plots: bool 
         title=title, label=res.label, sections=list(sections), columns=cols, rows=rows,
         settings=settings_rows(res), key_settings=key_settings(res), has_ranks=ranks is not None, reps=reps,
         has_sobol=res.get("sobol") is not None or res.get("sobol_units") is not None,
-        n_units=len(ranks) if ranks is not None else len(rows), table_units=len(rows), directory=res.path.name or str(res.path), version=__version__,
+        n_units=len(base) if base is not None else 0, table_units=len(rows), directory=res.path.name or str(res.path), version=__version__,
         created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         files=sorted(res.files), plots=plots)
