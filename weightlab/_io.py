@@ -66,6 +66,12 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 ARROW_CSV_CELLS = 1_000_000  # larger tables of numbers and strings are written by pyarrow's CSV writer
 
 
+def _numbers_and_strings(table: pd.DataFrame) -> bool:
+    """Whether every column holds numbers (int, float) or strings: what pyarrow writes as pandas does."""
+    return all(dt.kind in "iuf" or (dt.kind in "OT" and pd.api.types.infer_dtype(table[c], skipna=True)
+                                     in ("string", "empty")) for c, dt in table.dtypes.items())
+
+
 def _to_csv(df: pd.DataFrame, path: Path, index: bool) -> None:
     """``df.to_csv`` for tables up to ``ARROW_CSV_CELLS`` cells or with other column types (booleans,
     dates, mixed objects); larger tables of numbers and strings go through pyarrow's CSV writer,
@@ -75,10 +81,7 @@ def _to_csv(df: pd.DataFrame, path: Path, index: bool) -> None:
     ``0.00001`` and ``-0.0`` as ``-0``. Converted to Arrow ``ARROW_CSV_CELLS`` cells at a time, so
     writing holds no second copy of the table."""
     table = df.reset_index() if index else df
-    kinds = {dt.kind for dt in table.dtypes}
-    strings = all(pd.api.types.infer_dtype(table[c], skipna=True) in ("string", "empty")
-                  for c in table.columns if table[c].dtype.kind not in "iuf")
-    if table.size <= ARROW_CSV_CELLS or not kinds <= set("iufOT") or not strings:
+    if table.size <= ARROW_CSV_CELLS or not _numbers_and_strings(table):
         df.to_csv(path, index=index)
         return
     import pyarrow as pa
