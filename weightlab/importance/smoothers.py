@@ -13,7 +13,7 @@ Three estimators:
   :func:`scipy.interpolate.make_smoothing_spline`; tied ``x`` are averaged and weighted by their
   count (the same least-squares problem as the raw data); the GCV search runs on
   :class:`ReinschGCV`.
-- :func:`local_linear_main_effect`: Gaussian-kernel local linear regression with the bandwidth
+- :func:`local_linear_main_effects`: Gaussian-kernel local linear regression with the bandwidth
   chosen by leave-one-out cross-validation (Fan & Gijbels 1996, section 4.1).
 - :class:`SplineBasis`: a penalised cubic B-spline (``n_knots`` interior knots at quantiles of
   ``x``, penalty ``lam * integral f''^2``, GCV over a grid of ``lam``) written in Demmler-Reinsch
@@ -41,9 +41,10 @@ import numba as nb
 import numpy as np
 
 MIN_DISTINCT = 5  # make_smoothing_spline needs at least five distinct abscissae
-N_KNOTS = 20  # interior knots of the bootstrap spline basis
-N_LAMBDA = 61  # grid of the smoothing parameter (GCV) of the bootstrap spline
-N_BANDWIDTHS = 25  # grid of the local-linear bandwidth (leave-one-out CV)
+N_KNOTS = 16  # interior knots of the bootstrap spline basis
+N_LAMBDA = 41  # grid of the smoothing parameter (GCV) of the bootstrap spline
+CUTOFF = 7.7  # kernel support of the local-linear fit, in bandwidths: exp(-7.7^2 / 2) < 1e-12
+N_BANDWIDTHS = 15  # grid of the local-linear bandwidth (leave-one-out CV)
 
 
 def _variance_ratio(fitted: np.ndarray, y: np.ndarray) -> float:
@@ -64,7 +65,7 @@ def spline_main_effect(x: np.ndarray, y: np.ndarray) -> float:
     Tied ``x`` are averaged and weighted by their count. The GCV parameter is the one scipy's own
     search finds (the same criterion, the same bounded Brent search over ``(0, n)``), evaluated in
     the Reinsch form of :class:`ReinschGCV` (O(n) per evaluation, compiled), because scipy's
-    pure-Python evaluation takes ~0.4 s per call at n = 338; the spline is then scipy's for that
+    evaluation is pure Python (a loop per unit per evaluation); the spline is then scipy's for that
     parameter. ``tests/test_importance.py`` checks the parameter against scipy's own search.
     """
     from scipy.interpolate import make_smoothing_spline
@@ -193,36 +194,68 @@ def _reinsch_gcv(lam, h, w, y):
     return rss / n / (lam * tr / n) ** 2
 
 
-def local_linear_main_effect(x: np.ndarray, y: np.ndarray) -> float:
-    """``S`` by local linear regression, Gaussian kernel, bandwidth by leave-one-out CV.
+def local_linear_main_effects(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``S`` of each row of ``ys`` on ``x`` by local linear regression, Gaussian kernel, bandwidth by
+    leave-one-out cross-validation (one bandwidth per ``y``).
 
     For bandwidth ``h`` the fit at ``x_i`` is ``sum_j l_ij y_j`` with
     ``l_ij = K_ij (s2_i - d_ij s1_i) / (s0_i s2_i - s1_i^2)``, ``d_ij = x_j - x_i``,
-    ``s_k,i = sum_j K_ij d_ij^k``; the leave-one-out residual is ``(y_i - f_i) / (1 - l_ii)``.
-    Bandwidths: ``sd(x) * 10^[-1.5, 0.5]`` (the largest is close to the global linear fit).
+    ``s_k,i = sum_j K_ij d_ij^k``; the leave-one-out residual is ``(y_i - f_i) / (1 - l_ii)`` with
+    ``l_ii = s2_i / (s0_i s2_i - s1_i^2)``. Bandwidths: ``sd(x) * 10^[-1.5, 0.5]`` (the widest is
+    close to the global straight line). A discrete ``x`` (fewer than :data:`MIN_DISTINCT` values)
+    gets :func:`category_main_effect`.
     """
+    x = np.asarray(x, dtype=float)
+    ys = np.atleast_2d(np.asarray(ys, dtype=float))
     if len(np.unique(x)) < MIN_DISTINCT:
-        return category_main_effect(x, y)
-    d = x[None, :] - x[:, None]
-    sd = float(np.std(x))
-    best, best_fit = np.inf, None
-    for h in sd * np.logspace(-1.5, 0.5, N_BANDWIDTHS):
-        k = np.exp(-0.5 * (d / h) ** 2)
-        s0, s1, s2 = k.sum(1), (k * d).sum(1), (k * d * d).sum(1)
-        det = s0 * s2 - s1 * s1
-        if np.any(det <= 1e-12 * s0 * s2):
-            continue  # too narrow: some unit has no neighbour to fit a line
-        lmat = k * (s2[:, None] - d * s1[:, None]) / det[:, None]
-        fit = lmat @ y
-        lii = np.diag(lmat)
-        if np.any(lii >= 1 - 1e-9):
-            continue
-        cv = float(np.mean(((y - fit) / (1 - lii)) ** 2))
-        if cv < best:
-            best, best_fit = cv, fit
-    if best_fit is None:
-        return category_main_effect(x, y)
-    return _variance_ratio(best_fit, y)
+        return np.array([category_main_effect(x, y) for y in ys])
+    hs = float(np.std(x)) * np.logspace(-1.5, 0.5, N_BANDWIDTHS)
+    order = np.argsort(x, kind="stable")
+    cv, fits = _local_linear_cv(x[order], np.ascontiguousarray(ys[:, order]), hs)
+    best = np.argmin(cv, axis=1)
+    return np.array([_variance_ratio(fits[j, best[j]], ys[j, order]) for j in range(len(ys))])
+
+
+@nb.njit(cache=True)
+def _local_linear_cv(x, ys, hs):
+    """Leave-one-out CV score (m x H) and fitted values (m x H x n) of local linear fits at sorted
+    ``x``; a bandwidth too narrow for some unit (singular local design, or ``l_ii ~ 1``) scores
+    +inf. Units farther than ``CUTOFF * h`` get no weight (their kernel is below 1e-12)."""
+    n, m, H = x.shape[0], ys.shape[0], hs.shape[0]
+    cv = np.zeros((m, H))
+    fits = np.zeros((m, H, n))
+    ky, kdy = np.empty(m), np.empty(m)
+    for a in range(H):
+        inv2 = 0.5 / (hs[a] * hs[a])
+        lo = hi = 0
+        for i in range(n):
+            s0 = s1 = s2 = 0.0
+            ky[:] = 0.0
+            kdy[:] = 0.0
+            while x[i] - x[lo] > CUTOFF * hs[a]:
+                lo += 1
+            while hi < n and x[hi] - x[i] <= CUTOFF * hs[a]:
+                hi += 1
+            for j in range(lo, hi):
+                d = x[j] - x[i]
+                k = np.exp(-d * d * inv2)
+                s0 += k
+                s1 += k * d
+                s2 += k * d * d
+                for q in range(m):
+                    ky[q] += k * ys[q, j]
+                    kdy[q] += k * d * ys[q, j]
+            det = s0 * s2 - s1 * s1
+            lii = s2 / det if det > 1e-12 * s0 * s2 else 1.0
+            for q in range(m):
+                if lii >= 1.0 - 1e-9:
+                    cv[q, a] = np.inf
+                    continue
+                f = (s2 * ky[q] - s1 * kdy[q]) / det
+                fits[q, a, i] = f
+                r = (ys[q, i] - f) / (1.0 - lii)
+                cv[q, a] += r * r / n
+    return cv, fits
 
 
 class SplineBasis:
@@ -254,7 +287,7 @@ class SplineBasis:
         self.K = len(t) - 4
         self.B = BSpline.design_matrix(np.clip(x, lo, hi), t, 3).toarray()
         self.omega = _penalty(t, self.K)
-        g, d, _ = self._decompose(np.ones((1, len(x))))
+        _, d, _ = self._decompose(np.ones((1, len(x))))
         pos = np.sort(d[0])[2:]  # the penalty's null space (lines) has two zero eigenvalues
         pos = pos[pos > 1e-12 * pos[-1]] if pos.size else pos
         if pos.size == 0:
@@ -263,38 +296,88 @@ class SplineBasis:
             self.lams = np.logspace(np.log10(1e-2 / pos[-1]), np.log10(1e2 / pos[0]), N_LAMBDA)
 
     def _decompose(self, counts: np.ndarray):
+        """``d`` (R x K) and ``P = U' L^-1`` for each row of ``counts`` (plain numpy; the grid's setup)."""
         K, B = self.K, self.B
-        BB = (B[:, :, None] * B[:, None, :]).reshape(len(B), K * K)
-        G = (counts @ BB).reshape(len(counts), K, K)
+        G = np.einsum("ru,uj,uk->rjk", counts, B, B)
         G += np.eye(K) * (1e-10 * np.trace(G, axis1=1, axis2=2))[:, None, None]
-        L = np.linalg.cholesky(G)
-        Linv = np.linalg.inv(L)
-        M = Linv @ self.omega @ np.swapaxes(Linv, 1, 2)
-        d, U = np.linalg.eigh((M + np.swapaxes(M, 1, 2)) / 2)
-        P = np.swapaxes(U, 1, 2) @ Linv  # z = P B' C y
-        return G, np.clip(d, 0, None), P
+        Linv = np.linalg.inv(np.linalg.cholesky(G))
+        d, U = np.linalg.eigh(Linv @ self.omega @ np.swapaxes(Linv, 1, 2))
+        return G, np.clip(d, 0, None), np.swapaxes(U, 1, 2) @ Linv
 
     def main_effects(self, counts: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """``S`` for each weighting (rows of ``counts``, R x n) and each ``y`` (rows of ``ys``, m x n): (R, m)."""
-        counts = np.asarray(counts, dtype=float)
-        _, d, P = self._decompose(counts)
-        N = counts.sum(1)
-        g = np.einsum("rkj,rj->rk", P, counts @ self.B)  # for sum c f
-        S = np.empty((len(counts), len(ys)))
-        shrink = 1.0 / (1.0 + self.lams[None, :, None] * d[:, None, :])  # R x lam x K
-        trace = shrink.sum(2)
-        for j, y in enumerate(ys):
-            z = np.einsum("rkj,rj->rk", P, counts @ (self.B * y[:, None]))
-            yy, y1 = counts @ (y * y), counts @ y
-            z2 = z * z
-            rss = yy[:, None] - np.einsum("rlk,rk->rl", 2 * shrink - shrink ** 2, z2)
-            gcv = N[:, None] * np.maximum(rss, 0) / np.maximum(N[:, None] - trace, 1e-12) ** 2
-            best = shrink[np.arange(len(counts)), np.argmin(gcv, axis=1)]  # R x K
-            f2 = ((best * z) ** 2).sum(1) / N
-            f1 = (best * z * g).sum(1) / N
-            vy = yy / N - (y1 / N) ** 2
-            S[:, j] = (f2 - f1 ** 2) / np.where(vy > 0, vy, np.nan)
-        return S
+        """``S`` for each weighting (rows of ``counts``, R x n) and each ``y`` (rows of ``ys``, m x n): (R, m).
+
+        Compiled, parallel over the rows of ``counts`` (each row writes only its own output row, so
+        the result does not depend on the number of threads)."""
+        first = np.clip(np.argmax(self.B > 0, axis=1), 0, self.K - 4)
+        vals = np.stack([self.B[np.arange(len(self.B)), first + a] for a in range(4)], axis=1)
+        return _bootstrap_spline(np.ascontiguousarray(counts, dtype=float), first.astype(np.int64), vals,
+                                 self.omega, np.ascontiguousarray(np.atleast_2d(ys), dtype=float), self.lams)
+
+
+@nb.njit(parallel=True, cache=True)
+def _bootstrap_spline(counts, first, vals, omega, ys, lams):
+    """:meth:`SplineBasis.main_effects`: for each row r of ``counts`` build ``G = B' C B`` and
+    ``B' C y`` from the four non-zero basis values per unit (``vals[u]`` at columns
+    ``first[u] .. first[u] + 3``), decompose, pick ``lam`` by GCV on the grid, return ``S``."""
+    R, n = counts.shape
+    m, K, nl = ys.shape[0], omega.shape[0], lams.shape[0]
+    out = np.empty((R, m))
+    for r in nb.prange(R):
+        G = np.zeros((K, K))
+        Bty = np.zeros((m, K))
+        g = np.zeros(K)
+        N = 0.0
+        yy, y1 = np.zeros(m), np.zeros(m)
+        for u in range(n):
+            c = counts[r, u]
+            if c == 0.0:
+                continue
+            N += c
+            j0 = first[u]
+            for a in range(4):
+                va = c * vals[u, a]
+                g[j0 + a] += va
+                for b in range(4):
+                    G[j0 + a, j0 + b] += va * vals[u, b]
+                for q in range(m):
+                    Bty[q, j0 + a] += va * ys[q, u]
+            for q in range(m):
+                yy[q] += c * ys[q, u] * ys[q, u]
+                y1[q] += c * ys[q, u]
+        ridge = 0.0
+        for k in range(K):
+            ridge += G[k, k]
+        for k in range(K):
+            G[k, k] += 1e-10 * ridge
+        Linv = np.linalg.inv(np.linalg.cholesky(G))
+        M = Linv @ omega @ Linv.T
+        d, U = np.linalg.eigh(0.5 * (M + M.T))
+        P = U.T @ Linv
+        gz = P @ g
+        for q in range(m):
+            z = P @ Bty[q]
+            best, best_l = np.inf, 0
+            for li in range(nl):
+                tr = 0.0
+                fit = 0.0
+                for k in range(K):
+                    s = 1.0 / (1.0 + lams[li] * max(d[k], 0.0))
+                    tr += s
+                    fit += (2.0 * s - s * s) * z[k] * z[k]
+                rss = max(yy[q] - fit, 0.0)
+                gcv = N * rss / max(N - tr, 1e-12) ** 2
+                if gcv < best:
+                    best, best_l = gcv, li
+            f2 = 0.0
+            f1 = 0.0
+            for k in range(K):
+                s = 1.0 / (1.0 + lams[best_l] * max(d[k], 0.0))
+                f2 += (s * z[k]) ** 2
+                f1 += s * z[k] * gz[k]
+            vy = yy[q] / N - (y1[q] / N) ** 2
+            out[r, q] = (f2 / N - (f1 / N) ** 2) / vy if vy > 0.0 else np.nan
+    return out
 
 
 def _penalty(t: np.ndarray, K: int) -> np.ndarray:
