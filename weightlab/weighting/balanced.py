@@ -1,4 +1,4 @@
-"""Weights that deliver a target importance (:mod:`weightlab.importance.inverse`)."""
+"""Weights that deliver a target importance (:mod:`weightlab.importances.inverse`)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class Balanced(WeightingScheme):
         return dict(t)
 
     def _group_target(self, targets, members: list[str], group: str) -> np.ndarray:
-        from ..importance.inverse import target_shares
+        from ..importances.inverse import target_shares
 
         if isinstance(targets, str) or not any(m in targets for m in members):
             return target_shares("equal", members, group)
@@ -131,7 +131,7 @@ class Balanced(WeightingScheme):
         return self._fit_coinr(X, framework, parse_levels(level, framework))
 
     def group_weights(self, X: np.ndarray, members: list[str], group: str, framework: Framework) -> np.ndarray:
-        from ..importance.inverse import linear_balance, nonlinear_balance
+        from ..importances.inverse import linear_balance, nonlinear_balance
 
         t = self._group_target(self._targets_, members, group)
         sol = linear_balance(X, t, members)
@@ -143,7 +143,7 @@ class Balanced(WeightingScheme):
         return sol.weights
 
     def _fit_coinr(self, X: pd.DataFrame, framework: Framework, levels: list[int]) -> "Balanced":
-        from ..importance.inverse import coinr_balance, target_shares
+        from ..importances.inverse import coinr_balance, target_shares
 
         fw, aggs = framework, self._aggregators_
         weights = fw.nominal_weights().astype(float).copy()

@@ -14,7 +14,7 @@ reference score ``y`` (the index, and the member's parent group when that is not
   when ``y`` is an arithmetic mean these shares of a whole level sum to 1);
 - ``S_lo, S_hi`` and ``r_lo, r_hi``: percentile bootstrap intervals over units (the same resamples
   for every member; the interval of ``S`` is that of the bootstrap spline basis,
-  :class:`~weightlab.importance.smoothers.SplineBasis`);
+  :class:`~weightlab.importances.smoothers.SplineBasis`);
 - ``importance_to_weight``: ``(S_spline / sum S_spline over the group) / weight``;
 - ``flag``: ``nonlinear`` when ``S_spline - r^2 > 0.05`` (capping, ranks or a non-arithmetic
   aggregator at work), ``counts_more`` / ``counts_less`` when ``importance_to_weight`` is above 2
@@ -82,17 +82,33 @@ class ImportanceResult:
         """The rows with a flag."""
         return self.table[self.table["flag"] != ""]
 
-    def save(self, directory) -> list:
-        """Write ``importance.csv`` (with a ``note`` line on the data's caveat) into ``directory``."""
+    def save(self, directory, report: bool = True) -> list:
+        """Write the nominal build's files (``scores.csv``, ``weights.csv``, ``framework.toml``),
+        ``importance.csv`` (with a ``note`` column on the data's caveat), ``manifest.json`` and, unless
+        ``report=False``, ``report.html`` into ``directory``; returns the paths."""
+        import json
         from pathlib import Path
 
-        from .._io import write_table_atomic
+        from .._io import write_json_atomic, write_table_atomic
+        from ..report.save import save_index_result
         from ..robustness.output import with_note
 
-        path = Path(directory) / "importance.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = save_index_result(self.result, directory, report=False)
+        path = directory / "importance.csv"
         write_table_atomic(with_note(self.table, self.label), path, "csv")
-        return [path]
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        manifest["kind"] = "importance"
+        manifest["importance"] = {k: v for k, v in self.settings.items() if k != "index"}
+        manifest["files"] = manifest.get("files", []) + [path.name]
+        write_json_atomic(directory / "manifest.json", manifest)
+        paths.append(path)
+        if report:
+            from ..report.html import write_report
+
+            paths += write_report(directory)
+        return paths
 
     def __repr__(self) -> str:
         t = self.table
@@ -188,14 +204,25 @@ def importance(build: Any, n_boot: int = 1000, seed: int = 0, confidence: float 
             parent = scores[level + 1][group].to_numpy(dtype=float)
             for code in members:
                 x = scores[level][code].to_numpy(dtype=float)
-                refs = [("index", root, index)] + ([("parent", group, parent)] if group != root else [])
+                single = len(members) == 1
+                refs = [("index", root, index)] + ([("parent", group, parent)] if group != root and not single else [])
                 rows += _member_rows(level, group, code, x, refs, members, fw, weights, counts, q)
+                if single and group != root:
+                    rows.append(_trivial_row(level, group, code))
     table = pd.DataFrame(rows, columns=COLUMNS)
     _shares_and_flags(table)
     if res.dataset.label:
         table.attrs["label"] = res.dataset.label
     settings = {"n_boot": n_boot, "seed": seed, "confidence": confidence, "index": dict(res.settings)}
     return ImportanceResult(table, res, settings)
+
+
+def _trivial_row(level: int, group: str, code: str) -> dict:
+    """The only member of a group against the group (they are the same score)."""
+    one = dict.fromkeys(["weight", "effective_weight", "r", "r_lo", "r_hi", "S_spline", "S_lo", "S_hi",
+                         "S_local_linear", "S_linear", "pratt"], 1.0)
+    return {"level": level, "group": group, "member": code, "against": "parent", **one, "flag": "",
+            "note": "only member of its group: the group is this member, importance in it is trivially 1"}
 
 
 def _member_rows(level, group, code, x, refs, members, fw, weights, counts, q) -> list[dict]:
@@ -206,9 +233,7 @@ def _member_rows(level, group, code, x, refs, members, fw, weights, counts, q) -
                          f"index; the smoothers need at least {MIN_UNITS}: impute or drop it.")
     x, ys, c = x[ok], ys[:, ok], counts[:, ok]
     base = {"level": level, "group": group, "member": code, "weight": float(weights[code])}
-    note = ""
-    if len(members) == 1:
-        note = "only member of its group: it is its parent, importance in the parent is trivially 1"
+    note = "only member of its group: it counts in the index through its group alone" if len(members) == 1 else ""
     if np.ptp(x) == 0:
         return [{**base, "against": against, "effective_weight": _path_weight(fw, weights, code, ref),
                  "note": "constant across units: no importance (r and S undefined); check or drop it",
@@ -247,9 +272,10 @@ def _shares_and_flags(table: pd.DataFrame) -> None:
                                                  np.where(share > 0, np.inf, np.nan))
     single = table.groupby(keys)["member"].transform("size") == 1
     table.loc[single, ["r_share", "importance_to_weight"]] = np.nan
+    gap = table["S_spline"] - table["S_linear"]
     flags = []
-    for gap, ratio in zip(table["S_spline"] - table["S_linear"], table["importance_to_weight"]):
-        f = ["nonlinear"] if gap > NONLINEAR_GAP else []
+    for g, ratio in zip(gap, table["importance_to_weight"]):
+        f = ["nonlinear"] if g > NONLINEAR_GAP else []
         if ratio > RATIO_BAND[1]:
             f.append("counts_more")
         elif ratio < RATIO_BAND[0]:

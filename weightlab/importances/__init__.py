@@ -3,7 +3,7 @@ the intended importance (see docs/importance.md).
 
 - :func:`importance`: the importance table (correlations, main effects, Pratt shares, bootstrap
   intervals, flags) of every member of every group against the index and its parent.
-- :mod:`weightlab.importance.inverse`: weights from target importance (exact linear solution,
+- :mod:`weightlab.importances.inverse`: weights from target importance (exact linear solution,
   nearest feasible weights, the nonlinear version, COINr's ``get_opt_weights``).
 """
 

@@ -1,4 +1,4 @@
-"""Weights from target importance: the inverse problem of :mod:`weightlab.importance.table`.
+"""Weights from target importance: the inverse problem of :mod:`weightlab.importances.table`.
 
 Given the members ``X`` (n x m) of one group and target importances ``t`` (normalised to sum 1),
 find within-group weights ``w`` (>= 0, summing to 1) whose importance in the group score matches.
@@ -170,7 +170,7 @@ def nonlinear_balance(X: np.ndarray, target: np.ndarray, aggregate: Callable[[np
     """Becker et al. (2017): weights whose main-effect shares ``S_i / sum S`` match ``target``.
 
     ``aggregate(w)`` returns the group score for weights ``w``; ``S_i`` is re-estimated at each step by
-    the penalised spline of :class:`~weightlab.importance.smoothers.SplineBasis` (one basis per member,
+    the penalised spline of :class:`~weightlab.importances.smoothers.SplineBasis` (one basis per member,
     built once). Nelder-Mead on ``w = softmax(theta)`` from ``start`` (the linear solution).
     """
     from scipy.optimize import minimize
