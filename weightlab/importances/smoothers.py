@@ -59,8 +59,9 @@ def category_main_effect(x: np.ndarray, y: np.ndarray) -> float:
     return _variance_ratio(means[inv], y)
 
 
-def spline_main_effect(x: np.ndarray, y: np.ndarray) -> float:
-    """``S`` by :func:`scipy.interpolate.make_smoothing_spline` with its GCV smoothing parameter.
+def spline_fit(x: np.ndarray, y: np.ndarray):
+    """The GCV smoothing spline of ``y`` on ``x`` (:func:`scipy.interpolate.make_smoothing_spline`), or
+    None when ``x`` has fewer than :data:`MIN_DISTINCT` distinct values.
 
     Tied ``x`` are averaged and weighted by their count. The GCV parameter is the one scipy's own
     search finds (the same criterion, the same bounded Brent search over ``(0, n)``), evaluated in
@@ -72,11 +73,16 @@ def spline_main_effect(x: np.ndarray, y: np.ndarray) -> float:
 
     xu, inv, count = np.unique(x, return_inverse=True, return_counts=True)
     if len(xu) < MIN_DISTINCT:
-        return category_main_effect(x, y)
+        return None
     yu = np.bincount(inv, y) / count
     lam = ReinschGCV(xu, count.astype(float)).best_lambda(yu)
-    spline = make_smoothing_spline(xu, yu, w=count.astype(float), lam=lam)
-    return _variance_ratio(spline(xu)[inv], y)
+    return make_smoothing_spline(xu, yu, w=count.astype(float), lam=lam)
+
+
+def spline_main_effect(x: np.ndarray, y: np.ndarray) -> float:
+    """``S`` by the GCV smoothing spline :func:`spline_fit` (a discrete ``x``: :func:`category_main_effect`)."""
+    spline = spline_fit(x, y)
+    return _variance_ratio(spline(x), y) if spline is not None else category_main_effect(x, y)
 
 
 class ReinschGCV:

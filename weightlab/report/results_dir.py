@@ -31,6 +31,7 @@ TABLE_FILES = {
     "sobol": "sobol.csv",
     "sobol_units": "sobol_units.csv",
     "sobol_unit_scores": "sobol_unit_scores.csv",
+    "importance": "importance.csv",
 }
 INDEXED = {"rank_correlation"}  # tables whose first column is the row index
 
