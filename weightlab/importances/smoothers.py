@@ -63,20 +63,40 @@ def spline_fit(x: np.ndarray, y: np.ndarray):
     """The GCV smoothing spline of ``y`` on ``x`` (:func:`scipy.interpolate.make_smoothing_spline`), or
     None when ``x`` has fewer than :data:`MIN_DISTINCT` distinct values.
 
-    Tied ``x`` are averaged and weighted by their count. The GCV parameter is the one scipy's own
+    ``x`` is rescaled to [0, 1] first (so the estimate does not depend on the units of ``x``), tied
+    ``x`` are averaged and weighted by their count. The GCV parameter is the one scipy's own
     search finds (the same criterion, the same bounded Brent search over ``(0, n)``), evaluated in
     the Reinsch form of :class:`ReinschGCV` (O(n) per evaluation, compiled), because scipy's
     evaluation is pure Python (a loop per unit per evaluation); the spline is then scipy's for that
     parameter. ``tests/test_importance.py`` checks the parameter against scipy's own search.
+
+    Guard: the exact spline's banded system is ill-conditioned when distinct ``x`` lie very close
+    together and the parameter is large (nearly straight fits); a penalised fit can never have a
+    larger residual sum of squares than the least-squares line (the line has no penalty), so when
+    scipy's spline does, or explains more than all of ``Var(y)``, it is numerically broken and the
+    penalised B-spline of :class:`SplineBasis` (well conditioned) is returned instead.
     """
     from scipy.interpolate import make_smoothing_spline
 
     xu, inv, count = np.unique(x, return_inverse=True, return_counts=True)
     if len(xu) < MIN_DISTINCT:
         return None
+    lo, span = float(xu[0]), float(xu[-1] - xu[0])
+    xs = (xu - lo) / span  # on [0, 1]: scipy's search range (0, n) for lam then means the same for any scale
     yu = np.bincount(inv, y) / count
-    lam = ReinschGCV(xu, count.astype(float)).best_lambda(yu)
-    return make_smoothing_spline(xu, yu, w=count.astype(float), lam=lam)
+    lam = ReinschGCV(xs, count.astype(float)).best_lambda(yu)
+    fitted = make_smoothing_spline(xs, yu, w=count.astype(float), lam=lam)
+
+    def spline(v):
+        return fitted((np.asarray(v, dtype=float) - lo) / span)
+
+    f = spline(x)
+    line = np.polyval(np.polyfit(x, y, 1), x)
+    slack = 1e-9 * float(np.sum((y - y.mean()) ** 2))
+    if not np.all(np.isfinite(f)) or np.sum((y - f) ** 2) > np.sum((y - line) ** 2) + slack \
+            or np.var(f) > np.var(y) * (1 + 1e-9):
+        return SplineBasis(x).fit(y)
+    return spline
 
 
 def spline_main_effect(x: np.ndarray, y: np.ndarray) -> float:
@@ -126,7 +146,7 @@ class ReinschGCV:
         return float(res.x)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _reinsch_gcv(lam, h, w, y):
     """GCV of the smoothing spline at ``lam`` (see :class:`ReinschGCV`)."""
     n = y.shape[0]
@@ -197,7 +217,8 @@ def _reinsch_gcv(lam, h, w, y):
             qg += q2[i - 2] * g[i - 2]
         r = lam * qg / w[i]
         rss += r * r
-    return rss / n / (lam * tr / n) ** 2
+    out = rss / n / (lam * tr / n) ** 2
+    return out if np.isfinite(out) else np.inf  # a breakdown (D = 0 to rounding) is never the minimum
 
 
 def local_linear_main_effects(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -290,7 +311,7 @@ class SplineBasis:
         lo, hi = float(xu[0]), float(xu[-1])
         inner = inner[(inner > lo) & (inner < hi)]
         t = np.r_[[lo] * 4, inner, [hi] * 4]
-        self.K = len(t) - 4
+        self.t, self.K = t, len(t) - 4
         self.B = BSpline.design_matrix(np.clip(x, lo, hi), t, 3).toarray()
         self.omega = _penalty(t, self.K)
         _, d, _ = self._decompose(np.ones((1, len(x))))
@@ -300,6 +321,19 @@ class SplineBasis:
             self.lams = np.zeros(1)
         else:
             self.lams = np.logspace(np.log10(1e-2 / pos[-1]), np.log10(1e2 / pos[0]), N_LAMBDA)
+
+    def fit(self, y: np.ndarray):
+        """The penalised B-spline of ``y`` on the units (all weights 1), ``lam`` by GCV on the grid."""
+        from scipy.interpolate import BSpline
+
+        _, d, P = self._decompose(np.ones((1, len(self.B))))
+        d, P = d[0], P[0]
+        z = P @ (self.B.T @ y)
+        N = float(len(y))
+        shrink = 1.0 / (1.0 + self.lams[:, None] * d[None, :])
+        rss = y @ y - ((2 * shrink - shrink ** 2) * z ** 2).sum(1)
+        gcv = N * np.maximum(rss, 0) / np.maximum(N - shrink.sum(1), 1e-12) ** 2
+        return BSpline(self.t, P.T @ (shrink[np.argmin(gcv)] * z), 3, extrapolate=True)
 
     def _decompose(self, counts: np.ndarray):
         """``d`` (R x K) and ``P = U' L^-1`` for each row of ``counts`` (plain numpy; the grid's setup)."""
