@@ -142,7 +142,8 @@ class ReinschGCV:
         """scipy's search: ``minimize_scalar(gcv, bounds=(0, n), method="bounded")``."""
         from scipy.optimize import minimize_scalar
 
-        res = minimize_scalar(self.gcv, bounds=(0, self.n), method="bounded", args=(y,))
+        with np.errstate(invalid="ignore"):  # a breakdown's +inf inside Brent's parabola step
+            res = minimize_scalar(self.gcv, bounds=(0, self.n), method="bounded", args=(y,))
         return float(res.x)
 
 
