@@ -139,6 +139,13 @@ def linear_balance(X: np.ndarray, target: np.ndarray, members: list[str] | None 
     X = np.asarray(X, dtype=float)
     m = X.shape[1]
     names = list(members) if members is not None else [str(j) for j in range(m)]
+    scale = np.max(np.abs(X), axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    if not np.all(scale == 1.0):  # solve on columns of unit size (no under/overflow in the covariances):
+        sol = linear_balance(X / scale, target, names)  # y = sum (w s)(x / s), so w = w~ / s, renormalised
+        w = sol.weights / scale
+        sol.weights = w / w.sum()
+        return sol
     cov = np.cov(X, rowvar=False)
     sd = np.sqrt(np.diag(cov))
     if np.any(sd == 0):

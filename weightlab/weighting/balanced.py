@@ -134,13 +134,26 @@ class Balanced(WeightingScheme):
         from ..importances.inverse import linear_balance, nonlinear_balance
 
         t = self._group_target(self._targets_, members, group)
-        sol = linear_balance(X, t, members)
+        peak = np.max(np.abs(X), axis=0)
+        varies = np.var(X / np.where(peak > 0, peak, 1.0), axis=0) > 0
+        if varies.sum() < 2:  # nothing to balance: as the other schemes, equal weights without information
+            self.notes_.append(f"{group}: fewer than two members vary across units; equal weights")
+            return np.full(len(members), 1.0 / len(members))
+        idx = np.flatnonzero(varies)
+        names = [members[j] for j in idx]
+        sub = X[:, idx]
+        sol = linear_balance(sub, t[idx] / t[idx].sum(), names)
         if self.measure == "S":
             agg = self._aggregators_[framework.level_of(group)]
-            sol = nonlinear_balance(X, t, lambda w: agg.aggregate(X, w, group=group, members=members), sol.weights,
-                                    maxiter=self.maxiter)
-        self.notes_.append(sol.note(group, self.measure))
-        return sol.weights
+            sol = nonlinear_balance(sub, sol.target, lambda w: agg.aggregate(sub, w, group=group, members=names),
+                                    sol.weights, maxiter=self.maxiter)
+        note = sol.note(group, self.measure)
+        if not varies.all():
+            note += f"; constant member(s) {', '.join(m for m, v in zip(members, varies) if not v)} get weight 0"
+        self.notes_.append(note)
+        w = np.zeros(len(members))
+        w[idx] = sol.weights
+        return w
 
     def _fit_coinr(self, X: pd.DataFrame, framework: Framework, levels: list[int]) -> "Balanced":
         from ..importances.inverse import coinr_balance, target_shares
