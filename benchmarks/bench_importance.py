@@ -24,7 +24,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import numba
-    import pandas as pd
 
     import weightlab as wl
     from weightlab.importances import smoothers, table
@@ -72,7 +71,6 @@ def main() -> None:
         print(f"  {name:<24} {sec:6.2f} s")
     identical = all(tables[0].equals(other) for other in tables[1:])
     print(f"  repeated runs identical: {identical}")
-    pd.set_option("display.width", 160)
 
 
 if __name__ == "__main__":
