@@ -197,7 +197,7 @@ def test_demo_table_shape_columns_and_determinism(demo_ds):
     np.testing.assert_allclose(ind["effective_weight"], eff[ind.index], rtol=1e-12)
     # the only member of a group: trivial against the group, and said so
     lone = a.table[(a.table["member"] == "policy_releases") & (a.table["against"] == "parent")].iloc[0]
-    assert lone["S_spline"] == 1.0 and "only member" in lone["note"]
+    assert lone["S_spline"] == 1.0 and "only member" in lone["remark"]
 
 
 NORMALIZER_PARAMS = {"goalposts": {"lower": 0.0, "upper": 100.0}, "dist_to_ref": {"ref": "u07"},
@@ -239,7 +239,7 @@ def test_constant_member_and_too_few_units():
     fw = _flat(["a", "b", "c"])
     res = build_index(_dataset(X, fw), normalizer="zscore")
     t = importance(res, n_boot=10).table.set_index("member")
-    assert np.isnan(t.loc["c", "S_spline"]) and "constant" in t.loc["c", "note"]
+    assert np.isnan(t.loc["c", "S_spline"]) and "constant" in t.loc["c", "remark"]
     small = build_index(_dataset(X[:8], fw), normalizer="zscore")
     with pytest.raises(InputError, match="at least 10"):
         importance(small, n_boot=10)
@@ -255,3 +255,13 @@ def test_build_importance_and_public_name():
     via_function = wl.importance(build, n_boot=10)
     pd.testing.assert_frame_equal(via_build.table, via_function.table)
     assert isinstance(via_build, wl.ImportanceResult)
+
+
+def test_saved_table_keeps_remarks_and_the_data_caveat(demo_ds, tmp_path):
+    imp = importance(build_index(demo_ds), n_boot=5)
+    paths = imp.save(tmp_path, report=False)
+    assert {p.name for p in paths} >= {"importance.csv", "scores.csv", "weights.csv", "manifest.json"}
+    saved = pd.read_csv(tmp_path / "importance.csv", keep_default_na=False)
+    assert (saved["note"] == "synthetic demo data").all()
+    lone = saved[(saved["member"] == "policy_releases") & (saved["against"] == "parent")].iloc[0]
+    assert "only member" in lone["remark"]

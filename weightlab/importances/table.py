@@ -18,7 +18,7 @@ reference score ``y`` (the index, and the member's parent group when that is not
 - ``importance_to_weight``: ``(S_spline / sum S_spline over the group) / weight``;
 - ``flag``: ``nonlinear`` when ``S_spline - r^2 > 0.05`` (capping, ranks or a non-arithmetic
   aggregator at work), ``counts_more`` / ``counts_less`` when ``importance_to_weight`` is above 2
-  or below 0.5; ``note``: why a value is missing or trivial.
+  or below 0.5; ``remark``: why a value is missing or trivial.
 
 What the main effect means with correlated members: ``S_i`` is the share of ``Var(y)`` explained
 by ``x_i`` *including* what it explains through the members correlated with it, so the ``S_i``
@@ -49,7 +49,7 @@ from .smoothers import MIN_DISTINCT, SplineBasis, local_linear_main_effects, spl
 
 COLUMNS = ["level", "group", "member", "against", "weight", "effective_weight", "r", "r_lo", "r_hi", "r_share",
            "S_spline", "S_lo", "S_hi", "S_local_linear", "S_linear", "pratt", "importance_to_weight", "flag",
-           "note"]
+           "remark"]
 NONLINEAR_GAP = 0.05  # flag: S_spline - r^2 above this
 RATIO_BAND = (0.5, 2.0)  # flag: normalised importance / weight outside this band
 MIN_UNITS = 10  # fewer complete units than this: no smoother is meaningful
@@ -84,7 +84,7 @@ class ImportanceResult:
 
     def save(self, directory, report: bool = True) -> list:
         """Write the nominal build's files (``scores.csv``, ``weights.csv``, ``framework.toml``),
-        ``importance.csv`` (with a ``note`` column on the data's caveat), ``manifest.json`` and, unless
+        ``importance.csv`` (with a ``note`` column holding the data's caveat), ``manifest.json`` and, unless
         ``report=False``, ``report.html`` into ``directory``; returns the paths."""
         import json
         from pathlib import Path
@@ -222,7 +222,7 @@ def _trivial_row(level: int, group: str, code: str) -> dict:
     one = dict.fromkeys(["weight", "effective_weight", "r", "r_lo", "r_hi", "S_spline", "S_lo", "S_hi",
                          "S_local_linear", "S_linear", "pratt"], 1.0)
     return {"level": level, "group": group, "member": code, "against": "parent", **one, "flag": "",
-            "note": "only member of its group: the group is this member, importance in it is trivially 1"}
+            "remark": "only member of its group: the group is this member, importance in it is trivially 1"}
 
 
 def _member_rows(level, group, code, x, refs, members, fw, weights, counts, q) -> list[dict]:
@@ -236,7 +236,7 @@ def _member_rows(level, group, code, x, refs, members, fw, weights, counts, q) -
     note = "only member of its group: it counts in the index through its group alone" if len(members) == 1 else ""
     if np.ptp(x) == 0:
         return [{**base, "against": against, "effective_weight": _path_weight(fw, weights, code, ref),
-                 "note": "constant across units: no importance (r and S undefined); check or drop it",
+                 "remark": "constant across units: no importance (r and S undefined); check or drop it",
                  "flag": ""} for against, ref, _ in refs]
     distinct = len(np.unique(x))
     if distinct < MIN_DISTINCT:
@@ -254,7 +254,7 @@ def _member_rows(level, group, code, x, refs, members, fw, weights, counts, q) -
         e = _path_weight(fw, weights, code, ref)
         row = {**base, "against": against, "effective_weight": e, "r": r, "S_spline": spline_main_effect(x, y),
                "S_local_linear": float(S_ll[j]), "S_linear": r * r,
-               "pratt": e * float(np.cov(x, y, bias=True)[0, 1] / np.var(y)), "note": note}
+               "pratt": e * float(np.cov(x, y, bias=True)[0, 1] / np.var(y)), "remark": note}
         if len(c):
             row["r_lo"], row["r_hi"] = np.nanquantile(r_boot[:, j], q)
             row["S_lo"], row["S_hi"] = np.nanquantile(S_boot[:, j], q)
@@ -282,4 +282,4 @@ def _shares_and_flags(table: pd.DataFrame) -> None:
             f.append("counts_less")
         flags.append(";".join(f))
     table["flag"] = flags
-    table["note"] = table["note"].fillna("")
+    table["remark"] = table["remark"].fillna("")
