@@ -197,7 +197,7 @@ def plot_rank_shift_histogram(ranks: pd.DataFrame, label: str | None = None) -> 
 @styled
 def plot_nominal_vs_median(ranks: pd.DataFrame, label: str | None = None, annotate: int = 6) -> Figure:
     """Nominal rank (x) against median simulated rank (y), with each unit's band as a vertical line;
-    the ``annotate`` units with the largest |shift| are named."""
+    the ``annotate`` units with the largest ``|shift|`` are named."""
     lo, hi = band_columns(ranks)
     n = len(ranks)
     fig = new_figure(6.2, 6.0)
