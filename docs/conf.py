@@ -52,3 +52,29 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path: list[str] = []
+
+
+# The README and CONTRIBUTING.md live at the root and link as GitHub shows them ("docs/x.md",
+# "CONTRIBUTING.md"); the pages here link back with "../README.md". Rewrite those links to the
+# pages' names inside the site, so that both GitHub and Sphinx resolve them.
+_ROOT_LINKS = {"](docs/": "](", "](CONTRIBUTING.md": "](contributing.md", "](../README.md": "](readme.md",
+               "](../CONTRIBUTING.md": "](contributing.md"}
+
+
+def _site_links(text: str) -> str:
+    for old, new in _ROOT_LINKS.items():
+        text = text.replace(old, new)
+    return text
+
+
+def _on_source_read(app, docname, source):
+    source[0] = _site_links(source[0])
+
+
+def _on_include_read(app, relative_path, parent_docname, content):
+    content[0] = _site_links(content[0])
+
+
+def setup(app):
+    app.connect("source-read", _on_source_read)
+    app.connect("include-read", _on_include_read)
