@@ -663,7 +663,7 @@ def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool
     files = ["treatment.csv"]
     builds = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
+        warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in docs/architecture.md)
         for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
             builds[scheme] = build_index(ds, scheme=scheme, imputation="mean")
             path = tmp / f"nominal_{scheme}.csv"

@@ -247,7 +247,7 @@ class RobustnessResult:
     rank_frequency : DataFrame
         Units x ranks (1..n) counts over all replications; above ``BAND_UNITS`` units the long
         format ``unit, rank, count`` of the non-zero counts, or with coarse counts
-        ``unit, rank_lo, rank_hi, count`` (README, "Many units").
+        ``unit, rank_lo, rank_hi, count`` (docs/robustness.md, "Many units").
     choice_shares : DataFrame
         ``factor, option, count, share``: how often each option was drawn.
     manifest : dict
