@@ -50,6 +50,7 @@ html_title = f"weightlab {release}"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    "header_links_before_dropdown": 7,
 }
 html_static_path: list[str] = []
 
