@@ -3,14 +3,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench docs docs-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 # numba's cache of a kernel holds the functions it inlined from other modules but is invalidated only
@@ -23,11 +23,20 @@ $(KERNELS): $(wildcard weightlab/robustness/*.py weightlab/weighting/*.py) | $(B
 demo: $(STAMP) $(KERNELS)
 	$(BIN)/weightlab demo
 
-test: $(STAMP) $(KERNELS)
+test: $(STAMP) $(KERNELS) docs-check
 	$(BIN)/python -m pytest -q
+
+# the documentation site (README, docs/*.md, the API reference from the docstrings) in docs/_build/html
+SPHINX := $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+docs: $(STAMP)
+	$(SPHINX)
+
+# make test's check: every page re-read (-E), so a warning of an unchanged page is not hidden by the cache
+docs-check: $(STAMP)
+	$(SPHINX) -E -q
 
 bench: $(STAMP) $(KERNELS)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) weightlab-demo .pytest_cache
+	rm -rf $(VENV) weightlab-demo .pytest_cache docs/_build docs/api/generated

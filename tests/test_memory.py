@@ -1,4 +1,4 @@
-"""Copies a run does not make (README, "Scale and wall time"): the compiled plan holds each
+"""Copies a run does not make (docs/performance.md, "Scale and wall time"): the compiled plan holds each
 normalised matrix once, the nominal build reads it, minmax works in place, workspaces leave out
 what the run never fills, and the plan is hashed only for checkpoints. Every test compares the
 values with an independent computation too, so that sharing memory never changes a number."""

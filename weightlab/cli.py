@@ -663,7 +663,7 @@ def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool
     files = ["treatment.csv"]
     builds = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
+        warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in docs/architecture.md)
         for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
             builds[scheme] = build_index(ds, scheme=scheme, imputation="mean")
             path = tmp / f"nominal_{scheme}.csv"
@@ -815,10 +815,10 @@ def _collection_paused():
     """Pause CPython's cyclic garbage collector while an engine command starts.
 
     Start-up (pandas, numba's typing and lowering registries, the cached kernels) creates millions
-    of long-lived objects, and every full collection rescans all of them: 0.3-0.5 s of a
-    1,024-replication ``robustness`` run on the 2-core machine. They are not garbage. Collection
-    resumes when the work starts (:func:`_work_starts`: the engine's first progress report, or the
-    report's drawing) and in any case when the command ends. The engine's replication loop makes
+    of long-lived objects, and every full collection rescans all of them (a noticeable share of a
+    short ``robustness`` run; docs/performance.md). They are not garbage. Collection resumes when
+    the work starts (:func:`_work_starts`: the engine's first progress report, or the report's
+    drawing) and in any case when the command ends. The engine's replication loop makes
     no cyclic garbage (a 2,000,000-replication run in 1,024-replication chunks left 1,549
     unreachable objects with collection off, as many as a 1,024-replication run).
     """
@@ -859,8 +859,8 @@ def console() -> None:
 
     Before the interpreter exits, every object is moved to the collector's permanent generation
     (``gc.freeze``): shutdown would otherwise rescan all the objects of pandas, numba and the loaded
-    kernels several times over (0.6-1.0 s after a robustness run on the 2-core machine, more than
-    the 1,024 replications themselves). Files are closed by the commands and atexit handlers still
+    kernels several times over (after a short robustness run, longer than its replications;
+    docs/performance.md). Files are closed by the commands and atexit handlers still
     run; only the final collections are skipped.
     """
     _PAUSE["program"] = True

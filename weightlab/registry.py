@@ -5,7 +5,8 @@ Each kind has one :class:`Registry`. A plug-in is a class registered under a sho
     @NORMALIZERS.register("minmax")
     class MinMax(Normalizer): ...
 
-The CLI's choices, the spec parser and the common tests all iterate ``available()``, so a new
+The CLI and the spec parser look names up here (an unknown name is refused with the registered
+names listed), and the common tests and the engine's scheme table iterate ``available()``, so a new
 plug-in is one module plus one registration.
 """
 

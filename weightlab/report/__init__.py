@@ -1,5 +1,8 @@
-"""Plots, the one-file HTML report and the Excel workbook, on top of the core (the core never
-imports this package; the result objects' ``plot_*`` methods import it lazily).
+"""Plots, the one-file HTML report and the Excel workbook, on top of the core and its results.
+
+The layering is data -> framework -> normalise/weight/aggregate -> index -> robustness/sensitivity
+-> results -> report -> CLI: the core does not import this package, except through the result
+objects' lazy ``plot_*`` and ``_repr_html_`` accessors.
 
 Families of plots, one module each:
 
