@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean lint-imports
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ $(KERNELS): $(wildcard weightlab/robustness/*.py weightlab/weighting/*.py) | $(B
 demo: $(STAMP) $(KERNELS)
 	$(BIN)/weightlab demo
 
-test: $(STAMP) $(KERNELS)
+test: $(STAMP) $(KERNELS) lint-imports
 	$(BIN)/python -m pytest -q
+
+# the import layers and the ban on import circles: the contracts of pyproject.toml's [tool.importlinter]
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 
 bench: $(STAMP) $(KERNELS)
 	$(BIN)/python benchmarks/bench_engine.py
