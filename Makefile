@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench docs docs-check clean
+.PHONY: demo test bench docs docs-check lint-imports clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(KERNELS): $(wildcard weightlab/robustness/*.py weightlab/weighting/*.py) | $(B
 demo: $(STAMP) $(KERNELS)
 	$(BIN)/weightlab demo
 
-test: $(STAMP) $(KERNELS) docs-check
+test: $(STAMP) $(KERNELS) docs-check lint-imports
 	$(BIN)/python -m pytest -q
 
 # the documentation site (README, docs/*.md, the API reference from the docstrings) in docs/_build/html
@@ -34,6 +34,10 @@ docs: $(STAMP)
 # make test's check: every page re-read (-E), so a warning of an unchanged page is not hidden by the cache
 docs-check: $(STAMP)
 	$(SPHINX) -E -q
+
+# the import layers and the ban on import circles: the contracts of pyproject.toml's [tool.importlinter]
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 
 bench: $(STAMP) $(KERNELS)
 	$(BIN)/python benchmarks/bench_engine.py

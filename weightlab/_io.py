@@ -1,4 +1,4 @@
-"""Atomic file writes and run manifests.
+"""Atomic file writes, the checks and reading of input files, file hashes and package versions.
 
 Every file weightlab writes goes to a temporary file in the target directory first and is moved into
 place with :func:`os.replace`, so a failed or interrupted run never leaves a half-written file.

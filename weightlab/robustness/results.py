@@ -252,8 +252,8 @@ class RobustnessResult:
         ``factor, option, count, share``: how often each option was drawn.
     manifest : dict
         Spec, seed, replications, threads, timing (``compile_s`` apart from ``run_s``; the rate
-        counts replications only), notes; ``output.write_results`` adds the run record of
-        :mod:`weightlab.manifest`.
+        counts replications only), notes; :func:`weightlab.results.write_results` writes it to
+        ``manifest.json`` after the run record and the data's items of :mod:`weightlab.results.manifest`.
     """
 
     ranks: pd.DataFrame
@@ -323,11 +323,7 @@ class RobustnessResult:
             for o_i, option in enumerate(options):
                 c = int(acc.choice_count[f_i, o_i])
                 rows.append({"factor": factor, "option": option, "count": c, "share": c / N})
-        manifest = {
-            "label": ds.label or None,
-            "data": {"source": ds.source, "sha256": ds.source_sha256, "units": ds.n_units,
-                     "indicators": ds.n_indicators},
-            "framework": ds.framework.source,
+        manifest = {  # the data's items (label, data, framework) come first in manifest.json: results.write
             "spec": spec.to_dict(),
             "seed": spec.seed,
             "reps": N,
@@ -354,10 +350,10 @@ class RobustnessResult:
                 table.attrs["label"] = ds.label
         return cls(out, freq, shares, manifest, acc, ds, spec, nominal)
 
-    # ---- notebook and report helpers (the plots import weightlab.report lazily)
+    # ---- notebook and report accessors (they import weightlab.results and weightlab.report in the call)
     def __repr__(self) -> str:
         m = self.manifest
-        label = f"; {m['label']}" if m.get("label") else ""
+        label = f"; {self.dataset.label}" if self.dataset is not None and self.dataset.label else ""
         return (f"<RobustnessResult: {len(self.ranks)} units, {m.get('reps', 0):,} replications (seed "
                 f"{m.get('seed')}); uncertain: {', '.join(m.get('uncertain_factors', [])) or 'nothing'}{label}>")
 
@@ -393,6 +389,7 @@ class RobustnessResult:
     def save(self, directory, formats=("csv",), report: bool = True, extra: dict | None = None) -> list:
         """Write the files of ``weightlab robustness --out DIR`` (and ``report.html`` unless
         ``report=False``); ``formats`` may add ``"xlsx"`` (one workbook of all tables)."""
-        from ..report.save import save_robustness
+        from ..report.save import add_report
+        from ..results.write import save_robustness
 
-        return save_robustness(self, directory, formats, report, extra)
+        return add_report(directory, save_robustness(self, directory, formats, extra), formats, report)
