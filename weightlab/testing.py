@@ -267,10 +267,10 @@ def _group_codes(fw) -> list[str]:
     return [fw.index.code] + [g.code for g in fw.groups]
 
 
-def _scheme_weights(cls: type, X: pd.DataFrame, fw) -> pd.Series:
+def _scheme_weights(cls: type, X: pd.DataFrame, fw, level: "int | str" = "all") -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _make(cls).fit(X, fw).weights_.values
+        return _make(cls).fit(X, fw, level=level).weights_.values
 
 
 def check_scheme_contract(cls: type) -> None:
@@ -303,13 +303,17 @@ def check_scheme_unit_permutation(cls: type) -> None:
 
 def check_scheme_data_dependence(cls: type) -> None:
     """A data-driven scheme's weights do not change when every value is multiplied by one positive
-    factor (each statistic is a ratio or a correlation) but do change with the data; a scheme that
-    is not data-driven gives the same weights for any data."""
+    factor, nor its indicator-level weights when each indicator is multiplied by its own (a change of
+    units: every statistic is a ratio, a min-max rescaling or a correlation), but they do change with
+    the data; a scheme that is not data-driven gives the same weights for any data."""
     X, fw = check_dataset()
     w = _scheme_weights(cls, X, fw)
     other = check_dataset(seed=2)[0]
     if cls.data_driven:
         np.testing.assert_allclose(_scheme_weights(cls, X * 7.25, fw), w, rtol=1e-9, atol=1e-12)
+        units = np.array([7.25, 0.5, 3.0, 1.0, 20.0, 0.125, 2.0])
+        np.testing.assert_allclose(_scheme_weights(cls, X * units, fw, level=1),
+                                   _scheme_weights(cls, X, fw, level=1), rtol=1e-9, atol=1e-12)
         assert not np.allclose(_scheme_weights(cls, other, fw), w), "data-driven weights ignore the data"
     else:
         np.testing.assert_array_equal(_scheme_weights(cls, other, fw), w)
