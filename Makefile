@@ -3,31 +3,54 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench docs docs-check lint-imports clean kernel-cache
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 # numba's cache of a kernel holds the functions it inlined from other modules but is invalidated only
-# when the kernel's own file changes: drop every cached kernel whenever any engine or scheme module changed
-KERNELS := $(VENV)/.kernels-fresh
-$(KERNELS): $(wildcard weightlab/robustness/*.py weightlab/weighting/*.py) | $(BIN)/python
-	find weightlab -name '*.nbi' -delete -o -name '*.nbc' -delete
-	touch $@
+# when the kernel's own file changes: the kernels are cached in a directory named after a hash of every
+# module a kernel may inline (the engine, the schemes, the inlining hook), so any change to one of them
+# compiles afresh, and a tree seen before (another branch, an edit undone) finds its kernels again.
+# The five most recently used directories are kept.
+KERNEL_SOURCES := $(sort $(wildcard weightlab/robustness/*.py weightlab/weighting/*.py)) weightlab/_numba_inlining.py
+KERNEL_CACHES := $(CURDIR)/$(VENV)/numba-cache
+export NUMBA_CACHE_DIR := $(KERNEL_CACHES)/$(shell cat $(KERNEL_SOURCES) | sha256sum | cut -c1-16)
 
-demo: $(STAMP) $(KERNELS)
+kernel-cache:
+	@mkdir -p $(NUMBA_CACHE_DIR) && touch $(NUMBA_CACHE_DIR)
+	@ls -1dt $(KERNEL_CACHES)/*/ | tail -n +6 | xargs -r rm -rf
+
+demo: $(STAMP) kernel-cache
 	$(BIN)/weightlab demo
 
-test: $(STAMP) $(KERNELS)
+test: $(STAMP) kernel-cache docs-check lint-imports
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) $(KERNELS)
+# the edit loop: every test but the long ones (marked slow: the demo, long engine runs)
+test-fast: $(STAMP) kernel-cache
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# the documentation site (README, docs/*.md, the API reference from the docstrings) in docs/_build/html
+SPHINX := $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+docs: $(STAMP)
+	$(SPHINX)
+
+# make test's check: every page re-read (-E), so a warning of an unchanged page is not hidden by the cache
+docs-check: $(STAMP)
+	$(SPHINX) -E -q
+
+# the import layers and the ban on import circles: the contracts of pyproject.toml's [tool.importlinter]
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
+
+bench: $(STAMP) kernel-cache
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) weightlab-demo .pytest_cache
+	rm -rf $(VENV) weightlab-demo .pytest_cache docs/_build docs/api/generated

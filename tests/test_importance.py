@@ -259,7 +259,7 @@ def test_build_importance_and_public_name():
 
 def test_saved_table_keeps_remarks_and_the_data_caveat(demo_ds, tmp_path):
     imp = importance(build_index(demo_ds), n_boot=5)
-    paths = imp.save(tmp_path, report=False)
+    paths = imp.save(tmp_path)
     assert {p.name for p in paths} >= {"importance.csv", "scores.csv", "weights.csv", "manifest.json"}
     saved = pd.read_csv(tmp_path / "importance.csv", keep_default_na=False)
     assert (saved["note"] == "synthetic demo data").all()

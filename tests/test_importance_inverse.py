@@ -233,3 +233,16 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     code = main(["importance", str(data), "-f", str(meta), "--imputation", "mean", "--n-boot", "-1",
                  "--out", str(tmp_path / "x")])
     assert code == 2 and "--n-boot" in capsys.readouterr().err
+
+
+def test_balanced_weights_follow_the_units_of_a_member():
+    """unit_free = False: multiplying a member by c divides its balanced weight by c (renormalised),
+    which leaves the group score's shape and every correlation unchanged."""
+    rng = np.random.default_rng(5)
+    latent = rng.normal(size=(200, 1))
+    X = latent + rng.normal(size=(200, 3)) * [0.5, 1.0, 0.8]
+    w = linear_balance(X, np.full(3, 1 / 3)).weights
+    c = np.array([1.0, 4.0, 0.25])
+    w_scaled = linear_balance(X * c, np.full(3, 1 / 3)).weights
+    expected = (w / c) / (w / c).sum()
+    np.testing.assert_allclose(w_scaled, expected, rtol=1e-9)

@@ -41,6 +41,7 @@ class Aggregator(Estimator):
     """Weighted power mean; subclasses fix or expose the exponent ``power``."""
 
     name: ClassVar[str]
+    example_params: ClassVar[dict] = {}  # parameters the common checks (weightlab.testing) construct it with
     _parameter_constraints: ClassVar[dict] = {"shift": [NONE, Interval(0, None, closed="neither")]}
 
     shift: float | None = None
@@ -120,7 +121,9 @@ class Aggregator(Estimator):
 
 @AGGREGATORS.register("arithmetic")
 class Arithmetic(Aggregator):
-    """Weighted arithmetic mean (fully compensatory)::
+    """Weighted arithmetic mean (fully compensatory).
+
+    ::
 
         y = sum_j w_j x_j / sum_j w_j
 

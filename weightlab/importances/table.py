@@ -82,32 +82,31 @@ class ImportanceResult:
         """The rows with a flag."""
         return self.table[self.table["flag"] != ""]
 
-    def save(self, directory, report: bool = True) -> list:
+    def save(self, directory) -> list:
         """Write the nominal build's files (``scores.csv``, ``weights.csv``, ``framework.toml``),
-        ``importance.csv`` (with a ``note`` column holding the data's caveat), ``manifest.json`` and, unless
-        ``report=False``, ``report.html`` into ``directory``; returns the paths."""
+        ``importance.csv`` (with a ``note`` column holding the data's caveat) and ``manifest.json``
+        into ``directory``; returns the paths. ``weightlab report DIR`` (or
+        ``weightlab.report.html.write_report(DIR)``) adds ``report.html`` with the section "Importance
+        against weights" (the report reads this package's smoother, so this method does not call it:
+        no import circle)."""
         import json
         from pathlib import Path
 
         from .._io import write_json_atomic, write_table_atomic
-        from ..report.save import save_index_result
-        from ..robustness.output import with_note
+        from ..results import layout
+        from ..results.write import save_index_result, with_note
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        paths = save_index_result(self.result, directory, report=False)
-        path = directory / "importance.csv"
+        paths = save_index_result(self.result, directory)
+        path = directory / layout.IMPORTANCE
         write_table_atomic(with_note(self.table, self.label), path, "csv")
-        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((directory / layout.MANIFEST).read_text(encoding="utf-8"))
         manifest["kind"] = "importance"
         manifest["importance"] = {k: v for k, v in self.settings.items() if k != "index"}
         manifest["files"] = manifest.get("files", []) + [path.name]
-        write_json_atomic(directory / "manifest.json", manifest)
+        write_json_atomic(directory / layout.MANIFEST, manifest)
         paths.append(path)
-        if report:
-            from ..report.html import write_report
-
-            paths += write_report(directory)
         return paths
 
     def __repr__(self) -> str:

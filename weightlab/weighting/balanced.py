@@ -67,6 +67,8 @@ class Balanced(WeightingScheme):
     """
 
     data_driven = True
+    constant_member_weight = 0.0  # a constant member has no correlation to balance
+    unit_free = False  # w ∝ Sigma^-1 D_sigma t: rescaling a member rescales its weight inversely
     _parameter_constraints: ClassVar[dict] = {
         "target": [InstanceOf((str, dict, list, tuple), "'equal' or a mapping member -> importance")],
         "measure": [Options(("r", "S"))],
