@@ -96,7 +96,7 @@ def test_bootstrap_basis_solves_the_penalised_least_squares_problem():
     y = np.exp(2 * x) + rng.normal(scale=0.5, size=150)
     basis = SplineBasis(x)
     counts = bootstrap_counts(150, 3, seed=5)
-    S = basis.main_effects(counts, y[None])[:, 0]
+    S = basis.main_effects(counts, y[None], fixed_lambda=False)[:, 0]
     for r, c in enumerate(counts):
         B, N = basis.B, c.sum()
         G = B.T @ (c[:, None] * B)
@@ -265,3 +265,29 @@ def test_saved_table_keeps_remarks_and_the_data_caveat(demo_ds, tmp_path):
     assert (saved["note"] == "synthetic demo data").all()
     lone = saved[(saved["member"] == "policy_releases") & (saved["against"] == "parent")].iloc[0]
     assert "only member" in lone["remark"]
+
+
+def test_bootstrap_keeps_the_full_sample_smoothing_parameter():
+    """fixed_lambda (the default): every resample uses the lam GCV picks on all units (brute force)."""
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0, 1, 120)
+    y = np.sin(4 * x) + rng.normal(scale=0.4, size=120)
+    basis = SplineBasis(x)
+    B = basis.B
+
+    def fit(c, lam):
+        G = B.T @ (c[:, None] * B)
+        G += np.eye(basis.K) * 1e-10 * np.trace(G)
+        A = G + lam * basis.omega
+        return B @ np.linalg.solve(A, B.T @ (c * y)), np.trace(np.linalg.solve(A, G))
+
+    ones = np.ones(120)
+    gcvs = [120 * np.sum((y - f) ** 2) / (120 - tr) ** 2 for f, tr in (fit(ones, lam) for lam in basis.lams)]
+    lam = basis.lams[int(np.argmin(gcvs))]
+    counts = bootstrap_counts(120, 3, seed=2)
+    S = basis.main_effects(counts, y[None])[:, 0]
+    for r, c in enumerate(counts):
+        f, _ = fit(c, lam)
+        N = c.sum()
+        expected = (c @ (f - c @ f / N) ** 2 / N) / (c @ (y - c @ y / N) ** 2 / N)
+        assert S[r] == pytest.approx(expected, rel=1e-6)
