@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,20 @@ $(KERNELS): $(wildcard weightlab/robustness/*.py weightlab/weighting/*.py) | $(B
 demo: $(STAMP) $(KERNELS)
 	$(BIN)/weightlab demo
 
+# the wheel smoke test (.ci/smoke_wheel.py: build, fresh venv, read-only install, demo and sensitivity)
+# runs beside pytest, which keeps about one core busy: its log goes to SMOKE_LOG, its result is
+# printed once pytest is done, and either one failing fails the target
+SMOKE_LOG := $(VENV)/smoke-wheel.log
 test: $(STAMP) $(KERNELS)
-	$(BIN)/python -m pytest -q
+	@echo "wheel smoke test started beside pytest (log: $(SMOKE_LOG))"; \
+	$(BIN)/python .ci/smoke_wheel.py > $(SMOKE_LOG) 2>&1 & smoke=$$!; \
+	$(BIN)/python -m pytest -q; suite=$$?; \
+	if wait $$smoke; then sed -n '/^stage /,$$p' $(SMOKE_LOG); \
+	else echo "wheel smoke test FAILED; the end of $(SMOKE_LOG):"; tail -n 25 $(SMOKE_LOG); suite=1; fi; \
+	exit $$suite
+
+smoke: $(STAMP)
+	$(BIN)/python .ci/smoke_wheel.py
 
 bench: $(STAMP) $(KERNELS)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -101,7 +101,12 @@ def run(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None, wra
 
 
 def source_files() -> list[str]:
-    """The tracked and new (not ignored) files of the source tree, relative to it."""
+    """The tracked and new (not ignored) files of the source tree, relative to it (every file but
+    the build's and the environment's outside a git checkout, e.g. in an unpacked sdist)."""
+    if not (ROOT / ".git").exists():
+        skip = re.compile(r"(^|/)(\.venv|build|dist|__pycache__|[^/]*\.egg-info)(/|$)")
+        return sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
+                      if p.is_file() and not skip.search(str(p.relative_to(ROOT))))
     listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                             capture_output=True, text=True, check=True).stdout
     return sorted(f for f in listed.split("\0") if f and (ROOT / f).is_file())
@@ -151,10 +156,10 @@ def check_contents(sdist: Path, wheel: Path, files: list[str], version: str) -> 
 
 def install(wheel: Path, venv: Path, constraints: Path) -> Path:
     """A fresh venv with the wheel installed; returns the installed package directory."""
-    run([sys.executable, "-m", "venv", venv])
+    run([sys.executable, "-m", "venv", "--without-pip", venv])  # this pip installs into it (--python)
     pinned = run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], echo=False)
     constraints.write_text("\n".join(line for line in pinned.splitlines() if " @ " not in line) + "\n")
-    run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--constraint", constraints,
+    run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--constraint", constraints,
          wheel])
     site = run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).strip()
     package = Path(site) / "weightlab"
@@ -224,17 +229,23 @@ def user_commands(venv: Path, package: Path, work: Path, wrapper: list[str], ver
     print(f"install directory unchanged ({len(before)} entries); {len(cached)} kernels cached in {cache}")
 
 
+def remove(work_root: Path) -> None:
+    for p in work_root.rglob("*"):  # the read-only package must be writable again to be removed
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(0o755)
+    shutil.rmtree(work_root)
+
+
 def main() -> int:
     stages = Stages()
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     work_root = Path(tempfile.mkdtemp(prefix="weightlab-smoke-"))
-    work_root.chmod(0o755)
     ok = False
     try:
         src, dist, venv, work = (work_root / d for d in ("src", "dist", "venv", "work"))
         files = stages.run("copy the source tree", copy_source, src)
         sdist, wheel = stages.run("build sdist and wheel (warnings as errors)", build, src, dist)
-        check_contents(sdist, wheel, files, version)
+        stages.run("check the sdist's and the wheel's files", check_contents, sdist, wheel, files, version)
         package = stages.run("install the wheel into a fresh venv", install, wheel, venv, work_root / "constraints.txt")
         wrapper = make_read_only(package)
         print(f"install directory {package} made read-only; commands run as uid {os.geteuid()}"
@@ -247,10 +258,7 @@ def main() -> int:
         return 1
     finally:
         if ok:
-            for p in work_root.rglob("*"):  # the read-only package must be writable again to be removed
-                if p.is_dir() and not p.is_symlink():
-                    p.chmod(0o755)
-            shutil.rmtree(work_root)
+            stages.run("remove the smoke test's files", remove, work_root)
     print(stages.table())
     print(f"wheel smoke test passed: weightlab {version} built, installed read-only and run from {work_root}")
     return 0
