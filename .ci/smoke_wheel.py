@@ -4,11 +4,13 @@
    copy of the source tree's tracked and new files, with ``PYTHONWARNINGS=error`` reaching the
    isolated build environment, so any setuptools deprecation fails the build; the log must not
    mention one either.
-2. Check the sdist holds every tracked file under ``tests/`` and ``docs/`` and the changelog, and the
-   wheel the datasets, the report template and the licence (and no tests).
-3. Install the wheel into a fresh virtual environment (pip's cache is reused; the dependencies are
-   pinned to the versions of the environment running this script, so the install uses what the
-   test suite runs against) and make its ``weightlab`` directory read-only.
+2. Check the sdist holds every tracked file under ``tests/``, ``docs/``, ``benchmarks/`` and
+   ``.ci/`` and the changelog, and the wheel the datasets, the report template and the licence
+   (and no tests).
+3. Install the wheel into a fresh virtual environment with this environment's pip (and its cache,
+   where the index's answers may be cached), the dependencies pinned to the versions of the
+   environment running this script, i.e. those the test suite runs against; make the installed
+   ``weightlab`` directory read-only.
 4. From a directory outside the repository, as a user for whom that directory is really read-only
    (root ignores file modes: as root the commands run with every capability dropped by
    ``setpriv``, so the modes apply to them), run ``weightlab --version``, ``weightlab demo
@@ -137,7 +139,8 @@ def check_contents(sdist: Path, wheel: Path, files: list[str], version: str) -> 
     _check(wheel.name.startswith(f"weightlab-{version}-"), f"wheel {wheel.name} is not of version {version}")
     with tarfile.open(sdist) as tar:
         in_sdist = {m.name.removeprefix(prefix) for m in tar.getmembers() if m.isfile()}
-    wanted = [f for f in files if f.startswith(("tests/", "docs/"))] + ["CHANGELOG.md", "LICENSE", "README.md"]
+    wanted = [f for f in files if f.startswith(("tests/", "docs/", "benchmarks/", ".ci/"))]
+    wanted += ["CHANGELOG.md", "LICENSE", "README.md", "Makefile"]
     missing = sorted(set(wanted) - in_sdist)
     _check(not missing, f"the sdist lacks {len(missing)} source files, e.g. {missing[:5]} (MANIFEST.in)")
     _check(any(f.startswith("docs/") for f in wanted) and "tests/conftest.py" in in_sdist,
