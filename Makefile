@@ -3,14 +3,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean smoke
+.PHONY: demo test bench docs docs-check lint-imports clean smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 # numba's cache of a kernel holds the functions it inlined from other modules but is invalidated only
@@ -27,7 +27,7 @@ demo: $(STAMP) $(KERNELS)
 # runs beside pytest, which keeps about one core busy: its log goes to SMOKE_LOG, its result is
 # printed once pytest is done, and either one failing fails the target
 SMOKE_LOG := $(VENV)/smoke-wheel.log
-test: $(STAMP) $(KERNELS)
+test: $(STAMP) $(KERNELS) docs-check lint-imports
 	@echo "wheel smoke test started beside pytest (log: $(SMOKE_LOG))"; \
 	$(BIN)/python .ci/smoke_wheel.py > $(SMOKE_LOG) 2>&1 & smoke=$$!; \
 	$(BIN)/python -m pytest -q; suite=$$?; \
@@ -38,8 +38,21 @@ test: $(STAMP) $(KERNELS)
 smoke: $(STAMP)
 	$(BIN)/python .ci/smoke_wheel.py
 
+# the documentation site (README, docs/*.md, the API reference from the docstrings) in docs/_build/html
+SPHINX := $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+docs: $(STAMP)
+	$(SPHINX)
+
+# make test's check: every page re-read (-E), so a warning of an unchanged page is not hidden by the cache
+docs-check: $(STAMP)
+	$(SPHINX) -E -q
+
+# the import layers and the ban on import circles: the contracts of pyproject.toml's [tool.importlinter]
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
+
 bench: $(STAMP) $(KERNELS)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) weightlab-demo .pytest_cache
+	rm -rf $(VENV) weightlab-demo .pytest_cache docs/_build docs/api/generated

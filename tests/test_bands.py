@@ -97,7 +97,7 @@ def test_long_rank_frequency_above_the_band_threshold(monkeypatch, tmp_path):
     melted = melted[melted["count"] > 0].sort_values(["unit", "rank"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(long.reset_index(drop=True), melted, check_dtype=False)
     assert res.manifest["rank_frequency_format"].startswith("long")
-    from weightlab.robustness.output import write_results
+    from weightlab.results import write_results
 
     write_results(res, tmp_path)
     back = pd.read_parquet(tmp_path / "rank_frequency.parquet")

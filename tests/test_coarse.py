@@ -209,7 +209,7 @@ def test_thousands_of_units_auto_coarse_equals_dense(monkeypatch, tmp_path):
     a, d = RobustnessResult.from_run(plan, auto, TIMING), RobustnessResult.from_run(plan, dense, TIMING)
     pd.testing.assert_frame_equal(a.ranks, d.ranks)
     assert run_plan(plan, bands=True).bands.__class__ is B.RankBands  # bands=True: exact bands, as before
-    from weightlab.robustness.output import write_results
+    from weightlab.results import write_results
 
     write_results(a, tmp_path)
     back = pd.read_parquet(tmp_path / "rank_frequency.parquet")

@@ -1,4 +1,4 @@
-"""Copies a run does not make (README, "Scale and wall time"): the compiled plan holds each
+"""Copies a run does not make (docs/performance.md, "Scale and wall time"): the compiled plan holds each
 normalised matrix once, the nominal build reads it, minmax works in place, workspaces leave out
 what the run never fills, and the plan is hashed only for checkpoints. Every test compares the
 values with an independent computation too, so that sharing memory never changes a number."""
@@ -186,7 +186,7 @@ def test_data_hash_is_that_of_the_whole_table_read_in_slices():
     import hashlib
     import json
 
-    from weightlab.manifest import dataframe_sha256
+    from weightlab.results.manifest import dataframe_sha256
 
     rng = np.random.default_rng(6)
     df = pd.DataFrame(rng.random((200_000, 3)), columns=["a", "b", "c"], index=[f"u{i}" for i in range(200_000)])

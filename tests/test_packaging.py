@@ -61,7 +61,7 @@ def test_every_manifest_records_it(version):
     ``versions`` table (also written alone by ``analyse``); the smoke test reads the manifests of
     an installed wheel's demo and sensitivity runs."""
     from weightlab._io import package_versions
-    from weightlab.manifest import run_record
+    from weightlab.results.manifest import run_record
 
     record = run_record("test")
     assert record["weightlab"]["version"] == version and record["versions"]["weightlab"] == version

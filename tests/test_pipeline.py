@@ -417,7 +417,7 @@ def test_treat_command(tmp_path, capsys):
 def test_robustness_inputs_follow_the_pipeline_unless_the_spec_varies_the_step():
     from weightlab.robustness.engine import run as run_engine
     from weightlab.robustness.spec import UncertaintySpec
-    from weightlab.pipeline import robustness_inputs
+    from weightlab.robustness.pipeline import robustness_inputs
 
     ds = load_asem()
     pipe = asem_pipeline().with_step("normalise", method="minmax", range=[0, 100],

@@ -19,7 +19,7 @@ from weightlab.data import Dataset
 from weightlab.errors import InputError
 from weightlab.robustness.engine import run
 from weightlab.robustness.jit import COMPILE_NOTICE
-from weightlab.robustness.output import write_results
+from weightlab.results import write_results
 from weightlab.robustness.spec import UncertaintySpec
 
 from .helpers import TWO_GROUP_FRAMEWORK as FW
@@ -103,7 +103,7 @@ def test_an_earlier_result_is_replaced_whole_and_nothing_else_is(inputs, capsys)
 
 
 def test_a_failure_while_writing_leaves_neither_result_nor_stage(inputs, monkeypatch, capsys):
-    import weightlab.robustness.output as output
+    import weightlab.results.write as output
 
     calls = []
 

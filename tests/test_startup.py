@@ -45,6 +45,40 @@ def test_robustness_command_imports_no_scikit_learn_or_scipy_stats(tmp_path):
     assert (tmp_path / "res" / "ranks.csv").exists()
 
 
+# a pipeline whose steps need neither scikit-learn nor scipy.stats (its [treat] step would compute
+# skewness with scipy.stats, its knn imputation use scikit-learn): a mean imputation, a per-indicator
+# normalizer (PerIndicatorNormalizer) and an aggregator
+PLAIN_PIPELINE = """
+[impute]
+method = "mean"
+
+[normalise]
+method = "minmax"
+
+[normalise.indicators.ai_parks]
+method = "zscore"
+
+[aggregate]
+method = "arithmetic"
+"""
+
+
+@pytest.mark.slow
+def test_robustness_with_a_pipeline_imports_no_scikit_learn_or_scipy_stats(tmp_path):
+    """``weightlab robustness --pipeline``: the pipeline's steps and its robustness adapter
+    (``weightlab.robustness.pipeline``), whose per-indicator normalizer once came with
+    scikit-learn's base classes (and so scipy.stats)."""
+    (tmp_path / "pipeline.toml").write_text(PLAIN_PIPELINE, encoding="utf-8")
+    code = ("from weightlab.cli import main\n"
+            "assert main(['datasets', 'export', 'ai-cities', 'in']) == 0\n"
+            "assert main(['robustness', 'in/data.csv', '-f', 'in/framework.toml', '--pipeline', 'pipeline.toml', "
+            "'--reps', '256', '--threads', '1', '--out', 'res', '--no-report']) == 0\n")
+    assert _loaded_after(code, tmp_path) == []
+    manifest = json.loads((tmp_path / "res" / "manifest.json").read_text(encoding="utf-8"))
+    # the pipeline's per-indicator normalizer is the run's normalizer (the path this test guards was taken)
+    assert manifest["spec"]["choices"]["normalizer"] == ["per_indicator"]
+
+
 @pytest.mark.slow
 def test_python_engine_path_imports_no_scikit_learn_or_scipy_stats(tmp_path):
     """The engine from Python: a spec with weights, normalizers, aggregators and data-driven schemes

@@ -190,7 +190,8 @@ def test_treatment_the_data_cannot_take_is_refused():
 
 
 def test_robustness_inputs_leave_the_treatment_to_the_spec():
-    from weightlab.pipeline import Pipeline, robustness_inputs
+    from weightlab.pipeline import Pipeline
+    from weightlab.robustness.pipeline import robustness_inputs
 
     ds = random_dataset(missing=4)
     pipe = Pipeline.from_dict({"impute": {"method": "mean"}, "treat": {"method": "coinr"}})

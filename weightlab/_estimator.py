@@ -23,7 +23,7 @@ use from this module instead. It follows scikit-learn's own ``BaseEstimator``,
 
 ``tests/test_normalizers.py`` runs scikit-learn's own estimator checks (including the
 ``set_output`` ones) on every normalizer; ``tests/test_startup.py`` checks that the robustness
-command imports neither scikit-learn nor scipy.stats.
+command, with and without ``--pipeline``, imports neither scikit-learn nor scipy.stats.
 """
 
 from __future__ import annotations

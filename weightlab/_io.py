@@ -1,4 +1,4 @@
-"""Atomic file writes and run manifests.
+"""Atomic file writes, the checks and reading of input files, file hashes and package versions.
 
 Every file weightlab writes goes to a temporary file in the target directory first and is moved into
 place with :func:`os.replace`, so a failed or interrupted run never leaves a half-written file.
@@ -75,11 +75,10 @@ def _numbers_and_strings(table: pd.DataFrame) -> bool:
 def _to_csv(df: pd.DataFrame, path: Path, index: bool) -> None:
     """``df.to_csv`` for tables up to ``ARROW_CSV_CELLS`` cells or with other column types (booleans,
     dates, mixed objects); larger tables of numbers and strings go through pyarrow's CSV writer,
-    about 12x faster (pandas formats each float in Python: the 100,000-unit x 445-column
-    ``scores.csv`` took two minutes). Both write each float in its shortest round-trip form, so the
-    file reads back to the same values; pyarrow quotes every string and writes ``1e-05`` as
-    ``0.00001`` and ``-0.0`` as ``-0``. Converted to Arrow ``ARROW_CSV_CELLS`` cells at a time, so
-    writing holds no second copy of the table."""
+    which is much faster (pandas formats each float in Python; docs/performance.md). Both write each
+    float in its shortest round-trip form, so the file reads back to the same values; pyarrow quotes
+    every string and writes ``1e-05`` as ``0.00001`` and ``-0.0`` as ``-0``. Converted to Arrow
+    ``ARROW_CSV_CELLS`` cells at a time, so writing holds no second copy of the table."""
     table = df.reset_index() if index else df
     if table.size <= ARROW_CSV_CELLS or not _numbers_and_strings(table):
         df.to_csv(path, index=index)

@@ -6,8 +6,8 @@ callee's IR afresh (``InlineWorker.inline_function`` runs the untyped passes on 
 return an unmutated copy, which ``InlineInlinables`` (the only caller of ``inline_function``)
 discards. Each block's copy also copies the function's whole scope, so the cost grows with blocks
 times variables (numba issue #8989, "Spurious deep copies in inlining"; #9204). On weightlab's slot
-kernel, which inlines the block pipeline, skipping them took its cold compilation from 50 to 35 s
-(the copies were 22 of 51 s under cProfile).
+kernel, which inlines the block pipeline, the copies were a large share of its cold compilation
+(docs/performance.md).
 
 :func:`install` makes ``inline_function`` hand its fresh IR to ``inline_ir`` without those copies:
 nothing else holds that IR, so mutating it in place is what the copy would have done. It is

@@ -120,7 +120,9 @@ class Aggregator(Estimator):
 
 @AGGREGATORS.register("arithmetic")
 class Arithmetic(Aggregator):
-    """Weighted arithmetic mean (fully compensatory)::
+    """Weighted arithmetic mean (fully compensatory).
+
+    ::
 
         y = sum_j w_j x_j / sum_j w_j
 

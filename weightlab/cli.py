@@ -132,7 +132,7 @@ def _check_output(fmt: Fmt, out: Path | None) -> None:
 def _emit(df, fmt: Fmt, out: Path | None, label: str = "", title: str = "") -> None:
     """Print or write a table; the dataset label goes into a ``note`` column or onto stderr."""
     from ._io import write_table_atomic
-    from .robustness.output import with_note
+    from .results.write import with_note
 
     _check_output(fmt, out)
     if fmt == Fmt.table:
@@ -372,7 +372,7 @@ def robustness(data: Path = DataArg, framework: Path = FrameworkOpt,
     Long runs: --checkpoint run.ckpt saves progress; after a crash, the same command with --resume run.ckpt
     continues. --until-converged [--tolerance 0.5] [--max-reps N] stops when the bands are precise enough.
     """
-    from .outdir import ResultDirectory
+    from .results import ResultDirectory
     from .robustness.spec import UncertaintySpec
 
     start = time.perf_counter()
@@ -403,7 +403,8 @@ def _with_pipeline(ds, spec, pipeline: Path | None, extra: dict):
     if pipeline is None:
         return ds, spec
     from ._io import file_sha256
-    from .pipeline import Pipeline, robustness_inputs
+    from .pipeline import Pipeline
+    from .robustness.pipeline import robustness_inputs
 
     pipe = Pipeline.from_toml(pipeline)
     ds, spec, outcomes = robustness_inputs(ds, spec, pipe)
@@ -461,7 +462,7 @@ def _run_robustness(ds, spec, threads, chunk_size, stage, extra: dict, yes: bool
     """Run the engine and write its files into ``stage`` (a ResultDirectory), under ``where``."""
     from .progress import progress_bar
     from .robustness.engine import run
-    from .robustness.output import write_results
+    from .results import write_results
 
     options = options or {}
     start = time.perf_counter() if start is None else start
@@ -522,7 +523,7 @@ def sensitivity(data: Path = DataArg, framework: Path = FrameworkOpt,
 
     Example: weightlab sensitivity data.csv -f framework.toml --spec spec.toml --base-samples 8192 --out sens/
     """
-    from .outdir import ResultDirectory
+    from .results import ResultDirectory
     from .robustness.spec import UncertaintySpec
 
     start = time.perf_counter()
@@ -550,7 +551,7 @@ def _run_sensitivity(ds, spec, base_samples: int, n_boot: int, seed, threads, st
                      block: int | None = None):
     """Run a sensitivity analysis and write its files into ``stage`` (a ResultDirectory), under ``where``."""
     from .progress import progress_bar
-    from .robustness.output import write_sensitivity
+    from .results import write_sensitivity
     from .robustness.sensitivity import run_sensitivity
 
     start = time.perf_counter() if start is None else start
@@ -639,7 +640,7 @@ def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output 
 
     Example: weightlab demo --out weightlab-demo --reps 1000000
     """
-    from .outdir import ResultDirectory
+    from .results import ResultDirectory
 
     start = time.perf_counter()
     _check_run_options(reps, None, threads, None)  # every option is checked before anything is written
@@ -660,46 +661,44 @@ def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool
     import warnings
 
     from ._io import write_json_atomic, write_table_atomic
-    from .compare import compare
+    from .build_commands import demo_treatment
+    from .compare import compare, weights_table
     from .datasets import load_ai_cities
     from .index import build_index
-    from .manifest import run_record
-    from .outputs import weights_table
+    from .results import layout
+    from .results.manifest import run_record
+    from .results.write import write_comparison_tables
     from .robustness.spec import demo_spec
-
-    from .build_commands import demo_treatment
 
     out, tmp = stage.target, stage.path
     ds = load_ai_cities()
     typer.echo(f"weightlab demo: {ds.n_units} cities x {ds.n_indicators} indicators — {ds.label}")
-    ds, treated_note = demo_treatment(ds, tmp / "treatment.csv")
+    ds, treated_note = demo_treatment(ds, tmp / layout.TREATMENT)
     typer.echo(treated_note)
-    files = ["treatment.csv"]
+    files = [layout.TREATMENT]
     builds = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in the README)
+        warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in docs/architecture.md)
         for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
             builds[scheme] = build_index(ds, scheme=scheme, imputation="mean")
-            path = tmp / f"nominal_{scheme}.csv"
+            path = tmp / layout.nominal_file(scheme)
             write_table_atomic(builds[scheme].table(), path)
             files.append(path.name)
         cmp = compare(ds, DEMO_VARIANTS, imputation="mean")
-    write_table_atomic(weights_table(builds), tmp / "weights.csv")
-    write_table_atomic(cmp.table(), tmp / "compare.csv")
-    write_table_atomic(cmp.spearman, tmp / "rank_correlation.csv", index=True)
-    files += ["weights.csv", "compare.csv", "rank_correlation.csv"]
+    write_table_atomic(weights_table(builds), tmp / layout.WEIGHTS)
+    files += [layout.WEIGHTS] + [p.name for p in write_comparison_tables(cmp, tmp)]
     typer.echo(f"nominal index under 7 schemes and the comparison computed for {out}/")
     typer.echo("Spearman correlation between variants (4 schemes; z-score and rank normalizers, geometric "
                "aggregation, each with expert weights):\n" + cmp.spearman.round(3).to_string())
     typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")
     spec = demo_spec(reps=reps)
     result, paths = _run_robustness(ds, spec, threads, None, stage, {"dataset": "ai-cities"}, yes,
-                                    where="robustness")
+                                    where=layout.ROBUSTNESS_DIR)
     sens, sens_paths = _run_sensitivity(ds, demo_spec(), base_samples, 1000, None, threads, stage,
-                                        {"dataset": "ai-cities"}, where="sensitivity")
-    write_json_atomic(tmp / "manifest.json", run_record("demo", ds, spec, threads, label=ds.label, builtin_dataset="ai-cities",
+                                        {"dataset": "ai-cities"}, where=layout.SENSITIVITY_DIR)
+    write_json_atomic(tmp / layout.MANIFEST, run_record("demo", ds, spec, threads, label=ds.label, builtin_dataset="ai-cities",
                                                         compare_variants=DEMO_VARIANTS,
-                                                        files=files + ["robustness/", "sensitivity/"],
+                                                        files=files + [f"{layout.ROBUSTNESS_DIR}/", f"{layout.SENSITIVITY_DIR}/"],
                                                         wall_time_s=time.perf_counter() - start))
     return (result, paths), (sens, sens_paths)
 
@@ -778,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     from .errors import Interrupted
-    from .manifest import set_command_line
+    from .results.manifest import set_command_line
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(f"weightlab: warning: {message}\n")
@@ -829,10 +828,10 @@ def _collection_paused():
     """Pause CPython's cyclic garbage collector while an engine command starts.
 
     Start-up (pandas, numba's typing and lowering registries, the cached kernels) creates millions
-    of long-lived objects, and every full collection rescans all of them: 0.3-0.5 s of a
-    1,024-replication ``robustness`` run on the 2-core machine. They are not garbage. Collection
-    resumes when the work starts (:func:`_work_starts`: the engine's first progress report, or the
-    report's drawing) and in any case when the command ends. The engine's replication loop makes
+    of long-lived objects, and every full collection rescans all of them (a noticeable share of a
+    short ``robustness`` run; docs/performance.md). They are not garbage. Collection resumes when
+    the work starts (:func:`_work_starts`: the engine's first progress report, or the report's
+    drawing) and in any case when the command ends. The engine's replication loop makes
     no cyclic garbage (a 2,000,000-replication run in 1,024-replication chunks left 1,549
     unreachable objects with collection off, as many as a 1,024-replication run).
     """
@@ -873,8 +872,8 @@ def console() -> None:
 
     Before the interpreter exits, every object is moved to the collector's permanent generation
     (``gc.freeze``): shutdown would otherwise rescan all the objects of pandas, numba and the loaded
-    kernels several times over (0.6-1.0 s after a robustness run on the 2-core machine, more than
-    the 1,024 replications themselves). Files are closed by the commands and atexit handlers still
+    kernels several times over (after a short robustness run, longer than its replications;
+    docs/performance.md). Files are closed by the commands and atexit handlers still
     run; only the final collections are skipped.
     """
     _PAUSE["program"] = True

@@ -57,11 +57,9 @@ class Comparison:
 
     def weights_table(self) -> pd.DataFrame:
         """``variant, group, member, level, weight, effective_weight`` for every variant."""
-        from .outputs import weights_table
-
         return weights_table(self.results)
 
-    # ---- notebook and report helpers (the plots import weightlab.report lazily)
+    # ---- notebook and report accessors (they import weightlab.results and weightlab.report in the call)
     def __repr__(self) -> str:
         n = len(self.ranks)
         low = self.spearman.where(~np.eye(len(self.spearman), dtype=bool)).min().min()
@@ -90,9 +88,21 @@ class Comparison:
     def save(self, directory, formats=("csv",), report: bool = True) -> list:
         """Write ``compare``, ``rank_correlation``, ``weights`` (csv and/or xlsx) and ``manifest.json``
         to ``directory`` (and ``report.html`` unless ``report=False``); returns the paths."""
-        from .report.save import save_comparison
+        from .report.save import add_report
+        from .results.write import save_comparison
 
-        return save_comparison(self, directory, formats, report)
+        return add_report(directory, save_comparison(self, directory, formats), formats, report)
+
+
+def weights_table(results: "dict[str, IndexResult]") -> pd.DataFrame:
+    """``variant`` then the :meth:`Weights.to_frame` columns, for several builds (label in ``attrs``)."""
+    frames = [res.weights.to_frame().assign(variant=name) for name, res in results.items()]
+    table = pd.concat(frames, ignore_index=True)
+    table = table[["variant"] + [c for c in table.columns if c != "variant"]]
+    label = next(iter(results.values())).dataset.label if results else ""
+    if label:
+        table.attrs["label"] = label
+    return table
 
 
 def compare(dataset: Dataset, variants: "dict[str, dict[str, Any]]", baseline: str | None = None,

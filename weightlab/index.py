@@ -110,7 +110,7 @@ class IndexResult:
         # indicators); the scores are not copied: pandas copies a column when either side writes to it
         return _labelled(pd.DataFrame(cols, copy=False), self.dataset.label)
 
-    # ---- notebook and report helpers (the plots import weightlab.report lazily)
+    # ---- notebook and report accessors (they import weightlab.results and weightlab.report in the call)
     def __repr__(self) -> str:
         st = self.settings
         aggs = ", ".join(sorted({str(v) for v in st.get("aggregator", {}).values()})) or "?"
@@ -159,9 +159,10 @@ class IndexResult:
         """Write ``scores.csv``, ``weights.csv``, ``framework.toml`` and ``manifest.json`` to
         ``directory`` (the nominal files every results directory has), ``results.xlsx`` when
         ``formats`` has "xlsx", and ``report.html`` unless ``report=False``; returns the paths."""
-        from .report.save import save_index_result
+        from .report.save import add_report
+        from .results.write import save_index_result
 
-        return save_index_result(self, directory, formats, report)
+        return add_report(directory, save_index_result(self, directory, formats), formats, report)
 
 
 def _labelled(df: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -52,11 +52,10 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from .data import Dataset
 from .errors import InputError, ParameterError
-from .robustness.spec import Option
+from .normalization import PerIndicatorNormalizer
 
 STEPS = ("denominate", "impute", "screen", "treat", "normalise", "aggregate")
 STAGES = ("raw", "denominated", "imputed", "screened", "treated", "normalised", "aggregated")
@@ -441,47 +440,6 @@ def compare_builds(a: Build, b: Build) -> pd.DataFrame:
                          "rank_shift": ta.loc[units, "rank"] - tb.loc[units, "rank"]}).reset_index()
 
 
-class PerIndicatorNormalizer(TransformerMixin, BaseEstimator):
-    """One normalizer for most indicators and others for some (a pipeline's per-indicator settings).
-
-    Each normalizer is fitted on its own columns with their directions; the output has the input's
-    columns in their order. Works on DataFrames (columns = indicator codes).
-
-    Parameters
-    ----------
-    default : Normalizer
-    overrides : dict code -> Normalizer
-    directions : dict code -> +1/-1, optional
-    """
-
-    name = "per_indicator"
-
-    def __init__(self, default=None, overrides=None, directions=None):
-        self.default = default
-        self.overrides = overrides
-        self.directions = directions
-
-    def _parts(self, columns: list[str]) -> list[tuple[list[str], Any]]:
-        over = dict(self.overrides or {})
-        rest = [c for c in columns if c not in over]
-        return ([(rest, self.default)] if rest else []) + [([c], n) for c, n in over.items() if c in columns]
-
-    def fit(self, X: pd.DataFrame, y: Any = None) -> "PerIndicatorNormalizer":
-        if not isinstance(X, pd.DataFrame):
-            raise InputError("PerIndicatorNormalizer needs a DataFrame whose columns are indicator codes.")
-        dirs = dict(self.directions or {})
-        self.columns_ = list(X.columns)
-        self.fitted_ = []
-        for cols, norm in self._parts(self.columns_):
-            est = clone(norm).set_params(directions={c: dirs.get(c, 1) for c in cols})
-            self.fitted_.append((cols, est.fit(X[cols])))
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        parts = [est.transform(X[cols]) for cols, est in self.fitted_]
-        return pd.concat(parts, axis=1)[list(X.columns)]
-
-
 def variant_tables(dataset: Dataset, pipeline: Pipeline, kind: str,
                    options: "list[dict[str, Any] | str | None]") -> dict[str, pd.DataFrame]:
     """The normalised matrix (units x indicators) the pipeline gives with step ``kind`` replaced by
@@ -595,87 +553,3 @@ def pipeline_summary(settings: dict[str, Any]) -> str:
     if done:
         lines.append("pipeline steps: " + "; ".join(done))
     return "\n".join(lines)
-
-
-def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[Dataset, Any, dict[str, Any]]:
-    """The prepared dataset, the spec to give the Monte Carlo engine for a pipeline, and what the
-    data steps did (:func:`step_outcomes`, for the manifest).
-
-    The spec's choices replace the pipeline step of the same kind: a spec that varies the
-    imputation gets data prepared without the pipeline's impute step (the engine imputes, after
-    the pipeline's treatment unless the spec varies the treatment too); one that varies the
-    treatment gets them without the pipeline's treat step (the engine treats after imputing); one
-    that varies the normalizer or the aggregator keeps its own lists;
-    otherwise the pipeline's normalizer and aggregator become the spec's single choice.
-
-    Raises
-    ------
-    SpecError
-        The pipeline aggregates with different aggregators per level, or with
-        ``skip_missing = false``, which the engine cannot reproduce.
-    """
-    from dataclasses import replace as dc_replace
-
-    from .errors import SpecError
-    from .robustness.spec import Choices
-
-    default = Choices()
-    ch = spec.choices
-    # the engine imputes and/or treats (in the pipeline's order); screen the units the whole pipeline keeps
-    skip = tuple(step for step, kind in (("impute", "imputation"), ("treat", "treatment"))
-                 if getattr(ch, kind) != getattr(default, kind))
-    if skip:
-        prep = pipeline.prepare(dataset, skip=skip, units=pipeline.prepare(dataset).dataset.units)
-    else:
-        prep = pipeline.prepare(dataset)
-    fw = dataset.framework
-    kw = pipeline.index_kwargs(fw)
-    if not kw["skip_missing"]:
-        raise SpecError(f"Pipeline {pipeline.source}: [aggregate] skip_missing = false is not supported by the "
-                        f"robustness engine (it renormalises over the members present): remove it.")
-    changes = {}
-    if ch.normalizer == default.normalizer:
-        changes["normalizer"] = (_option_of(kw["normalizer"], "normalizer"),)
-    if ch.aggregator == default.aggregator:
-        agg = kw["aggregator"]
-        if isinstance(agg, dict):
-            labels = {repr(a) for a in agg.values()}
-            if len(labels) > 1:
-                raise SpecError(f"Pipeline {pipeline.source}: [aggregate.levels] uses different aggregators per "
-                                f"level, which the robustness engine cannot hold fixed: list them in the spec's "
-                                f"[choices] aggregator instead, or use one aggregator.")
-            agg = next(iter(agg.values()))
-        changes["aggregator"] = (_option_of(agg, "aggregator"),)
-    spec = dc_replace(spec, choices=dc_replace(ch, **changes)) if changes else spec
-    return prep.dataset, spec, step_outcomes(prep.reports)
-
-
-def _option_of(obj: Any, kind: str) -> Any:
-    """A robustness-spec option that builds ``obj`` (registered plug-in: its name and parameters)."""
-    import inspect
-
-    if isinstance(obj, PerIndicatorNormalizer):
-        return _ObjectOption("per_indicator", {}, kind, obj)
-    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in obj.get_params().items()
-              if k != "directions" and v is not None}
-    cls = type(obj)
-    defaults = {p: v.default for p, v in inspect.signature(cls.__init__).parameters.items() if p != "self"}
-    params = {k: v for k, v in params.items() if not _same(defaults.get(k, object()), v)}
-    return Option(obj.name, params, kind)
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(np.all(np.asarray(a, dtype=object) == np.asarray(b, dtype=object))) and np.shape(a) == np.shape(b)
-    except (TypeError, ValueError):
-        return False
-
-
-@dataclass(frozen=True)
-class _ObjectOption(Option):
-    """A robustness-spec option holding a ready normalizer (a pipeline's per-indicator normalizer)."""
-
-    obj: Any = None
-
-    def build(self) -> Any:
-        return clone(self.obj)

@@ -5,8 +5,11 @@ Each kind has one :class:`Registry`. A plug-in is a class registered under a sho
     @NORMALIZERS.register("minmax")
     class MinMax(Normalizer): ...
 
-The CLI's choices, the spec parser and the common tests all iterate ``available()``, so a new
-plug-in is one module plus one registration.
+Every name is resolved through its registry: the CLI's ``--normalizer``, ``--scheme`` and
+``--aggregator``, a spec's choices and a pipeline's tables go through :meth:`Registry.get_class`, which
+refuses an unknown name with the list of :meth:`Registry.available` names; the common tests
+iterate ``available()``. So a new plug-in is one module plus one registration. (The CLI's help
+does not list the names: the registries are imported only when a command runs.)
 """
 
 from __future__ import annotations

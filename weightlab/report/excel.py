@@ -7,21 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._io import write_workbook_atomic
-from .results_dir import Results
-
-WORKBOOK_FILE = "results.xlsx"
+from ..results import Results
+from ..results.layout import MANIFEST, WORKBOOK
+from .settings import settings_rows
 
 
 def write_results_workbook(res: Results, path: str | Path | None = None) -> Path:
     """Write every table of ``res`` (sheet names: the file names, with ``robustness_`` etc. for
     subdirectories) to ``path`` (default ``DIR/results.xlsx``)."""
-    from .html import settings_rows
-
-    path = Path(path) if path is not None else res.path / WORKBOOK_FILE
+    path = Path(path) if path is not None else res.path / WORKBOOK
     about = {"data": res.label or "—", "directory": str(res.path)}
     for block in settings_rows(res):
         for k, v in block["items"]:
-            about[f"{block['title'].replace('manifest.json', '').rstrip('/') or 'run'}: {k}"] = v
+            about[f"{block['title'].replace(MANIFEST, '').rstrip('/') or 'run'}: {k}"] = v
     sheets = {}
     for rel, df in res.files.items():
         name = rel.rsplit(".", 1)[0].replace("/", "_")

@@ -40,6 +40,7 @@ def robustness_html(result) -> str:
              f"{', '.join(m.get('uncertain_factors', [])) or 'nothing'}")
     cols = [c for c in result.ranks.columns if c in ("unit", "name", "nominal_rank", "median_rank")
             or (c.endswith("_rank") and c[1:3].isdigit()) or c.startswith("p_top")]
-    return _block("RobustnessResult", facts, m.get("label") or "", result.ranks[cols],
+    label = result.dataset.label if result.dataset is not None else ""
+    return _block("RobustnessResult", facts, label, result.ranks[cols],
                   "plots: .plot_uncertainty(top=30), .plot_rank_frequency(), .plot_rank_shift(), "
                   ".plot_nominal_vs_median()")

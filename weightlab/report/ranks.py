@@ -169,7 +169,7 @@ def plot_rank_frequency(freq: pd.DataFrame, ranks: pd.DataFrame, top: int = 20, 
 
 def _unit_mask(unit: pd.Series, wanted: set) -> np.ndarray:
     """Rows of the long rank-frequency table whose unit (as text) is in ``wanted``; a categorical
-    column is tested on its categories (100,000 units: 9 M rows, 0.1 s instead of 20 s)."""
+    column is tested on its categories (once per category, not once per row)."""
     if isinstance(unit.dtype, pd.CategoricalDtype):
         return np.asarray(unit.cat.categories.astype(str).isin(wanted))[unit.cat.codes.to_numpy()]
     return unit.astype(str).isin(wanted).to_numpy()
@@ -197,7 +197,7 @@ def plot_rank_shift_histogram(ranks: pd.DataFrame, label: str | None = None) -> 
 @styled
 def plot_nominal_vs_median(ranks: pd.DataFrame, label: str | None = None, annotate: int = 6) -> Figure:
     """Nominal rank (x) against median simulated rank (y), with each unit's band as a vertical line;
-    the ``annotate`` units with the largest |shift| are named."""
+    the ``annotate`` units with the largest ``|shift|`` are named."""
     lo, hi = band_columns(ranks)
     n = len(ranks)
     fig = new_figure(6.2, 6.0)

@@ -346,9 +346,8 @@ def _count_logged(flat, off, lo, width, ptr, rows, base, first, reps, u0, u1):
     ``u0 .. u1 - 1`` inside their segments, as ``kernels._count_segments`` counts them in a replay.
 
     Tiles of ``_LOG_TILE`` units, block by block inside a tile: each block's entries of the tile
-    are read in one run (unit by unit over all blocks, with reads 25 MB apart at 100,000 units,
-    a 2,944-replication run's counts took 1.75 s against 1.0 s) and the tile's segment counts stay
-    in the L2 cache."""
+    are read in one run (unit by unit over all blocks, reads far apart with many units, is
+    slower) and the tile's segment counts stay in the L2 cache."""
     block = rows.shape[2]
     for t0 in range(u0, u1, _LOG_TILE):
         for j in range(rows.shape[0]):

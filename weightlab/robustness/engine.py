@@ -170,8 +170,7 @@ class _LocalPool:
     def log_budget(self, acc: Accumulators) -> int:
         """Bytes for pass 1's rank log: what ``memory.RUN_BYTES`` leaves after :meth:`held_bytes`
         (at most ``coarse.LOG_BYTES``), so that neither more threads nor a wider plan raise a
-        run's peak memory (100,000 units, 25 indicators: 640 MiB on one thread, 373 on two; 400
-        indicators: 109 and 0)."""
+        run's peak memory (sizes at 100,000 units: docs/performance.md)."""
         return memory.log_budget(self.held_bytes(acc))
 
     def set_log(self, log: RankLog) -> None:
@@ -205,7 +204,7 @@ class _LocalPool:
 
     def add_rank_counts(self, out: np.ndarray, b0: int, b1: int, reps: int, bins: tuple, bands: Segments) -> None:
         """Add the exact pass's counts of blocks ``b0 .. b1 - 1`` in ``bands`` into ``out``, slot by
-        slot (as :meth:`add_counts`: no int32 sum of the chunk, about 60 MiB at 100,000 units)."""
+        slot (as :meth:`add_counts`: no int32 sum of the chunk)."""
         self._run(b0, b1, reps, bins, bands)
         for slot in self.eng.slots[0]:
             np.add(out, slot.reshape(-1), out=out)
@@ -250,8 +249,8 @@ def _pilot_bands(pool, reps: int, n: int, bands, n_quantiles: int) -> "RankBands
     The bands are the ranges of each unit's ranks in the first ``COARSE_PILOT_REPS`` replications
     widened as :meth:`RankBands.from_pilot` says; if they already hold more than ``BAND_CELLS``
     cells (or ``bands="coarse"``) the run is counted coarse, over those bands: coarse bins hold any
-    rank and pass 2 makes every summary exact, so a longer pilot would only cost time (at 100,000
-    units 1,024 pilot replications took 1.4-1.7 s, a sixth of a 3,000-replication run). Otherwise
+    rank and pass 2 makes every summary exact, so a longer pilot would only cost time (much of a
+    short run's with very many units). Otherwise
     the pilot goes on to ``PILOT_REPS`` replications, since a rank outside its band costs a second
     pass; bands that then hold more than ``BAND_CELLS`` cells are counted coarse too. The ranges
     grow with more replications, so the rule depends only on the plan, the design and ``reps``."""

@@ -23,17 +23,15 @@ For each replication ``r`` of a block (:func:`_draw`):
 Which replications share a product depends only on the block, never on threads or chunks, and
 integer accumulators merge exactly: results are bit-identical for any thread count and chunk size.
 
-Compile time. A cold cache compiles everything once: the first demo run's kernels took 97 s in a
-``prange`` kernel calling separately compiled block functions, and take about 30 s in this layout
-(CPU seconds, 2-core machine). One slot kernel per variant (:func:`run_blocks`,
-:func:`run_blocks_bootstrap`) inlines the whole block pipeline (``inline="always"``: numba inlines
-the IR, so the pipeline is optimised and code-generated once, inside the kernel) and calls
-separately compiled helpers only one level down: numba links a separately compiled function into
-every function above it and optimises and code-generates it again there. The slots run on Python
-threads (:mod:`weightlab.robustness.slots`), not in a numba ``prange``: compiling the parallel
-loop took about 40 s. :mod:`weightlab._numba_inlining` removes numba's redundant copies of inlined
-IR (15-20 s). Rows are written with loops, not slice assignments, which also compile the
-formatting of their shape-mismatch errors.
+Compile time. A cold cache compiles everything once (figures: docs/performance.md). One slot kernel
+per variant (:func:`run_blocks`, :func:`run_blocks_bootstrap`) inlines the whole block pipeline
+(``inline="always"``: numba inlines the IR, so the pipeline is optimised and code-generated once,
+inside the kernel) and calls separately compiled helpers only one level down: numba links a
+separately compiled function into every function above it and optimises and code-generates it again
+there. The slots run on Python threads (:mod:`weightlab.robustness.slots`), not in a numba
+``prange``: compiling the parallel loop was the largest single cost.
+:mod:`weightlab._numba_inlining` removes numba's redundant copies of inlined IR. Rows are written
+with loops, not slice assignments, which also compile the formatting of their shape-mismatch errors.
 """
 
 from __future__ import annotations
@@ -114,8 +112,8 @@ def scores_by_level(p) -> bool:
 def make_workspaces(p, n_slots: int) -> Workspace:
     """One :class:`Workspace` for ``n_slots`` threads: every array has a leading slot axis (see
     :func:`slot_workspace`). Allocated once per run: allocating per chunk inside the threads cost
-    fresh page faults every chunk (10 % of a one-thread run). Plain numpy: compiled, the
-    allocations added 1.6 MiB of loaded code to a run's memory."""
+    fresh page faults every chunk. Plain numpy: compiled, the allocations would add loaded code to
+    a run's memory."""
     n, k, nn, mm = p.n_units, p.n_indicators, p.n_nodes, p.max_members
     M = max(mm, 2)
     nc = n if p.bootstrap else 1
@@ -332,7 +330,7 @@ def _draw(p, ws, r0, nq, design, d0, bootstrap):
     from the counter-based stream (``design`` empty) or from rows ``r - d0`` of ``design``.
 
     ``bootstrap`` is a literal at each call site, so the re-estimation code is compiled only into
-    the kernels that use it (it doubles the compile time and adds 5 MiB of loaded code). Each step
+    the kernels that use it (it would double every run's compile time and loaded code). Each step
     loops over the whole block and is inlined, so no call is made per replication.
     """
     _fill_uniforms(p, r0, nq, design, d0, ws.U, ws.rkey)
@@ -469,7 +467,7 @@ def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n, log, j, log_base
 
     Unit by unit: the unit's column of ranks is copied into a small buffer, its cells and sums are
     computed there in a loop without stores to the counts (LLVM vectorises it), then the cells are
-    counted; with all three in one loop it took 1.5x as long at 100,000 units."""
+    counted; all three in one loop was slower."""
     col = np.empty(nq, dtype=np.int64)
     logged = 0 <= j < log.shape[0]
     for i in range(n):
@@ -499,8 +497,8 @@ def _count_segments(flat, off, lo, width, ptr, R, nq, n):
     ranks of unit i inside one of its segments ``s`` in ``ptr[i] .. ptr[i + 1] - 1`` (disjoint).
 
     Unit by unit, segment by segment over the unit's column of ranks (copied into a small buffer):
-    few ranks fall inside a segment (6 % on the generated 100,000-unit case), so the test is
-    well predicted; searching each rank's segment among the unit's took twice as long."""
+    few ranks fall inside a segment, so the test is well predicted; searching each rank's segment
+    among the unit's is slower."""
     col = np.empty(nq, dtype=np.int64)
     for i in range(n):
         s0, s1 = ptr[i], ptr[i + 1]

@@ -6,8 +6,9 @@ the run already holds: the data and the plan's arrays (at 100,000 units, 25 indi
 400 indicators: 610 MiB, the table and the plan's matrix), each thread's workspace and counts,
 and the accumulators. The log gets what these leave of ``RUN_BYTES``, at most ``coarse.LOG_BYTES``,
 so that neither more threads nor a wider plan raise a run's peak memory. ``RUN_BYTES`` is set so
-that one thread on 100,000 units and 25 indicators keeps the whole ``LOG_BYTES``; with the ~0.4 GiB
-of a process that has imported weightlab and loaded its kernels, such runs stay under 2 GB.
+that one thread on 100,000 units and 25 indicators keeps the whole ``LOG_BYTES``; with the memory
+of a process that has imported weightlab and loaded its kernels, such runs stay under 2 GB
+(docs/performance.md).
 
 Counted are the arrays' bytes (each buffer once: a view counts as the array it views), not the
 process's resident memory: the budget depends only on the plan, the thread count and the run.

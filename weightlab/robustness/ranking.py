@@ -86,8 +86,8 @@ def rank_workspace(buf, n):
     neighbouring keys). With ``stride = ceil(n / 1024) * 1024 + 128`` uint32 entries, the arrays
     start at 0, 1, 3, 5, 6 and 7 strides, so at different offsets modulo 4 KB: loads whose address
     matches an in-flight store's modulo 4 KB wait for it ("4K aliasing"); with unlucky separate
-    allocations this made the ranking up to 1.7x slower. The arrays are unsigned: numba then
-    indexes with them without a test for negative indices (wraparound), 16 % faster here.
+    allocations this made the ranking much slower. The arrays are unsigned: numba then indexes
+    with them without a test for negative indices (wraparound), which is faster.
     A wide buffer (uint64 rows) gives the same arrays with ``counts`` of ``2 * 2**_WIDE_DIGIT``
     entries at 8 strides plus 64, and an empty seventh array that marks the workspace as wide.
     """
@@ -156,8 +156,8 @@ _32 = np.uint64(32)
 def _radix_sort(keys, packed_a, packed_b, counts, n, digit=8):
     """Stable LSD radix sort of ``2 * digit``-bit ``keys`` (two digits, both counted in one pass;
     ``counts`` holds ``2 << digit`` entries): ``packed_b`` gets the entries ``key << 32 | unit`` in
-    key order. Carrying the key with the unit saves looking it up again in the second pass (10 %
-    faster). ``digit`` is a constant of each caller (8, or ``_WIDE_DIGIT``), folded when inlined."""
+    key order. Carrying the key with the unit saves looking it up again in the second pass.
+    ``digit`` is a constant of each caller (8, or ``_WIDE_DIGIT``), folded when inlined."""
     nd = 1 << digit
     mask = nd - 1
     hi_shift = np.uint64(32 + digit)
@@ -387,9 +387,9 @@ def rank_finite_wide(scores, ranks, ws):
 
     With 16-bit keys, 100,000 heavy-tailed scores (the generated benchmark case) share 26,562
     keys: three units in four sit in a run of equal keys, which is sorted by exact score with
-    random reads of the scores (outside the L2 cache at that size): the runs cost 40 of the 46 ns
-    per unit of the ranking. With 64x finer keys almost every key holds one unit, and the two
-    2,048-bucket passes cost about what the 256-bucket ones did (7 ns per unit in all, one thread).
+    random reads of the scores (outside the L2 cache at that size): the runs cost most of the
+    ranking. With 64x finer keys almost every key holds one unit, and the two 2,048-bucket passes
+    cost about what the 256-bucket ones did (figures: docs/performance.md).
     """
     return _rank_finite_keys(scores, ranks, ws, _WIDE_BITS, _WIDE_DIGIT)
 

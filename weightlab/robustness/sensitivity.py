@@ -209,11 +209,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         unit_scores = _unit_table(ix_s, all_names, slice(None), dataset)
     t3 = time.perf_counter()
     evals = design.n_rows
-    manifest = {
-        "label": dataset.label or None,
-        "data": {"source": dataset.source, "sha256": dataset.source_sha256, "units": n,
-                 "indicators": dataset.n_indicators},
-        "framework": dataset.framework.source,
+    manifest = {  # the data's items (label, data, framework) come first in manifest.json: results.write
         "spec": spec.to_dict(),
         "seed": seed,
         "design": f"Saltelli A, B, AB_i on scrambled Sobol' points (scipy.stats.qmc.Sobol, dimension "

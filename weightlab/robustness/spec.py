@@ -56,7 +56,7 @@ from ..treatment import IMPUTATIONS, TREATMENTS, TreatmentRule
 
 CHOICE_KINDS = ("normalizer", "aggregator", "scheme", "imputation", "treatment")
 RULE_PARAMS = {"winmax": int, "skew_thresh": float, "kurt_thresh": float}  # coinr treatment options
-MAX_REPS = 1 << 48  # far beyond any run (13 years at 650k rep/s) and safe for the engine's 64-bit counters
+MAX_REPS = 1 << 48  # far beyond any run (years at a million rep/s) and safe for the engine's 64-bit counters
 PERTURBATIONS = ("none", "uniform", "dirichlet")
 SAMPLING_METHODS = ("stream", "sobol")
 WEIGHT_GROUPS = ("one", "level", "group")

@@ -14,6 +14,9 @@ alike:
 - ``versions`` of Python, numpy, pandas, scipy, scikit-learn, numba, llvmlite, pyarrow and typer;
 - ``machine``: CPU model, logical CPUs, threads used and how they run (Python threads, GIL-free kernels);
 - the seed, and the compile time apart from the run time (see ``robustness.engine.run``).
+
+:func:`dataset_record` is the data's part of a results directory's manifest (label, data file,
+its hash and size, framework file), the same for every kind of result.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ._io import file_sha256, package_versions
+from .._io import file_sha256, package_versions
+from .layout import MANIFEST
 
 TOOL = "weightlab"
 
@@ -95,7 +99,7 @@ def command_line() -> list[str] | None:
 
 def git_commit() -> str | None:
     """The commit of the source tree weightlab is imported from, when it is a git checkout."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # weightlab/results/manifest.py -> the checkout
     if not (root / ".git").exists():
         return None
     try:
@@ -133,7 +137,7 @@ def machine(threads: int | None = None) -> dict[str, Any]:
 def run_record(kind: str, dataset: "Any" = None, spec: "Any" = None, threads: int | None = None,
                **extra: Any) -> dict[str, Any]:
     """The common items of a manifest (see the module docstring); ``extra`` items are added last."""
-    from . import __version__
+    from .. import __version__
 
     record: dict[str, Any] = {
         "tool": TOOL, "kind": kind, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -152,8 +156,17 @@ def is_weightlab_result(directory: Path) -> bool:
     """True when ``directory/manifest.json`` says weightlab wrote the directory (also for results of
     versions before ``tool`` was recorded, whose manifests list weightlab among ``versions``)."""
     try:
-        doc = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        doc = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(doc, dict) and (doc.get("tool") == TOOL
                                       or (isinstance(doc.get("versions"), dict) and TOOL in doc["versions"]))
+
+
+def dataset_record(dataset: "Any") -> dict[str, Any]:
+    """The data's items of a result's manifest: ``label`` (e.g. "synthetic demo data", None when
+    there is none), ``data`` (source file, its SHA-256, units, indicators) and ``framework`` (its file)."""
+    return {"label": dataset.label or None,
+            "data": {"source": dataset.source, "sha256": dataset.source_sha256, "units": dataset.n_units,
+                     "indicators": dataset.n_indicators},
+            "framework": dataset.framework.source}

@@ -10,6 +10,9 @@ temporary directory beside it (same file system) and renames the stage onto the 
 - the swap (old result aside, stage in, old result removed) runs with SIGINT and SIGTERM blocked, so
   an interrupt cannot fall between the two renames;
 - the directories get the permissions ``mkdir`` would give them (0777 minus the umask).
+
+:func:`into_directory` runs a writer either in a new ``ResultDirectory`` or in the stage (and a
+subdirectory) of the caller's, so that the demo writes several results as one directory.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import signal
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Callable
 
-from ._io import honour_umask
-from .errors import InputError
+from .._io import honour_umask
+from ..errors import InputError
 from .manifest import is_weightlab_result
 
 
@@ -105,3 +109,19 @@ class ResultDirectory:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.target
+
+
+def into_directory(out_dir: "str | Path | ResultDirectory", subdir: str,
+                   files: Callable[[Path, Path], list[Path]]) -> list[Path]:
+    """Run ``files(where, target)`` (write into ``where``, return the final paths below ``target``) in
+    a whole-directory write: a new :class:`ResultDirectory`, or the stage (and ``subdir``) of the
+    caller's, which the caller commits."""
+    if isinstance(out_dir, ResultDirectory):
+        where = out_dir.path / subdir
+        if subdir:
+            where.mkdir()
+            honour_umask(where, directory=True)
+        return files(where, out_dir.target / subdir)
+    with ResultDirectory(out_dir) as stage:
+        paths = files(stage.path, stage.target)
+    return paths

@@ -1,5 +1,5 @@
 """Read a results directory (written by ``weightlab demo``, ``robustness``, ``sensitivity`` or a
-result's ``save``) back into tables, for the report and the Excel workbook.
+result's ``save``) back into tables, for the report, the Excel workbook and Python users.
 
 Files are looked for in the directory itself, then in its ``robustness/`` and ``sensitivity/``
 subdirectories (the layout of ``weightlab demo``); when a file exists in several, the directory's
@@ -18,21 +18,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..framework import Framework
-
-SUBDIRS = ("", "robustness", "sensitivity")
-TABLE_FILES = {
-    "ranks": "ranks.csv",
-    "rank_frequency": "rank_frequency.parquet",
-    "choice_shares": "choice_shares.csv",
-    "scores": "scores.csv",
-    "weights": "weights.csv",
-    "compare": "compare.csv",
-    "rank_correlation": "rank_correlation.csv",
-    "sobol": "sobol.csv",
-    "sobol_units": "sobol_units.csv",
-    "sobol_unit_scores": "sobol_unit_scores.csv",
-}
-INDEXED = {"rank_correlation"}  # tables whose first column is the row index
+from .layout import FRAMEWORK, INDEXED, MANIFEST, NOMINAL_PREFIX, SUBDIRS, TABLE_FILES
 
 
 @dataclass
@@ -43,7 +29,7 @@ class Results:
     ----------
     path : Path
     tables : dict name -> DataFrame
-        The known tables (see ``TABLE_FILES``), the directory's own file first.
+        The known tables (see :data:`weightlab.results.layout.TABLE_FILES`), the directory's own file first.
     files : dict relative path -> DataFrame
         Every table read, under its path relative to ``path`` (for the workbook).
     manifests : dict subdirectory -> dict ("" for the directory's own manifest.json)
@@ -88,7 +74,7 @@ def load_results(directory: str | Path) -> Results:
         d = root / sub if sub else root
         if not d.is_dir():
             continue
-        mpath = d / "manifest.json"
+        mpath = d / MANIFEST
         if mpath.is_file():
             try:
                 res.manifests[sub] = json.loads(mpath.read_text(encoding="utf-8"))
@@ -103,9 +89,9 @@ def load_results(directory: str | Path) -> Results:
                     df.index.name = None
                 res.files[str(p.relative_to(root))] = df
                 res.tables.setdefault(name, df)
-        for p in sorted(d.glob("nominal_*.csv")):
+        for p in sorted(d.glob(f"{NOMINAL_PREFIX}*.csv")):
             res.files[str(p.relative_to(root))] = _read(p)
-        fw = d / "framework.toml"
+        fw = d / FRAMEWORK
         if res.framework is None and fw.is_file():
             res.framework = Framework.from_toml(fw)
     if not res.tables:
