@@ -16,54 +16,8 @@ from weightlab.index import build_index, rank_descending
 
 from .helpers import random_dataset
 
-POWER = {"arithmetic": 1.0, "geometric": 0.0, "harmonic": -1.0, "genmean": 0.5}
-
-
-@pytest.mark.parametrize("name", AGGREGATORS.available())
-def test_power_mean_matches_numpy(name):
-    rng = np.random.default_rng(1)
-    x = rng.uniform(0.1, 3.0, size=(20, 4))
-    w = np.array([0.1, 0.2, 0.3, 0.4])
-    p = POWER[name]
-    want = np.exp(np.log(x) @ w) if p == 0 else (x ** p @ w) ** (1 / p)
-    np.testing.assert_allclose(AGGREGATORS.get(name).aggregate(x, w), want, rtol=1e-12)
-    # missing members: weights renormalised over those present, or NaN without skipping
-    x[0, 1] = np.nan
-    keep = [0, 2, 3]
-    wk = w[keep] / w[keep].sum()
-    row = x[0, keep]
-    want0 = np.exp(np.log(row) @ wk) if p == 0 else (row ** p @ wk) ** (1 / p)
-    assert AGGREGATORS.get(name).aggregate(x, w)[0] == pytest.approx(want0, rel=1e-12)
-    assert np.isnan(AGGREGATORS.get(name).aggregate(x, w, skip_missing=False)[0])
-    assert np.isnan(AGGREGATORS.get(name).aggregate(np.full((2, 3), np.nan), w[:3])).all()
-
-
-@pytest.mark.parametrize("name", AGGREGATORS.available())
-def test_aggregators_are_unit_permutation_equivariant_and_monotone(name):
-    rng = np.random.default_rng(7)
-    x = rng.uniform(0.1, 3.0, size=(15, 4))
-    x[3, 2] = np.nan
-    w = np.array([0.4, 0.1, 0.2, 0.3])
-    agg = AGGREGATORS.get(name)
-    out = agg.aggregate(x, w)
-    perm = rng.permutation(15)
-    np.testing.assert_allclose(agg.aggregate(x[perm], w), out[perm], rtol=1e-14)
-    # raising one member of one unit never lowers its aggregate (and leaves the other units alone)
-    bumped = x.copy()
-    bumped[5, 1] += 0.5
-    after = agg.aggregate(bumped, w)
-    assert after[5] > out[5]
-    np.testing.assert_array_equal(np.delete(after, 5), np.delete(out, 5))
-
-
-@pytest.mark.parametrize("name", ["geometric", "harmonic"])
-def test_positivity_and_shift(name):
-    x = np.array([[0.0, 1.0], [0.5, 2.0], [1.0, 3.0]])
-    with pytest.raises(InputError, match="shift"):
-        AGGREGATORS.get(name).aggregate(x, np.array([0.5, 0.5]), group="g", members=["m0", "m1"])
-    shifted = AGGREGATORS.get(name, shift=0.1).aggregate(x, np.array([0.5, 0.5]))
-    plain = AGGREGATORS.get(name).aggregate(np.column_stack([x[:, 0] + 0.1, x[:, 1]]), np.array([0.5, 0.5]))
-    np.testing.assert_allclose(shifted, plain, rtol=1e-14)  # only the offending column moves
+# The power mean of every registered aggregator (numpy formula, missing members, mean properties,
+# monotonicity, positivity and shift rules) is checked by weightlab.testing (tests/test_common_checks.py).
 
 
 @pytest.mark.parametrize("p", [2.0, 3.0, 0.5])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -255,6 +256,16 @@ def test_demo_small(capsys, tmp_path):
     assert len(ranks) == 338 and ranks.columns[1] == "name" and "note" not in ranks.columns
     assert ranks.iloc[0]["name"] == "Beijing"
     assert (tmp_path / "demo" / "nominal_pca.csv").exists() and (tmp_path / "demo" / "manifest.json").exists()
+    # every registered scheme, found through the registry (the demo once listed 7 of 9 by hand)
+    from weightlab.weighting import SCHEMES
+
+    for scheme in SCHEMES.available():
+        assert (tmp_path / "demo" / f"nominal_{scheme}.csv").exists(), scheme
+    assert set(pd.read_csv(tmp_path / "demo" / "weights.csv")["variant"]) == set(SCHEMES.available())
+    assert f"nominal index under {len(SCHEMES.available())} schemes" in out
+    # the treatment table's path as printed is where it is once the run ends, not in the staging directory
+    shown = re.search(r"table in (\S+treatment\.csv)", out).group(1)
+    assert ".partial" not in shown and Path(shown).resolve() == (tmp_path / "demo" / "treatment.csv").resolve()
     for manifest in ("manifest.json", "robustness/manifest.json"):  # the label lives in the manifests
         assert json.loads((tmp_path / "demo" / manifest).read_text())["label"] == "synthetic demo data"
     html = (tmp_path / "demo" / "report.html").read_text()

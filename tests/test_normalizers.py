@@ -6,8 +6,6 @@ worked by hand, never from the normalizers' own output.
 
 from __future__ import annotations
 
-import inspect
-import itertools
 import math
 import pickle
 import warnings
@@ -24,134 +22,26 @@ from sklearn.pipeline import make_pipeline
 
 from weightlab.errors import InputError, ParameterError
 from weightlab.normalization import NORMALIZERS
+from weightlab.testing import check_table
 
-# method-specific parameters the common tests need (data below lies in [0.5, 12])
-PARAMS = {"goalposts": {"lower": 0.0, "upper": 10.0}, "dist_to_ref": {"ref": "u03"}, "dist_to_target": {"targets": 6.0}}
-# cost column == benefit result of the negated column (goalposts: with the posts negated too)
-NEGATION_EXACT = {"minmax", "zscore", "rank", "percentile", "goalposts", "scaled"}
-RATIO = {"dist_to_max", "dist_to_ref"}
-OTHER = {"log_minmax", "borda", "dist_to_target"}  # order reversal in common tests, exact cost rule in conformance
 ALL = NORMALIZERS.available()
 
 
 def make(name, **override):
-    return NORMALIZERS.get(name, **{**PARAMS.get(name, {}), **override})
+    """The normalizer with the parameters it declares for the common checks (``example_params``)."""
+    cls = NORMALIZERS.get_class(name)
+    return cls(**{**cls.example_params, **override})
 
 
 @pytest.fixture
 def X() -> pd.DataFrame:
-    """12 units x 3 indicators: positive, with ties and two missing cells."""
-    rng = np.random.default_rng(11)
-    vals = np.round(rng.gamma(2.0, 2.0, size=(12, 3)) + 0.5, 1)
-    vals = np.minimum(vals, 12.0)
-    vals[2, 0] = vals[5, 0]  # a tie
-    vals[7, 1] = vals[1, 1] = vals[9, 1]  # a triple tie
-    vals[4, 0] = np.nan
-    vals[10, 2] = np.nan
-    return pd.DataFrame(vals, columns=["x1", "x2", "x3"], index=pd.Index([f"u{i:02d}" for i in range(12)], name="unit"))
+    """The common checks' table: 12 units x 3 indicators in [0.5, 12], with ties and two missing cells."""
+    return check_table()
 
 
-def test_registry_lists_the_documented_methods():
-    assert set(ALL) == {"minmax", "log_minmax", "zscore", "rank", "percentile", "borda", "goalposts",
-                        "dist_to_max", "dist_to_ref", "dist_to_target", "scaled"}
-    assert set(ALL) == NEGATION_EXACT | RATIO | OTHER
-
-
-# ---------------------------------------------------------------------------------------------
-# common contract
-# ---------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ALL)
-def test_init_stores_arguments_only_and_fit_returns_self(name, X):
-    est = make(name, directions=[1, -1, 1])
-    params = est.get_params()
-    sig = inspect.signature(type(est).__init__).parameters
-    assert set(params) == set(sig) - {"self"}
-    expected = {p: v.default for p, v in sig.items() if p != "self"}
-    expected.update(PARAMS.get(name, {}), directions=[1, -1, 1])
-    assert params == expected
-    assert not [a for a in vars(est) if a.endswith("_")]
-    twin = clone(est)
-    assert twin.get_params() == params and twin is not est
-    assert est.fit(X) is est
-    assert est.n_features_in_ == 3 and list(est.feature_names_in_) == ["x1", "x2", "x3"]
-    np.testing.assert_array_equal(est.directions_, [1, -1, 1])
-    assert est.get_params() == params  # fit does not touch the parameters
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_dataframe_in_dataframe_out_with_nan_kept(name, X):
-    out = make(name).fit_transform(X)
-    assert isinstance(out, pd.DataFrame)
-    assert out.index.equals(X.index) and out.columns.equals(X.columns)
-    assert out.shape == X.shape and (out.dtypes == float).all()
-    np.testing.assert_array_equal(out.isna().to_numpy(), X.isna().to_numpy())
-    assert np.isfinite(out.to_numpy()[~X.isna().to_numpy()]).all()
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_array_in_array_out_matches_dataframe(name, X):
-    est = make(name, ref=3) if name == "dist_to_ref" else make(name)  # row 3 is unit "u03"
-    out = est.fit_transform(X.to_numpy())
-    assert type(out) is np.ndarray and out.shape == X.shape
-    np.testing.assert_allclose(out, make(name).fit_transform(X).to_numpy(), rtol=1e-12)
-    assert not hasattr(est, "feature_names_in_")
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_fit_then_transform_equals_fit_transform_and_is_idempotent(name, X):
-    est = make(name).fit(X)
-    first = est.transform(X)
-    est.fit(X)
-    pd.testing.assert_frame_equal(est.transform(X), first)
-    pd.testing.assert_frame_equal(make(name).fit_transform(X), first)
-    # columns in another order are matched by name
-    shuffled = X[["x3", "x1", "x2"]]
-    pd.testing.assert_frame_equal(est.transform(shuffled), first[["x3", "x1", "x2"]])
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_cost_column_reverses_the_order(name, X):
-    benefit = make(name).fit_transform(X).to_numpy()
-    cost = make(name, directions={"x2": -1}).fit_transform(X).to_numpy()
-    np.testing.assert_array_equal(cost[:, [0, 2]], benefit[:, [0, 2]])  # other columns untouched
-    b, c = benefit[:, 1], cost[:, 1]
-    for i, j in itertools.combinations(range(len(b)), 2):
-        assert np.sign(c[i] - c[j]) == -np.sign(b[i] - b[j]), (i, j)
-
-
-@pytest.mark.parametrize("name", sorted(NEGATION_EXACT))
-def test_cost_column_equals_benefit_of_negated_column(name, X):
-    neg = X.assign(x2=-X["x2"])
-    params = {"lower": -10.0, "upper": 0.0} if name == "goalposts" else {}
-    cost = make(name, directions=[1, -1, 1]).fit_transform(X)
-    expected = make(name, **params).fit_transform(neg)
-    np.testing.assert_allclose(cost["x2"].to_numpy(), expected["x2"].to_numpy(), rtol=1e-12, atol=1e-15)
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_units_permutation_equivariance(name, X):
-    perm = np.random.default_rng(5).permutation(len(X))
-    out = make(name, directions=[1, -1, 1]).fit_transform(X)
-    out_perm = make(name, directions=[1, -1, 1]).fit_transform(X.iloc[perm])
-    pd.testing.assert_frame_equal(out_perm, out.iloc[perm], rtol=1e-12)
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_constant_and_all_missing_columns_without_warnings(name):
-    expected = {"minmax": 0.5, "log_minmax": 0.5, "zscore": 0.0, "rank": 2.5, "percentile": 0.5, "borda": 0.0,
-                "goalposts": 0.3, "dist_to_max": 1.0, "dist_to_ref": 1.0, "dist_to_target": 0.0,
-                "scaled": 300.0}[name]
-    X = pd.DataFrame({"c": [3.0, 3.0, np.nan, 3.0, 3.0], "n": [np.nan] * 5, "v": [1.0, 2.0, 3.0, 4.0, 5.0]},
-                     index=list("abcde"))
-    if name == "dist_to_ref":
-        X = X.drop(columns="n")  # the reference cannot be missing
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        out = make(name, ref="a").fit_transform(X) if name == "dist_to_ref" else make(name).fit_transform(X)
-    np.testing.assert_array_equal(out["c"].to_numpy(), [expected, expected, np.nan, expected, expected])
-    if "n" in out:
-        assert out["n"].isna().all()
+# The common contract (parameters, frames and arrays, idempotence, direction and cost rules, unit
+# permutation, constant and missing columns, output ranges, input errors) is in weightlab.testing,
+# run on every registered normalizer by tests/test_common_checks.py.
 
 
 def test_constant_minmax_uses_middle_of_custom_range():
@@ -170,36 +60,6 @@ def test_works_in_a_pipeline(name, X):
     np.testing.assert_allclose(pipe2.predict(X), pipe.predict(X))
     restored = pickle.loads(pickle.dumps(pipe))
     np.testing.assert_allclose(restored.predict(X), pipe.predict(X))
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_infinite_value_names_the_column(name, X):
-    X.iloc[3, 2] = -np.inf
-    with pytest.raises(InputError, match=r"column 'x3' has an infinite value in row 'u03'"):
-        make(name).fit(X)
-    with pytest.raises(InputError, match=r"column 'x3'"):
-        make(name).fit(X.iloc[:4]).transform(X)
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_bad_directions(name, X):
-    with pytest.raises(ParameterError, match="'x9'"):
-        make(name, directions={"x9": -1}).fit(X)
-    with pytest.raises(ParameterError, match="3 columns"):
-        make(name, directions=[1, -1]).fit(X)
-    with pytest.raises(ParameterError, match=r"direction of column 'x2' is 0"):
-        make(name, directions=[1, 0, 1]).fit(X)
-    with pytest.raises(ParameterError, match="'directions' parameter"):
-        make(name, directions="cost").fit(X)
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_transform_needs_the_fitted_columns(name, X):
-    est = make(name).fit(X)
-    with pytest.raises(InputError, match="x9"):
-        est.transform(X.rename(columns={"x2": "x9"}))
-    with pytest.raises(InputError, match="2 features"):
-        est.transform(X.to_numpy()[:, :2])
 
 
 def test_input_funnel_messages(X):
@@ -390,7 +250,7 @@ def test_log_minmax_needs_values_above_minus_one(X):
         make("log_minmax").fit(X)
 
 
-@pytest.mark.parametrize("name", sorted(RATIO))
+@pytest.mark.parametrize("name", [n for n in ALL if NORMALIZERS.get_class(n).cost_rule == "reflect"])  # the ratios
 def test_ratio_methods_need_non_negative_data(name, X):
     X.iloc[6, 2] = -0.5
     with pytest.raises(InputError, match=r"non-negative.*column 'x3' has -0.5 in row 'u06'"):
@@ -452,8 +312,7 @@ SKLEARN_CHECKS = ["check_fit_idempotent", "check_get_params_invariance", "check_
 def test_sklearn_estimator_checks(name, check):
     from sklearn.utils import estimator_checks
 
-    est = make(name, ref=1) if name == "dist_to_ref" else make(name, lower=-3.0, upper=3.0) if name == "goalposts" \
-        else make(name)
+    est = make(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         getattr(estimator_checks, check)(name, est)

@@ -376,6 +376,16 @@ def test_pipeline_refuses_conflicting_cli_options(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "--normalizer zscore cannot be combined" in err
 
 
+def test_compare_with_pipeline_refuses_param_instead_of_dropping_it(tmp_path, capsys):
+    """The pipeline's normaliser and aggregators take no --param: compare used to check it against the
+    default minmax normalizer, then build with the pipeline's and drop it without a word."""
+    export("asem", tmp_path)
+    common = [tmp_path / "data.csv", "-f", tmp_path / "framework.toml", "--pipeline", tmp_path / "pipeline.toml"]
+    code, out, err = run(["compare", *common, "--schemes", "expert,entropy", "--param", "range=1,100"], capsys)
+    assert code == 2 and err.count("\n") == 1 and out == ""
+    assert "--param range=1,100 cannot be combined with --pipeline" in err and "[normalise]" in err
+
+
 def test_weights_compare_robustness_with_pipeline(tmp_path, capsys):
     export("asem", tmp_path)
     common = [tmp_path / "data.csv", "-f", tmp_path / "framework.toml", "--pipeline", tmp_path / "pipeline.toml"]

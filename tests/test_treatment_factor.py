@@ -34,6 +34,7 @@ def _spec(doc: dict, reps: int = 256, **over) -> UncertaintySpec:
     return UncertaintySpec.from_dict({"reps": reps, **doc, **over}, source="treatment-spec")
 
 
+@pytest.mark.slow  # 20-30 s with a warm kernel cache: not in make test-fast
 def test_replications_match_plain_rebuild_treatment_imputation_normalizer():
     ds = random_dataset(missing=8)  # heavy-tailed columns: the coinr rule winsorises or logs them
     spec = _spec(TREATMENT_SPEC)
@@ -101,6 +102,7 @@ def test_existing_stream_positions_and_columns_unchanged():
     assert (plan.kernel.col_treat, plan.kernel.col_boot) == (5, 6)
 
 
+@pytest.mark.slow  # 20-30 s with a warm kernel cache: not in make test-fast
 def test_spec_without_treatment_rank_histogram_equals_reference():
     ds = random_dataset(missing=5)
     doc = {"seed": 9, "weights": {"perturb": "uniform", "spread": 0.3},

@@ -41,6 +41,7 @@ class Aggregator(Estimator):
     """Weighted power mean; subclasses fix or expose the exponent ``power``."""
 
     name: ClassVar[str]
+    example_params: ClassVar[dict] = {}  # parameters the common checks (weightlab.testing) construct it with
     _parameter_constraints: ClassVar[dict] = {"shift": [NONE, Interval(0, None, closed="neither")]}
 
     shift: float | None = None

@@ -100,14 +100,15 @@ def run_analyse(ds: Dataset, out: Path | None, scheme: str, pipeline: Path | Non
         yield f"wrote {len(tables)} tables and manifest.json to {out}/"
 
 
-def demo_treatment(ds: Dataset, report_path: Path) -> tuple[Dataset, str]:
+def demo_treatment(ds: Dataset, report_path: Path, shown_as: Path | None = None) -> tuple[Dataset, str]:
     """COINr's default outlier treatment of the demo data; the treated dataset and a sentence
-    naming the indicators treated (the treatment table is written to ``report_path``)."""
+    naming the indicators treated (the treatment table is written to ``report_path``; the sentence
+    names ``shown_as``, where it will be once the demo's staging directory is committed)."""
     prep = Pipeline({"treat": {"method": "coinr"}}).prepare(ds)
     table = prep.reports["treat"]
     write_table_atomic(table.assign(note=ds.label) if ds.label else table, report_path, "csv")
     return prep.dataset, (f"outlier treatment, COINr's default rule (|skew| < 2 or kurtosis < 3.5, else winsorise "
-                          f"up to 5 points, else log): {treated_summary(table)}; table in {report_path}")
+                          f"up to 5 points, else log): {treated_summary(table)}; table in {shown_as or report_path}")
 
 
 def treated_summary(table: pd.DataFrame) -> str:

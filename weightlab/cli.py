@@ -311,6 +311,9 @@ def compare(data: Path = DataArg, framework: Path = FrameworkOpt,
         _fail(f"--schemes lists {', '.join(twice)} twice: list each scheme once.")
     if baseline is not None and baseline not in names:
         _fail(f"--baseline {baseline} is not one of --schemes {','.join(names)}.")
+    if pipeline is not None and param:  # the pipeline's [normalise] and [aggregate] tables hold their parameters
+        _fail(f"--param {param[0]} cannot be combined with --pipeline {pipeline}: set it in the pipeline's "
+              f"[normalise] or [aggregate] table instead.")
     p = _route_params(param, {"normalizer": (normalizer, None), "aggregator": (aggregator, None)})
     ds = _load(data, framework, id_column, encoding, sheet)
     if pipeline is not None:
@@ -669,25 +672,27 @@ def _demo(stage, reps: int, base_samples: int, threads: Optional[int], yes: bool
     from .results.manifest import run_record
     from .results.write import write_comparison_tables
     from .robustness.spec import demo_spec
+    from .weighting import SCHEMES
 
     out, tmp = stage.target, stage.path
     ds = load_ai_cities()
     typer.echo(f"weightlab demo: {ds.n_units} cities x {ds.n_indicators} indicators — {ds.label}")
-    ds, treated_note = demo_treatment(ds, tmp / layout.TREATMENT)
+    ds, treated_note = demo_treatment(ds, tmp / layout.TREATMENT, shown_as=out / layout.TREATMENT)
     typer.echo(treated_note)
     files = [layout.TREATMENT]
     builds = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mean-filled cells for data-driven weights (stated in docs/architecture.md)
-        for scheme in ("equal", "expert", "entropy", "critic", "pca", "pca1", "std"):
-            builds[scheme] = build_index(ds, scheme=scheme, imputation="mean")
+        for scheme in SCHEMES.available():  # a scheme that refuses zeros takes the shift rule (requires_positive)
+            params = {"shift": 0.01} if SCHEMES.get_class(scheme).requires_positive else {}
+            builds[scheme] = build_index(ds, scheme=scheme, imputation="mean", scheme_params=params)
             path = tmp / layout.nominal_file(scheme)
             write_table_atomic(builds[scheme].table(), path)
             files.append(path.name)
         cmp = compare(ds, DEMO_VARIANTS, imputation="mean")
     write_table_atomic(weights_table(builds), tmp / layout.WEIGHTS)
     files += [layout.WEIGHTS] + [p.name for p in write_comparison_tables(cmp, tmp)]
-    typer.echo(f"nominal index under 7 schemes and the comparison computed for {out}/")
+    typer.echo(f"nominal index under {len(builds)} schemes and the comparison computed for {out}/")
     typer.echo("Spearman correlation between variants (4 schemes; z-score and rank normalizers, geometric "
                "aggregation, each with expert weights):\n" + cmp.spearman.round(3).to_string())
     typer.echo(f"\nMonte Carlo: {reps:,} replications (weights ±25 %, 3 normalizers, 2 aggregators, 4 schemes)")

@@ -221,12 +221,30 @@ class Normalizer(Transformer):
 
     name: ClassVar[str]
     clips: ClassVar[bool] = False  # True when the method may map distinct values to one bound
+    # What the common checks (weightlab.testing.check_normalizer) hold the method to, declared with it:
+    # parameters it cannot do without on the checks' table (12 units, values in [0.5, 12]);
+    example_params: ClassVar[dict] = {}
+    # the value of every observed cell of a constant column of 4 observed cells (None: it depends on
+    # the value and the parameters);
+    constant_value: ClassVar["float | None"] = None
+    # how a cost column relates to a benefit one: "negate" (the benefit result of -x, with
+    # negated_params), "reflect" (the benefit result of min + max - x, the ratio methods' rule) or
+    # "order" (the order reversed, nothing more);
+    cost_rule: ClassVar[str] = "order"
+    # closed bounds of every output with example_params (None: unbounded).
+    output_range: ClassVar["tuple[float, float] | None"] = None
     _parameter_constraints: ClassVar[dict] = {
         "directions": [NONE, InstanceOf((list, tuple, np.ndarray, dict, pd.Series),
                                         "None, a sequence of +1/-1 or a dict column -> +1/-1")],
     }
 
     directions: Any = None
+
+    @classmethod
+    def negated_params(cls, params: dict) -> dict:
+        """The parameters under which ``-x`` as a benefit column gives what ``x`` gives as a cost
+        column (``cost_rule = "negate"``): ``params`` unless they are in the units of the data."""
+        return params
 
     # subclasses ------------------------------------------------------------------------------
     def _fit(self, table: Table) -> None:

@@ -67,6 +67,10 @@ class DistToMax(_RatioBase):
     [0.25, 0.5, 1.0]
     """
 
+    constant_value = 1.0
+    cost_rule = "reflect"
+    output_range = (0.0, 1.0)
+
     def __init__(self, directions=None):
         self.directions = directions
 
@@ -120,6 +124,10 @@ class DistToRef(_RatioBase):
     >>> DistToRef(ref=1).fit_transform([[1.0], [2.0], [4.0]]).ravel().tolist()
     [0.5, 1.0, 2.0]
     """
+
+    example_params = {"ref": 1}  # the second unit (a position: the checks' tables have string ids or none)
+    constant_value = 1.0
+    cost_rule = "reflect"
 
     _parameter_constraints = {**Normalizer._parameter_constraints,
                               "ref": [InstanceOf((str, int, np.integer),

@@ -83,6 +83,15 @@ class Goalposts(Normalizer):
     [0.0, 0.2, 1.0]
     """
 
+    example_params = {"lower": 0.0, "upper": 10.0}
+    cost_rule = "negate"
+    output_range = (0.0, 1.0)
+
+    @classmethod
+    def negated_params(cls, params: dict) -> dict:
+        """Posts of ``-x``: ``(-upper, -lower)``."""
+        return {**params, "lower": -params["upper"], "upper": -params["lower"]}
+
     clips = True
 
     _parameter_constraints = {**Normalizer._parameter_constraints, "lower": _BOUND, "upper": _BOUND,

@@ -58,6 +58,10 @@ class MinMax(Normalizer):
     [0.0, 0.25, 1.0]
     """
 
+    constant_value = 0.5
+    cost_rule = "negate"
+    output_range = (0.0, 1.0)
+
     _parameter_constraints = {**Normalizer._parameter_constraints,
                               "range": [InstanceOf((tuple, list), "a pair (a, b)")]}
 
@@ -113,6 +117,8 @@ class LogMinMax(MinMax):
     >>> LogMinMax().fit_transform([[0.0], [1.0], [3.0]]).ravel().tolist()
     [0.0, 0.5, 1.0]
     """
+
+    cost_rule = "order"  # the log is taken before the sign: reversed order only
 
     def __sklearn_tags__(self):  # sklearn >= 1.6
         tags = super().__sklearn_tags__()

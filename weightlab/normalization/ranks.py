@@ -81,6 +81,9 @@ class Rank(_RankBase):
     [2.0, 3.5, 3.5, 1.0]
     """
 
+    constant_value = 2.5  # the average rank of 4 tied cells
+    cost_rule = "negate"
+
     def _score(self, below, equal, n):
         return below + (equal + 1) / 2
 
@@ -118,6 +121,10 @@ class Percentile(_RankBase):
     >>> Percentile().fit_transform([[1.0], [2.0], [2.0], [5.0], [9.0]]).ravel().tolist()
     [0.0, 0.375, 0.375, 0.75, 1.0]
     """
+
+    constant_value = 0.5
+    cost_rule = "negate"
+    output_range = (0.0, 1.0)
 
     def _score(self, below, equal, n):
         if n == 1:
@@ -160,6 +167,10 @@ class Borda(_RankBase):
     >>> Borda().fit_transform([[10.0], [20.0], [20.0], [5.0]]).ravel().tolist()
     [1.0, 2.0, 2.0, 0.0]
     """
+
+    constant_value = 0.0
+    cost_rule = "negate"
+    output_range = (0.0, float("inf"))
 
     def _score(self, below, equal, n):
         return below

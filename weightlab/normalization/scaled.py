@@ -42,6 +42,8 @@ class Scaled(Normalizer):
     [-100.0, 50.0]
     """
 
+    cost_rule = "negate"
+
     _parameter_constraints = {**Normalizer._parameter_constraints, "center": [Interval(None, None)],
                               "scale": [Interval(0, None, closed="neither")]}
 

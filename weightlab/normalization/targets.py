@@ -54,6 +54,16 @@ class DistToTarget(Normalizer):
     [0.0, 0.5, 1.5]
     """
 
+    example_params = {"targets": 6.0}
+    constant_value = 0.0
+    cost_rule = "negate"
+    output_range = (0.0, float("inf"))
+
+    @classmethod
+    def negated_params(cls, params: dict) -> dict:
+        """Targets of ``-x``: ``-t`` (one number, as ``example_params``)."""
+        return {**params, "targets": -params["targets"]}
+
     _parameter_constraints = {**Normalizer._parameter_constraints,
                               "targets": [NONE, Interval(None, None),
                                           InstanceOf((list, tuple, np.ndarray, dict, pd.Series),

@@ -63,6 +63,9 @@ class ZScore(Normalizer):
     [-1.0, 0.0, 1.0]
     """
 
+    constant_value = 0.0
+    cost_rule = "negate"
+
     _parameter_constraints = {**Normalizer._parameter_constraints,
                               "ddof": [Interval(0, None, closed="left", integer=True)],
                               "mean": [Interval(None, None)], "sd": [Interval(0, None, closed="neither")]}

@@ -128,6 +128,11 @@ class WeightingScheme(Estimator):
     data_driven: ClassVar[bool] = False
     # True: the scheme refuses values <= 0 unless given a shift (the common tests feed it positive data)
     requires_positive: ClassVar[bool] = False
+    # What the common checks (weightlab.testing.check_scheme) hold the scheme to, declared with it:
+    # parameters it cannot do without, and the weight of a constant member of a group whose other
+    # members vary (None: the scheme does not look at the data, or promises nothing)
+    example_params: ClassVar[dict] = {}
+    constant_member_weight: ClassVar["float | None"] = None
     _parameter_constraints: ClassVar[dict] = {}
 
     def group_weights(self, X: np.ndarray, members: list[str], group: str, framework: Framework) -> np.ndarray:
@@ -209,6 +214,7 @@ class StatisticsScheme(WeightingScheme):
     """
 
     data_driven = True
+    constant_member_weight = 0.0  # a constant member carries no information in any statistic above
     statistics: ClassVar[tuple[str, ...]] = ()
     weights_function: ClassVar[Any] = None
 
