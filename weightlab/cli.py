@@ -31,6 +31,20 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Built-in datasets.")
 app.add_typer(datasets_app, name="datasets")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"weightlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+    """Build, weight and audit composite indices. Run any command with --help for examples."""
+
+
 class Fmt(str, Enum):
     table = "table"
     csv = "csv"
