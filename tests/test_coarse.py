@@ -16,7 +16,8 @@ from weightlab.robustness import engine as E
 from weightlab.robustness.convergence import Convergence
 from weightlab.robustness.engine import run_plan
 from weightlab.robustness.plan import compile_plan
-from weightlab.robustness.results import SCORE_BINS, Accumulators, RobustnessResult
+from weightlab.robustness.accumulators import SCORE_BINS, Accumulators
+from weightlab.robustness.results import RobustnessResult
 from weightlab.robustness.spec import UncertaintySpec
 
 from .helpers import random_dataset
@@ -81,7 +82,7 @@ def test_coarse_run_reports_what_the_dense_run_reports(monkeypatch, narrow_bins,
     dense = run_plan(plan, bands=False)
     coarse = run_plan(plan, bands="coarse", chunk_size=1000, threads=1)
     assert coarse.coarse and coarse.bands.shift.max() > 0 and coarse.exact.n_segments > 0
-    np.testing.assert_array_equal(dense.score_hist, coarse.score_hist)
+    np.testing.assert_array_equal(dense.counts.score_hist, coarse.counts.score_hist)
     r_dense = RobustnessResult.from_run(plan, dense, TIMING)
     r_coarse = RobustnessResult.from_run(plan, coarse, TIMING)
     pd.testing.assert_frame_equal(r_dense.ranks, r_coarse.ranks)
@@ -221,7 +222,7 @@ def test_bands_come_from_a_short_pilot_when_counted_coarse(monkeypatch, cells):
     """Coarse counts take their bands from the ranks of the first COARSE_PILOT_REPS replications
     (the ranks from ``evaluate``, widened by numpy); bands that fit BAND_CELLS come from the first
     PILOT_REPS, as before."""
-    from weightlab.robustness.results import PILOT_REPS
+    from weightlab.robustness.accumulators import PILOT_REPS
 
     monkeypatch.setattr(E, "BAND_CELLS", cells)
     monkeypatch.setattr(E, "BAND_UNITS", 10)  # 60 units counted in bands
@@ -262,8 +263,8 @@ def test_interrupted_coarse_run_resumes_to_the_unbroken_result(narrow_bins, tmp_
     again = run_plan(plan, resume=ckpt)  # from the final checkpoint: the exact pass is not run again
     for acc in (resumed, again):
         assert acc.coarse
-        for name in ("rank_counts", "outside", "exact_counts", "score_hist"):
-            np.testing.assert_array_equal(getattr(whole, name), getattr(acc, name))
+        for a, b in zip((*whole.counts, whole.exact_counts), (*acc.counts, acc.exact_counts)):
+            np.testing.assert_array_equal(a, b)
         for a, b in zip(whole.exact, acc.exact):
             np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, whole, TIMING).ranks,
