@@ -263,12 +263,8 @@ class Accumulators:
 
     @classmethod
     def empty(cls, n: int, bins: int, n_factors: int, n_options: int, bin_lo: np.ndarray,
-              bin_hi: np.ndarray, bands=None, reps: int = 0) -> "Accumulators":
-        """Zero totals in ``bands`` (default: dense histograms) for a run of ``reps`` replications."""
-        if bands is None:
-            from .bands import RankBands
-
-            bands = RankBands.dense(n)
+              bin_hi: np.ndarray, bands, reps: int = 0) -> "Accumulators":
+        """Zero totals in the rank layout ``bands`` for a run of ``reps`` replications."""
         return cls(empty_counts(Dims(n, bins, n_factors, n_options), bands, reps), bands, bin_lo, bin_hi)
 
     def stat(self, name: str) -> np.ndarray:

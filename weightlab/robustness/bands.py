@@ -15,7 +15,7 @@ them (:mod:`.coarse`).
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Protocol
 
 import numba as nb
 import numpy as np
@@ -44,16 +44,42 @@ class RankSummary(NamedTuple):
     below: np.ndarray
 
 
-# A rank layout (RankBands: dense histograms or bands; coarse.CoarseBins; Segments) provides:
-#   name ("dense", "bands", "coarse", "segments"), total and off (its cells in the flat counts),
-#   stat_names (what the rows of the rank_stats accumulator hold), exact_pass (counts ranks only), keeps_rank_log (pass 1 may log ranks for the
-#   exact pass, coarse.RankLog), slot_shape(n) (one thread's
-#   rank counts), kernel_arrays() (kind, off, lo, width, shift, ptr of accumulators.LayoutArrays),
-#   histogram(counts), summary(acc, qs, top_k), frequency(acc, units), batch_quantiles(counts, qs,
-#   count) and finish(acc, count, points) (the exact pass), and its fields (a NamedTuple) as its
-#   checkpoint arrays. ``count(segments)`` counts the run's (or batch's) ranks in Segments:
-#   (flat counts, replications run again), supplied by the engine.
-CountSegments = Callable[["Segments"], "tuple[np.ndarray, int]"]
+CountSegments = Callable[["Segments"], "tuple[np.ndarray, int]"]  # the engine's exact pass: (counts, replayed)
+
+
+class RankLayout(Protocol):
+    """How a run counts ranks: :class:`RankBands` (dense histograms, or per-unit bands),
+    :class:`.coarse.CoarseBins` (coarse bins, then exact segments) and :class:`Segments` (the
+    exact pass). Callers use these members only, never the layout's type; a layout's fields (it is
+    a NamedTuple) are its checkpoint arrays."""
+
+    name: str  # "dense", "bands", "coarse" or "segments" (coarse.LAYOUTS: the class of each)
+    stat_names: tuple  # what the rows of the rank_stats accumulator hold
+    exact_pass: bool  # counts ranks and no other accumulator
+    keeps_rank_log: bool  # pass 1 may log its ranks for the exact pass (coarse.RankLog)
+    total: int  # cells of the flat rank counts
+    off: np.ndarray  # (n + 1,) start of each unit's (segment's) cells
+
+    def slot_shape(self, n: int) -> tuple:
+        """One thread's rank counts (the kernels' ``acc.rank_counts``)."""
+
+    def kernel_arrays(self) -> tuple:
+        """``(kind, off, lo, width, shift, ptr)`` of :class:`~.accumulators.LayoutArrays`."""
+
+    def histogram(self, counts: np.ndarray) -> np.ndarray:
+        """The (units x ranks) histogram of flat rank counts."""
+
+    def summary(self, acc, qs: np.ndarray, top_k: np.ndarray) -> RankSummary:
+        """The exact rank summary of a run's accumulators."""
+
+    def frequency(self, acc, units: pd.Index) -> pd.DataFrame:
+        """The rank frequency table of a run's accumulators."""
+
+    def batch_quantiles(self, counts, qs: np.ndarray, count: CountSegments) -> np.ndarray:
+        """A ``--until-converged`` batch's (units, quantiles) estimates from its counts."""
+
+    def finish(self, acc, count: CountSegments, points: tuple) -> None:
+        """The exact pass, if the layout needs one, into ``acc``."""
 
 
 class RankBands(NamedTuple):

@@ -15,7 +15,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
