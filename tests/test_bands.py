@@ -89,6 +89,7 @@ def test_long_rank_frequency_above_the_band_threshold(monkeypatch, tmp_path):
     plan = _plan(2000)
     acc = run_plan(plan, bands=True)
     dense = RobustnessResult.from_run(plan, acc, {"run_s": 1.0}).rank_frequency
+    monkeypatch.setattr(B, "BAND_UNITS", 10)  # the layout's frequency table and the manifest's note
     monkeypatch.setattr(RS, "BAND_UNITS", 10)
     res = RobustnessResult.from_run(plan, acc, {"run_s": 1.0})
     long = res.rank_frequency

@@ -16,6 +16,7 @@ from weightlab.robustness import engine as E
 from weightlab.robustness.convergence import Convergence
 from weightlab.robustness.engine import run_plan
 from weightlab.robustness.plan import compile_plan
+from weightlab.robustness.pool import LocalPool
 from weightlab.robustness.accumulators import SCORE_BINS, Accumulators
 from weightlab.robustness.results import RobustnessResult
 from weightlab.robustness.spec import UncertaintySpec
@@ -115,7 +116,7 @@ def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logge
     plan = _plan(1000)  # 8 blocks, the last one partial
     if logged_blocks is not None:
         budget = 2 * plan.n_units * E.K.BLOCK * logged_blocks + 1
-        monkeypatch.setattr(E._LocalPool, "log_budget", lambda self, bands: budget)
+        monkeypatch.setattr(LocalPool, "log_budget", lambda self, bands: budget)
     dense = run_plan(plan, bands=False)
     coarse = run_plan(plan, bands="coarse", chunk_size=300, threads=2)
     assert coarse.exact.n_segments > 0 and coarse.bands.shift.max() > 0
@@ -147,14 +148,14 @@ def test_log_budget_is_what_run_bytes_leave(monkeypatch):
     plan = _plan(1000, n_units=300)
     layout = C.CoarseBins.from_bands(B.RankBands.dense(plan.n_units), 3)
     acc = _coarse_acc(plan, layout)
-    with E._LocalPool(plan, E.make_design(plan), 1) as one:
+    with LocalPool(plan, E.make_design(plan), 1) as one:
         held = one.held_bytes(acc)
     monkeypatch.setattr(memory, "RUN_BYTES", held + C.LOG_BYTES // 2)  # room for half the log
     arith = compile_plan(random_dataset(n_units=300), UncertaintySpec.from_dict({"seed": 1, "reps": 1000}))
     assert np.shares_memory(arith.kernel.T, arith.kernel.X)
     copied = replace(arith, kernel=arith.kernel._replace(T=arith.kernel.T.copy()))
-    with (E._LocalPool(plan, E.make_design(plan), 1) as one, E._LocalPool(plan, E.make_design(plan), 2) as two,
-          E._LocalPool(arith, E.make_design(arith), 1) as view, E._LocalPool(copied, E.make_design(copied), 1) as copy):
+    with (LocalPool(plan, E.make_design(plan), 1) as one, LocalPool(plan, E.make_design(plan), 2) as two,
+          LocalPool(arith, E.make_design(arith), 1) as view, LocalPool(copied, E.make_design(copied), 1) as copy):
         b1, b2 = one.log_budget(acc), two.log_budget(acc)
         second = (sum(a.nbytes for a in two.eng.run.ws[1]) + sum(a[1].nbytes for a in two.eng.slots[1:])
                   + 2 * layout.total)
@@ -163,7 +164,7 @@ def test_log_budget_is_what_run_bytes_leave(monkeypatch):
     assert b1 == C.LOG_BYTES // 2 and b1 - b2 == second > 0
     assert b_view - b_copy == arith.kernel.T.nbytes
     monkeypatch.setattr(memory, "RUN_BYTES", 0)
-    with E._LocalPool(plan, E.make_design(plan), 1) as one:
+    with LocalPool(plan, E.make_design(plan), 1) as one:
         assert one.log_budget(acc) == 0
     log = C.RankLog.for_run(layout, 8, E.K.BLOCK, 2 * plan.n_units * E.K.BLOCK * 3 - 1)
     assert log.n_blocks == 2 and int(log.first[0]) == 6 and log.rows.shape == (2, plan.n_units, E.K.BLOCK)
