@@ -30,8 +30,9 @@ from .design import ArrayDesign, SobolDesign, StreamDesign
 from .plan import Plan, compile_plan
 from .pool import LocalPool, chunk_blocks, thread_count
 from .ranking import make_rank_workspace, rank_min_into
-from .results import RobustnessResult, summary_points
+from .results import RobustnessResult
 from .spec import UncertaintySpec
+from .summaries import summary_points
 
 
 def make_design(plan: Plan):
