@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from weightlab.robustness.factors import BY_NAME, DISCRETE
+
 GOLD = np.uint64(0x9E3779B97F4A7C15)
 GOLD2 = np.uint64(0xD1B54A32D192ED03)
 
@@ -59,15 +61,19 @@ def _run_numpy(kp, reps: int, batch: int) -> np.ndarray:
     n, k, n_nodes = kp.n_units, kp.n_indicators, kp.n_nodes
     parent = kp.node_parent
     hist = np.zeros(n * n, dtype=np.int64)
-    n_norm = kp.normalizer_cdf.shape[0]
+    def cdf(name):  # the factor's option CDF (plan.KernelPlan.cdf rows are padded with 1.0)
+        f = DISCRETE.index(BY_NAME[name])
+        return kp.cdf[f, :kp.n_opts[f]]
+
+    n_norm = kp.n_opts[DISCRETE.index(BY_NAME["normalizer"])]
     perturbed = np.flatnonzero(kp.perturb_level[kp.node_level[:-1]]) if kp.perturb == 1 else []
     for r0 in range(0, reps, batch):
         r = np.arange(r0, min(reps, r0 + batch), dtype=np.uint64)
         keys = _mix(kp.seed ^ _mix((r + np.uint64(1)) * GOLD))
-        m = _pick(_uniform(keys, 0), kp.imputation_cdf) * n_norm + _pick(_uniform(keys, 1), kp.normalizer_cdf)
-        pat = _pick(_uniform(keys, 8), kp.agg_cdf)
-        scheme = _pick(_uniform(keys, 2), kp.scheme_cdf)
-        drop = _pick(_uniform(keys, 3), kp.drop_cdf) - 1
+        m = _pick(_uniform(keys, 0), cdf("imputation")) * n_norm + _pick(_uniform(keys, 1), cdf("normalizer"))
+        pat = _pick(_uniform(keys, 8), cdf("aggregator"))
+        scheme = _pick(_uniform(keys, 2), cdf("scheme"))
+        drop = _pick(_uniform(keys, 3), cdf("drop_indicator")) - 1
         w = kp.base_w[scheme, m, pat].copy()
         for i in perturbed:
             w[:, i] *= 1.0 - kp.spread + 2.0 * kp.spread * _uniform(keys, 64 + i)

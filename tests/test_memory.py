@@ -38,9 +38,9 @@ def test_plan_holds_each_normalised_matrix_once():
     plan = compile_plan(ds, _spec(normalizer=["minmax", "zscore", "rank"]))
     X, codes = plan.kernel.X, ds.framework.indicator_codes
     assert X.shape == (3, len(codes), 50) and X.flags.c_contiguous
-    for m, ((_t, imp, nrm), frame) in enumerate(plan.matrices.items()):
+    for m, (key, frame) in enumerate(plan.matrices.items()):
         assert np.shares_memory(frame.to_numpy(), X[m])
-        own = normalise(ds, nrm, imp)[codes]
+        own = normalise(ds, key.normalizer, key.imputation)[codes]
         np.testing.assert_array_equal(frame.to_numpy(), own.to_numpy())
         pd.testing.assert_index_equal(frame.index, own.index)
         with pytest.raises(ValueError):
@@ -59,8 +59,8 @@ def test_other_aggregators_get_their_own_transformed_matrices():
     assert not np.shares_memory(T, plan.kernel.X)
     objs = [AGGREGATORS.resolve("arithmetic"), AGGREGATORS.resolve("geometric", shift=0.05),
             AGGREGATORS.resolve("harmonic", shift=0.1)]
-    for m, (_t, imp, nrm) in enumerate(plan.matrices):
-        x = normalise(ds, nrm, imp)[codes].to_numpy(dtype=float)
+    for m, key in enumerate(plan.matrices):
+        x = normalise(ds, key.normalizer, key.imputation)[codes].to_numpy(dtype=float)
         for a, agg in enumerate(objs):
             v = agg.prepare(x, members=codes)
             with np.errstate(divide="ignore"):

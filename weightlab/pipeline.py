@@ -153,9 +153,9 @@ class Pipeline:
         imp = self.steps.get("impute")
         if imp is not None:
             method = imp.get("method", "mean")
-            if method not in IMPUTATIONS + GROUP_IMPUTATIONS:
-                raise _fail(src, f"[impute] method '{method}' is unknown: choose one of "
-                                 f"{', '.join(IMPUTATIONS + GROUP_IMPUTATIONS)}.")
+            methods = tuple(IMPUTATIONS.available()) + GROUP_IMPUTATIONS
+            if method not in methods:
+                raise _fail(src, f"[impute] method '{method}' is unknown: choose one of {', '.join(methods)}.")
             k = imp.get("n_neighbors", 5)
             if isinstance(k, bool) or not isinstance(k, int) or k < 1:
                 raise _fail(src, f"[impute] n_neighbors must be a whole number >= 1; got {k!r}.")
@@ -179,7 +179,7 @@ class Pipeline:
         if tr is not None:
             for code, m in [("method", tr.get("method", "coinr")), *dict(tr.get("indicators", {})).items()]:
                 if m not in TREATMENTS:
-                    raise _fail(src, f"[treat] {code} = {m!r}: choose one of {', '.join(TREATMENTS)}.")
+                    raise _fail(src, f"[treat] {code} = {m!r}: choose one of {', '.join(TREATMENTS.available())}.")
             winmax = tr.get("winmax", 5)
             if isinstance(winmax, bool) or not isinstance(winmax, int) or winmax < 0:
                 raise _fail(src, f"[treat] winmax must be a whole number >= 0; got {winmax!r}.")

@@ -39,6 +39,7 @@ from numba.core.errors import NumbaExperimentalFeatureWarning
 from ..weighting import SCHEMES, StatisticsScheme
 from ..weighting.statistics import (M2, MAX, MEAN, MIN, NEED_ABSDIFF, NEED_COV, NEED_SAMPLE, NEED_YLNY, YLNY, ABSDIFF,
                                     absdiff_sorted, fill_cov, fill_member)
+from .factors import SLOT_SCHEME
 from .tree import aggregate_group, tree_arrays
 
 FIXED = 0  # plan.scheme_code of an option whose weights are not re-estimated (else 1 + function index)
@@ -169,7 +170,7 @@ def dense_indicator_weights(p, choice, mat, C, mom, W, st, cov, xs, bw, sample, 
     k = p.n_indicators
     h = hierarchy(p)
     for q in range(nq):
-        s = choice[q, 3]
+        s = choice[q, SLOT_SCHEME]
         code = p.scheme_code[s]
         m = mat[q]
         if first_level_in_block(p, code, m):

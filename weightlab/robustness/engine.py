@@ -24,6 +24,7 @@ from ..errors import ParameterError
 from ..progress import progress_bar
 from . import kernels as K
 from .design import ArrayDesign, SobolDesign, StreamDesign
+from .factors import SLOT_SCHEME
 from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
 from .ranking import make_rank_workspace, rank_buffers, rank_min_into
 from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
@@ -550,7 +551,7 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
         "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
         "uniforms": _stream_row(p, r, ws.U[q]) if rows.shape[0] == 0 else ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
-        "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[3]] != 0 else None,
+        "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[SLOT_SCHEME]] != 0 else None,
         "scores": ws.S[row].copy(),
         "ranks": ranks.astype(np.int64),
     }

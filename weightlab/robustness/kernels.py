@@ -47,7 +47,7 @@ from .._numba_inlining import install as install_fast_inlining
 from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
-from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
+from .factors import F_AGGREGATOR, F_DROP, F_SCHEME, N_SLOTS, SLOT_AGGREGATOR, SLOT_DROP, SLOT_SCHEME
 from .ranking import rank_finite_for, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
                   uniform_at, uniforms_into)
@@ -55,13 +55,12 @@ from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
 install_fast_inlining()  # before the kernels below compile: weightlab._numba_inlining
 
-__all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
+__all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
            "score_block", "score_block_bootstrap", "store_block",
            "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
 BLOCK = 128  # replications per block (the unit of work of a thread)
 ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the slot kernel does with a block's scores (_run_blocks)
-N_FACTORS = 6  # imputation, normalizer, aggregator pattern, scheme, drop, treatment (plan.factor_options order)
 
 
 class Workspace(NamedTuple):
@@ -73,7 +72,7 @@ class Workspace(NamedTuple):
     W: np.ndarray  # (BLOCK, n_nodes) member weights
     E: np.ndarray  # (BLOCK, k) effective indicator weights
     S: np.ndarray  # (BLOCK, n) scores, replication q in row srow[q]
-    choice: np.ndarray  # (BLOCK, N_FACTORS) option index per factor
+    choice: np.ndarray  # (BLOCK, N_SLOTS) option index per choice slot (factors.py; plan.factor_options order)
     mat: np.ndarray  # (BLOCK,) matrix index (treatment x imputation x normalizer)
     pat: np.ndarray  # (BLOCK,) aggregator pattern
     srow: np.ndarray  # (BLOCK,) row of S (and R) holding replication b * BLOCK + q
@@ -124,7 +123,7 @@ def make_workspaces(p, n_slots: int) -> Workspace:
     return Workspace(
         U=np.empty((t, BLOCK, p.n_cols)), rkey=np.empty((t, BLOCK), dtype=np.uint64),
         W=np.empty((t, BLOCK, nn)), E=np.empty((t, BLOCK, k)), S=np.empty((t, BLOCK, n)),
-        choice=np.empty((t, BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
+        choice=np.empty((t, BLOCK, N_SLOTS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
         pat=np.empty((t, BLOCK), dtype=np.int64), srow=np.empty((t, BLOCK), dtype=np.int64),
         Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), noise=np.empty((t, nn)), sums=np.empty((t, nn)),
         vals=np.empty((t, nn, n if scores_by_level(p) else 0)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)),
@@ -178,27 +177,30 @@ def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
 def _draw_choices(p, nq, U, choice, mat, pat, W):
     """Options of the block's replications from their uniforms ``U`` and their schemes' (unperturbed) weights.
 
-    The matrix of (treatment t, imputation i, normalizer j) is ``(t * n_imputations + i) * n_normalizers + j``
-    (:func:`weightlab.robustness.plan.compile_plan`); a fixed treatment has no column and is option 0.
+    The data-stage options select the matrix by their mixed-radix index (``p.stages``, most
+    significant first, :mod:`weightlab.robustness.factors`); a factor without a design column
+    (``p.col`` -1) takes option 0. Each listed factor's option goes to its choice slot.
     """
-    n_imp = p.imputation_cdf.shape[0]
-    n_nrm = p.normalizer_cdf.shape[0]
+    n_agg = p.n_opts[F_AGGREGATOR]
     for q in range(nq):
         u = U[q]
-        imp = pick(u[COL_IMPUTATION], p.imputation_cdf)
-        nrm = pick(u[COL_NORMALIZER], p.normalizer_cdf)
+        c = choice[q]
+        m = 0
+        for s in range(p.stages.shape[0]):
+            f = p.stages[s]
+            o = pick(u[p.col[f]], p.cdf[f]) if p.col[f] >= 0 else 0
+            m = m * p.n_opts[f] + o
+            if p.slot[f] >= 0:
+                c[p.slot[f]] = o
         pt = 0
         mult = 1
-        n_agg = p.agg_cdf.shape[0]
         for lvl in range(p.n_agg_draws):
-            pt += mult * pick(u[COL_AGGREGATOR + lvl], p.agg_cdf)
+            pt += mult * pick(u[p.col[F_AGGREGATOR] + lvl], p.cdf[F_AGGREGATOR])
             mult *= n_agg
-        scheme = pick(u[COL_SCHEME], p.scheme_cdf)
-        drop = pick(u[COL_DROP], p.drop_cdf)  # 0: keep all, else indicator drop - 1
-        trt = pick(u[p.col_treat], p.treatment_cdf) if p.col_treat >= 0 else 0
-        c = choice[q]
-        c[0], c[1], c[2], c[3], c[4], c[5] = imp, nrm, pt, scheme, drop, trt
-        m = (trt * n_imp + imp) * n_nrm + nrm
+        scheme = pick(u[p.col[F_SCHEME]], p.cdf[F_SCHEME])
+        c[SLOT_AGGREGATOR] = pt
+        c[SLOT_SCHEME] = scheme
+        c[SLOT_DROP] = pick(u[p.col[F_DROP]], p.cdf[F_DROP])  # 0: keep all, else indicator drop - 1
         mat[q] = m
         pat[q] = pt
         base = p.base_w[scheme, m, pt]
@@ -248,8 +250,8 @@ def _finish_weights(p, nq, choice, W, E, sums, eff):
     """Zero the dropped indicator, renormalise within groups, effective indicator weights into ``E``."""
     for q in range(nq):
         w = W[q]
-        if choice[q, 4] > 0:
-            w[choice[q, 4] - 1] = 0.0
+        if choice[q, SLOT_DROP] > 0:
+            w[choice[q, SLOT_DROP] - 1] = 0.0
         renormalise(w, p, sums)
         effective_weights(w, eff, p)
         for j in range(p.n_indicators):
@@ -261,7 +263,7 @@ def _draw_multiplicities(p, ws, nq):
     """``C[q, i]``: how many of the n units drawn with replacement for row q (data-driven schemes) are unit i."""
     n = p.n_units
     for q in range(nq):
-        if p.scheme_code[ws.choice[q, 3]] == FIXED:
+        if p.scheme_code[ws.choice[q, SLOT_SCHEME]] == FIXED:
             continue
         uniforms_into(ws.rkey[q], STREAM_BOOTSTRAP, ws.ub, 0, n)
         c = ws.C[q]
@@ -277,7 +279,7 @@ def _moment_products(p, ws, nq, m, layout):
     (``p.mom_layout``): one matrix product for all of them."""
     cnt = 0
     for q in range(nq):
-        s = ws.choice[q, 3]
+        s = ws.choice[q, SLOT_SCHEME]
         if p.scheme_code[s] != FIXED and ws.mat[q] == m and p.mom_layout[s, m] == layout:
             ws.brows[cnt] = q
             ws.Cg[cnt, :] = ws.C[q]
@@ -311,7 +313,7 @@ def _bootstrap_block(p, ws, nq):
     for lvl in range(1, p.n_levels - 1):
         upper |= p.scheme_level[lvl]
     for q in range(nq):
-        scheme = ws.choice[q, 3]
+        scheme = ws.choice[q, SLOT_SCHEME]
         code = p.scheme_code[scheme]
         first_done = first_level_in_block(p, code, ws.mat[q])
         if code == FIXED or (first_done and not upper):
@@ -546,7 +548,7 @@ def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, sc
         _count_segments(rank_hist[0], band_off, band_lo, band_w, band_ptr, R, nq, n)
         return
     for q in range(nq):
-        for f in range(N_FACTORS):
+        for f in range(choice_count.shape[0]):  # the listed factors' slots
             choice_count[f, choice[q, f]] += 1
     if band_lo.shape[0] == 0:
         _count_columns(rank_hist, R, nq, n, 1)
