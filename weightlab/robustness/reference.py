@@ -23,7 +23,7 @@ from ..index import build_index, normalise, rank_descending
 from ..treatment import TreatmentRule, impute, treat
 from ..weighting.base import Weights
 from .columns import Columns
-from .factors import BY_NAME, listed
+from .factors import BY_NAME, DISCRETE, listed
 
 M64 = (1 << 64) - 1
 GOLD = 0x9E3779B97F4A7C15
@@ -98,7 +98,7 @@ def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
     seed = spec.seed
     n_draws = fw.n_levels - 1 if ch.aggregator_per_level else 1
     n_nodes = len(fw.indicator_codes) + sum(len(fw.groups_at(lvl)) for lvl in range(2, fw.n_levels + 1))
-    cols = Columns(n_draws, n_nodes - 1, tuple(f for f in ("treatment", "denomination") if spec.varies(f)))
+    cols = Columns(n_draws, n_nodes - 1, tuple(f.name for f in DISCRETE if spec.varies(f.name)))
     col_boot = cols.bootstrap
 
     def u(name: str, draw: int = 0) -> float:
