@@ -55,7 +55,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from .data import Dataset
-from .errors import InputError, ParameterError
+from ._params import validate_params
+from .errors import InputError, ParameterError, WeightlabError
 from .robustness.spec import Option
 
 STEPS = ("denominate", "impute", "screen", "treat", "normalise", "aggregate")
@@ -180,13 +181,10 @@ class Pipeline:
             for code, m in [("method", tr.get("method", "coinr")), *dict(tr.get("indicators", {})).items()]:
                 if m not in TREATMENTS:
                     raise _fail(src, f"[treat] {code} = {m!r}: choose one of {', '.join(TREATMENTS.available())}.")
-            winmax = tr.get("winmax", 5)
-            if isinstance(winmax, bool) or not isinstance(winmax, int) or winmax < 0:
-                raise _fail(src, f"[treat] winmax must be a whole number >= 0; got {winmax!r}.")
-            for key in ("skew_thresh", "kurt_thresh"):
-                v = tr.get(key, 1.0)
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                    raise _fail(src, f"[treat] {key} must be a number > 0; got {v!r}.")
+            try:
+                validate_params(_treatment_rule(tr))
+            except WeightlabError as exc:
+                raise _fail(src, f"[treat] {exc}") from None
             if not isinstance(tr.get("indicators", {}), dict):
                 raise _fail(src, "[treat] indicators must be a table: indicators = {CODE = \"none\"}.")
         for kind in ("normalise", "aggregate"):
@@ -290,7 +288,7 @@ class Pipeline:
         """
         from .denominate import denominate
         from .screening import screen
-        from .treatment import TreatmentRule, imputed_counts, treat
+        from .treatment import imputed_counts, treat
 
         skip = set(skip)
         steps = {k: v for k, v in self.steps.items() if k not in skip}
@@ -317,9 +315,7 @@ class Pipeline:
         tables["screened"] = current
         if "treat" in steps:
             t = steps["treat"]
-            rule = TreatmentRule(int(t.get("winmax", 5)), float(t.get("skew_thresh", 2.0)),
-                                 float(t.get("kurt_thresh", 3.5)))
-            current, reports["treat"] = treat(current, t.get("method", "coinr"), t.get("indicators"), rule)
+            current, reports["treat"] = treat(current, t.get("method", "coinr"), t.get("indicators"), _treatment_rule(t))
         tables["treated"] = current
         prepared = Dataset(current, dataset.framework, dataset.names.loc[kept],
                            dataset.meta.loc[kept] if not dataset.meta.empty else dataset.meta,
@@ -595,6 +591,13 @@ def pipeline_summary(settings: dict[str, Any]) -> str:
     if done:
         lines.append("pipeline steps: " + "; ".join(done))
     return "\n".join(lines)
+
+
+def _treatment_rule(params: dict[str, Any]):
+    """The coinr rule of a [treat] table (its keys other than ``method`` and ``indicators``)."""
+    from .treatment import TreatmentRule
+
+    return TreatmentRule(**{k: v for k, v in params.items() if k not in ("method", "indicators")})
 
 
 def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[Dataset, Any, dict[str, Any]]:

@@ -209,7 +209,7 @@ def _winsorise(x: np.ndarray, rule: TreatmentRule) -> tuple[np.ndarray, int, int
     y = x.copy()
     ok = ~np.isnan(y)
     passed = False
-    for _ in range(rule.winmax):
+    for _ in range(int(rule.winmax)):
         skew, _kurt = skew_kurt(y)
         if math.isnan(skew):
             break

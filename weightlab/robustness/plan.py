@@ -31,6 +31,7 @@ from ..weighting.statistics import NEED_COV, NEED_M2
 from . import boot_weights as BW
 from . import factors as F
 from .columns import Columns
+from .noise import PERTURBATIONS
 from .spec import Option, UncertaintySpec
 
 Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
@@ -391,7 +392,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         stages=np.array([F.DISCRETE.index(f) for f in F.STAGES], dtype=np.int64), base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
         scheme_needs=scheme_needs, mom_layout=mom_layout, scheme_level=scheme_levels,
         bootstrap=bool(spec.bootstrap_units),
-        perturb={"none": 0, "uniform": 1, "dirichlet": 2}[wn.perturb], spread=float(wn.spread),
+        perturb=PERTURBATIONS.get_class(wn.perturb).code, spread=float(wn.spread),
         concentration=float(wn.concentration),
         perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_),
         score_lo=lo, score_hi=hi, q_max=Q_MAX,

@@ -55,10 +55,10 @@ import numpy as np
 from .._params import validate_params
 from ..errors import SpecError, WeightlabError
 from . import factors as F
+from .noise import PERTURBATIONS, DirichletNoise, UniformNoise
 
 CHOICE_KINDS = tuple(f.name for f in F.CHOICE_LISTS)  # the [choices] lists of options
 MAX_REPS = 1 << 48  # far beyond any run (13 years at 650k rep/s) and safe for the engine's 64-bit counters
-PERTURBATIONS = ("none", "uniform", "dirichlet")
 SAMPLING_METHODS = ("stream", "sobol")
 WEIGHT_GROUPS = ("one", "level", "group")
 
@@ -182,13 +182,13 @@ class UncertaintySpec:
         known(w, ("perturb", "spread", "concentration", "levels"), "[weights]")
         perturb = w.get("perturb", "uniform" if w else "none")
         if perturb not in PERTURBATIONS:
-            raise fail(f"[weights] perturb must be one of {', '.join(PERTURBATIONS)}; got {perturb!r}.")
-        spread = w.get("spread", 0.25)
-        if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread < 1:
-            raise fail(f"[weights] spread must be in [0, 1); got {spread!r}.")
-        conc = w.get("concentration", 50.0)
-        if isinstance(conc, bool) or not isinstance(conc, (int, float)) or not conc > 0:
-            raise fail(f"[weights] concentration must be > 0; got {conc!r}.")
+            raise fail(f"[weights] perturb must be one of {', '.join(PERTURBATIONS.available())}; got {perturb!r}.")
+        spread, conc = w.get("spread", 0.25), w.get("concentration", 50.0)
+        try:  # both are checked whatever the perturbation (a spec may give both), each by its owner
+            validate_params(UniformNoise(spread))
+            validate_params(DirichletNoise(conc))
+        except WeightlabError as exc:
+            raise fail(f"[weights] {exc}") from None
         noise = WeightNoise(perturb, float(spread), float(conc), _levels(w.get("levels", "all"), "[weights] levels", fail))
 
         c = table("choices")
