@@ -61,8 +61,8 @@ def test_sobol_run_is_bit_identical_for_threads_and_chunks():
     b = run_plan(plan, threads=2, chunk_size=300)
     assert a.design == b.design == "sobol"
     np.testing.assert_array_equal(a.rank_hist, b.rank_hist)
-    np.testing.assert_array_equal(a.score_hist, b.score_hist)
-    assert list(a.score_q) == list(b.score_q)
+    np.testing.assert_array_equal(a.counts.score_hist, b.counts.score_hist)
+    assert list(a.counts.score_q) == list(b.counts.score_q)
 
 
 def test_sobol_run_differs_from_stream_and_is_recorded():

@@ -120,7 +120,7 @@ def test_spec_without_treatment_rank_histogram_equals_reference():
     explicit = run_plan(compile_plan(ds, _spec(doc, reps=300, choices={**doc["choices"], "treatment": ["none"]})),
                         threads=1)
     np.testing.assert_array_equal(explicit.rank_hist, acc.rank_hist)
-    np.testing.assert_array_equal(explicit.score_hist, acc.score_hist)
+    np.testing.assert_array_equal(explicit.counts.score_hist, acc.counts.score_hist)
 
 
 def test_bit_identical_for_threads_and_chunks():
@@ -129,9 +129,9 @@ def test_bit_identical_for_threads_and_chunks():
     runs = [run_plan(plan, threads=t, chunk_size=c) for t, c in [(1, 3000), (2, 3000), (2, 257)]]
     for other in runs[1:]:
         np.testing.assert_array_equal(runs[0].rank_hist, other.rank_hist)
-        np.testing.assert_array_equal(runs[0].score_hist, other.score_hist)
-        assert list(runs[0].score_q) == list(other.score_q)
-        np.testing.assert_array_equal(runs[0].choice_count, other.choice_count)
+        np.testing.assert_array_equal(runs[0].counts.score_hist, other.counts.score_hist)
+        assert list(runs[0].counts.score_q) == list(other.counts.score_q)
+        np.testing.assert_array_equal(runs[0].counts.choice_count, other.counts.choice_count)
 
 
 def test_choice_shares_and_nominal_treatment():

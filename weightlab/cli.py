@@ -407,10 +407,10 @@ def _check_run_options(reps: Optional[int], seed: Optional[int], threads: Option
     if seed is not None and seed_problem(seed):
         _fail(f"--seed {seed_problem(seed)}")
     if threads is not None or chunk_size is not None:
-        from .robustness.engine import _threads
         from .robustness.plan import MAX_REPS_PER_SLOT
+        from .robustness.pool import thread_count
 
-        n = _threads(threads)
+        n = thread_count(threads)
         if chunk_size is not None and not 1 <= chunk_size <= MAX_REPS_PER_SLOT * n:
             _fail(f"--chunk-size must be in 1..{MAX_REPS_PER_SLOT * n} with {n} thread(s); got {chunk_size}.")
 

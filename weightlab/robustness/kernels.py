@@ -47,6 +47,7 @@ from .._numba_inlining import install as install_fast_inlining
 from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
+from .accumulators import COARSE, DENSE, SEGMENTS
 from .factors import F_AGGREGATOR, F_DROP, F_SCHEME, N_SLOTS, SLOT_AGGREGATOR, SLOT_DROP, SLOT_SCHEME
 from .ranking import rank_finite_for, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
@@ -526,37 +527,40 @@ def _clamped_index(x, top):
 
 
 @nb.njit(inline="always")
-def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-               bin_lo, bin_scale, bands, outside, b):
-    """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators.
+def _add_block(p, nq, S, R, ok, choice, bins, acc, bin_lo, bin_scale, b):
+    """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators
+    ``acc`` (:class:`weightlab.robustness.accumulators.KernelCounts`: one slot's arrays by name).
 
-    ``rank_hist[i, rank - 1]`` (dense: ``bands`` empty) or, with ``bands = (off, lo, width, shift,
-    ptr)``, in ``rank_hist[0]`` the band counts of :func:`_count_bands` (``shift`` and ``ptr``
-    empty), the coarse counts of :func:`_count_coarse` (``shift`` not empty; ``outside`` then holds
-    the ranks' sum, minimum and maximum) or the segment counts of :func:`_count_segments` (``ptr``
-    not empty; nothing else is counted; ``log, log_base, log_first``: block ``b``'s ranks go to
-    row ``b - log_first[0]`` of the coarse pass's rank log, if it has that row), and
-    ``score_hist[i, bin]`` count, with unit i's bins ``floor((s - bin_lo[i]) * bin_scale[i])``
-    clamped to the edge bins; ``score_q``/``score_q2`` sum
-    the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
-    apart; ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no
-    NaN or infinite score (the fast ranking path checked it).
+    Rank counts go into ``acc.rank_counts`` by the kind of ``acc.layout``
+    (:class:`~weightlab.robustness.accumulators.LayoutArrays`): dense, ``rank_counts[i, rank - 1]``;
+    otherwise into ``rank_counts[0]``, the band counts of :func:`_count_bands`, the coarse counts
+    of :func:`_count_coarse` (block ``b``'s ranks also go to row ``b - log_first[0]`` of the
+    coarse pass's rank log, if it has that row) or the segment counts of :func:`_count_segments`
+    (nothing else is counted); ``acc.rank_stats`` holds the layout's statistics of the ranks.
+    ``score_hist[i, bin]`` counts, with unit i's bins ``floor((s - bin_lo[i]) * bin_scale[i])``
+    clamped to the edge bins; ``score_q``/``score_q2`` sum the quantised score ``q = round((s -
+    lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted apart (``nan_count``);
+    ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no NaN or
+    infinite score (the fast ranking path checked it).
     """
     n = p.n_units
-    band_off, band_lo, band_w, band_shift, band_ptr, log, log_base, log_first = bands
-    if band_ptr.shape[0] > 0:  # the exact pass of coarse counts: only the ranks in its segments
-        _count_segments(rank_hist[0], band_off, band_lo, band_w, band_ptr, R, nq, n)
+    L = acc.layout
+    rank_counts, score_hist, score_q, score_q2, nan_count = (acc.rank_counts, acc.score_hist, acc.score_q,
+                                                             acc.score_q2, acc.nan_count)
+    if L.kind == SEGMENTS:  # the exact pass of coarse counts: only the ranks in its segments
+        _count_segments(rank_counts[0], L.off, L.lo, L.width, L.ptr, R, nq, n)
         return
+    choice_count = acc.choice_count
     for q in range(nq):
         for f in range(choice_count.shape[0]):  # the listed factors' slots
             choice_count[f, choice[q, f]] += 1
-    if band_lo.shape[0] == 0:
-        _count_columns(rank_hist, R, nq, n, 1)
-    elif band_shift.shape[0] > 0:
-        _count_coarse(rank_hist[0], band_off, band_lo, band_w, band_shift, outside, R, nq, n, log, b - log_first[0],
-                      log_base)
+    if L.kind == DENSE:
+        _count_columns(rank_counts, R, nq, n, 1)
+    elif L.kind == COARSE:
+        _count_coarse(rank_counts[0], L.off, L.lo, L.width, L.shift, acc.rank_stats, R, nq, n, L.log,
+                      b - L.log_first[0], L.log_base)
     else:
-        _count_bands(rank_hist[0], band_off, band_lo, band_w, outside, R, nq, n)
+        _count_bands(rank_counts[0], L.off, L.lo, L.width, acc.rank_stats, R, nq, n)
     lo = p.score_lo
     qscale = p.q_max / (p.score_hi - p.score_lo)
     nb_max = score_hist.shape[1] - 1
@@ -646,19 +650,14 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
     :func:`weightlab.robustness.ranking.rank_buffers`. Replication ``r`` reads the counter-based
     stream when ``design`` is empty, else row ``r - d0`` of ``design`` (the rows of the chunk).
 
-    ``mode`` 0 (ACCUMULATE): ``acc = (rank_hist, score_hist, score_q, score_q2, nan_count,
-    choice_count, outside, bands)`` are the slot's accumulators: ``rank_hist`` (units x ranks; or,
-    with rank bands ``bands = (off, lo, width, shift, ptr, log, log_base, log_first)``, non-empty,
-    the band, coarse or segment counts in ``rank_hist[0]`` and the ranks outside the bands (or the
-    ranks' sum, min and max) in ``outside``, see :func:`_add_block`), ``score_hist`` (units x bins; with ``bins = (bin_lo,
-    bin_scale)`` unit i's bins span ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``),
-    ``score_q``/``score_q2`` (sums of quantised scores and their squares), ``nan_count`` and
-    ``choice_count`` (factor x option). All integer: merging slots is exact in any order. Mode 1
+    ``mode`` 0 (ACCUMULATE): ``acc`` holds the slot's accumulators by name and the rank layout
+    (:class:`weightlab.robustness.accumulators.KernelCounts`, filled by :func:`_add_block`); with
+    ``bins = (bin_lo, bin_scale)`` unit i's score bins span ``[bin_lo[i], bin_lo[i] + n_bins /
+    bin_scale[i]]``. All integer: merging slots is exact in any order. Mode 1
     (RANGES): nothing is accumulated; ``ranges = (lo, hi)`` are widened to each unit's finite
     scores. Mode 2 (STORE): replication r's ranks (and scores) go to row ``r - d0`` of
     ``out = (ranks, scores)`` (:func:`store_block`), for estimators that need every evaluation.
     """
-    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count, outside, bands = acc
     bin_lo, bin_scale = bins
     lo, hi = ranges
     out_ranks, out_scores = out
@@ -672,8 +671,7 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
         if mode == STORE:
             store_block(ws, nq, b * BLOCK - d0, out_ranks, out_scores)
         else:
-            _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
-                       nan_count, choice_count, bin_lo, bin_scale, bands, outside, b)
+            _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, acc, bin_lo, bin_scale, b)
 
 
 @nb.njit(nogil=True, cache=True)

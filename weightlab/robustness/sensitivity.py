@@ -141,7 +141,8 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         Consecutive base samples resampled together for the intervals (default
         :func:`weightlab.robustness.sobol.bootstrap_block`; 1: single base samples).
     """
-    from .engine import _threads, evaluate
+    from .engine import evaluate
+    from .pool import thread_count
 
     if n_boot < 0:
         raise ParameterError(f"--bootstrap must be >= 0; got {n_boot}.")
@@ -225,7 +226,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         "factors": {f: [int(c) for c in cols] for f, cols in groups.items()},
         "base_samples": base_samples, "evaluations": evals, "bootstrap": n_boot,
         "memory_bytes": int(need),
-        "threads": _threads(threads),
+        "threads": thread_count(threads),
         "notes": notes,
         "compile_plan_s": t1 - t0, "evaluate_s": t2 - t1, "analyze_s": t3 - t2,
         "evaluations_per_s": evals / (t2 - t1) if t2 > t1 else float("nan"),
