@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
 from ..progress import progress_bar
@@ -29,8 +28,7 @@ from .convergence import Convergence
 from .design import ArrayDesign, SobolDesign, StreamDesign
 from .factors import SLOT_SCHEME
 from .plan import Plan, compile_plan
-from .pool import LocalPool, chunk_blocks, thread_count
-from .ranking import make_rank_workspace, rank_min_into
+from .pool import LocalPool, SlotEngine, chunk_blocks, thread_count
 from .results import RobustnessResult, summary_points
 from .spec import UncertaintySpec
 
@@ -303,20 +301,21 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
     """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks.
 
     The whole block of ``r`` is computed, exactly as a run of ``design`` (default
-    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does.
+    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does: by the run's slot
+    kernel on one slot, keeping the block's ranks and scores (``STORE``), and its draws are read
+    from the slot's workspace.
     """
     p = plan.kernel
     n = p.n_units
     b, q = divmod(r, K.BLOCK)
     design = make_design(plan) if design is None else design
     reps = max(getattr(design, "n_rows", plan.spec.reps), r + 1)  # the block's size as in the run
-    ws = K.make_workspace(p)
-    with threadpool_limits(1, user_api="blas"):
+    nq = min(K.BLOCK, reps - b * K.BLOCK)
+    out = (np.empty((nq, n), dtype=np.int32), np.empty((nq, n)))
+    with SlotEngine(plan, 1, max(len(v) for v in plan.factor_options.values())) as eng:
         rows = design.rows(b * K.BLOCK, min(reps, (b + 1) * K.BLOCK))
-        K.kernels_for(p).score_block(p, ws, b, reps, rows, b * K.BLOCK)
-    ranks = np.empty(n, dtype=np.int32)
-    row = ws.srow[q]
-    rank_min_into(ws.S[row], ranks, make_rank_workspace(n))
+        eng.chunk(b, b + 1, reps, rows, eng.no_bins, out, K.STORE)
+        ws = eng.run.ws[0]
     names = list(plan.factor_options)
     choice = ws.choice[q]
     return {
@@ -327,7 +326,7 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
         "uniforms": _stream_row(p, r, ws.U[q]) if rows.shape[0] == 0 else ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
         "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[SLOT_SCHEME]] != 0 else None,
-        "scores": ws.S[row].copy(),
-        "ranks": ranks.astype(np.int64),
+        "scores": out[1][q].copy(),
+        "ranks": out[0][q].astype(np.int64),
     }
 

@@ -12,7 +12,7 @@ For each replication ``r`` of a block (:func:`_draw`):
    nominal Python code, or re-estimated on a bootstrap resample of units,
    :mod:`weightlab.robustness.boot_weights`), perturb them (uniform ``w * U(1-spread, 1+spread)`` or
    Dirichlet), zero the dropped indicator and renormalise inside every group, bottom-up;
-3. score every unit (:func:`score_block`): when one aggregator with power ``p`` is used at every
+3. score every unit (:func:`_score`): when one aggregator with power ``p`` is used at every
    level and the data are complete, the index collapses to ``(sum_j e_j x_j**p)**(1/p)``
    (``exp(sum_j e_j ln x_j)`` for p = 0) with effective weights ``e_j``, and the replications of
    the block that share a matrix are scored together by one matrix product ``E @ T`` (BLAS);
@@ -48,6 +48,7 @@ from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
 from .accumulators import COARSE, DENSE, SEGMENTS
+from .config import BLOCK
 from .factors import F_AGGREGATOR, F_DROP, F_SCHEME, N_SLOTS, SLOT_AGGREGATOR, SLOT_DROP, SLOT_SCHEME
 from .ranking import rank_finite_for, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
@@ -57,10 +58,9 @@ from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 install_fast_inlining()  # before the kernels below compile: weightlab._numba_inlining
 
 __all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
-           "score_block", "score_block_bootstrap", "store_block",
+           "store_block",
            "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
-BLOCK = 128  # replications per block (the unit of work of a thread)
 ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the slot kernel does with a block's scores (_run_blocks)
 
 
@@ -405,19 +405,6 @@ def _score(p, ws, b, reps, design, d0, bootstrap):
     return nq
 
 
-@nb.njit(cache=True)
-def score_block(p, ws, b, reps, design, d0):
-    """:func:`_score` for plans with fixed scheme weights (one block from Python: the slot kernels
-    inline :func:`_score` themselves)."""
-    return _score(p, ws, b, reps, design, d0, False)
-
-
-@nb.njit(cache=True)
-def score_block_bootstrap(p, ws, b, reps, design, d0):
-    """:func:`_score` for plans that re-estimate scheme weights on bootstrap samples."""
-    return _score(p, ws, b, reps, design, d0, True)
-
-
 # ----------------------------------------------------------------------------- accumulators
 @nb.njit(inline="always")
 def _count_columns(hist, idx, nq, n, base):
@@ -630,15 +617,14 @@ class Kernels(NamedTuple):
     """The entry points for one plan (see :func:`kernels_for`)."""
 
     run_blocks: Callable
-    score_block: Callable
 
 
 def kernels_for(p) -> Kernels:
     """The plan's kernels: the bootstrap variants when it re-estimates scheme weights (each variant is
     compiled only when used)."""
     if p.bootstrap:
-        return Kernels(run_blocks_bootstrap, score_block_bootstrap)
-    return Kernels(run_blocks, score_block)
+        return Kernels(run_blocks_bootstrap)
+    return Kernels(run_blocks)
 
 
 # ----------------------------------------------------------------------------- the slot kernel

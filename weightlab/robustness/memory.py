@@ -22,8 +22,7 @@ from typing import Iterable
 import numpy as np
 
 from .coarse import LOG_BYTES
-
-RUN_BYTES = 1152 << 20  # data, plan, workspaces, counts, accumulators and rank log of one run
+from .config import RUN_BYTES
 
 
 def array_bytes(arrays: Iterable) -> int:

@@ -31,11 +31,9 @@ from ..weighting.statistics import NEED_COV, NEED_M2
 from . import boot_weights as BW
 from . import factors as F
 from .columns import Columns
+from .config import MAX_REPS_PER_SLOT, Q_MAX
 from .noise import PERTURBATIONS
 from .spec import Option, UncertaintySpec
-
-Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
-MAX_REPS_PER_SLOT = 1 << 14  # keeps sum of q**2 per slot and chunk below 2**63
 
 
 class KernelPlan(NamedTuple):

@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..data import Dataset
 from ..errors import ParameterError, SpecError
+from .config import MAX_OUTPUT_BYTES
 from .factors import BY_NAME, RESAMPLE
 from .design import SaltelliDesign
 from .plan import Plan, compile_plan
@@ -43,7 +44,6 @@ from .sobol import Indices, analyze_stacked, resampling_counts
 from .sobol import bootstrap_block as bootstrap_block_of
 from .spec import UncertaintySpec
 
-MAX_OUTPUT_BYTES = 8 << 30
 DUMMY = "dummy"
 SOBOL_COLUMNS = ["S1", "S1_lo", "S1_hi", "ST", "ST_lo", "ST_hi"]
 
