@@ -97,7 +97,7 @@ def test_run_counts_the_factor_and_specs_without_it_are_unchanged(asem):
         plan = compile_plan(ds, spec)
         assert "denomination" not in plan.factor_options and plan.columns.col("denomination") == -1
         assert "denomination" not in spec.to_dict()["choices"] and spec.uncertain_factors() == ["normalizer"]
-        assert plan.kernel.col_boot == 5 and plan.kernel.n_cols == 6 + plan.kernel.n_nodes - 1
+        assert plan.kernel.columns.col_boot == 5 and plan.kernel.columns.n_cols == 6 + plan.kernel.tree.n_nodes - 1
     varied = compile_plan(asem, _spec(DOC))
     assert varied.columns.col("denomination") == varied.columns.col("treatment") + 1
     spec = _spec(DOC)

@@ -133,7 +133,7 @@ def test_histogram_equals_direct_count_of_debug_ranks():
     # mean score from quantised integer sums vs the plain mean (resolution (hi - lo) / 2**24)
     by_unit = result.ranks.set_index("unit")
     mean = np.mean(scores, axis=0)
-    res = (plan.kernel.score_hi - plan.kernel.score_lo) / 2 ** 24
+    res = (plan.kernel.scale.score_hi - plan.kernel.scale.score_lo) / 2 ** 24
     np.testing.assert_allclose(by_unit.loc[ds.units, "mean_score"].to_numpy(), mean, atol=res)
     # score quantiles from the per-unit histograms: within one bin of numpy's, and inside each unit's
     # observed range
@@ -216,7 +216,7 @@ def test_score_accumulators_equal_direct_binning_of_debug_scores(nan_unit):
     np.testing.assert_array_equal(acc.counts.score_hist, direct)
     k = plan.kernel
     with np.errstate(invalid="ignore"):
-        q = np.clip(np.floor((S - k.score_lo) * (k.q_max / (k.score_hi - k.score_lo)) + 0.5), 0, k.q_max)
+        q = np.clip(np.floor((S - k.scale.score_lo) * (k.scale.q_max / (k.scale.score_hi - k.scale.score_lo)) + 0.5), 0, k.scale.q_max)
     q = np.where(finite, q, 0).astype(np.int64)
     assert list(acc.counts.score_q) == list(q.sum(axis=0))
     assert list(acc.counts.score_q2) == list((q * q).sum(axis=0))

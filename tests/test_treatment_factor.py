@@ -98,10 +98,10 @@ def test_existing_stream_positions_and_columns_unchanged():
     for choices in ({"normalizer": ["minmax", "zscore"]}, {"normalizer": ["minmax"], "treatment": ["coinr"]}):
         plan = compile_plan(ds, _spec({"weights": {"perturb": "uniform"}, "choices": choices}))
         k = plan.kernel
-        assert plan.columns.col("treatment") == -1 and k.col_boot == 5 and k.col_w == 6
-        assert k.n_cols == 6 + k.n_nodes - 1
+        assert plan.columns.col("treatment") == -1 and k.columns.col_boot == 5 and k.columns.col_w == 6
+        assert k.columns.n_cols == 6 + k.tree.n_nodes - 1
     plan = compile_plan(ds, _spec({"choices": {"treatment": ["none", "log1p"]}}))
-    assert (plan.columns.col("treatment"), plan.kernel.col_boot) == (5, 6)
+    assert (plan.columns.col("treatment"), plan.kernel.columns.col_boot) == (5, 6)
 
 
 def test_spec_without_treatment_rank_histogram_equals_reference():

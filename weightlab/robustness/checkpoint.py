@@ -43,7 +43,9 @@ def _layout_of(cls, prefix: str, arrays: dict[str, np.ndarray]):
 def run_fingerprint(plan, design, until=None) -> str:
     """SHA-256 of what a run's result depends on (see the module docstring)."""
     h = hashlib.sha256()
-    for name, value in zip(plan.kernel._fields, plan.kernel):
+    from .plan import kernel_fields
+
+    for name, value in kernel_fields(plan.kernel):
         h.update(name.encode())
         if isinstance(value, np.ndarray):
             h.update(f"{value.dtype.str}{value.shape}".encode())

@@ -124,7 +124,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     p = plan.kernel
     design = make_design(plan) if design is None else design
     reps = plan.spec.reps if until is None else until.max_reps
-    n = p.n_units
+    n = p.tree.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
     n_blocks = -(-reps // K.BLOCK)
     points = summary_points(plan.spec, n)
@@ -220,7 +220,7 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
         design = ArrayDesign(design, plan.columns.n_cols)
     n_rows = design.n_rows if n_rows is None else int(n_rows)
     p = plan.kernel
-    n = p.n_units
+    n = p.tree.n_units
     ranks = np.empty((n_rows, n), dtype=np.int32)
     score_out = np.empty((n_rows if scores else 0, n))
     with _open_pool(plan, design, threads, scheduler) as pool:
@@ -290,10 +290,10 @@ def _stream_row(p, r: int, scalars: np.ndarray) -> np.ndarray:
     columns the stream does not read (the bootstrap key is the replication key)."""
     from .rng import STREAM_NOISE, uniform
 
-    row = np.full(p.n_cols, np.nan)
-    row[:p.col_stream.shape[0]] = scalars[:p.col_stream.shape[0]]
-    if p.perturb == 1:
-        row[p.col_w:p.col_w + p.n_nodes - 1] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(p.n_nodes - 1)]
+    row = np.full(p.columns.n_cols, np.nan)
+    row[:p.columns.col_stream.shape[0]] = scalars[:p.columns.col_stream.shape[0]]
+    if p.noise.perturb == 1:
+        row[p.columns.col_w:p.columns.col_w + p.tree.n_nodes - 1] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(p.tree.n_nodes - 1)]
     return row
 
 
@@ -306,7 +306,7 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
     from the slot's workspace.
     """
     p = plan.kernel
-    n = p.n_units
+    n = p.tree.n_units
     b, q = divmod(r, K.BLOCK)
     design = make_design(plan) if design is None else design
     reps = max(getattr(design, "n_rows", plan.spec.reps), r + 1)  # the block's size as in the run
@@ -322,10 +322,10 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
         "choices": {f: plan.factor_options[f][int(choice[i])] for i, f in enumerate(names)},
         "choice_index": {f: int(choice[i]) for i, f in enumerate(names)},
         "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
-        "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
+        "effective_weights": dict(zip(plan.node_codes[:p.tree.n_indicators], ws.E[q].tolist())),
         "uniforms": _stream_row(p, r, ws.U[q]) if rows.shape[0] == 0 else ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
-        "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[SLOT_SCHEME]] != 0 else None,
+        "bootstrap_counts": ws.C[q].astype(np.int64) if p.schemes.bootstrap and p.schemes.scheme_code[choice[SLOT_SCHEME]] != 0 else None,
         "scores": out[1][q].copy(),
         "ranks": out[0][q].astype(np.int64),
     }

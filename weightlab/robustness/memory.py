@@ -23,6 +23,7 @@ import numpy as np
 
 from .coarse import LOG_BYTES
 from .config import RUN_BYTES
+from .plan import kernel_fields
 
 
 def array_bytes(arrays: Iterable) -> int:
@@ -40,9 +41,9 @@ def array_bytes(arrays: Iterable) -> int:
 
 def plan_arrays(plan) -> list:
     """The arrays a compiled plan holds: the kernel plan's and the dataset's columns (the plan's
-    normalised tables are views of ``kernel.X``)."""
+    normalised tables are views of ``kernel.data.X``)."""
     values = plan.dataset.values
-    return [*plan.kernel, *(values[c].to_numpy() for c in values.columns)]
+    return [*(v for _name, v in kernel_fields(plan.kernel)), *(values[c].to_numpy() for c in values.columns)]
 
 
 def log_budget(held: int) -> int:

@@ -36,56 +36,109 @@ from .noise import PERTURBATIONS
 from .spec import Option, UncertaintySpec
 
 
-class KernelPlan(NamedTuple):
-    """Arrays and scalars read by the kernels (see kernels.py for their use)."""
+class Tree(NamedTuple):
+    """The hierarchy as index arrays (node order: see the module docstring)."""
 
-    seed: np.uint64
     n_units: int
     n_indicators: int
     n_nodes: int
     n_levels: int
-    node_parent: np.ndarray
-    node_level: np.ndarray
-    level_ptr: np.ndarray
-    child_ptr: np.ndarray
+    node_parent: np.ndarray  # (n_nodes,) parent node, -1 for the root
+    node_level: np.ndarray  # (n_nodes,) level - 1
+    level_ptr: np.ndarray  # (n_levels + 1,) first node of each level
+    child_ptr: np.ndarray  # (groups + 1,) members of group g (node k + g) in child_idx[child_ptr[g]:child_ptr[g + 1]]
     child_idx: np.ndarray
     max_members: int
-    X: np.ndarray
-    has_nan: np.ndarray
-    x_order: np.ndarray
-    pair_ptr: np.ndarray
-    mom_ent: np.ndarray
-    mom_cov: np.ndarray
-    T: np.ndarray
-    agg_power: np.ndarray
-    agg_need: np.ndarray
-    agg_shift: np.ndarray
-    pattern_aggs: np.ndarray
-    pattern_same: np.ndarray
-    n_agg_draws: int
-    cdf: np.ndarray  # (discrete factors, options) option CDFs, rows in factors.DISCRETE order, padded with 1.0
+
+
+class Data(NamedTuple):
+    """The normalised matrices (one per combination of the data-stage options) and what is derived from them."""
+
+    X: np.ndarray  # (matrices, indicators, units)
+    has_nan: np.ndarray  # (matrices,) a matrix with missing cells (scored level by level)
+    x_order: np.ndarray  # (matrices, indicators, units) sort order of each row (bootstrap "sample" statistics)
+    pair_ptr: np.ndarray  # first member pair of each indicator group in mom_cov (_moment_matrices)
+    mom_ent: np.ndarray  # (matrices, units, 2k) moment columns, boot_weights.LAYOUT_ENT
+    mom_cov: np.ndarray  # (matrices, units, 2k + pairs) moment columns, boot_weights.LAYOUT_COV
+    T: np.ndarray  # (matrices, aggregators, indicators, units) g_a(x + shift) of the fast path
+
+
+class ChoiceTables(NamedTuple):
+    """The discrete factors' option tables (rows in factors.DISCRETE order) and the aggregators."""
+
+    cdf: np.ndarray  # (discrete factors, options) option CDFs, padded with 1.0
     n_opts: np.ndarray  # options per discrete factor (per aggregation draw for the aggregator)
     col: np.ndarray  # (first) design column per discrete factor, -1: none (option 0)
     slot: np.ndarray  # choice slot per discrete factor, -1: not recorded (a factor not listed)
     stages: np.ndarray  # discrete-factor rows of the data stages, most significant digit first
-    base_w: np.ndarray
+    n_agg_draws: int
+    agg_power: np.ndarray  # (aggregators,) power p of each aggregator option (0: geometric)
+    agg_need: np.ndarray  # 2: needs positive values, 1: non-negative, 0: any
+    agg_shift: np.ndarray
+    pattern_aggs: np.ndarray  # (patterns, levels - 1) aggregator of each level in each pattern
+    pattern_same: np.ndarray  # (patterns,) one aggregator at every level
+
+
+class Schemes(NamedTuple):
+    """Each scheme option's weights and how the bootstrap re-estimates them (_scheme_table)."""
+
+    base_w: np.ndarray  # (schemes, matrices, patterns, nodes) nominal member weights
     scheme_code: np.ndarray
     scheme_params: np.ndarray
     scheme_needs: np.ndarray
     mom_layout: np.ndarray
-    scheme_level: np.ndarray
+    scheme_level: np.ndarray  # (levels,) levels whose weights the scheme sets
     bootstrap: bool
-    perturb: int
+
+
+class Noise(NamedTuple):
+    """The weight perturbation (:mod:`weightlab.robustness.noise`)."""
+
+    perturb: int  # the perturbation's code
     spread: float
     concentration: float
-    perturb_level: np.ndarray
+    perturb_level: np.ndarray  # (levels,) member levels perturbed
+
+
+class Scale(NamedTuple):
+    """The score range of the quantised sums and histograms."""
+
     score_lo: float
     score_hi: float
     q_max: int
-    n_cols: int  # design columns (columns.py)
+
+
+class DesignColumns(NamedTuple):
+    """The design's columns (:class:`~weightlab.robustness.columns.Columns`)."""
+
+    n_cols: int
     col_stream: np.ndarray  # stream index of the scalar columns 0 .. col_boot - 1
     col_boot: int
     col_w: int
+
+
+class KernelPlan(NamedTuple):
+    """Arrays and scalars read by the kernels, in a few named groups (see kernels.py for their use)."""
+
+    seed: np.uint64
+    tree: Tree
+    data: Data
+    choices: ChoiceTables
+    schemes: Schemes
+    noise: Noise
+    scale: Scale
+    columns: DesignColumns
+
+
+def kernel_fields(kernel: KernelPlan) -> list[tuple[str, object]]:
+    """``(group.field, value)`` of every array and scalar of a kernel plan (``seed`` at the top)."""
+    out: list[tuple[str, object]] = []
+    for name, value in zip(kernel._fields, kernel):
+        if isinstance(value, tuple):
+            out += [(f"{name}.{f}", v) for f, v in zip(value._fields, value)]
+        else:
+            out.append((name, value))
+    return out
 
 
 @dataclass
@@ -103,7 +156,7 @@ class Plan:
 
     @property
     def n_units(self) -> int:
-        return self.kernel.n_units
+        return self.kernel.tree.n_units
 
     def matrix(self, **labels: str) -> pd.DataFrame:
         """The normalised table of the data-stage options with these labels (the first option of a
@@ -374,27 +427,30 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
     for i, f in enumerate(F.DISCRETE):
         cdf[i, :len(probs[f.name])] = _cdf(probs[f.name])
     kernel = KernelPlan(
-        seed=np.uint64(spec.seed), n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L,
-        node_parent=node_parent, node_level=node_level, level_ptr=level_ptr,
-        child_ptr=np.array(child_ptr, dtype=np.int64), child_idx=np.array(child_idx, dtype=np.int64),
-        max_members=int(max_members), X=X, has_nan=has_nan,
-        x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if reestimate else
-        np.zeros((1, 1, 1), dtype=np.int32),
-        pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T,
-        agg_power=np.array([a.power for a in aggs], dtype=float),
-        agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
-        pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
-        cdf=cdf, n_opts=np.array([len(probs[f.name]) for f in F.DISCRETE], dtype=np.int64),
-        col=np.array([cols.col(f.name) for f in F.DISCRETE], dtype=np.int64),
-        slot=np.array([slots.get(f.name, -1) for f in F.DISCRETE], dtype=np.int64),
-        stages=np.array([F.DISCRETE.index(f) for f in F.STAGES], dtype=np.int64), base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
-        scheme_needs=scheme_needs, mom_layout=mom_layout, scheme_level=scheme_levels,
-        bootstrap=bool(spec.bootstrap_units),
-        perturb=PERTURBATIONS.get_class(wn.perturb).code, spread=float(wn.spread),
-        concentration=float(wn.concentration),
-        perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_),
-        score_lo=lo, score_hi=hi, q_max=Q_MAX,
-        n_cols=cols.n_cols, col_stream=cols.stream_indices(), col_boot=cols.bootstrap, col_w=cols.weights,
+        seed=np.uint64(spec.seed),
+        tree=Tree(n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L, node_parent=node_parent,
+                  node_level=node_level, level_ptr=level_ptr, child_ptr=np.array(child_ptr, dtype=np.int64),
+                  child_idx=np.array(child_idx, dtype=np.int64), max_members=int(max_members)),
+        data=Data(X=X, has_nan=has_nan,
+                  x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if reestimate else
+                  np.zeros((1, 1, 1), dtype=np.int32),
+                  pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T),
+        choices=ChoiceTables(cdf=cdf, n_opts=np.array([len(probs[f.name]) for f in F.DISCRETE], dtype=np.int64),
+                        col=np.array([cols.col(f.name) for f in F.DISCRETE], dtype=np.int64),
+                        slot=np.array([slots.get(f.name, -1) for f in F.DISCRETE], dtype=np.int64),
+                        stages=np.array([F.DISCRETE.index(f) for f in F.STAGES], dtype=np.int64),
+                        n_agg_draws=n_draws, agg_power=np.array([a.power for a in aggs], dtype=float),
+                        agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
+                        pattern_aggs=pattern_aggs, pattern_same=pattern_same),
+        schemes=Schemes(base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
+                        scheme_needs=scheme_needs, mom_layout=mom_layout, scheme_level=scheme_levels,
+                        bootstrap=bool(spec.bootstrap_units)),
+        noise=Noise(perturb=PERTURBATIONS.get_class(wn.perturb).code, spread=float(wn.spread),
+                    concentration=float(wn.concentration),
+                    perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_)),
+        scale=Scale(score_lo=lo, score_hi=hi, q_max=Q_MAX),
+        columns=DesignColumns(n_cols=cols.n_cols, col_stream=cols.stream_indices(), col_boot=cols.bootstrap,
+                              col_w=cols.weights),
     )
     factor_options = {name: labels[name] for name in slots}
     patterns = [tuple(ch.aggregator[a].label for a in p) for p in patterns_idx]
