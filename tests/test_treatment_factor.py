@@ -61,7 +61,8 @@ def test_log1p_matrix_is_the_numpy_formula_after_imputation():
     mm = (y - y.min(axis=0)) / (y.max(axis=0) - y.min(axis=0))
     cost = np.asarray(ds.framework.directions) < 0
     mm[:, cost] = 1.0 - mm[:, cost]
-    got = plan.matrix(treatment="log1p", imputation="mean", normalizer="minmax")[ds.framework.indicator_codes].to_numpy()
+    got = plan.matrix(treatment="log1p", imputation="mean", normalizer="minmax")[ds.framework.indicator_codes]
+    got = got.to_numpy()
     np.testing.assert_allclose(got, mm, rtol=0, atol=1e-13)
 
 

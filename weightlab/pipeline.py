@@ -315,7 +315,8 @@ class Pipeline:
         tables["screened"] = current
         if "treat" in steps:
             t = steps["treat"]
-            current, reports["treat"] = treat(current, t.get("method", "coinr"), t.get("indicators"), _treatment_rule(t))
+            rule = _treatment_rule(t)
+            current, reports["treat"] = treat(current, t.get("method", "coinr"), t.get("indicators"), rule)
         tables["treated"] = current
         prepared = Dataset(current, dataset.framework, dataset.names.loc[kept],
                            dataset.meta.loc[kept] if not dataset.meta.empty else dataset.meta,

@@ -87,7 +87,8 @@ def level_weights(fid, n, st, cov, xs, cs, ns, child_ptr, child_idx, k, g0, g1, 
 def hierarchy(p):
     """The plan's fields read by :func:`_moment_statistics`: numba copies (and reference-counts) every
     array of a tuple passed to a function, and the whole plan's would cost more than the work."""
-    return p.tree.n_indicators, p.tree.n_units, p.tree.level_ptr, p.tree.child_ptr, p.tree.child_idx, p.data.pair_ptr, p.data.x_order
+    t = p.tree
+    return t.n_indicators, t.n_units, t.level_ptr, t.child_ptr, t.child_idx, p.data.pair_ptr, p.data.x_order
 
 
 @nb.njit(inline="always")
@@ -179,8 +180,8 @@ def dense_indicator_weights(p, choice, mat, C, mom, W, st, cov, xs, bw, sample, 
             ns = 0
             if needs & NEED_SAMPLE:
                 ns = _sample_rows(p.data.X[m], C[q], n, 0, k, sample, xs, bw[2])
-            level_weights(code - 1, float(n), st, cov, xs, bw[2], ns, p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[1],
-                          p.tree.level_ptr[2], p.schemes.scheme_params[s], W[q], bw[3], work)
+            level_weights(code - 1, float(n), st, cov, xs, bw[2], ns, p.tree.child_ptr, p.tree.child_idx, k,
+                          p.tree.level_ptr[1], p.tree.level_ptr[2], p.schemes.scheme_params[s], W[q], bw[3], work)
 
 
 @nb.njit(inline="always")
@@ -225,8 +226,8 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
                     c0, c1 = p.tree.child_ptr[g - k], p.tree.child_ptr[g - k + 1]
                     if c1 - c0 > 1:
                         fill_cov(src, p.tree.child_idx[c0:c1], sample, n_s, counts, st, cov[g - k])
-            level_weights(fid, n_boot, st, cov, xs, cs, n_s, p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[lvl],
-                          p.tree.level_ptr[lvl + 1], prm, w, bw[3], work)
+            level_weights(fid, n_boot, st, cov, xs, cs, n_s, p.tree.child_ptr, p.tree.child_idx, k,
+                          p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1], prm, w, bw[3], work)
         if lvl <= top_needed:
             a = p.choices.pattern_aggs[pat, lvl - 1]
             for g in range(p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]):

@@ -293,7 +293,8 @@ def _stream_row(p, r: int, scalars: np.ndarray) -> np.ndarray:
     row = np.full(p.columns.n_cols, np.nan)
     row[:p.columns.col_stream.shape[0]] = scalars[:p.columns.col_stream.shape[0]]
     if p.noise.perturb == 1:
-        row[p.columns.col_w:p.columns.col_w + p.tree.n_nodes - 1] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(p.tree.n_nodes - 1)]
+        w0, nw = p.columns.col_w, p.tree.n_nodes - 1
+        row[w0:w0 + nw] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(nw)]
     return row
 
 
@@ -325,7 +326,8 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
         "effective_weights": dict(zip(plan.node_codes[:p.tree.n_indicators], ws.E[q].tolist())),
         "uniforms": _stream_row(p, r, ws.U[q]) if rows.shape[0] == 0 else ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
-        "bootstrap_counts": ws.C[q].astype(np.int64) if p.schemes.bootstrap and p.schemes.scheme_code[choice[SLOT_SCHEME]] != 0 else None,
+        "bootstrap_counts": (ws.C[q].astype(np.int64) if p.schemes.bootstrap
+                             and p.schemes.scheme_code[choice[SLOT_SCHEME]] != 0 else None),
         "scores": out[1][q].copy(),
         "ranks": out[0][q].astype(np.int64),
     }

@@ -131,7 +131,8 @@ def make_workspaces(p, n_slots: int) -> Workspace:
         C=np.zeros((t, BLOCK, nc)),
         Cg=np.empty((t, BLOCK, nc)), mom=np.zeros((t, BLOCK, n_mom)), momg=np.empty((t, BLOCK * n_mom)),
         brows=np.empty((t, BLOCK), dtype=np.int64), ub=np.empty((t, n)), sample=np.empty((t, n), dtype=np.int64),
-        bw=np.zeros((t, 4, max(n, M))), cen=np.zeros((t, nn if p.schemes.bootstrap else 1, n)), pw=np.zeros((t, 5, M, M)),
+        bw=np.zeros((t, 4, max(n, M))), cen=np.zeros((t, nn if p.schemes.bootstrap else 1, n)),
+        pw=np.zeros((t, 5, M, M)),
         st=np.zeros((t, N_STATS, nn)),
         Rg=np.zeros((t, nn, M, M)), ex=np.empty((t, 2 * n)), R=np.empty((t, BLOCK, n), dtype=np.int32),
         ok=np.empty((t, BLOCK), dtype=np.bool_), bins=np.empty((t, BLOCK, n), dtype=np.uint16))

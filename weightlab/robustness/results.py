@@ -65,7 +65,8 @@ class RobustnessResult:
                             "nominal_rank": nominal.ranks.to_numpy()})
         qs, top_k = summary_points(spec, kp.tree.n_units)
         s = SummaryInput(bands.summary(acc, qs, top_k), qs, acc.counts, N, tuple(spec.outputs.quantiles),
-                         tuple(spec.outputs.top_k), kp.scale.score_lo, kp.scale.score_hi, kp.scale.q_max, acc.bin_lo, acc.bin_hi,
+                         tuple(spec.outputs.top_k), kp.scale.score_lo, kp.scale.score_hi, kp.scale.q_max, acc.bin_lo,
+                         acc.bin_hi,
                          out["nominal_rank"].to_numpy())
         for summary in SUMMARIES:
             for name, column in summary(s).items():

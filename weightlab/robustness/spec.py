@@ -189,7 +189,8 @@ class UncertaintySpec:
             validate_params(DirichletNoise(conc))
         except WeightlabError as exc:
             raise fail(f"[weights] {exc}") from None
-        noise = WeightNoise(perturb, float(spread), float(conc), _levels(w.get("levels", "all"), "[weights] levels", fail))
+        levels = _levels(w.get("levels", "all"), "[weights] levels", fail)
+        noise = WeightNoise(perturb, float(spread), float(conc), levels)
 
         c = table("choices")
         known(c, CHOICE_KINDS + ("aggregator_per_level", "scheme_levels", "drop_indicator", "probabilities"),

@@ -120,7 +120,8 @@ def exp_into(x, out, scratch, n):
 def tree_arrays(p):
     """The plan's fields read by :func:`aggregate_group`. Numba copies and reference-counts every
     array of a tuple passed to a function: per group, the whole plan's cost more than the work."""
-    return p.tree.n_indicators, p.tree.n_units, p.choices.agg_power, p.choices.agg_need, p.choices.agg_shift, p.tree.child_ptr, p.tree.child_idx, p.data.T, p.data.X
+    t, c = p.tree, p.choices
+    return t.n_indicators, t.n_units, c.agg_power, c.agg_need, c.agg_shift, t.child_ptr, t.child_idx, p.data.T, p.data.X
 
 
 @nb.njit(cache=True, inline="always")
