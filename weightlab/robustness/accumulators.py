@@ -57,8 +57,8 @@ class Quantity(NamedTuple):
     takes ``layout.slot_shape(n)``, the totals and a chunk's counts one flat run of
     ``layout.total`` cells). ``total``: ``"count"`` (int32, or int64 from 2**31 replications),
     ``"int64"`` or ``"pyint"`` (an object array of Python integers: never overflows). ``merge``: one
-    rule for the whole array, or one per row of its first axis. ``fill``: the initial value per
-    row. ``exact_pass``: also counted in the exact pass of coarse counts (the only quantity that
+    rule for the whole array, or one per row of its first axis; ``fill``: the initial value, of the
+    whole array or per row likewise. ``exact_pass``: also counted in the exact pass of coarse counts (the only quantity that
     pass counts)."""
 
     name: str
@@ -132,11 +132,20 @@ def _shape(q: Quantity, dims: Dims, layout) -> tuple:
     return (layout.total,) if q.shape is None else q.shape(dims)
 
 
-def _filled(shape: tuple, dtype, fill: tuple, lead: int = 0) -> np.ndarray:
-    a = np.zeros(shape, dtype=dtype)
+def _fill(a: np.ndarray, fill: tuple, lead: int) -> None:
+    """Set ``a`` to ``fill``: one value for the whole array, or one per row of the axis after
+    ``lead`` leading (slot) axes."""
+    if len(fill) == 1:
+        a[...] = fill[0]
+        return
     for k, v in enumerate(fill):
-        if v:
-            a[(slice(None),) * lead + (k,)] = v
+        a[(slice(None),) * lead + (k,)] = v
+
+
+def _filled(shape: tuple, dtype, fill: tuple) -> np.ndarray:
+    a = np.zeros(shape, dtype=dtype)
+    if any(fill):
+        _fill(a, fill, 0)
     return a
 
 
@@ -145,25 +154,28 @@ def empty_counts(dims: Dims, layout, reps: int = 0) -> Counts:
     return Counts(*(_filled(_shape(q, dims, layout), _total_dtype(q, reps), q.fill) for q in QUANTITIES))
 
 
-def allocate_slots(dims: Dims, layout, n_slots: int, old: Counts | None = None) -> Counts:
-    """Per-slot arrays (leading slot axis) for ``layout``; with ``old``, only the layout's
-    quantities are allocated anew (the old ones freed first) and the others kept."""
-    if old is not None:
-        kept = {q.name: getattr(old, q.name) for q in QUANTITIES if q.shape is not None}
-        del old
-        return Counts(**kept, **{q.name: np.zeros((n_slots, *layout.slot_shape(dims.n)), dtype=q.slot)
-                                 for q in QUANTITIES if q.shape is None})
-    return Counts(*(np.zeros((n_slots, *(layout.slot_shape(dims.n) if q.shape is None else q.shape(dims))),
-                             dtype=q.slot) for q in QUANTITIES))
+def allocate_slots(dims: Dims, layout, n_slots: int) -> Counts:
+    """Per-slot arrays (leading slot axis) for the rank layout ``layout``."""
+    return with_layout(Counts(*(None if q.shape is None else np.zeros((n_slots, *q.shape(dims)), dtype=q.slot)
+                                for q in QUANTITIES)), dims, layout, n_slots)
+
+
+def without_layout(slots: Counts) -> Counts:
+    """``slots`` without the arrays shaped by the rank layout (``None``): dropping the last
+    reference to the old ones frees them before :func:`with_layout` allocates the new ones."""
+    return slots._replace(**{q.name: None for q in QUANTITIES if q.shape is None})
+
+
+def with_layout(slots: Counts, dims: Dims, layout, n_slots: int) -> Counts:
+    """``slots`` with new zero arrays for the quantities shaped by the rank layout ``layout``."""
+    return slots._replace(**{q.name: np.zeros((n_slots, *layout.slot_shape(dims.n)), dtype=q.slot)
+                             for q in QUANTITIES if q.shape is None})
 
 
 def reset_slots(slots: Counts) -> None:
     """Set every slot's arrays to their ``fill`` (before a chunk)."""
     for q, a in zip(QUANTITIES, slots):
-        a[:] = 0
-        for k, v in enumerate(q.fill):
-            if v:
-                a[:, k] = v
+        _fill(a, q.fill, 1)
 
 
 def exact_sum(x: np.ndarray) -> np.ndarray:

@@ -29,8 +29,9 @@ from .design import ArrayDesign, SobolDesign, StreamDesign
 from .factors import SLOT_SCHEME
 from .plan import Plan, compile_plan
 from .pool import LocalPool, SlotEngine, chunk_blocks, thread_count
-from .results import RobustnessResult, summary_points
+from .results import RobustnessResult
 from .spec import UncertaintySpec
+from .summaries import summary_points
 
 
 def make_design(plan: Plan):

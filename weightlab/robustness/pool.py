@@ -16,7 +16,7 @@ from ..errors import ParameterError
 from . import kernels as K
 from . import memory
 from .accumulators import (PILOT_REPS, SCORE_BINS, Accumulators, Counts, Dims, KernelCounts, LayoutArrays,
-                           allocate_slots, chunk_of_slots, reset_slots)
+                           allocate_slots, chunk_of_slots, reset_slots, with_layout, without_layout)
 from .bands import RankBands, Segments
 from .coarse import NO_LOG, RankLog, empty_segments
 from .jit import notify_if_cold
@@ -83,8 +83,8 @@ class SlotEngine:
         old = self.bands
         if old is not None and type(old) is type(bands) and all(np.array_equal(a, b) for a, b in zip(old, bands)):
             return
-        old_slots, self.slots = self.slots, None  # the old counts freed before the new ones are allocated
-        self.slots = allocate_slots(self.dims, bands, self.n_slots, old_slots)
+        kept, self.slots = without_layout(self.slots), None  # the old counts freed before the new ones are allocated
+        self.slots = with_layout(kept, self.dims, bands, self.n_slots)
         self.bands, self.band_arrays = bands, bands.kernel_arrays()
 
     @property
