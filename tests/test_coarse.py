@@ -152,8 +152,8 @@ def test_log_budget_is_what_run_bytes_leave(monkeypatch):
         held = one.held_bytes(acc)
     monkeypatch.setattr(memory, "RUN_BYTES", held + C.LOG_BYTES // 2)  # room for half the log
     arith = compile_plan(random_dataset(n_units=300), UncertaintySpec.from_dict({"seed": 1, "reps": 1000}))
-    assert np.shares_memory(arith.kernel.T, arith.kernel.X)
-    copied = replace(arith, kernel=arith.kernel._replace(T=arith.kernel.T.copy()))
+    assert np.shares_memory(arith.kernel.data.T, arith.kernel.data.X)
+    copied = replace(arith, kernel=arith.kernel._replace(data=arith.kernel.data._replace(T=arith.kernel.data.T.copy())))
     with (LocalPool(plan, E.make_design(plan), 1) as one, LocalPool(plan, E.make_design(plan), 2) as two,
           LocalPool(arith, E.make_design(arith), 1) as view, LocalPool(copied, E.make_design(copied), 1) as copy):
         b1, b2 = one.log_budget(acc), two.log_budget(acc)
@@ -162,7 +162,7 @@ def test_log_budget_is_what_run_bytes_leave(monkeypatch):
         a_acc = _coarse_acc(arith, layout)
         b_view, b_copy = view.log_budget(a_acc), copy.log_budget(a_acc)
     assert b1 == C.LOG_BYTES // 2 and b1 - b2 == second > 0
-    assert b_view - b_copy == arith.kernel.T.nbytes
+    assert b_view - b_copy == arith.kernel.data.T.nbytes
     monkeypatch.setattr(memory, "RUN_BYTES", 0)
     with LocalPool(plan, E.make_design(plan), 1) as one:
         assert one.log_budget(acc) == 0

@@ -133,7 +133,7 @@ def test_histogram_equals_direct_count_of_debug_ranks():
     # mean score from quantised integer sums vs the plain mean (resolution (hi - lo) / 2**24)
     by_unit = result.ranks.set_index("unit")
     mean = np.mean(scores, axis=0)
-    res = (plan.kernel.score_hi - plan.kernel.score_lo) / 2 ** 24
+    res = (plan.kernel.scale.score_hi - plan.kernel.scale.score_lo) / 2 ** 24
     np.testing.assert_allclose(by_unit.loc[ds.units, "mean_score"].to_numpy(), mean, atol=res)
     # score quantiles from the per-unit histograms: within one bin of numpy's, and inside each unit's
     # observed range
@@ -161,12 +161,12 @@ def test_bootstrap_moment_columns_are_the_count_weighted_sums():
     ds = random_dataset()
     plan = compile_plan(ds, _spec("bootstrap-indicator-level"))
     k_ = plan.kernel
-    k, n = k_.n_indicators, k_.n_units
+    k, n = k_.tree.n_indicators, k_.tree.n_units
     c = np.random.default_rng(0).multinomial(n, np.ones(n) / n).astype(float)
     fw = ds.framework
-    for m in range(k_.X.shape[0]):
-        x = k_.X[m]
-        cov = c @ k_.mom_cov[m]
+    for m in range(k_.data.X.shape[0]):
+        x = k_.data.X[m]
+        cov = c @ k_.data.mom_cov[m]
         np.testing.assert_allclose(cov[:k], (c * x).sum(axis=1), rtol=1e-13)
         np.testing.assert_allclose(cov[k:2 * k], (c * x * x).sum(axis=1), rtol=1e-13)
         n_pairs = 0
@@ -177,17 +177,17 @@ def test_bootstrap_moment_columns_are_the_count_weighted_sums():
             nm = len(members)
             for a in range(nm):
                 for b in range(a + 1, nm):
-                    col = 2 * k + k_.pair_ptr[g] + a * nm - a * (a + 1) // 2 + b - a - 1
+                    col = 2 * k + k_.data.pair_ptr[g] + a * nm - a * (a + 1) // 2 + b - a - 1
                     np.testing.assert_allclose(cov[col], (c * x[members[a]] * x[members[b]]).sum(), rtol=1e-13)
                     n_pairs += 1
-        assert k_.mom_cov.shape[2] == 2 * k + n_pairs
+        assert k_.data.mom_cov.shape[2] == 2 * k + n_pairs
         if np.nanmin(x) >= 0:
             with np.errstate(divide="ignore", invalid="ignore"):
                 xlnx = np.where(x > 0, x * np.log(x), 0.0)
-            np.testing.assert_allclose((c @ k_.mom_ent[m])[k:], (c * xlnx).sum(axis=1), rtol=1e-13)
+            np.testing.assert_allclose((c @ k_.data.mom_ent[m])[k:], (c * xlnx).sum(axis=1), rtol=1e-13)
     from weightlab.robustness.boot_weights import LAYOUT_COV
     entropy = plan.factor_options["scheme"].index("entropy")
-    assert (k_.mom_layout[entropy] == LAYOUT_COV).any()  # z-scores: entropy there takes the covariance layout
+    assert (k_.schemes.mom_layout[entropy] == LAYOUT_COV).any()  # z-scores: entropy there takes the covariance layout
 
 
 @pytest.mark.parametrize("nan_unit", [False, True])
@@ -216,7 +216,8 @@ def test_score_accumulators_equal_direct_binning_of_debug_scores(nan_unit):
     np.testing.assert_array_equal(acc.counts.score_hist, direct)
     k = plan.kernel
     with np.errstate(invalid="ignore"):
-        q = np.clip(np.floor((S - k.score_lo) * (k.q_max / (k.score_hi - k.score_lo)) + 0.5), 0, k.q_max)
+        lo, hi, q_max = k.scale.score_lo, k.scale.score_hi, k.scale.q_max
+        q = np.clip(np.floor((S - lo) * (q_max / (hi - lo)) + 0.5), 0, q_max)
     q = np.where(finite, q, 0).astype(np.int64)
     assert list(acc.counts.score_q) == list(q.sum(axis=0))
     assert list(acc.counts.score_q2) == list((q * q).sum(axis=0))

@@ -36,8 +36,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-SCORE_BINS = 256  # bins of each unit's score histogram
-PILOT_REPS = 1024  # replications whose score range sets each unit's histogram bins (and rank bands' pilot)
+from .config import PILOT_REPS, SCORE_BINS
+
 NO_RANK_MIN = np.iinfo(np.int64).max  # the minimum of no ranks (rank_stats' row 1 before any rank)
 
 

@@ -22,10 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .accumulators import BANDS, DENSE, NO_RANK_MIN, SEGMENTS
-
-BAND_UNITS = 2048  # above this many units the engine counts ranks in bands (and writes them sparse)
-MIN_PAD = 8  # ranks added at least on each side of a unit's pilot range
-PAD = 0.5  # and this fraction of that range
+from .config import BAND_UNITS, MIN_PAD, PAD
 
 
 def offsets(width: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ layout's arrays (``bands_<field>``, and ``exact_<field>`` for the exact pass's s
 counts), the per-unit score-bin ranges, the next block to run, the batch estimates of a
 ``--until-converged`` run, and a fingerprint of everything the result depends on: the compiled plan's
 arrays (data after treatment and normalisation, hierarchy, choices, weights, seed), the spec, the
-unit ids, the design, the replications or stopping rule, and the engine's block and bin constants.
+unit ids, the design, the replications or stopping rule, and the engine's tuning constants
+(:mod:`weightlab.robustness.config`).
 Replications depend only on (seed, design, index) and integer sums are exact, so a run resumed from
 any checkpoint ends with the result of an unbroken run, bit for bit; a resume whose fingerprint
 differs is refused.
@@ -24,9 +25,9 @@ import numpy as np
 
 from .._io import atomic_path
 from ..errors import InputError
-from . import kernels as K
-from .accumulators import PILOT_REPS, SCORE_BINS, Accumulators, counts_from_arrays, counts_to_arrays
-from .coarse import COARSE_PILOT_REPS, LAYOUTS, Segments
+from . import config
+from .accumulators import Accumulators, counts_from_arrays, counts_to_arrays
+from .coarse import LAYOUTS, Segments
 
 FORMAT = "weightlab-checkpoint-3"
 
@@ -42,7 +43,9 @@ def _layout_of(cls, prefix: str, arrays: dict[str, np.ndarray]):
 def run_fingerprint(plan, design, until=None) -> str:
     """SHA-256 of what a run's result depends on (see the module docstring)."""
     h = hashlib.sha256()
-    for name, value in zip(plan.kernel._fields, plan.kernel):
+    from .plan import kernel_fields
+
+    for name, value in kernel_fields(plan.kernel):
         h.update(name.encode())
         if isinstance(value, np.ndarray):
             h.update(f"{value.dtype.str}{value.shape}".encode())
@@ -52,8 +55,8 @@ def run_fingerprint(plan, design, until=None) -> str:
     rule = None if until is None else [until.quantiles, until.tolerance, until.max_reps, until.batch_reps,
                                        until.min_batches]
     h.update(json.dumps({"spec": plan.spec.to_dict(), "units": [str(u) for u in plan.dataset.units],
-                         "design": design.name, "until": rule, "block": K.BLOCK, "score_bins": SCORE_BINS,
-                         "pilot": PILOT_REPS, "coarse_pilot": COARSE_PILOT_REPS}, sort_keys=True, default=str).encode())
+                         "design": design.name, "until": rule, "config": config.constants()},
+                        sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 

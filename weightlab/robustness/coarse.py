@@ -37,11 +37,8 @@ import pandas as pd
 
 from .accumulators import COARSE
 from .bands import CountSegments, RankBands, RankSummary, Segments, offsets
+from .config import BAND_CELLS, COARSE_PILOT_REPS, EXACT_WIDTH, LOG_BYTES
 
-BAND_CELLS = 1 << 24  # above this many band cells (units x mean band) the engine counts coarse, then exact
-COARSE_PILOT_REPS = 256  # replications whose rank ranges set the bands of coarse counts (engine._pilot_bands)
-LOG_BYTES = 640 << 20  # memory for pass 1's rank log (RankLog): 2 bytes per unit and logged replication
-EXACT_WIDTH = 256  # bands of at most this many ranks are counted at width 1
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 

@@ -28,10 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from .config import BATCH_REPS, MIN_BATCHES
 from .kernels import BLOCK
-
-BATCH_REPS = 4096  # replications per batch (32 blocks)
-MIN_BATCHES = 20  # batches before the rule is first checked
 
 
 class Convergence:

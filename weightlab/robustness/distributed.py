@@ -25,9 +25,9 @@ import numpy as np
 
 from ..errors import ParameterError
 from .accumulators import merge_counts
+from .config import TASK_CHUNKS
 from .pool import LocalPool, chunk_blocks
 
-TASK_CHUNKS = 4  # default task: this many default chunks of a worker
 _POOLS: dict = {}  # token -> the worker's LocalPool of the current run
 _LOCK = threading.Lock()  # one kernel call at a time per worker process (numba's thread pool)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
 from ..progress import progress_bar
@@ -27,9 +26,9 @@ from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
 from .coarse import BAND_CELLS, COARSE_PILOT_REPS, NO_LOG, CoarseBins, RankLog
 from .convergence import Convergence
 from .design import ArrayDesign, SobolDesign, StreamDesign
+from .factors import SLOT_SCHEME
 from .plan import Plan, compile_plan
-from .pool import LocalPool, chunk_blocks, thread_count
-from .ranking import make_rank_workspace, rank_min_into
+from .pool import LocalPool, SlotEngine, chunk_blocks, thread_count
 from .results import RobustnessResult
 from .spec import UncertaintySpec
 from .summaries import summary_points
@@ -126,7 +125,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     p = plan.kernel
     design = make_design(plan) if design is None else design
     reps = plan.spec.reps if until is None else until.max_reps
-    n = p.n_units
+    n = p.tree.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
     n_blocks = -(-reps // K.BLOCK)
     points = summary_points(plan.spec, n)
@@ -222,7 +221,7 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
         design = ArrayDesign(design, plan.columns.n_cols)
     n_rows = design.n_rows if n_rows is None else int(n_rows)
     p = plan.kernel
-    n = p.n_units
+    n = p.tree.n_units
     ranks = np.empty((n_rows, n), dtype=np.int32)
     score_out = np.empty((n_rows if scores else 0, n))
     with _open_pool(plan, design, threads, scheduler) as pool:
@@ -292,10 +291,11 @@ def _stream_row(p, r: int, scalars: np.ndarray) -> np.ndarray:
     columns the stream does not read (the bootstrap key is the replication key)."""
     from .rng import STREAM_NOISE, uniform
 
-    row = np.full(p.n_cols, np.nan)
-    row[:p.col_stream.shape[0]] = scalars[:p.col_stream.shape[0]]
-    if p.perturb == 1:
-        row[p.col_w:p.col_w + p.n_nodes - 1] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(p.n_nodes - 1)]
+    row = np.full(p.columns.n_cols, np.nan)
+    row[:p.columns.col_stream.shape[0]] = scalars[:p.columns.col_stream.shape[0]]
+    if p.noise.perturb == 1:
+        w0, nw = p.columns.col_w, p.tree.n_nodes - 1
+        row[w0:w0 + nw] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(nw)]
     return row
 
 
@@ -303,31 +303,33 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
     """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks.
 
     The whole block of ``r`` is computed, exactly as a run of ``design`` (default
-    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does.
+    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does: by the run's slot
+    kernel on one slot, keeping the block's ranks and scores (``STORE``), and its draws are read
+    from the slot's workspace.
     """
     p = plan.kernel
-    n = p.n_units
+    n = p.tree.n_units
     b, q = divmod(r, K.BLOCK)
     design = make_design(plan) if design is None else design
     reps = max(getattr(design, "n_rows", plan.spec.reps), r + 1)  # the block's size as in the run
-    ws = K.make_workspace(p)
-    with threadpool_limits(1, user_api="blas"):
+    nq = min(K.BLOCK, reps - b * K.BLOCK)
+    out = (np.empty((nq, n), dtype=np.int32), np.empty((nq, n)))
+    with SlotEngine(plan, 1, max(len(v) for v in plan.factor_options.values())) as eng:
         rows = design.rows(b * K.BLOCK, min(reps, (b + 1) * K.BLOCK))
-        K.kernels_for(p).score_block(p, ws, b, reps, rows, b * K.BLOCK)
-    ranks = np.empty(n, dtype=np.int32)
-    row = ws.srow[q]
-    rank_min_into(ws.S[row], ranks, make_rank_workspace(n))
+        eng.chunk(b, b + 1, reps, rows, eng.no_bins, out, K.STORE)
+        ws = eng.run.ws[0]
     names = list(plan.factor_options)
     choice = ws.choice[q]
     return {
         "choices": {f: plan.factor_options[f][int(choice[i])] for i, f in enumerate(names)},
         "choice_index": {f: int(choice[i]) for i, f in enumerate(names)},
         "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
-        "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
+        "effective_weights": dict(zip(plan.node_codes[:p.tree.n_indicators], ws.E[q].tolist())),
         "uniforms": _stream_row(p, r, ws.U[q]) if rows.shape[0] == 0 else ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
-        "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[3]] != 0 else None,
-        "scores": ws.S[row].copy(),
-        "ranks": ranks.astype(np.int64),
+        "bootstrap_counts": (ws.C[q].astype(np.int64) if p.schemes.bootstrap
+                             and p.schemes.scheme_code[choice[SLOT_SCHEME]] != 0 else None),
+        "scores": out[1][q].copy(),
+        "ranks": out[0][q].astype(np.int64),
     }
 

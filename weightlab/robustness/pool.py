@@ -55,7 +55,7 @@ class SlotEngine:
     def __init__(self, plan: Plan, threads: int | None, n_opts: int) -> None:
         p = plan.kernel
         self.p, self.n_slots = p, thread_count(threads)
-        n, t = p.n_units, self.n_slots
+        n, t = p.tree.n_units, self.n_slots
         self.dims = Dims(n, SCORE_BINS, len(plan.factor_options), n_opts)
         self.bands: "RankBands | None" = None
         # the rank counts' slots are allocated by set_bands
@@ -99,7 +99,7 @@ class SlotEngine:
         ``PILOT_REPS`` replications of the run, widened by half of it on each side (scores outside
         fall in the edge bins). Depends only on the plan, the design and ``reps``: the same for any
         threads and chunks."""
-        n, n_slots = self.p.n_units, self.n_slots
+        n, n_slots = self.p.tree.n_units, self.n_slots
         lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
         dummy = (np.zeros(n), np.ones(n))
         b1 = -(-min(reps, PILOT_REPS) // K.BLOCK)
@@ -123,7 +123,7 @@ class LocalPool:
         self.plan, self.design = plan, design
         self.eng = SlotEngine(plan, threads, max(len(v) for v in plan.factor_options.values()))
         self.n_slots = self.eng.n_slots
-        self.out = _no_output(plan.kernel.n_units)
+        self.out = _no_output(plan.kernel.tree.n_units)
 
     def __enter__(self) -> "LocalPool":
         self.eng.__enter__()
@@ -188,8 +188,8 @@ class LocalPool:
     def store(self, b0: int, b1: int, n_rows: int, scores: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Ranks (and scores) of rows ``b0 * BLOCK .. min(n_rows, b1 * BLOCK) - 1`` of the design."""
         r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
-        out = (np.empty((r1 - r0, self.plan.kernel.n_units), dtype=np.int32),
-               np.empty((r1 - r0 if scores else 0, self.plan.kernel.n_units)))
+        out = (np.empty((r1 - r0, self.plan.kernel.tree.n_units), dtype=np.int32),
+               np.empty((r1 - r0 if scores else 0, self.plan.kernel.tree.n_units)))
         self.eng.chunk(b0, b1, n_rows, self.design.rows(r0, r1), self.eng.no_bins, out, K.STORE)
         return out[0], (out[1] if scores else None)
 

@@ -63,9 +63,10 @@ class RobustnessResult:
         bands = acc.bands
         out = pd.DataFrame({"unit": ds.units.to_numpy(), "name": ds.names.to_numpy(),
                             "nominal_rank": nominal.ranks.to_numpy()})
-        qs, top_k = summary_points(spec, kp.n_units)
+        qs, top_k = summary_points(spec, kp.tree.n_units)
         s = SummaryInput(bands.summary(acc, qs, top_k), qs, acc.counts, N, tuple(spec.outputs.quantiles),
-                         tuple(spec.outputs.top_k), kp.score_lo, kp.score_hi, kp.q_max, acc.bin_lo, acc.bin_hi,
+                         tuple(spec.outputs.top_k), kp.scale.score_lo, kp.scale.score_hi, kp.scale.q_max, acc.bin_lo,
+                         acc.bin_hi,
                          out["nominal_rank"].to_numpy())
         for summary in SUMMARIES:
             for name, column in summary(s).items():
@@ -89,7 +90,7 @@ class RobustnessResult:
             "uncertain_factors": spec.uncertain_factors(),
             "sampling": {"stream": "counter-based stream (splitmix64 of seed, replication, draw)",
                          "sobol": "scrambled Sobol' points (scipy.stats.qmc.Sobol, seeded)"}.get(acc.design, acc.design),
-            "score_range": [kp.score_lo, kp.score_hi],
+            "score_range": [kp.scale.score_lo, kp.scale.score_hi],
             "score_bins": f"per unit: {SCORE_BINS} bins over its score range in the first {PILOT_REPS:,} "
                           f"replications, widened by half of it on each side; scores outside fall in the edge bins",
             "ranks": "1 = best; ties share the lowest rank (pandas method='min'); quantiles by inverted CDF",
@@ -98,7 +99,7 @@ class RobustnessResult:
             "second_pass_units": acc.second_pass_units,
             **({"second_pass_replayed_reps": acc.replayed_reps} if acc.coarse else {}),
             "rank_frequency_format": "long by rank bins (unit, rank_lo, rank_hi, count)" if acc.coarse else
-                                     "dense" if kp.n_units <= BAND_UNITS else "long (unit, rank, count)",
+                                     "dense" if kp.tree.n_units <= BAND_UNITS else "long (unit, rank, count)",
             **timing,
         }
         if until is not None:
