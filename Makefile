@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench docs docs-check lint-imports clean kernel-cache
+.PHONY: demo test test-fast smoke bench docs docs-check lint-imports clean kernel-cache
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,21 @@ kernel-cache:
 demo: $(STAMP) kernel-cache
 	$(BIN)/weightlab demo
 
+# the wheel smoke test (.ci/smoke_wheel.py: build, fresh venv, read-only install, demo and sensitivity)
+# runs beside pytest, which keeps about one core busy: its log goes to SMOKE_LOG, its result is
+# printed once pytest is done, and either one failing fails the target. The smoke test's commands
+# run without NUMBA_CACHE_DIR: they test where an installed weightlab caches its kernels
+SMOKE_LOG := $(VENV)/smoke-wheel.log
 test: $(STAMP) kernel-cache docs-check lint-imports
-	$(BIN)/python -m pytest -q
+	@echo "wheel smoke test started beside pytest (log: $(SMOKE_LOG))"; \
+	$(BIN)/python .ci/smoke_wheel.py > $(SMOKE_LOG) 2>&1 & smoke=$$!; \
+	$(BIN)/python -m pytest -q; suite=$$?; \
+	if wait $$smoke; then sed -n '/^stage /,$$p' $(SMOKE_LOG); \
+	else echo "wheel smoke test FAILED; the end of $(SMOKE_LOG):"; tail -n 25 $(SMOKE_LOG); suite=1; fi; \
+	exit $$suite
+
+smoke: $(STAMP)
+	$(BIN)/python .ci/smoke_wheel.py
 
 # the edit loop: every test but the long ones (marked slow: the demo, long engine runs)
 test-fast: $(STAMP) kernel-cache

@@ -58,7 +58,7 @@ def main() -> None:
     client.close()
     cluster.close()
     dask_rate = args.reps / best_d
-    same = np.array_equal(local.rank_hist, dask.rank_hist) and list(local.score_q2) == list(dask.score_q2)
+    same = np.array_equal(local.rank_hist, dask.rank_hist) and list(local.counts.score_q2) == list(dask.counts.score_q2)
     print(f"replications: {args.reps:,}, 338 units, fixed-data spec, {cores} cores")
     print(f"local threads ({cores}): {local_rate:,.0f} rep/s")
     print(f"LocalCluster ({cores} workers x 1 thread): {dask_rate:,.0f} rep/s = {dask_rate / local_rate:.2f}x threads "

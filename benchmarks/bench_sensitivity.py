@@ -30,7 +30,7 @@ from weightlab.datasets import load_ai_cities
 from weightlab.robustness.design import SobolDesign, StreamDesign
 from weightlab.robustness.engine import run_plan
 from weightlab.robustness.plan import compile_plan
-from weightlab.robustness.results import histogram_quantile
+from weightlab.robustness.summaries import histogram_quantile
 from weightlab.robustness.spec import UncertaintySpec, demo_spec
 
 SIX = """

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from weightlab.robustness.factors import BY_NAME, DISCRETE
+
 GOLD = np.uint64(0x9E3779B97F4A7C15)
 GOLD2 = np.uint64(0xD1B54A32D192ED03)
 
@@ -53,28 +55,32 @@ def run_numpy(kp, reps: int, batch: int = 10_000) -> np.ndarray:
 
 
 def _run_numpy(kp, reps: int, batch: int) -> np.ndarray:
-    if kp.perturb == 2 or kp.bootstrap or kp.has_nan.any() or not kp.pattern_same.all():
+    if kp.noise.perturb == 2 or kp.schemes.bootstrap or kp.data.has_nan.any() or not kp.choices.pattern_same.all():
         raise ValueError("numpy baseline: Dirichlet noise, bootstrap, missing data and mixed aggregators "
                          "are not implemented")
-    n, k, n_nodes = kp.n_units, kp.n_indicators, kp.n_nodes
-    parent = kp.node_parent
+    n, k, n_nodes = kp.tree.n_units, kp.tree.n_indicators, kp.tree.n_nodes
+    parent = kp.tree.node_parent
     hist = np.zeros(n * n, dtype=np.int64)
-    n_norm = kp.normalizer_cdf.shape[0]
-    perturbed = np.flatnonzero(kp.perturb_level[kp.node_level[:-1]]) if kp.perturb == 1 else []
+    def cdf(name):  # the factor's option CDF (plan.KernelPlan.cdf rows are padded with 1.0)
+        f = DISCRETE.index(BY_NAME[name])
+        return kp.choices.cdf[f, :kp.choices.n_opts[f]]
+
+    n_norm = kp.choices.n_opts[DISCRETE.index(BY_NAME["normalizer"])]
+    perturbed = np.flatnonzero(kp.noise.perturb_level[kp.tree.node_level[:-1]]) if kp.noise.perturb == 1 else []
     for r0 in range(0, reps, batch):
         r = np.arange(r0, min(reps, r0 + batch), dtype=np.uint64)
         keys = _mix(kp.seed ^ _mix((r + np.uint64(1)) * GOLD))
-        m = _pick(_uniform(keys, 0), kp.imputation_cdf) * n_norm + _pick(_uniform(keys, 1), kp.normalizer_cdf)
-        pat = _pick(_uniform(keys, 8), kp.agg_cdf)
-        scheme = _pick(_uniform(keys, 2), kp.scheme_cdf)
-        drop = _pick(_uniform(keys, 3), kp.drop_cdf) - 1
-        w = kp.base_w[scheme, m, pat].copy()
+        m = _pick(_uniform(keys, 0), cdf("imputation")) * n_norm + _pick(_uniform(keys, 1), cdf("normalizer"))
+        pat = _pick(_uniform(keys, 8), cdf("aggregator"))
+        scheme = _pick(_uniform(keys, 2), cdf("scheme"))
+        drop = _pick(_uniform(keys, 3), cdf("drop_indicator")) - 1
+        w = kp.schemes.base_w[scheme, m, pat].copy()
         for i in perturbed:
-            w[:, i] *= 1.0 - kp.spread + 2.0 * kp.spread * _uniform(keys, 64 + i)
+            w[:, i] *= 1.0 - kp.noise.spread + 2.0 * kp.noise.spread * _uniform(keys, 64 + i)
         rows = np.flatnonzero(drop >= 0)
         w[rows, drop[rows]] = 0.0
-        for lvl in range(kp.n_levels - 1):  # renormalise inside groups, bottom-up
-            a, b = kp.level_ptr[lvl], kp.level_ptr[lvl + 1]
+        for lvl in range(kp.tree.n_levels - 1):  # renormalise inside groups, bottom-up
+            a, b = kp.tree.level_ptr[lvl], kp.tree.level_ptr[lvl + 1]
             sums = np.zeros((len(r), n_nodes))
             np.add.at(sums.T, parent[a:b], w[:, a:b].T)
             s = sums[:, parent[a:b]]
@@ -86,13 +92,13 @@ def _run_numpy(kp, reps: int, batch: int) -> np.ndarray:
         eff[:, -1] = 1.0
         for i in range(n_nodes - 2, -1, -1):
             eff[:, i] = w[:, i] * eff[:, parent[i]]
-        a_idx = kp.pattern_aggs[pat, 0]
+        a_idx = kp.choices.pattern_aggs[pat, 0]
         scores = np.zeros((len(r), n))
         for combo in np.unique(m * 64 + a_idx):
             sel = np.flatnonzero(m * 64 + a_idx == combo)
-            T = kp.T[combo // 64, combo % 64]
+            T = kp.data.T[combo // 64, combo % 64]
             acc = eff[sel, :k] @ T  # one BLAS product per (matrix, aggregator), as the kernel does
-            power = kp.agg_power[combo % 64]
+            power = kp.choices.agg_power[combo % 64]
             if power == 0.0:
                 acc = np.exp(acc)
             elif power != 1.0:

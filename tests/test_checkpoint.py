@@ -37,10 +37,10 @@ def _plan(reps: int, seed: int = 11):
 def assert_same(a, b) -> None:
     assert a.reps == b.reps
     np.testing.assert_array_equal(a.rank_hist, b.rank_hist)
-    np.testing.assert_array_equal(a.score_hist, b.score_hist)
-    assert list(a.score_q) == list(b.score_q) and list(a.score_q2) == list(b.score_q2)
-    np.testing.assert_array_equal(a.nan_count, b.nan_count)
-    np.testing.assert_array_equal(a.choice_count, b.choice_count)
+    np.testing.assert_array_equal(a.counts.score_hist, b.counts.score_hist)
+    assert list(a.counts.score_q) == list(b.counts.score_q) and list(a.counts.score_q2) == list(b.counts.score_q2)
+    np.testing.assert_array_equal(a.counts.nan_count, b.counts.nan_count)
+    np.testing.assert_array_equal(a.counts.choice_count, b.counts.choice_count)
     np.testing.assert_array_equal(a.bin_lo, b.bin_lo)
     np.testing.assert_array_equal(a.bin_hi, b.bin_hi)
 

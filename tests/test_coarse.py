@@ -16,7 +16,9 @@ from weightlab.robustness import engine as E
 from weightlab.robustness.convergence import Convergence
 from weightlab.robustness.engine import run_plan
 from weightlab.robustness.plan import compile_plan
-from weightlab.robustness.results import SCORE_BINS, Accumulators, RobustnessResult
+from weightlab.robustness.pool import LocalPool
+from weightlab.robustness.accumulators import SCORE_BINS, Accumulators
+from weightlab.robustness.results import RobustnessResult
 from weightlab.robustness.spec import UncertaintySpec
 
 from .helpers import random_dataset
@@ -81,7 +83,7 @@ def test_coarse_run_reports_what_the_dense_run_reports(monkeypatch, narrow_bins,
     dense = run_plan(plan, bands=False)
     coarse = run_plan(plan, bands="coarse", chunk_size=1000, threads=1)
     assert coarse.coarse and coarse.bands.shift.max() > 0 and coarse.exact.n_segments > 0
-    np.testing.assert_array_equal(dense.score_hist, coarse.score_hist)
+    np.testing.assert_array_equal(dense.counts.score_hist, coarse.counts.score_hist)
     r_dense = RobustnessResult.from_run(plan, dense, TIMING)
     r_coarse = RobustnessResult.from_run(plan, coarse, TIMING)
     pd.testing.assert_frame_equal(r_dense.ranks, r_coarse.ranks)
@@ -114,7 +116,7 @@ def test_pass_two_from_the_rank_log_equals_dense(monkeypatch, narrow_bins, logge
     plan = _plan(1000)  # 8 blocks, the last one partial
     if logged_blocks is not None:
         budget = 2 * plan.n_units * E.K.BLOCK * logged_blocks + 1
-        monkeypatch.setattr(E._LocalPool, "log_budget", lambda self, bands: budget)
+        monkeypatch.setattr(LocalPool, "log_budget", lambda self, bands: budget)
     dense = run_plan(plan, bands=False)
     coarse = run_plan(plan, bands="coarse", chunk_size=300, threads=2)
     assert coarse.exact.n_segments > 0 and coarse.bands.shift.max() > 0
@@ -146,23 +148,23 @@ def test_log_budget_is_what_run_bytes_leave(monkeypatch):
     plan = _plan(1000, n_units=300)
     layout = C.CoarseBins.from_bands(B.RankBands.dense(plan.n_units), 3)
     acc = _coarse_acc(plan, layout)
-    with E._LocalPool(plan, E.make_design(plan), 1) as one:
+    with LocalPool(plan, E.make_design(plan), 1) as one:
         held = one.held_bytes(acc)
     monkeypatch.setattr(memory, "RUN_BYTES", held + C.LOG_BYTES // 2)  # room for half the log
     arith = compile_plan(random_dataset(n_units=300), UncertaintySpec.from_dict({"seed": 1, "reps": 1000}))
-    assert np.shares_memory(arith.kernel.T, arith.kernel.X)
-    copied = replace(arith, kernel=arith.kernel._replace(T=arith.kernel.T.copy()))
-    with (E._LocalPool(plan, E.make_design(plan), 1) as one, E._LocalPool(plan, E.make_design(plan), 2) as two,
-          E._LocalPool(arith, E.make_design(arith), 1) as view, E._LocalPool(copied, E.make_design(copied), 1) as copy):
+    assert np.shares_memory(arith.kernel.data.T, arith.kernel.data.X)
+    copied = replace(arith, kernel=arith.kernel._replace(data=arith.kernel.data._replace(T=arith.kernel.data.T.copy())))
+    with (LocalPool(plan, E.make_design(plan), 1) as one, LocalPool(plan, E.make_design(plan), 2) as two,
+          LocalPool(arith, E.make_design(arith), 1) as view, LocalPool(copied, E.make_design(copied), 1) as copy):
         b1, b2 = one.log_budget(acc), two.log_budget(acc)
         second = (sum(a.nbytes for a in two.eng.run.ws[1]) + sum(a[1].nbytes for a in two.eng.slots[1:])
                   + 2 * layout.total)
         a_acc = _coarse_acc(arith, layout)
         b_view, b_copy = view.log_budget(a_acc), copy.log_budget(a_acc)
     assert b1 == C.LOG_BYTES // 2 and b1 - b2 == second > 0
-    assert b_view - b_copy == arith.kernel.T.nbytes
+    assert b_view - b_copy == arith.kernel.data.T.nbytes
     monkeypatch.setattr(memory, "RUN_BYTES", 0)
-    with E._LocalPool(plan, E.make_design(plan), 1) as one:
+    with LocalPool(plan, E.make_design(plan), 1) as one:
         assert one.log_budget(acc) == 0
     log = C.RankLog.for_run(layout, 8, E.K.BLOCK, 2 * plan.n_units * E.K.BLOCK * 3 - 1)
     assert log.n_blocks == 2 and int(log.first[0]) == 6 and log.rows.shape == (2, plan.n_units, E.K.BLOCK)
@@ -221,7 +223,7 @@ def test_bands_come_from_a_short_pilot_when_counted_coarse(monkeypatch, cells):
     """Coarse counts take their bands from the ranks of the first COARSE_PILOT_REPS replications
     (the ranks from ``evaluate``, widened by numpy); bands that fit BAND_CELLS come from the first
     PILOT_REPS, as before."""
-    from weightlab.robustness.results import PILOT_REPS
+    from weightlab.robustness.accumulators import PILOT_REPS
 
     monkeypatch.setattr(E, "BAND_CELLS", cells)
     monkeypatch.setattr(E, "BAND_UNITS", 10)  # 60 units counted in bands
@@ -262,8 +264,8 @@ def test_interrupted_coarse_run_resumes_to_the_unbroken_result(narrow_bins, tmp_
     again = run_plan(plan, resume=ckpt)  # from the final checkpoint: the exact pass is not run again
     for acc in (resumed, again):
         assert acc.coarse
-        for name in ("rank_counts", "outside", "exact_counts", "score_hist"):
-            np.testing.assert_array_equal(getattr(whole, name), getattr(acc, name))
+        for a, b in zip((*whole.counts, whole.exact_counts), (*acc.counts, acc.exact_counts)):
+            np.testing.assert_array_equal(a, b)
         for a, b in zip(whole.exact, acc.exact):
             np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(RobustnessResult.from_run(plan, whole, TIMING).ranks,

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from weightlab.errors import ParameterError
-from weightlab.robustness.columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
 from weightlab.robustness.design import SobolDesign
 from weightlab.robustness.engine import debug_replication, evaluate, make_design, run, run_plan
 from weightlab.robustness.plan import compile_plan
@@ -62,8 +61,8 @@ def test_sobol_run_is_bit_identical_for_threads_and_chunks():
     b = run_plan(plan, threads=2, chunk_size=300)
     assert a.design == b.design == "sobol"
     np.testing.assert_array_equal(a.rank_hist, b.rank_hist)
-    np.testing.assert_array_equal(a.score_hist, b.score_hist)
-    assert list(a.score_q) == list(b.score_q)
+    np.testing.assert_array_equal(a.counts.score_hist, b.counts.score_hist)
+    assert list(a.counts.score_q) == list(b.counts.score_q)
 
 
 def test_sobol_run_differs_from_stream_and_is_recorded():
@@ -114,14 +113,14 @@ def test_factor_columns_and_weight_groups():
     cols = factors(plan)
     w0 = plan.columns.weights
     fw = ds.framework
-    assert cols["normalizer"] == [COL_NORMALIZER] and cols["scheme"] == [COL_SCHEME]
-    assert cols["imputation"] == [COL_IMPUTATION] and cols["drop_indicator"] == [COL_DROP]
+    assert cols["normalizer"] == [1] and cols["scheme"] == [2]  # the columns of the module docstring
+    assert cols["imputation"] == [0] and cols["drop_indicator"] == [3]
     assert "aggregator" not in cols  # a single option is not uncertain
     # weights: the nodes of member levels 1 and 2 (indicators and sub-pillars), not the pillars
     assert cols["weights"] == [w0 + i for i, c in enumerate(plan.node_codes[:-1]) if fw.level_of(c) in (1, 2)]
     by_level = factors(compile_plan(ds, UncertaintySpec.from_dict({**doc, "sensitivity": {"weight_groups": "level"}})))
     assert [k for k in by_level if k.startswith("weights")] == ["weights_level1", "weights_level2"]
-    assert by_level["aggregator"] == [COL_AGGREGATOR]
+    assert by_level["aggregator"] == [4]
     by_group = factors(compile_plan(ds, UncertaintySpec.from_dict({**doc, "sensitivity": {"weight_groups": "group"}})))
     groups = sorted(k for k in by_group if k.startswith("weights_"))
     assert groups == sorted(f"weights_{g}" for g in ("a1", "a2", "b1", "A", "B"))

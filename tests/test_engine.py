@@ -9,7 +9,7 @@ from weightlab.data import Dataset
 from weightlab.index import rank_descending
 from weightlab.robustness.engine import debug_replication, run, run_plan
 from weightlab.robustness.plan import compile_plan
-from weightlab.robustness.results import histogram_quantile
+from weightlab.robustness.summaries import histogram_quantile
 from weightlab.robustness.spec import UncertaintySpec
 
 from weightlab.robustness.reference import rebuild
@@ -133,12 +133,12 @@ def test_histogram_equals_direct_count_of_debug_ranks():
     # mean score from quantised integer sums vs the plain mean (resolution (hi - lo) / 2**24)
     by_unit = result.ranks.set_index("unit")
     mean = np.mean(scores, axis=0)
-    res = (plan.kernel.score_hi - plan.kernel.score_lo) / 2 ** 24
+    res = (plan.kernel.scale.score_hi - plan.kernel.scale.score_lo) / 2 ** 24
     np.testing.assert_allclose(by_unit.loc[ds.units, "mean_score"].to_numpy(), mean, atol=res)
     # score quantiles from the per-unit histograms: within one bin of numpy's, and inside each unit's
     # observed range
     acc_scores = np.array(scores)
-    width = (result.accumulators.bin_hi - result.accumulators.bin_lo) / result.accumulators.score_hist.shape[1]
+    width = (result.accumulators.bin_hi - result.accumulators.bin_lo) / result.accumulators.counts.score_hist.shape[1]
     for q in (0.05, 0.95):
         got = by_unit.loc[ds.units, f"p{int(q * 100):02d}_score"].to_numpy()
         want = np.quantile(acc_scores, q, axis=0)
@@ -161,12 +161,12 @@ def test_bootstrap_moment_columns_are_the_count_weighted_sums():
     ds = random_dataset()
     plan = compile_plan(ds, _spec("bootstrap-indicator-level"))
     k_ = plan.kernel
-    k, n = k_.n_indicators, k_.n_units
+    k, n = k_.tree.n_indicators, k_.tree.n_units
     c = np.random.default_rng(0).multinomial(n, np.ones(n) / n).astype(float)
     fw = ds.framework
-    for m in range(k_.X.shape[0]):
-        x = k_.X[m]
-        cov = c @ k_.mom_cov[m]
+    for m in range(k_.data.X.shape[0]):
+        x = k_.data.X[m]
+        cov = c @ k_.data.mom_cov[m]
         np.testing.assert_allclose(cov[:k], (c * x).sum(axis=1), rtol=1e-13)
         np.testing.assert_allclose(cov[k:2 * k], (c * x * x).sum(axis=1), rtol=1e-13)
         n_pairs = 0
@@ -177,17 +177,17 @@ def test_bootstrap_moment_columns_are_the_count_weighted_sums():
             nm = len(members)
             for a in range(nm):
                 for b in range(a + 1, nm):
-                    col = 2 * k + k_.pair_ptr[g] + a * nm - a * (a + 1) // 2 + b - a - 1
+                    col = 2 * k + k_.data.pair_ptr[g] + a * nm - a * (a + 1) // 2 + b - a - 1
                     np.testing.assert_allclose(cov[col], (c * x[members[a]] * x[members[b]]).sum(), rtol=1e-13)
                     n_pairs += 1
-        assert k_.mom_cov.shape[2] == 2 * k + n_pairs
+        assert k_.data.mom_cov.shape[2] == 2 * k + n_pairs
         if np.nanmin(x) >= 0:
             with np.errstate(divide="ignore", invalid="ignore"):
                 xlnx = np.where(x > 0, x * np.log(x), 0.0)
-            np.testing.assert_allclose((c @ k_.mom_ent[m])[k:], (c * xlnx).sum(axis=1), rtol=1e-13)
+            np.testing.assert_allclose((c @ k_.data.mom_ent[m])[k:], (c * xlnx).sum(axis=1), rtol=1e-13)
     from weightlab.robustness.boot_weights import LAYOUT_COV
     entropy = plan.factor_options["scheme"].index("entropy")
-    assert (k_.mom_layout[entropy] == LAYOUT_COV).any()  # z-scores: entropy there takes the covariance layout
+    assert (k_.schemes.mom_layout[entropy] == LAYOUT_COV).any()  # z-scores: entropy there takes the covariance layout
 
 
 @pytest.mark.parametrize("nan_unit", [False, True])
@@ -205,21 +205,22 @@ def test_score_accumulators_equal_direct_binning_of_debug_scores(nan_unit):
     S = np.array([debug_replication(plan, r)["scores"] for r in range(spec.reps)])
     finite = ~np.isnan(S)
     assert finite.all() != nan_unit
-    np.testing.assert_array_equal(acc.nan_count, (~finite).sum(axis=0))
-    n_bins = acc.score_hist.shape[1]
+    np.testing.assert_array_equal(acc.counts.nan_count, (~finite).sum(axis=0))
+    n_bins = acc.counts.score_hist.shape[1]
     scale = n_bins / (acc.bin_hi - acc.bin_lo)
     with np.errstate(invalid="ignore"):
         bins = np.clip(np.floor((S - acc.bin_lo) * scale), 0, n_bins - 1)
-    direct = np.zeros_like(acc.score_hist)
+    direct = np.zeros_like(acc.counts.score_hist)
     for i in range(ds.n_units):
         np.add.at(direct[i], bins[finite[:, i], i].astype(np.int64), 1)
-    np.testing.assert_array_equal(acc.score_hist, direct)
+    np.testing.assert_array_equal(acc.counts.score_hist, direct)
     k = plan.kernel
     with np.errstate(invalid="ignore"):
-        q = np.clip(np.floor((S - k.score_lo) * (k.q_max / (k.score_hi - k.score_lo)) + 0.5), 0, k.q_max)
+        lo, hi, q_max = k.scale.score_lo, k.scale.score_hi, k.scale.q_max
+        q = np.clip(np.floor((S - lo) * (q_max / (hi - lo)) + 0.5), 0, q_max)
     q = np.where(finite, q, 0).astype(np.int64)
-    assert list(acc.score_q) == list(q.sum(axis=0))
-    assert list(acc.score_q2) == list((q * q).sum(axis=0))
+    assert list(acc.counts.score_q) == list(q.sum(axis=0))
+    assert list(acc.counts.score_q2) == list((q * q).sum(axis=0))
 
 
 @pytest.mark.parametrize("name", ["missing-imputation", "bootstrap", "dirichlet-drop"])
@@ -231,10 +232,10 @@ def test_bit_identical_for_threads_and_chunks(name):
     first = runs[0]
     for other in runs[1:]:
         np.testing.assert_array_equal(first.rank_hist, other.rank_hist)
-        np.testing.assert_array_equal(first.score_hist, other.score_hist)
-        assert list(first.score_q) == list(other.score_q)
-        assert list(first.score_q2) == list(other.score_q2)
-        np.testing.assert_array_equal(first.choice_count, other.choice_count)
+        np.testing.assert_array_equal(first.counts.score_hist, other.counts.score_hist)
+        assert list(first.counts.score_q) == list(other.counts.score_q)
+        assert list(first.counts.score_q2) == list(other.counts.score_q2)
+        np.testing.assert_array_equal(first.counts.choice_count, other.counts.choice_count)
 
 
 def test_choice_shares_follow_probabilities():
@@ -301,9 +302,9 @@ def test_exp_into_matches_numpy():
 
 
 def test_exact_sum_of_slot_counters_near_the_int64_limit():
-    """results.exact_sum adds per-slot int64 counters exactly, as Python integers do, also where their
+    """accumulators.exact_sum adds per-slot int64 counters exactly, as Python integers do, also where their
     total passes 2**63 and 2**64."""
-    from weightlab.robustness.results import exact_sum
+    from weightlab.robustness.accumulators import exact_sum
 
     rng = np.random.default_rng(3)
     x = rng.integers(0, 2**63 - 1, size=(3, 50), dtype=np.int64)

@@ -144,4 +144,4 @@ def test_bootstrap_refuses_schemes_the_engine_cannot_re_estimate(monkeypatch):
         with pytest.raises(SpecError, match=f"spec.toml: .*'{name}' .*{why}.*units = false"):
             compile_plan(DS, spec)
         fixed = UncertaintySpec.from_dict({"reps": 10, "choices": {"scheme": [name]}})
-        assert compile_plan(DS, fixed).kernel.scheme_code.max() == 0  # fine without the bootstrap
+        assert compile_plan(DS, fixed).kernel.schemes.scheme_code.max() == 0  # fine without the bootstrap

@@ -32,21 +32,21 @@ def _spec(**choices):
 
 
 def test_plan_holds_each_normalised_matrix_once():
-    """Each plan.matrices frame is a read-only view of its row of kernel.X, with the values that
+    """Each plan.matrices frame is a read-only view of its row of kernel.data.X, with the values that
     index.normalise gives on its own; with one arithmetic aggregator T is X itself."""
     ds = random_dataset(n_units=50, missing=6)
     plan = compile_plan(ds, _spec(normalizer=["minmax", "zscore", "rank"]))
-    X, codes = plan.kernel.X, ds.framework.indicator_codes
+    X, codes = plan.kernel.data.X, ds.framework.indicator_codes
     assert X.shape == (3, len(codes), 50) and X.flags.c_contiguous
-    for m, ((_t, imp, nrm), frame) in enumerate(plan.matrices.items()):
+    for m, (key, frame) in enumerate(plan.matrices.items()):
         assert np.shares_memory(frame.to_numpy(), X[m])
-        own = normalise(ds, nrm, imp)[codes]
+        own = normalise(ds, key.normalizer, key.imputation)[codes]
         np.testing.assert_array_equal(frame.to_numpy(), own.to_numpy())
         pd.testing.assert_index_equal(frame.index, own.index)
         with pytest.raises(ValueError):
             frame.iloc[0, 0] = 5.0
-    assert plan.kernel.T.shape == (3, 1, len(codes), 50) and np.shares_memory(plan.kernel.T, X)
-    np.testing.assert_array_equal(plan.kernel.T[:, 0], X)
+    assert plan.kernel.data.T.shape == (3, 1, len(codes), 50) and np.shares_memory(plan.kernel.data.T, X)
+    np.testing.assert_array_equal(plan.kernel.data.T[:, 0], X)
 
 
 def test_other_aggregators_get_their_own_transformed_matrices():
@@ -55,12 +55,12 @@ def test_other_aggregators_get_their_own_transformed_matrices():
     ds = random_dataset(n_units=40)
     aggs = ["arithmetic", {"name": "geometric", "shift": 0.05}, {"name": "harmonic", "shift": 0.1}]
     plan = compile_plan(ds, _spec(normalizer=["minmax", "zscore"], aggregator=aggs))
-    T, codes = plan.kernel.T, ds.framework.indicator_codes
-    assert not np.shares_memory(T, plan.kernel.X)
+    T, codes = plan.kernel.data.T, ds.framework.indicator_codes
+    assert not np.shares_memory(T, plan.kernel.data.X)
     objs = [AGGREGATORS.resolve("arithmetic"), AGGREGATORS.resolve("geometric", shift=0.05),
             AGGREGATORS.resolve("harmonic", shift=0.1)]
-    for m, (_t, imp, nrm) in enumerate(plan.matrices):
-        x = normalise(ds, nrm, imp)[codes].to_numpy(dtype=float)
+    for m, key in enumerate(plan.matrices):
+        x = normalise(ds, key.normalizer, key.imputation)[codes].to_numpy(dtype=float)
         for a, agg in enumerate(objs):
             v = agg.prepare(x, members=codes)
             with np.errstate(divide="ignore"):
@@ -75,8 +75,8 @@ def test_nominal_build_reads_the_plans_matrix():
     spec = _spec(normalizer=["zscore", "minmax"], scheme=["entropy", "equal"])
     plan = compile_plan(ds, spec)
     shared, alone = check_nominal(ds, spec, plan), check_nominal(ds, spec)
-    assert np.shares_memory(shared.normalised.to_numpy(), plan.kernel.X[0])
-    assert not np.shares_memory(alone.normalised.to_numpy(), plan.kernel.X)
+    assert np.shares_memory(shared.normalised.to_numpy(), plan.kernel.data.X[0])
+    assert not np.shares_memory(alone.normalised.to_numpy(), plan.kernel.data.X)
     plain = build_index(ds, normalizer="zscore", scheme="entropy", imputation="mean")
     for level, frame in plain.scores.items():
         pd.testing.assert_frame_equal(shared.scores[level], frame, check_exact=True)
@@ -139,9 +139,9 @@ def test_plan_is_hashed_only_for_checkpoints(monkeypatch, tmp_path):
     hash reads each array's bytes, so a view (T of X) and a copy of it hash alike."""
     plan = compile_plan(random_dataset(n_units=30), _spec())
     design = E.make_design(plan)
-    copied = replace(plan, kernel=plan.kernel._replace(T=plan.kernel.T.copy()))
+    copied = replace(plan, kernel=plan.kernel._replace(data=plan.kernel.data._replace(T=plan.kernel.data.T.copy())))
     assert run_fingerprint(plan, design) == run_fingerprint(copied, design)
-    moved = replace(plan, kernel=plan.kernel._replace(X=plan.kernel.X + 1e-12))
+    moved = replace(plan, kernel=plan.kernel._replace(data=plan.kernel.data._replace(X=plan.kernel.data.X + 1e-12)))
     assert run_fingerprint(plan, design) != run_fingerprint(moved, design)
     hashed = []
     monkeypatch.setattr(E, "run_fingerprint", lambda *a: hashed.append(1) or run_fingerprint(*a))

@@ -13,6 +13,7 @@ import pytest
 from weightlab.errors import SpecError
 from weightlab.robustness import rng
 from weightlab.robustness.columns import Columns
+from weightlab.robustness.factors import FACTORS
 from weightlab.robustness.engine import debug_replication, make_design, run, run_plan
 from weightlab.robustness.plan import compile_plan
 from weightlab.robustness.reference import rebuild
@@ -45,9 +46,9 @@ def test_replications_match_plain_rebuild_treatment_imputation_normalizer():
     assert seen["treatment"] == set(plan.factor_options["treatment"])
     assert seen["imputation"] == {"mean", "median", "none"} and len(seen["normalizer"]) == 3
     # the treatments do change the data (else the comparison above would prove little)
-    none = plan.matrices[("none", "mean", "minmax")]
+    none = plan.matrix(treatment="none", imputation="mean", normalizer="minmax")
     for t in ("coinr", "log1p"):
-        assert np.abs(plan.matrices[(t, "mean", "minmax")].to_numpy() - none.to_numpy()).max() > 0.05
+        assert np.abs(plan.matrix(treatment=t, imputation="mean").to_numpy() - none.to_numpy()).max() > 0.05
 
 
 def test_log1p_matrix_is_the_numpy_formula_after_imputation():
@@ -61,7 +62,8 @@ def test_log1p_matrix_is_the_numpy_formula_after_imputation():
     mm = (y - y.min(axis=0)) / (y.max(axis=0) - y.min(axis=0))
     cost = np.asarray(ds.framework.directions) < 0
     mm[:, cost] = 1.0 - mm[:, cost]
-    got = plan.matrices[("log1p", "mean", "minmax")][ds.framework.indicator_codes].to_numpy()
+    got = plan.matrix(treatment="log1p", imputation="mean", normalizer="minmax")[ds.framework.indicator_codes]
+    got = got.to_numpy()
     np.testing.assert_allclose(got, mm, rtol=0, atol=1e-13)
 
 
@@ -87,19 +89,21 @@ def test_sobol_design_rows_match_plain_rebuild():
 def test_existing_stream_positions_and_columns_unchanged():
     """Results of specs without treatment stay bit-identical: every existing factor keeps its stream
     index and its design column, and no column is added unless the treatment varies."""
-    assert (rng.STREAM_IMPUTATION, rng.STREAM_NORMALIZER, rng.STREAM_SCHEME, rng.STREAM_DROP) == (0, 1, 2, 3)
-    assert (rng.STREAM_AGGREGATOR, rng.STREAM_NOISE, rng.STREAM_DIRICHLET, rng.STREAM_BOOTSTRAP) == (
+    stream = {f.name: f.stream for f in FACTORS}
+    assert [stream[f] for f in ("imputation", "normalizer", "scheme", "drop_indicator")] == [0, 1, 2, 3]
+    assert (stream["aggregator"], rng.STREAM_NOISE, rng.STREAM_DIRICHLET, rng.STREAM_BOOTSTRAP) == (
         8, 64, 1 << 20, 1 << 32)
-    assert rng.STREAM_TREATMENT == 4
+    assert stream["treatment"] == 4
     assert list(Columns(3, 12).stream_indices()) == [0, 1, 2, 3, 8, 9, 10]
-    assert list(Columns(3, 12, True).stream_indices()) == [0, 1, 2, 3, 8, 9, 10, 4]
+    assert list(Columns(3, 12, ("treatment",)).stream_indices()) == [0, 1, 2, 3, 8, 9, 10, 4]
     ds = random_dataset()
     for choices in ({"normalizer": ["minmax", "zscore"]}, {"normalizer": ["minmax"], "treatment": ["coinr"]}):
         plan = compile_plan(ds, _spec({"weights": {"perturb": "uniform"}, "choices": choices}))
         k = plan.kernel
-        assert k.col_treat == -1 and k.col_boot == 5 and k.col_w == 6 and k.n_cols == 6 + k.n_nodes - 1
+        assert plan.columns.col("treatment") == -1 and k.columns.col_boot == 5 and k.columns.col_w == 6
+        assert k.columns.n_cols == 6 + k.tree.n_nodes - 1
     plan = compile_plan(ds, _spec({"choices": {"treatment": ["none", "log1p"]}}))
-    assert (plan.kernel.col_treat, plan.kernel.col_boot) == (5, 6)
+    assert (plan.columns.col("treatment"), plan.kernel.columns.col_boot) == (5, 6)
 
 
 @pytest.mark.slow  # 20-30 s with a warm kernel cache: not in make test-fast
@@ -119,7 +123,7 @@ def test_spec_without_treatment_rank_histogram_equals_reference():
     explicit = run_plan(compile_plan(ds, _spec(doc, reps=300, choices={**doc["choices"], "treatment": ["none"]})),
                         threads=1)
     np.testing.assert_array_equal(explicit.rank_hist, acc.rank_hist)
-    np.testing.assert_array_equal(explicit.score_hist, acc.score_hist)
+    np.testing.assert_array_equal(explicit.counts.score_hist, acc.counts.score_hist)
 
 
 def test_bit_identical_for_threads_and_chunks():
@@ -128,9 +132,9 @@ def test_bit_identical_for_threads_and_chunks():
     runs = [run_plan(plan, threads=t, chunk_size=c) for t, c in [(1, 3000), (2, 3000), (2, 257)]]
     for other in runs[1:]:
         np.testing.assert_array_equal(runs[0].rank_hist, other.rank_hist)
-        np.testing.assert_array_equal(runs[0].score_hist, other.score_hist)
-        assert list(runs[0].score_q) == list(other.score_q)
-        np.testing.assert_array_equal(runs[0].choice_count, other.choice_count)
+        np.testing.assert_array_equal(runs[0].counts.score_hist, other.counts.score_hist)
+        assert list(runs[0].counts.score_q) == list(other.counts.score_q)
+        np.testing.assert_array_equal(runs[0].counts.choice_count, other.counts.choice_count)
 
 
 def test_choice_shares_and_nominal_treatment():
@@ -157,7 +161,7 @@ def test_sensitivity_lists_treatment_as_a_factor():
     spec = _spec({"seed": 4, "choices": {"treatment": ["none", "log1p", "coinr"], "normalizer": ["minmax"]}})
     plan = compile_plan(ds, spec)
     assert spec.uncertain_factors() == ["treatment"]
-    assert factors(plan) == {"treatment": [plan.columns.col_treatment]}
+    assert factors(plan) == {"treatment": [plan.columns.col("treatment")]}
     res = run_sensitivity(ds, spec, base_samples=64, n_boot=50, threads=1)
     table = res.sobol[res.sobol["output"] == "all_ranks"].set_index("factor")
     assert list(table.index) == ["treatment", "dummy"]
@@ -169,11 +173,11 @@ def test_spec_validation_of_treatment():
     assert [o.label for o in ok.choices.treatment] == ["none", "coinr(winmax=3)"]
     assert UncertaintySpec.from_dict(ok.to_dict()) == ok
     assert UncertaintySpec.from_dict({"choices": {"treatment": ["log1p"]}}).uncertain_factors() == []
-    bad = [({"treatment": ["none", "winsor"]}, "treatment 'winsor' is unknown"),
+    bad = [({"treatment": ["none", "winsor"]}, "Unknown treatment 'winsor'"),
            ({"treatment": ["log1p", "log1p"]}, "lists 'log1p' twice"),
-           ({"treatment": [{"name": "log1p", "base": 2}]}, "takes none"),
-           ({"treatment": [{"name": "coinr", "winmax": -1}]}, "winmax must be an integer"),
-           ({"treatment": [{"name": "coinr", "skew": 1}]}, "parameters are winmax"),
+           ({"treatment": [{"name": "log1p", "base": 2}]}, "takes no parameters"),
+           ({"treatment": [{"name": "coinr", "winmax": -1}]}, "'winmax' parameter of TreatmentRule must be an integer"),
+           ({"treatment": [{"name": "coinr", "skew": 1}]}, "parameters are: winmax, skew_thresh, kurt_thresh"),
            ({"treatment": ["none", "coinr"], "probabilities": {"treatment": [1]}}, "must list 2 numbers")]
     for choices, msg in bad:
         with pytest.raises(SpecError, match=msg):

@@ -1,7 +1,8 @@
 """weightlab: build, weight and audit composite indices.
 
 Public names are imported lazily (PEP 562), so ``import weightlab`` and ``weightlab --help`` stay
-fast and never compile numba kernels.
+fast and never compile numba kernels. ``__version__`` is the installed distribution's version
+(``importlib.metadata``), whose one source is ``version`` in ``pyproject.toml``.
 
 >>> import weightlab as wl                                      # doctest: +SKIP
 >>> ds = wl.load_ai_cities()                                    # synthetic demo data
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
-
-__version__ = "0.1.0"
 
 _EXPORTS = {
     "Framework": "weightlab.framework",
@@ -55,7 +54,21 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+def _installed_version() -> str:
+    """The version of the installed ``weightlab`` distribution (the wheel's, or the editable
+    install's metadata), or ``"0+unknown"`` for a source tree imported without being installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("weightlab")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _installed_version()
+        return value
     if name not in _EXPORTS:
         raise AttributeError(f"module 'weightlab' has no attribute {name!r}")
     module = importlib.import_module(_EXPORTS[name])

@@ -256,8 +256,10 @@ def package_versions() -> dict[str, str]:
     """Versions of Python, weightlab and its core dependencies, for manifests."""
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version()}
-    for pkg in ("weightlab", "numpy", "pandas", "scipy", "scikit-learn", "numba", "llvmlite", "pyarrow", "typer"):
+    from . import __version__
+
+    out = {"python": platform.python_version(), "weightlab": __version__}  # the one version string
+    for pkg in ("numpy", "pandas", "scipy", "scikit-learn", "numba", "llvmlite", "pyarrow", "typer"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -31,6 +31,20 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Built-in datasets.")
 app.add_typer(datasets_app, name="datasets")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"weightlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+    """Build, weight and audit composite indices. Run any command with --help for examples."""
+
+
 class Fmt(str, Enum):
     table = "table"
     csv = "csv"
@@ -411,10 +425,10 @@ def _check_run_options(reps: Optional[int], seed: Optional[int], threads: Option
     if seed is not None and seed_problem(seed):
         _fail(f"--seed {seed_problem(seed)}")
     if threads is not None or chunk_size is not None:
-        from .robustness.engine import _threads
         from .robustness.plan import MAX_REPS_PER_SLOT
+        from .robustness.pool import thread_count
 
-        n = _threads(threads)
+        n = thread_count(threads)
         if chunk_size is not None and not 1 <= chunk_size <= MAX_REPS_PER_SLOT * n:
             _fail(f"--chunk-size must be in 1..{MAX_REPS_PER_SLOT * n} with {n} thread(s); got {chunk_size}.")
 

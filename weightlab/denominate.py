@@ -8,15 +8,21 @@ an indicator of the TOML framework); the denominator values are columns of the d
     x'_ij = x_ij / d_i        (d = the denominator column named for indicator j)
 
 A missing denominator gives a missing value; a zero denominator is refused (naming the unit).
+
+``DENOMINATIONS`` registers the two ways the robustness engine's ``denomination`` factor can take:
+``none`` (the values as given) and ``framework`` (divided as above).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from .data import Dataset
 from .errors import InputError
+from .registry import Registry
 
 
 def denominators_of(dataset: Dataset, overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -61,3 +67,22 @@ def denominate(dataset: Dataset, overrides: dict[str, str] | None = None) -> tup
         out[code] = out[code] / d.to_numpy(dtype=float)
     table = pd.DataFrame({"indicator": list(mapping), "denominator": list(mapping.values())})
     return out, table
+
+
+DENOMINATIONS: Registry = Registry("denomination")
+
+
+@DENOMINATIONS.register("none")
+class NoDenomination:
+    """The values as they are."""
+
+    def apply(self, dataset: Dataset) -> Dataset:
+        return dataset
+
+
+@DENOMINATIONS.register("framework")
+class FrameworkDenomination:
+    """Every indicator with a denominator in the framework divided by it (:func:`denominate`)."""
+
+    def apply(self, dataset: Dataset) -> Dataset:
+        return replace(dataset, values=denominate(dataset)[0])

@@ -54,7 +54,8 @@ import numpy as np
 import pandas as pd
 
 from .data import Dataset
-from .errors import InputError, ParameterError
+from ._params import validate_params
+from .errors import InputError, ParameterError, WeightlabError
 from .normalization import PerIndicatorNormalizer
 
 STEPS = ("denominate", "impute", "screen", "treat", "normalise", "aggregate")
@@ -152,9 +153,9 @@ class Pipeline:
         imp = self.steps.get("impute")
         if imp is not None:
             method = imp.get("method", "mean")
-            if method not in IMPUTATIONS + GROUP_IMPUTATIONS:
-                raise _fail(src, f"[impute] method '{method}' is unknown: choose one of "
-                                 f"{', '.join(IMPUTATIONS + GROUP_IMPUTATIONS)}.")
+            methods = tuple(IMPUTATIONS.available()) + GROUP_IMPUTATIONS
+            if method not in methods:
+                raise _fail(src, f"[impute] method '{method}' is unknown: choose one of {', '.join(methods)}.")
             k = imp.get("n_neighbors", 5)
             if isinstance(k, bool) or not isinstance(k, int) or k < 1:
                 raise _fail(src, f"[impute] n_neighbors must be a whole number >= 1; got {k!r}.")
@@ -178,14 +179,11 @@ class Pipeline:
         if tr is not None:
             for code, m in [("method", tr.get("method", "coinr")), *dict(tr.get("indicators", {})).items()]:
                 if m not in TREATMENTS:
-                    raise _fail(src, f"[treat] {code} = {m!r}: choose one of {', '.join(TREATMENTS)}.")
-            winmax = tr.get("winmax", 5)
-            if isinstance(winmax, bool) or not isinstance(winmax, int) or winmax < 0:
-                raise _fail(src, f"[treat] winmax must be a whole number >= 0; got {winmax!r}.")
-            for key in ("skew_thresh", "kurt_thresh"):
-                v = tr.get(key, 1.0)
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                    raise _fail(src, f"[treat] {key} must be a number > 0; got {v!r}.")
+                    raise _fail(src, f"[treat] {code} = {m!r}: choose one of {', '.join(TREATMENTS.available())}.")
+            try:
+                validate_params(_treatment_rule(tr))
+            except WeightlabError as exc:
+                raise _fail(src, f"[treat] {exc}") from None
             if not isinstance(tr.get("indicators", {}), dict):
                 raise _fail(src, "[treat] indicators must be a table: indicators = {CODE = \"none\"}.")
         for kind in ("normalise", "aggregate"):
@@ -289,7 +287,7 @@ class Pipeline:
         """
         from .denominate import denominate
         from .screening import screen
-        from .treatment import TreatmentRule, imputed_counts, treat
+        from .treatment import imputed_counts, treat
 
         skip = set(skip)
         steps = {k: v for k, v in self.steps.items() if k not in skip}
@@ -316,8 +314,7 @@ class Pipeline:
         tables["screened"] = current
         if "treat" in steps:
             t = steps["treat"]
-            rule = TreatmentRule(int(t.get("winmax", 5)), float(t.get("skew_thresh", 2.0)),
-                                 float(t.get("kurt_thresh", 3.5)))
+            rule = _treatment_rule(t)
             current, reports["treat"] = treat(current, t.get("method", "coinr"), t.get("indicators"), rule)
         tables["treated"] = current
         prepared = Dataset(current, dataset.framework, dataset.names.loc[kept],
@@ -559,3 +556,11 @@ def pipeline_summary(settings: dict[str, Any]) -> str:
     if done:
         lines.append("pipeline steps: " + "; ".join(done))
     return "\n".join(lines)
+
+
+def _treatment_rule(params: dict[str, Any]):
+    """The coinr rule of a [treat] table (its keys other than ``method`` and ``indicators``)."""
+    from .treatment import TreatmentRule
+
+    return TreatmentRule(**{k: v for k, v in params.items() if k not in ("method", "indicators")})
+

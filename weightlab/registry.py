@@ -1,4 +1,4 @@
-"""Registries of plug-ins: normalizers, weighting schemes and aggregators.
+"""Registries of plug-ins: normalizers, weighting schemes, aggregators, imputations, treatments, denominations.
 
 Each kind has one :class:`Registry`. A plug-in is a class registered under a short name::
 
@@ -74,7 +74,8 @@ class Registry(Generic[T]):
 def _checked_kwargs(cls: type, name: str, kind: str, params: dict[str, Any]) -> dict[str, Any]:
     import inspect
 
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    init = cls.__init__
+    allowed = [] if init is object.__init__ else [p for p in inspect.signature(init).parameters if p != "self"]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         hint = f"Its parameters are: {', '.join(allowed)}." if allowed else "It takes no parameters."

@@ -1,6 +1,7 @@
 """Missing-value imputation and outlier treatment before normalisation.
 
-Imputation methods (``IMPUTATIONS``, usable everywhere, also as a robustness choice):
+Imputation methods (the registry ``IMPUTATIONS``, one small class each, usable everywhere, also as
+a robustness choice):
 
 - ``none``: keep missing cells; aggregation then averages over the members present, renormalising
   their weights (OECD/JRC Handbook 2008, section 4: "case deletion" at the cell level).
@@ -14,54 +15,113 @@ Group imputation (:func:`impute_by_group`, COINr ``i_mean_grp`` / ``i_median_grp
 missing cell by the mean or median of the indicator over the units of the same group (a grouping
 column of the data, e.g. ``EurAsia_group``); it needs that column, so it is a pipeline step.
 
-Outlier treatment (:func:`treat`): COINr's default rule (``coinr``), ``log1p``, ``boxcox`` or
-``none``, per indicator, with a table of what was done (see :func:`treat`).
+Outlier treatment (:func:`treat`; the registry ``TREATMENTS``): COINr's default rule (``coinr``,
+:class:`TreatmentRule`, whose parameters are declared once, with their constraints), ``log1p``,
+``boxcox`` or ``none``, per indicator, with a table of what was done (see :func:`treat`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._params import Interval, validate_params
 from .errors import InputError, ParameterError
+from .registry import Registry
 
-IMPUTATIONS = ("none", "mean", "median", "knn", "iterative")
+IMPUTATIONS: Registry = Registry("imputation")
 GROUP_IMPUTATIONS = ("mean_group", "median_group")
-TREATMENTS = ("coinr", "log1p", "boxcox", "none")
+TREATMENTS: Registry = Registry("treatment")
 
 
-def impute(values: pd.DataFrame, method: str = "none", n_neighbors: int = 5) -> pd.DataFrame:
-    """Return a copy of ``values`` with missing cells treated by ``method`` (see module docstring)."""
-    if method not in IMPUTATIONS:
-        raise ParameterError(f"Unknown imputation '{method}'. Choose one of: {', '.join(IMPUTATIONS)}.")
-    out = values.astype(float)  # a copy under pandas' copy-on-write, made only where written (fillna: a new frame)
-    if method == "none" or not out.isna().to_numpy().any():
-        return out
-    if method in ("mean", "median"):
+class Imputation:
+    """An imputation method: :meth:`fill` returns the values (float, with missing cells) filled."""
+
+    name = ""
+
+    def fill(self, values: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+@IMPUTATIONS.register("none")
+class NoImputation(Imputation):
+    """Keep the missing cells."""
+
+    def fill(self, values: pd.DataFrame) -> pd.DataFrame:
+        return values
+
+
+class _StatisticImputation(Imputation):
+    """Each missing cell takes its indicator's statistic (mean or median) over the units."""
+
+    def fill(self, values: pd.DataFrame) -> pd.DataFrame:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
-            fill = out.mean() if method == "mean" else out.median()
-        overflow = out.isna().any() & ~fill.map(lambda v: abs(v) < float("inf"))
+            fill = values.mean() if self.name == "mean" else values.median()
+        overflow = values.isna().any() & ~fill.map(lambda v: abs(v) < float("inf"))
         if overflow.any():
-            raise InputError(f"{method} imputation of indicator '{overflow[overflow].index[0]}' overflows floating "
+            raise InputError(f"{self.name} imputation of indicator '{overflow[overflow].index[0]}' overflows floating "
                              f"point: its values are too large; rescale the column (e.g. divide it by 1e6).")
-        return out.fillna(fill)
-    mu = out.mean()
-    sd = out.std(ddof=0).replace(0.0, 1.0)
-    z = (out - mu) / sd
-    if method == "knn":
+        return values.fillna(fill)
+
+
+@IMPUTATIONS.register("mean")
+class MeanImputation(_StatisticImputation):
+    """The indicator's mean over units."""
+
+
+@IMPUTATIONS.register("median")
+class MedianImputation(_StatisticImputation):
+    """The indicator's median over units."""
+
+
+def _zscored_fill(values: pd.DataFrame, imputer) -> pd.DataFrame:
+    """``imputer.fit_transform`` on z-scored indicators (sd 0 taken as 1), transformed back."""
+    mu = values.mean()
+    sd = values.std(ddof=0).replace(0.0, 1.0)
+    z = (values - mu) / sd
+    filled = imputer.fit_transform(z.to_numpy(copy=True))
+    return pd.DataFrame(filled * sd.to_numpy() + mu.to_numpy(), index=values.index, columns=values.columns)
+
+
+@IMPUTATIONS.register("knn")
+class KnnImputation(Imputation):
+    """scikit-learn's ``KNNImputer`` (``n_neighbors`` nearest units, at most n - 1) on z-scores."""
+
+    _parameter_constraints = {"n_neighbors": [Interval(1, None, integer=True)]}
+
+    def __init__(self, n_neighbors: int = 5) -> None:
+        self.n_neighbors = n_neighbors
+
+    def fill(self, values: pd.DataFrame) -> pd.DataFrame:
         from sklearn.impute import KNNImputer
 
-        imputer = KNNImputer(n_neighbors=min(n_neighbors, len(out) - 1))
-    else:
+        return _zscored_fill(values, KNNImputer(n_neighbors=min(self.n_neighbors, len(values) - 1)))
+
+
+@IMPUTATIONS.register("iterative")
+class IterativeImputation(Imputation):
+    """scikit-learn's ``IterativeImputer`` (Bayesian ridge, round robin, ``random_state=0``) on z-scores."""
+
+    def fill(self, values: pd.DataFrame) -> pd.DataFrame:
         from sklearn.experimental import enable_iterative_imputer  # noqa: F401 - enables the import below
         from sklearn.impute import IterativeImputer
 
-        imputer = IterativeImputer(random_state=0, max_iter=25, keep_empty_features=True)
-    filled = imputer.fit_transform(z.to_numpy(copy=True))
-    return pd.DataFrame(filled * sd.to_numpy() + mu.to_numpy(), index=out.index, columns=out.columns)
+        return _zscored_fill(values, IterativeImputer(random_state=0, max_iter=25, keep_empty_features=True))
+
+
+def impute(values: pd.DataFrame, method: "str | Imputation" = "none", n_neighbors: int = 5) -> pd.DataFrame:
+    """Return a copy of ``values`` with missing cells treated by ``method`` (see module docstring):
+    a name of ``IMPUTATIONS`` (``n_neighbors`` serves ``knn``) or an :class:`Imputation`."""
+    if isinstance(method, str):
+        method = IMPUTATIONS.get(method, **({"n_neighbors": n_neighbors} if method == "knn" else {}))
+    out = values.astype(float)  # a copy under pandas' copy-on-write, made only where written (fillna: a new frame)
+    if not out.isna().to_numpy().any():
+        return out
+    return method.fill(out)
 
 
 def impute_by_group(values: pd.DataFrame, groups: pd.Series, stat: str = "mean") -> pd.DataFrame:
@@ -110,6 +170,7 @@ def skew_kurt(x: np.ndarray) -> tuple[float, float]:
     return float(stats.skew(v, bias=False)), float(stats.kurtosis(v, fisher=True, bias=False))
 
 
+@TREATMENTS.register("coinr")
 @dataclass(frozen=True)
 class TreatmentRule:
     """COINr's default outlier rule (``Treat`` with ``winsorise`` then ``log_CT``).
@@ -125,8 +186,22 @@ class TreatmentRule:
     skew_thresh: float = 2.0
     kurt_thresh: float = 3.5
 
+    _parameter_constraints = {"winmax": [Interval(0, None, integer=True)],
+                              "skew_thresh": [Interval(0, None, closed="neither")],
+                              "kurt_thresh": [Interval(0, None, closed="neither")]}
+
     def passes(self, skew: float, kurt: float) -> bool:
         return abs(skew) < self.skew_thresh or kurt < self.kurt_thresh
+
+    def transform(self, x: np.ndarray, code: str, passed: bool, skew: float) -> tuple[np.ndarray, int, int, str]:
+        """(values, cells lowered, cells raised, transformation) of one indicator whose check gave
+        ``passed`` and ``skew``: winsorised, or ``log_CT`` when winsorising does not make it pass."""
+        if passed or math.isnan(skew):
+            return x, 0, 0, "none"
+        y, high, low, ok = _winsorise(x, self)
+        if not ok:
+            return log_ct(x), 0, 0, "log_CT"
+        return y, high, low, "winsorised"
 
 
 def _winsorise(x: np.ndarray, rule: TreatmentRule) -> tuple[np.ndarray, int, int, bool]:
@@ -134,7 +209,7 @@ def _winsorise(x: np.ndarray, rule: TreatmentRule) -> tuple[np.ndarray, int, int
     y = x.copy()
     ok = ~np.isnan(y)
     passed = False
-    for _ in range(rule.winmax):
+    for _ in range(int(rule.winmax)):
         skew, _kurt = skew_kurt(y)
         if math.isnan(skew):
             break
@@ -157,6 +232,36 @@ def log_ct(x: np.ndarray) -> np.ndarray:
     return np.log(x - lo + 0.01 * (hi - lo))
 
 
+@TREATMENTS.register("log1p")
+class Log1pTreatment:
+    """``log(1 + x)`` (values must be > -1)."""
+
+    def transform(self, x: np.ndarray, code: str, passed: bool, skew: float) -> tuple[np.ndarray, int, int, str]:
+        if np.nanmin(x) <= -1:
+            raise InputError(f"Treatment log1p of '{code}' needs values > -1 (minimum {np.nanmin(x):g}): "
+                             f"use boxcox or coinr for this indicator.")
+        return np.log1p(x), 0, 0, "log1p"
+
+
+@TREATMENTS.register("boxcox")
+class BoxcoxTreatment:
+    """Box-Cox with the maximum-likelihood lambda (:func:`_boxcox`)."""
+
+    def transform(self, x: np.ndarray, code: str, passed: bool, skew: float) -> tuple[np.ndarray, int, int, str]:
+        if np.ptp(x[~np.isnan(x)]) == 0:
+            raise InputError(f"Treatment boxcox of '{code}': the indicator is constant; use none for it.")
+        y, lam, shift = _boxcox(x)
+        return y, 0, 0, f"boxcox(lambda={lam:.4g}" + (f", shift={shift:.4g})" if shift else ")")
+
+
+@TREATMENTS.register("none")
+class NoTreatment:
+    """The values as they are."""
+
+    def transform(self, x: np.ndarray, code: str, passed: bool, skew: float) -> tuple[np.ndarray, int, int, str]:
+        return x, 0, 0, "none"
+
+
 def _boxcox(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Box-Cox by maximum likelihood (scipy); a column with values <= 0 is first shifted by
     ``-min(x) + 0.01 (max(x) - min(x))`` as in ``log_CT``. Returns (values, lambda, shift)."""
@@ -170,14 +275,14 @@ def _boxcox(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     return out, float(lam), float(shift)
 
 
-def treat(values: pd.DataFrame, method: str = "coinr", per_indicator: dict[str, str] | None = None,
+def treat(values: pd.DataFrame, method: Any = "coinr", per_indicator: dict[str, str] | None = None,
           rule: TreatmentRule = TreatmentRule()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Treat outliers indicator by indicator; return the treated values and a report.
 
     Parameters
     ----------
     values : DataFrame (units x indicators)
-    method : {"coinr", "log1p", "boxcox", "none"}, default="coinr"
+    method : {"coinr", "log1p", "boxcox", "none"} or a TREATMENTS instance, default="coinr"
         ``coinr``: :class:`TreatmentRule`; ``log1p``: ``log(1 + x)`` (values must be > -1);
         ``boxcox``: :func:`scipy.stats.boxcox` with the maximum-likelihood lambda; ``none``.
     per_indicator : dict code -> method, optional
@@ -193,13 +298,19 @@ def treat(values: pd.DataFrame, method: str = "coinr", per_indicator: dict[str, 
         winsorised_high, winsorised_low, transformation, skew_after, kurt_after, passed_after``.
         ``transformation`` is ``none``, ``winsorised``, ``log_CT``, ``log1p`` or ``boxcox(lambda=…)``.
     """
+    if not isinstance(method, str):  # a registered instance (the coinr rule is its own TreatmentRule)
+        rule = method if isinstance(method, TreatmentRule) else rule
+        method = method.name
     per_indicator = dict(per_indicator or {})
     for code, m in [("(all)", method), *per_indicator.items()]:
         if m not in TREATMENTS:
-            raise ParameterError(f"Unknown treatment {m!r} for {code}: choose one of {', '.join(TREATMENTS)}.")
+            raise ParameterError(f"Unknown treatment {m!r} for {code}: choose one of "
+                                 f"{', '.join(TREATMENTS.available())}.")
     unknown = [c for c in per_indicator if c not in values.columns]
     if unknown:
         raise ParameterError(f"Treatment given for unknown indicator {unknown[0]!r}: use a framework indicator code.")
+    validate_params(rule)
+    methods = {m: rule if m == "coinr" else TREATMENTS.get(m) for m in {method, *per_indicator.values()}}
     out = values.astype(float).copy()
     rows = []
     for code in out.columns:
@@ -207,24 +318,7 @@ def treat(values: pd.DataFrame, method: str = "coinr", per_indicator: dict[str, 
         x = out[code].to_numpy(dtype=float)
         skew0, kurt0 = skew_kurt(x)
         passed0 = rule.passes(skew0, kurt0)
-        high = low = 0
-        how = "none"
-        y = x
-        if m == "coinr" and not passed0 and not math.isnan(skew0):
-            y, high, low, ok = _winsorise(x, rule)
-            how = "winsorised"
-            if not ok:
-                y, high, low, how = log_ct(x), 0, 0, "log_CT"
-        elif m == "log1p":
-            if np.nanmin(x) <= -1:
-                raise InputError(f"Treatment log1p of '{code}' needs values > -1 (minimum {np.nanmin(x):g}): "
-                                 f"use boxcox or coinr for this indicator.")
-            y, how = np.log1p(x), "log1p"
-        elif m == "boxcox":
-            if np.ptp(x[~np.isnan(x)]) == 0:
-                raise InputError(f"Treatment boxcox of '{code}': the indicator is constant; use none for it.")
-            y, lam, shift = _boxcox(x)
-            how = f"boxcox(lambda={lam:.4g}" + (f", shift={shift:.4g})" if shift else ")")
+        y, high, low, how = methods[m].transform(x, code, passed0, skew0)
         out[code] = y
         skew1, kurt1 = skew_kurt(y)
         rows.append({"indicator": code, "method": m, "skew_before": skew0, "kurt_before": kurt0,

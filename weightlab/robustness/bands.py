@@ -15,14 +15,14 @@ them (:mod:`.coarse`).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Protocol
 
 import numba as nb
 import numpy as np
+import pandas as pd
 
-BAND_UNITS = 2048  # above this many units the engine counts ranks in bands (and writes them sparse)
-MIN_PAD = 8  # ranks added at least on each side of a unit's pilot range
-PAD = 0.5  # and this fraction of that range
+from .accumulators import BANDS, DENSE, NO_RANK_MIN, SEGMENTS
+from .config import BAND_UNITS, MIN_PAD, PAD
 
 
 def offsets(width: np.ndarray) -> np.ndarray:
@@ -30,8 +30,58 @@ def offsets(width: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(width)]).astype(np.int64)
 
 
+class RankSummary(NamedTuple):
+    """Per unit, exact: rank ``quantiles`` (n, len(qs)), ``rank_sum``, ``best`` and ``worst`` rank,
+    and ``below`` (n, len(top_k)) the counts of ranks <= each k."""
+
+    quantiles: np.ndarray
+    rank_sum: np.ndarray
+    best: np.ndarray
+    worst: np.ndarray
+    below: np.ndarray
+
+
+CountSegments = Callable[["Segments"], "tuple[np.ndarray, int]"]  # the engine's exact pass: (counts, replayed)
+
+
+class RankLayout(Protocol):
+    """How a run counts ranks: :class:`RankBands` (dense histograms, or per-unit bands),
+    :class:`.coarse.CoarseBins` (coarse bins, then exact segments) and :class:`Segments` (the
+    exact pass). Callers use these members only, never the layout's type; a layout's fields (it is
+    a NamedTuple) are its checkpoint arrays."""
+
+    name: str  # "dense", "bands", "coarse" or "segments" (coarse.LAYOUTS: the class of each)
+    stat_names: tuple  # what the rows of the rank_stats accumulator hold
+    exact_pass: bool  # counts ranks and no other accumulator
+    keeps_rank_log: bool  # pass 1 may log its ranks for the exact pass (coarse.RankLog)
+    total: int  # cells of the flat rank counts
+    off: np.ndarray  # (n + 1,) start of each unit's (segment's) cells
+
+    def slot_shape(self, n: int) -> tuple:
+        """One thread's rank counts (the kernels' ``acc.rank_counts``)."""
+
+    def kernel_arrays(self) -> tuple:
+        """``(kind, off, lo, width, shift, ptr)`` of :class:`~.accumulators.LayoutArrays`."""
+
+    def histogram(self, counts: np.ndarray) -> np.ndarray:
+        """The (units x ranks) histogram of flat rank counts."""
+
+    def summary(self, acc, qs: np.ndarray, top_k: np.ndarray) -> RankSummary:
+        """The exact rank summary of a run's accumulators."""
+
+    def frequency(self, acc, units: pd.Index) -> pd.DataFrame:
+        """The rank frequency table of a run's accumulators."""
+
+    def batch_quantiles(self, counts, qs: np.ndarray, count: CountSegments) -> np.ndarray:
+        """A ``--until-converged`` batch's (units, quantiles) estimates from its counts."""
+
+    def finish(self, acc, count: CountSegments, points: tuple) -> None:
+        """The exact pass, if the layout needs one, into ``acc``."""
+
+
 class RankBands(NamedTuple):
-    """Per-unit first rank ``lo`` (1-based) and ``width`` of the counted ranks."""
+    """Per-unit first rank ``lo`` (1-based) and ``width`` of the counted ranks; ``rank_stats`` are
+    the count, smallest and largest of each unit's ranks outside its band."""
 
     lo: np.ndarray  # (n,) int64
     width: np.ndarray  # (n,) int64
@@ -62,13 +112,104 @@ class RankBands(NamedTuple):
         n = self.lo.shape[0]
         return bool((self.lo == 1).all() and (self.width == n).all())
 
+    @property
+    def name(self) -> str:
+        return "dense" if self.is_dense else "bands"
+
+    stat_names = ("outside_count", "outside_min", "outside_max")
+    exact_pass = False  # counts every accumulator (the exact pass counts ranks only)
+    keeps_rank_log = False  # (coarse counts' pass 1 may log its ranks for pass 2)
+
+    def slot_shape(self, n: int) -> tuple:
+        return (n, n) if self.is_dense else (1, self.total)
+
     def kernel_arrays(self) -> tuple:
-        """``(off, lo, width, (), ())`` for the kernels (``kernels._add_block``); empty arrays for
-        dense histograms (their fast path)."""
+        """``(kind, off, lo, width, (), ())`` for the kernels (``kernels._add_block``); empty arrays
+        for dense histograms (their fast path)."""
         e = np.zeros(0, dtype=np.int64)
         if self.is_dense:
-            return e, e, e, e, e
-        return self.off[:-1].copy(), self.lo, self.width, e, e
+            return DENSE, e, e, e, e, e
+        return BANDS, self.off[:-1].copy(), self.lo, self.width, e, e
+
+    def histogram(self, counts: np.ndarray) -> np.ndarray:
+        """The (units x ranks) histogram of ``counts`` (a view when dense)."""
+        n = self.lo.shape[0]
+        return counts.reshape(n, n) if self.is_dense else dense_of(self, counts)
+
+    def summary(self, acc, qs: np.ndarray, top_k: np.ndarray) -> RankSummary:
+        counts = acc.counts.rank_counts
+        return RankSummary(band_quantiles(counts, self.off, self.lo, qs), *band_summary(counts, self.off, self.lo,
+                                                                                           top_k))
+
+    def frequency(self, acc, units: pd.Index) -> pd.DataFrame:
+        """Units x ranks (1..n) counts; above ``BAND_UNITS`` units the long format ``unit, rank,
+        count`` of the non-zero counts."""
+        n = self.lo.shape[0]
+        if n <= BAND_UNITS:
+            return pd.DataFrame(acc.rank_hist, index=pd.Index(units, name="unit"),
+                                columns=[str(r) for r in range(1, n + 1)])
+        unit, rank, count = long_format(self, acc.counts.rank_counts, units.to_numpy())
+        # the columns are this call's own arrays: wrapped, not copied
+        return pd.DataFrame({"unit": unit, "rank": rank, "count": count}, copy=False)
+
+    def batch_quantiles(self, counts, qs: np.ndarray, count: CountSegments) -> np.ndarray:
+        """A ``--until-converged`` batch's quantiles from its ``counts`` (a batch's ranks outside a
+        unit's band are left out of its estimate: they only steer the stopping rule; the run's own
+        quantiles are exact)."""
+        return band_quantiles(counts.rank_counts, self.off, self.lo, qs)
+
+    def finish(self, acc, count: CountSegments, points: tuple) -> None:
+        """The exact pass: count again the ranks of the units that had ranks outside their bands,
+        in bands that hold all of them, and merge those counts into ``acc`` (exact result)."""
+        redo = acc.stat("outside_count") > 0
+        if not redo.any():
+            return
+        lo = np.where(redo, np.minimum(self.lo, acc.stat("outside_min")), 1)
+        hi = np.where(redo, np.maximum(self.lo + self.width - 1, acc.stat("outside_max")), 0)
+        redo_bands = RankBands(lo.astype(np.int64), (hi - lo + 1).astype(np.int64))
+        # counted as segments (one per unit redone: the same flat layout), which count ranks and nothing else
+        segments = Segments(np.concatenate([[0], np.cumsum(redo)]).astype(np.int64), redo_bands.lo[redo],
+                            redo_bands.width[redo])
+        redo_counts, _ = count(segments)
+        acc.bands, rank_counts = merge_redo(self, acc.counts.rank_counts, redo, redo_bands, redo_counts)
+        acc.counts = acc.counts._replace(rank_counts=rank_counts, rank_stats=_no_outside(acc.counts.rank_stats))
+        acc.second_pass_units = int(redo.sum())
+
+
+def _no_outside(stats: np.ndarray) -> np.ndarray:
+    """``rank_stats`` of no ranks outside the bands."""
+    out = np.zeros_like(stats)
+    out[1] = NO_RANK_MIN
+    return out
+
+
+class Segments(NamedTuple):
+    """Rank ranges counted exactly (the exact pass of coarse counts, the second pass of rank bands):
+    unit i's are ``ptr[i] .. ptr[i + 1] - 1``, segment s holds ranks ``lo[s] .. lo[s] + width[s] - 1``."""
+
+    ptr: np.ndarray  # (n + 1,) int64
+    lo: np.ndarray  # (S,) int64
+    width: np.ndarray  # (S,) int64
+
+    name = "segments"
+    is_dense = False
+    stat_names = ()
+    exact_pass = True  # the exact pass counts ranks and nothing else
+    keeps_rank_log = False
+
+    off = RankBands.off  # segments lie one after another in the flat array, as bands do
+    total = RankBands.total
+
+    @property
+    def n_segments(self) -> int:
+        return int(self.lo.shape[0])
+
+    def slot_shape(self, n: int) -> tuple:
+        return (1, self.total)
+
+    def kernel_arrays(self) -> tuple:
+        """``(kind, off, lo, width, (), ptr)`` for ``kernels._count_segments``."""
+        return SEGMENTS, self.off[:-1].copy(), self.lo, self.width, np.zeros(0, dtype=np.int64), self.ptr
 
 
 @nb.njit(cache=True)

@@ -39,6 +39,7 @@ from numba.core.errors import NumbaExperimentalFeatureWarning
 from ..weighting import SCHEMES, StatisticsScheme
 from ..weighting.statistics import (M2, MAX, MEAN, MIN, NEED_ABSDIFF, NEED_COV, NEED_SAMPLE, NEED_YLNY, YLNY, ABSDIFF,
                                     absdiff_sorted, fill_cov, fill_member)
+from .factors import SLOT_SCHEME
 from .tree import aggregate_group, tree_arrays
 
 FIXED = 0  # plan.scheme_code of an option whose weights are not re-estimated (else 1 + function index)
@@ -86,7 +87,8 @@ def level_weights(fid, n, st, cov, xs, cs, ns, child_ptr, child_idx, k, g0, g1, 
 def hierarchy(p):
     """The plan's fields read by :func:`_moment_statistics`: numba copies (and reference-counts) every
     array of a tuple passed to a function, and the whole plan's would cost more than the work."""
-    return p.n_indicators, p.n_units, p.level_ptr, p.child_ptr, p.child_idx, p.pair_ptr, p.x_order
+    t = p.tree
+    return t.n_indicators, t.n_units, t.level_ptr, t.child_ptr, t.child_idx, p.data.pair_ptr, p.data.x_order
 
 
 @nb.njit(inline="always")
@@ -165,34 +167,34 @@ def dense_indicator_weights(p, choice, mat, C, mom, W, st, cov, xs, bw, sample, 
     """Weights inside the indicator groups of the rows ``q < nq`` that re-estimate them on a NaN-free
     matrix, from their moments ``mom[q]`` (:func:`_moment_statistics`), into ``W[q]``. One call per
     block. ``bw`` rows: 2 the sample counts, 3 the weights of one group."""
-    n = p.n_units
-    k = p.n_indicators
+    n = p.tree.n_units
+    k = p.tree.n_indicators
     h = hierarchy(p)
     for q in range(nq):
-        s = choice[q, 3]
-        code = p.scheme_code[s]
+        s = choice[q, SLOT_SCHEME]
+        code = p.schemes.scheme_code[s]
         m = mat[q]
         if first_level_in_block(p, code, m):
-            needs = p.scheme_needs[s]
-            _moment_statistics(h, m, p.X[m], C[q], float(n), needs, p.mom_layout[s, m], mom[q], st, cov)
+            needs = p.schemes.scheme_needs[s]
+            _moment_statistics(h, m, p.data.X[m], C[q], float(n), needs, p.schemes.mom_layout[s, m], mom[q], st, cov)
             ns = 0
             if needs & NEED_SAMPLE:
-                ns = _sample_rows(p.X[m], C[q], n, 0, k, sample, xs, bw[2])
-            level_weights(code - 1, float(n), st, cov, xs, bw[2], ns, p.child_ptr, p.child_idx, k, p.level_ptr[1],
-                          p.level_ptr[2], p.scheme_params[s], W[q], bw[3], work)
+                ns = _sample_rows(p.data.X[m], C[q], n, 0, k, sample, xs, bw[2])
+            level_weights(code - 1, float(n), st, cov, xs, bw[2], ns, p.tree.child_ptr, p.tree.child_idx, k,
+                          p.tree.level_ptr[1], p.tree.level_ptr[2], p.schemes.scheme_params[s], W[q], bw[3], work)
 
 
 @nb.njit(inline="always")
 def has_moments(p):
     """Whether the plan holds the indicator moment matrices (``plan._moment_matrices``): it does when
     bootstrap re-estimation reaches the indicator level."""
-    return p.mom_cov.shape[1] == p.n_units
+    return p.data.mom_cov.shape[1] == p.tree.n_units
 
 
 @nb.njit(inline="always")
 def first_level_in_block(p, code, m):
     """Whether :func:`dense_indicator_weights` computes this row's indicator-level weights."""
-    return p.scheme_level[0] and not p.has_nan[m] and has_moments(p) and code != FIXED
+    return p.schemes.scheme_level[0] and not p.data.has_nan[m] and has_moments(p) and code != FIXED
 
 
 @nb.njit(inline="always")
@@ -203,32 +205,32 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
     ``counts`` (float). ``first_done``: the indicator level's weights are already in ``w``
     (:func:`dense_indicator_weights`). ``bw`` rows: 0-1 scratch of ``absdiff``, 2 the sample counts,
     3 the weights of one group."""
-    k = p.n_indicators
+    k = p.tree.n_indicators
     top_needed = 0
-    for lvl in range(p.n_levels - 1):
-        if p.scheme_level[lvl]:
+    for lvl in range(p.tree.n_levels - 1):
+        if p.schemes.scheme_level[lvl]:
             top_needed = lvl
-    fid = p.scheme_code[scheme] - 1
-    needs = p.scheme_needs[scheme]
-    prm = p.scheme_params[scheme]
+    fid = p.schemes.scheme_code[scheme] - 1
+    needs = p.schemes.scheme_needs[scheme]
+    prm = p.schemes.scheme_params[scheme]
     cs = bw[2]
     for t in range(n_s):
         cs[t] = counts[sample[t]]
-    for lvl in range(1, p.n_levels):
-        if p.scheme_level[lvl - 1] and not (lvl == 1 and first_done):
+    for lvl in range(1, p.tree.n_levels):
+        if p.schemes.scheme_level[lvl - 1] and not (lvl == 1 and first_done):
             src = X[m] if lvl == 1 else vals
-            for c in range(p.level_ptr[lvl - 1], p.level_ptr[lvl]):
+            for c in range(p.tree.level_ptr[lvl - 1], p.tree.level_ptr[lvl]):
                 fill_member(src[c], sample, n_s, counts, n_boot, needs, st, c, xs, bw)
             if needs & NEED_COV:
-                for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
-                    c0, c1 = p.child_ptr[g - k], p.child_ptr[g - k + 1]
+                for g in range(p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]):
+                    c0, c1 = p.tree.child_ptr[g - k], p.tree.child_ptr[g - k + 1]
                     if c1 - c0 > 1:
-                        fill_cov(src, p.child_idx[c0:c1], sample, n_s, counts, st, cov[g - k])
-            level_weights(fid, n_boot, st, cov, xs, cs, n_s, p.child_ptr, p.child_idx, k, p.level_ptr[lvl],
-                          p.level_ptr[lvl + 1], prm, w, bw[3], work)
+                        fill_cov(src, p.tree.child_idx[c0:c1], sample, n_s, counts, st, cov[g - k])
+            level_weights(fid, n_boot, st, cov, xs, cs, n_s, p.tree.child_ptr, p.tree.child_idx, k,
+                          p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1], prm, w, bw[3], work)
         if lvl <= top_needed:
-            a = p.pattern_aggs[pat, lvl - 1]
-            for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
+            a = p.choices.pattern_aggs[pat, lvl - 1]
+            for g in range(p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]):
                 aggregate_group(tree_arrays(p), g, a, w, m, vals, scratch, counts, True)
 
 

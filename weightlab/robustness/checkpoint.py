@@ -1,11 +1,13 @@
 """Checkpoints of a Monte Carlo run: the integer accumulators and the next block, saved atomically.
 
-A checkpoint is a ``.npz`` file (numpy's zip of arrays, no pickle) with the accumulators of
-:class:`~weightlab.robustness.results.Accumulators` (the Python-integer score sums as decimal
-strings), the per-unit score-bin ranges, the next block to run, the batch estimates of a
+A checkpoint is a ``.npz`` file (numpy's zip of arrays, no pickle) with the accumulated quantities
+of :mod:`weightlab.robustness.accumulators` by name (Python integers as decimal strings), the rank
+layout's arrays (``bands_<field>``, and ``exact_<field>`` for the exact pass's segments of coarse
+counts), the per-unit score-bin ranges, the next block to run, the batch estimates of a
 ``--until-converged`` run, and a fingerprint of everything the result depends on: the compiled plan's
 arrays (data after treatment and normalisation, hierarchy, choices, weights, seed), the spec, the
-unit ids, the design, the replications or stopping rule, and the engine's block and bin constants.
+unit ids, the design, the replications or stopping rule, and the engine's tuning constants
+(:mod:`weightlab.robustness.config`).
 Replications depend only on (seed, design, index) and integer sums are exact, so a run resumed from
 any checkpoint ends with the result of an unbroken run, bit for bit; a resume whose fingerprint
 differs is refused.
@@ -23,18 +25,27 @@ import numpy as np
 
 from .._io import atomic_path
 from ..errors import InputError
-from . import kernels as K
-from .bands import RankBands
-from .coarse import COARSE_PILOT_REPS, CoarseBins, Segments
-from .results import PILOT_REPS, SCORE_BINS, Accumulators
+from . import config
+from .accumulators import Accumulators, counts_from_arrays, counts_to_arrays
+from .coarse import LAYOUTS, Segments
 
-FORMAT = "weightlab-checkpoint-2"
+FORMAT = "weightlab-checkpoint-3"
+
+
+def _layout_arrays(prefix: str, layout) -> dict[str, np.ndarray]:
+    return {f"{prefix}{name}": a for name, a in zip(layout._fields, layout)}
+
+
+def _layout_of(cls, prefix: str, arrays: dict[str, np.ndarray]):
+    return cls(*(arrays[f"{prefix}{name}"] for name in cls._fields))
 
 
 def run_fingerprint(plan, design, until=None) -> str:
     """SHA-256 of what a run's result depends on (see the module docstring)."""
     h = hashlib.sha256()
-    for name, value in zip(plan.kernel._fields, plan.kernel):
+    from .plan import kernel_fields
+
+    for name, value in kernel_fields(plan.kernel):
         h.update(name.encode())
         if isinstance(value, np.ndarray):
             h.update(f"{value.dtype.str}{value.shape}".encode())
@@ -44,8 +55,8 @@ def run_fingerprint(plan, design, until=None) -> str:
     rule = None if until is None else [until.quantiles, until.tolerance, until.max_reps, until.batch_reps,
                                        until.min_batches]
     h.update(json.dumps({"spec": plan.spec.to_dict(), "units": [str(u) for u in plan.dataset.units],
-                         "design": design.name, "until": rule, "block": K.BLOCK, "score_bins": SCORE_BINS,
-                         "pilot": PILOT_REPS, "coarse_pilot": COARSE_PILOT_REPS}, sort_keys=True, default=str).encode())
+                         "design": design.name, "until": rule, "config": config.constants()},
+                        sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
@@ -58,20 +69,15 @@ class RunState(NamedTuple):
 def save_checkpoint(path: str | Path, fingerprint: str, acc: Accumulators, next_block: int, until=None) -> None:
     """Write a checkpoint atomically (temporary file in the same directory, then ``os.replace``)."""
     meta = {"format": FORMAT, "fingerprint": fingerprint, "next_block": int(next_block), "design": acc.design,
-            "second_pass_units": acc.second_pass_units, "replayed_reps": acc.replayed_reps}
+            "second_pass_units": acc.second_pass_units, "replayed_reps": acc.replayed_reps, "layout": acc.bands.name}
     batches = until.batch_quantiles if until is not None else np.zeros((0, 0, 0), dtype=np.int32)
-    layout = {"band_width": acc.bands.width} if not acc.coarse else {"band_width": acc.bands.nbins,
-                                                                      "band_shift": acc.bands.shift}
+    layout = _layout_arrays("bands_", acc.bands)
     if acc.exact is not None:
-        layout.update(exact_ptr=acc.exact.ptr, exact_lo=acc.exact.lo, exact_width=acc.exact.width,
-                      exact_counts=acc.exact_counts)
+        layout.update(_layout_arrays("exact_", acc.exact), exact_counts=acc.exact_counts)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), rank_counts=acc.rank_counts, band_lo=acc.bands.lo,
-                     **layout, outside=acc.outside, score_hist=acc.score_hist,
-                     score_q=np.array([str(v) for v in acc.score_q]), score_q2=np.array([str(v) for v in acc.score_q2]),
-                     nan_count=acc.nan_count, choice_count=acc.choice_count, bin_lo=acc.bin_lo, bin_hi=acc.bin_hi,
-                     batch_quantiles=batches)
+            np.savez(fh, meta=np.array(json.dumps(meta)), **counts_to_arrays(acc.counts), **layout, bin_lo=acc.bin_lo,
+                     bin_hi=acc.bin_hi, batch_quantiles=batches)
 
 
 def load_checkpoint(path: str | Path, fingerprint: str) -> RunState:
@@ -91,19 +97,11 @@ def load_checkpoint(path: str | Path, fingerprint: str) -> RunState:
     if meta["fingerprint"] != fingerprint:
         raise InputError(f"--resume {path} was written for other inputs (data, framework, spec, seed, replications "
                          f"or stopping rule differ): resume with the same inputs, or start afresh without --resume.")
-    to_int = np.vectorize(int, otypes=[object])
-    if "band_shift" in arrays:  # coarse counts (coarse.py), with the exact pass's segments once it has run
-        layout = CoarseBins(arrays["band_lo"], arrays["band_width"], arrays["band_shift"])
-    else:
-        layout = RankBands(arrays["band_lo"], arrays["band_width"])
-    acc = Accumulators(arrays["rank_counts"], layout,
-                       arrays["score_hist"], to_int(arrays["score_q"]), to_int(arrays["score_q2"]),
-                       arrays["nan_count"], arrays["choice_count"], arrays["bin_lo"], arrays["bin_hi"],
-                       arrays["outside"], design=meta["design"], second_pass_units=int(meta["second_pass_units"]),
-                       replayed_reps=int(meta.get("replayed_reps", 0)))
+    acc = Accumulators(counts_from_arrays(arrays), _layout_of(LAYOUTS[meta["layout"]], "bands_", arrays),
+                       arrays["bin_lo"], arrays["bin_hi"], design=meta["design"],
+                       second_pass_units=int(meta["second_pass_units"]), replayed_reps=int(meta["replayed_reps"]))
     if "exact_ptr" in arrays:
-        acc.exact = Segments(arrays["exact_ptr"], arrays["exact_lo"], arrays["exact_width"])
-        acc.exact_counts = arrays["exact_counts"]
+        acc.exact, acc.exact_counts = _layout_of(Segments, "exact_", arrays), arrays["exact_counts"]
     return RunState(acc, int(meta["next_block"]), arrays["batch_quantiles"])
 
 

@@ -82,14 +82,14 @@ def check_nominal(dataset: Dataset, spec: UncertaintySpec, plan=None):
     first options (normalised by the same code, so the same values) instead of normalising again:
     the nominal result then holds no copy of its own (305 MiB at 100,000 units x 400 indicators)."""
     from ..index import build_index
-    from .plan import treated_dataset
+    from .factors import STAGES
+    from .plan import staged_data
 
     ch = spec.choices
-    data, imputation = treated_dataset(dataset, ch.imputation[0], ch.treatment[0], spec.source or "spec")
-    normalised = None if plan is None else plan.matrices[(ch.treatment[0].label, ch.imputation[0].label,
-                                                          ch.normalizer[0].label)]
+    data = staged_data(dataset, spec, {f.name: getattr(ch, f.name)[0] for f in STAGES})
+    normalised = None if plan is None else plan.matrix()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return build_index(data, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
-                           aggregator=ch.aggregator[0].build(), imputation=imputation,
+        return build_index(data.dataset, normalizer=ch.normalizer[0].build(), scheme=ch.scheme[0].build(),
+                           aggregator=ch.aggregator[0].build(), imputation=data.imputation.name,
                            scheme_level=ch.scheme_levels, normalised=normalised)

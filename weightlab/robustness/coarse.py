@@ -33,25 +33,29 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+import pandas as pd
 
-from .bands import RankBands, offsets
+from .accumulators import COARSE
+from .bands import CountSegments, RankBands, RankSummary, Segments, offsets
+from .config import BAND_CELLS, COARSE_PILOT_REPS, EXACT_WIDTH, LOG_BYTES
 
-BAND_CELLS = 1 << 24  # above this many band cells (units x mean band) the engine counts coarse, then exact
-COARSE_PILOT_REPS = 256  # replications whose rank ranges set the bands of coarse counts (engine._pilot_bands)
-LOG_BYTES = 640 << 20  # memory for pass 1's rank log (RankLog): 2 bytes per unit and logged replication
-EXACT_WIDTH = 256  # bands of at most this many ranks are counted at width 1
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class CoarseBins(NamedTuple):
     """Per unit: first rank ``lo`` of the band, ``nbins`` bins of ``2**shift`` ranks; the unit's
-    cells are ``[below, bin 1, ..., bin nbins, above]`` (``nbins + 2`` of them)."""
+    cells are ``[below, bin 1, ..., bin nbins, above]`` (``nbins + 2`` of them). ``rank_stats``
+    are the exact sum, smallest and largest of each unit's ranks (a rank layout, :mod:`.bands`)."""
 
     lo: np.ndarray  # (n,) int64
     nbins: np.ndarray  # (n,) int64
     shift: np.ndarray  # (n,) int64
 
+    name = "coarse"
     is_dense = False
+    stat_names = ("rank_sum", "rank_min", "rank_max")
+    exact_pass = False
+    keeps_rank_log = True  # pass 1 may log its ranks for pass 2 (RankLog)
 
     @classmethod
     def from_bands(cls, bands: RankBands, n_quantiles: int) -> "CoarseBins":
@@ -70,31 +74,46 @@ class CoarseBins(NamedTuple):
     def total(self) -> int:
         return int((self.nbins + 2).sum())
 
-    def kernel_arrays(self) -> tuple:
-        """``(off, lo, nbins, shift, ())`` for ``kernels._count_coarse``."""
-        return self.off[:-1].copy(), self.lo, self.nbins, self.shift, _EMPTY
-
-
-class Segments(NamedTuple):
-    """Rank ranges counted exactly in pass 2: unit i's are ``ptr[i] .. ptr[i + 1] - 1``, segment s
-    holds ranks ``lo[s] .. lo[s] + width[s] - 1``."""
-
-    ptr: np.ndarray  # (n + 1,) int64
-    lo: np.ndarray  # (S,) int64
-    width: np.ndarray  # (S,) int64
-
-    is_dense = False
-
-    off = RankBands.off  # segments lie one after another in the flat array, as bands do
-    total = RankBands.total
-
-    @property
-    def n_segments(self) -> int:
-        return int(self.lo.shape[0])
+    def slot_shape(self, n: int) -> tuple:
+        return (1, self.total)
 
     def kernel_arrays(self) -> tuple:
-        """``(off, lo, width, (), ptr)`` for ``kernels._count_segments``."""
-        return self.off[:-1].copy(), self.lo, self.width, _EMPTY, self.ptr
+        """``(kind, off, lo, nbins, shift, ())`` for ``kernels._count_coarse``."""
+        return COARSE, self.off[:-1].copy(), self.lo, self.nbins, self.shift, _EMPTY
+
+    def histogram(self, counts: np.ndarray) -> np.ndarray:
+        raise ValueError("coarse rank counts have no dense histogram: see rank_frequency's rank bins")
+
+    def summary(self, acc, qs: np.ndarray, top_k: np.ndarray) -> RankSummary:
+        n = self.lo.shape[0]
+        return RankSummary(*coarse_summary(self, acc.counts.rank_counts, acc.counts.rank_stats, acc.exact,
+                                           acc.exact_counts, qs, top_k, n))
+
+    def frequency(self, acc, units: pd.Index) -> pd.DataFrame:
+        """``unit, rank_lo, rank_hi, count`` of the non-empty rank bins (one rank per row where the
+        exact pass counted it; ``unit`` categorical, ranks int32)."""
+        unit, r_lo, r_hi, count = long_bins(self, acc.counts.rank_counts, acc.counts.rank_stats, acc.exact,
+                                            acc.exact_counts, self.lo.shape[0])
+        cats = pd.Categorical.from_codes(unit, categories=pd.Index(units))
+        # the columns are this call's own arrays (350 MiB at 100,000 units): wrapped, not copied
+        return pd.DataFrame({"unit": cats, "rank_lo": r_lo, "rank_hi": r_hi, "count": count}, copy=False)
+
+    def batch_quantiles(self, counts, qs: np.ndarray, count: CountSegments) -> np.ndarray:
+        """A ``--until-converged`` batch's exact quantiles from its coarse ``counts`` and its own
+        exact pass (``count`` over the batch's blocks)."""
+        n, no_k = self.lo.shape[0], np.zeros(0, dtype=np.int64)
+        segments = select_segments(self, counts.rank_counts, counts.rank_stats, qs, no_k, n)
+        exact, _ = count(segments)
+        return coarse_summary(self, counts.rank_counts, counts.rank_stats, segments, exact, qs, no_k, n)[0]
+
+    def finish(self, acc, count: CountSegments, points: tuple) -> None:
+        """Pass 2: the segments that the summaries at ``points = (quantiles, top_k)`` need, and
+        their exact counts (a run resumed from its final checkpoint has them already)."""
+        if acc.exact is not None:
+            return
+        acc.exact = select_segments(self, acc.counts.rank_counts, acc.counts.rank_stats, *points, self.lo.shape[0])
+        acc.exact_counts, acc.replayed_reps = count(acc.exact)
+        acc.second_pass_units = int((np.diff(acc.exact.ptr) > 0).sum())
 
 
 @nb.njit(inline="always")
@@ -360,3 +379,6 @@ def _count_logged(flat, off, lo, width, ptr, rows, base, first, reps, u0, u1):
                         k = np.uint64(np.int64(row[q]) - a)  # below the segment: wraps around to a huge k
                         if k < w:
                             flat[o + k] += 1
+
+
+LAYOUTS = {"dense": RankBands, "bands": RankBands, "coarse": CoarseBins, "segments": Segments}  # by their names

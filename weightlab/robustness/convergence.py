@@ -28,11 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from .config import BATCH_REPS, MIN_BATCHES
 from .kernels import BLOCK
-from .bands import RankBands, band_quantiles
-
-BATCH_REPS = 4096  # replications per batch (32 blocks)
-MIN_BATCHES = 20  # batches before the rule is first checked
 
 
 class Convergence:
@@ -69,16 +66,10 @@ class Convergence:
         self.max_reps = batches * self.batch_reps
         self._batches: list[np.ndarray] = []
 
-    def observe(self, rank_counts: np.ndarray, bands: RankBands) -> None:
-        """Add one batch: its rank counts in ``bands`` (with rank bands, a batch's ranks outside a
-        unit's band are left out of its estimate: they only steer the stopping rule; the run's own
-        quantiles are exact)."""
-        qs = np.array(self.quantiles)
-        self.observe_quantiles(band_quantiles(rank_counts, bands.off, bands.lo, qs))
-
     def observe_quantiles(self, quantiles: np.ndarray) -> None:
-        """Add one batch by its (units, quantiles) estimates (with coarse rank counts the engine
-        resolves them exactly with the batch's own exact pass, :mod:`.coarse`)."""
+        """Add one batch by its (units, quantiles) estimates (the rank layout's ``batch_quantiles``:
+        with rank bands, a batch's ranks outside a unit's band are left out of its estimate; with
+        coarse rank counts they are resolved exactly by the batch's own exact pass, :mod:`.coarse`)."""
         self._batches.append(np.asarray(quantiles).astype(np.int32))
 
     def restore(self, batch_quantiles: np.ndarray) -> None:

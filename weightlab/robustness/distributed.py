@@ -6,7 +6,7 @@ scheduler; from Python, ``scheduler`` may also be a :class:`distributed.Client` 
 plan and the design are sent to every worker once (``Client.scatter(...,
 broadcast=True)``); each worker builds its workspaces and loads the compiled kernels once (kept
 in this module's ``_POOLS`` for the run's token) and returns, for a chunk of blocks, the integer
-counts of :class:`~weightlab.robustness.results.ChunkCounts`, which the client adds. Replications
+counts of :class:`~weightlab.robustness.accumulators.Counts`, which the client adds. Replications
 depend only on (seed, design, index) and integer addition is exact: the result is bit-identical
 to a run on local threads. A worker runs one chunk at a time on as many numba threads as it has
 Dask threads.
@@ -24,9 +24,11 @@ from collections import deque
 import numpy as np
 
 from ..errors import ParameterError
+from .accumulators import merge_counts
+from .config import TASK_CHUNKS
+from .pool import LocalPool, chunk_blocks
 
-TASK_CHUNKS = 4  # default task: this many default chunks of a worker
-_POOLS: dict = {}  # token -> the worker's _LocalPool of the current run
+_POOLS: dict = {}  # token -> the worker's LocalPool of the current run
 _LOCK = threading.Lock()  # one kernel call at a time per worker process (numba's thread pool)
 
 
@@ -58,8 +60,6 @@ def _client(scheduler):
 def _worker_pool(payload):
     from distributed import get_worker
 
-    from .engine import _LocalPool
-
     token, plan, design, threads = payload
     pool = _POOLS.get(token)
     if pool is None:
@@ -67,7 +67,7 @@ def _worker_pool(payload):
         import numba
 
         n = threads or min(get_worker().state.nthreads, numba.config.NUMBA_NUM_THREADS)
-        pool = _POOLS[token] = _LocalPool(plan, design, n)
+        pool = _POOLS[token] = LocalPool(plan, design, n)
     return pool
 
 
@@ -80,22 +80,18 @@ def _worker_score_bins(payload, reps: int):
 
 def _pieces(pool, b0: int, b1: int):
     """``[b0, b1)`` in pieces that fit the worker's per-thread counters."""
-    from .engine import _chunk_blocks
-
-    step = _chunk_blocks(None, pool.n_slots)
+    step = chunk_blocks(None, pool.n_slots)
     return [(b, min(b1, b + step)) for b in range(b0, b1, step)]
 
 
 def _worker_counts(payload, b0: int, b1: int, reps: int, bins: tuple, bands):
-    from .results import add_counts
-
     with _LOCK:
         pool = _worker_pool(payload)
         with pool:
             total = None
             for c0, c1 in _pieces(pool, b0, b1):
                 c = pool.counts(c0, c1, reps, bins, bands)
-                total = c if total is None else add_counts(total, c)
+                total = c if total is None else merge_counts(total, c)
             return total
 
 
@@ -108,7 +104,7 @@ def _worker_store(payload, b0: int, b1: int, n_rows: int, scores: bool):
 
 
 class DaskPool:
-    """Chunks of blocks on a Dask cluster (the interface of ``engine._LocalPool``)."""
+    """Chunks of blocks on a Dask cluster (the interface of :class:`~weightlab.robustness.pool.LocalPool`)."""
 
     in_process = False  # the workers return each task's counts (no rank log, no in-place adds)
 

@@ -15,53 +15,23 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..data import Dataset
-from ..errors import ParameterError
 from ..progress import progress_bar
 from . import kernels as K
-from .design import ArrayDesign, SobolDesign, StreamDesign
-from .plan import MAX_REPS_PER_SLOT, Plan, compile_plan
-from .ranking import make_rank_workspace, rank_buffers, rank_min_into
+from .accumulators import PILOT_REPS, SCORE_BINS, Accumulators, count_dtype
+from .bands import BAND_UNITS, RankBands, Segments
 from .checkpoint import CheckpointWriter, load_checkpoint, run_fingerprint
+from .coarse import BAND_CELLS, COARSE_PILOT_REPS, NO_LOG, CoarseBins, RankLog
 from .convergence import Convergence
-from .jit import notify_if_cold
-from .slots import SlotRunner
-from .bands import BAND_UNITS, RankBands, merge_redo
-from . import memory
-from .coarse import BAND_CELLS, COARSE_PILOT_REPS, NO_LOG, CoarseBins, RankLog, Segments, coarse_summary, select_segments
-from .results import (NO_OUTSIDE_MIN, PILOT_REPS, SCORE_BINS, Accumulators, ChunkCounts, RobustnessResult,
-                      count_dtype, empty_outside, summary_points)
+from .design import ArrayDesign, SobolDesign, StreamDesign
+from .factors import SLOT_SCHEME
+from .plan import Plan, compile_plan
+from .pool import LocalPool, SlotEngine, chunk_blocks, thread_count
+from .results import RobustnessResult
 from .spec import UncertaintySpec
-
-
-def _score_bins(run: SlotRunner, reps: int, design, acc: tuple, out: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Per-unit ranges of the score histograms: each unit's score range over the first
-    ``PILOT_REPS`` replications of the run, widened by half of it on each side (scores outside fall
-    in the edge bins). Depends only on the plan, the design and ``reps``: the same for any threads
-    and chunks."""
-    n, n_slots = run.p.n_units, run.n_slots
-    lo, hi = np.full((n_slots, n), np.inf), np.full((n_slots, n), -np.inf)
-    dummy = (np.zeros(n), np.ones(n))
-    b1 = -(-min(reps, PILOT_REPS) // K.BLOCK)
-    rows = design.rows(0, min(reps, b1 * K.BLOCK))
-    run(0, b1, reps, rows, acc, dummy, (lo, hi), out, K.RANGES)
-    lo, hi = lo.min(axis=0), hi.max(axis=0)
-    lo, hi = np.where(lo <= hi, lo, 0.0), np.where(lo <= hi, hi, 1.0)  # no finite score: any range
-    pad = np.where(hi > lo, 0.5 * (hi - lo), 1e-9 * np.maximum(np.abs(hi), 1.0))
-    return lo - pad, hi + pad
-
-
-def _threads(threads: int | None) -> int:
-    available = numba.config.NUMBA_NUM_THREADS
-    if threads is None:
-        return available
-    if not 1 <= threads <= available:
-        raise ParameterError(f"--threads must be in 1..{available} on this machine; got {threads}.")
-    return threads
+from .summaries import summary_points
 
 
 def make_design(plan: Plan):
@@ -72,164 +42,9 @@ def make_design(plan: Plan):
     return StreamDesign(plan.columns.n_cols)
 
 
-def _chunk_blocks(chunk_size: int | None, n_slots: int) -> int:
-    max_chunk = MAX_REPS_PER_SLOT * n_slots
-    chunk = max_chunk if chunk_size is None else int(chunk_size)
-    if not 1 <= chunk <= max_chunk:
-        raise ParameterError(f"chunk size must be in 1..{max_chunk} with {n_slots} thread(s); got {chunk_size}.")
-    return -(-chunk // K.BLOCK)
-
-
-def _no_output(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.zeros((0, n), dtype=np.int32), np.zeros((0, n))
-
-
-class _Engine:
-    """Workspaces, kernels and thread settings of one run (a context manager)."""
-
-    def __init__(self, plan: Plan, threads: int | None, n_opts: int) -> None:
-        p = plan.kernel
-        self.p, self.n_slots = p, _threads(threads)
-        n, t = p.n_units, self.n_slots
-        # per-slot counts are uint16 (much faster to scatter into); a chunk has at most
-        # MAX_REPS_PER_SLOT replications per slot, so they cannot overflow before being flushed
-        # the rank counts' slot (t, n, n) or (t, 1, band total) is allocated by set_bands
-        self.slots = (np.zeros((t, 1, 0), dtype=np.uint16), np.zeros((t, n, SCORE_BINS), dtype=np.uint16),
-                      np.zeros((t, n), dtype=np.int64), np.zeros((t, n), dtype=np.int64),
-                      np.zeros((t, n), dtype=np.int64),
-                      np.zeros((t, len(plan.factor_options), n_opts), dtype=np.int64),
-                      np.zeros((t, 3, n), dtype=np.int64))
-        self.bands: RankBands | None = None
-        self.band_arrays = RankBands.dense(n).kernel_arrays()
-        self.log_arrays = NO_LOG.kernel_arrays()  # pass 1 of coarse counts logs ranks here (RankLog)
-        kernel = K.kernels_for(p).run_blocks
-        notify_if_cold(kernel)
-        self.run = SlotRunner(kernel, p, K.make_workspaces(p, t), rank_buffers(n, t), t)
-        self.no_ranges = (np.zeros((t, n)), np.zeros((t, n)))
-        self.no_bins = (np.zeros(n), np.ones(n))
-
-    def __enter__(self) -> "_Engine":
-        # the kernels call BLAS from each slot's thread: BLAS itself must not start more threads
-        self.blas = threadpool_limits(1, user_api="blas")
-        self.blas.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.blas.__exit__(*exc)
-        self.run.close()
-
-    def set_bands(self, bands: "RankBands | CoarseBins | Segments") -> None:
-        """Count ranks in ``bands`` from now on (a dense histogram when they are 1..n everywhere;
-        coarse cells or exact segments, :mod:`.coarse`)."""
-        old = self.bands
-        if old is not None and type(old) is type(bands) and all(np.array_equal(a, b) for a, b in zip(old, bands)):
-            return
-        t, n = self.n_slots, self.p.n_units
-        shape = (t, n, n) if bands.is_dense else (t, 1, bands.total)
-        rest, self.slots = self.slots[1:], ()  # the old counts freed before the new ones are allocated
-        self.slots = (np.zeros(shape, dtype=np.uint16),) + rest
-        self.bands, self.band_arrays = bands, bands.kernel_arrays()
-
-    @property
-    def acc(self) -> tuple:
-        return self.slots + (self.band_arrays + self.log_arrays,)
-
-    def chunk(self, b0: int, b1: int, reps: int, rows: np.ndarray, bins: tuple, out: tuple, mode: int) -> None:
-        self.run(b0, b1, reps, rows, self.acc, bins, self.no_ranges, out, mode)
-
-
-class _LocalPool:
-    """The ``threads`` scheduler: chunks of blocks run on this machine's numba threads."""
-
-    # the counts live in this process: passes add them into the totals in place (add_counts,
-    # add_rank_counts) and, for coarse counts, pass 1 can keep the ranks for pass 2 (RankLog);
-    # DaskPool's come back from the workers
-    in_process = True
-
-    def __init__(self, plan: Plan, design, threads: int | None) -> None:
-        self.plan, self.design = plan, design
-        self.eng = _Engine(plan, threads, max(len(v) for v in plan.factor_options.values()))
-        self.n_slots = self.eng.n_slots
-        self.out = _no_output(plan.kernel.n_units)
-
-    def __enter__(self) -> "_LocalPool":
-        self.eng.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.eng.__exit__(*exc)
-
-    def held_bytes(self, acc: Accumulators) -> int:
-        """Bytes of the run's arrays before the rank log (:mod:`.memory`): the data and plan, every
-        thread's workspace and counts (with the uint16 slots of ``acc``'s coarse cells, allocated
-        at the first chunk) and ``acc``."""
-        e = self.eng
-        return memory.array_bytes([*memory.plan_arrays(self.plan), *(a for ws in e.run.ws for a in ws),
-                                   *e.slots[1:], *vars(acc).values()]) + self.n_slots * 2 * acc.bands.total
-
-    def log_budget(self, acc: Accumulators) -> int:
-        """Bytes for pass 1's rank log: what ``memory.RUN_BYTES`` leaves after :meth:`held_bytes`
-        (at most ``coarse.LOG_BYTES``), so that neither more threads nor a wider plan raise a
-        run's peak memory (sizes at 100,000 units: docs/performance.md)."""
-        return memory.log_budget(self.held_bytes(acc))
-
-    def set_log(self, log: RankLog) -> None:
-        """Log the ranks of ``log``'s blocks in the coarse counts from now on (``NO_LOG``: stop)."""
-        self.eng.log_arrays = log.kernel_arrays()
-
-    def score_bins(self, reps: int) -> tuple[np.ndarray, np.ndarray]:
-        e = self.eng
-        return _score_bins(e.run, reps, self.design, e.acc, self.out)
-
-    def _run(self, b0: int, b1: int, reps: int, bins: tuple, bands) -> None:
-        self.eng.set_bands(bands)
-        for a in self.eng.slots:
-            a[:] = 0
-        self.eng.slots[-1][:, 1] = NO_OUTSIDE_MIN
-        rows = self.design.rows(b0 * K.BLOCK, min(reps, b1 * K.BLOCK))
-        self.eng.chunk(b0, b1, reps, rows, bins, self.out, K.ACCUMULATE)
-
-    def counts(self, b0: int, b1: int, reps: int, bins: tuple, bands: RankBands) -> ChunkCounts:
-        """The counts of blocks ``b0 .. b1 - 1`` (replications below ``reps``), ranks in ``bands``."""
-        self._run(b0, b1, reps, bins, bands)
-        if isinstance(bands, Segments):  # the exact pass of coarse counts counts nothing else
-            return ChunkCounts.ranks_only(self.eng.slots[0])
-        return ChunkCounts.from_slots(*self.eng.slots)
-
-    def add_counts(self, acc: Accumulators, b0: int, b1: int, reps: int, bins: tuple) -> None:
-        """Add the counts of blocks ``b0 .. b1 - 1`` into ``acc`` (its bands), slot by slot
-        (:meth:`Accumulators.add_slots`: the chunk's counts are not built)."""
-        self._run(b0, b1, reps, bins, acc.bands)
-        acc.add_slots(*self.eng.slots)
-
-    def add_rank_counts(self, out: np.ndarray, b0: int, b1: int, reps: int, bins: tuple, bands: Segments) -> None:
-        """Add the exact pass's counts of blocks ``b0 .. b1 - 1`` in ``bands`` into ``out``, slot by
-        slot (as :meth:`add_counts`: no int32 sum of the chunk)."""
-        self._run(b0, b1, reps, bins, bands)
-        for slot in self.eng.slots[0]:
-            np.add(out, slot.reshape(-1), out=out)
-
-    def map_counts(self, ranges, reps: int, bins: tuple, bands: RankBands):
-        """``(b0, b1, counts)`` of each block range, in order (lazily: a caller may stop early)."""
-        for b0, b1 in ranges:
-            yield b0, b1, self.counts(b0, b1, reps, bins, bands)
-
-    def store(self, b0: int, b1: int, n_rows: int, scores: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Ranks (and scores) of rows ``b0 * BLOCK .. min(n_rows, b1 * BLOCK) - 1`` of the design."""
-        r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
-        out = (np.empty((r1 - r0, self.plan.kernel.n_units), dtype=np.int32),
-               np.empty((r1 - r0 if scores else 0, self.plan.kernel.n_units)))
-        self.eng.chunk(b0, b1, n_rows, self.design.rows(r0, r1), self.eng.no_bins, out, K.STORE)
-        return out[0], (out[1] if scores else None)
-
-    def map_store(self, ranges, n_rows: int, scores: bool):
-        for b0, b1 in ranges:
-            yield b0, b1, self.store(b0, b1, n_rows, scores)
-
-
 def _open_pool(plan: Plan, design, threads: int | None, scheduler):
     if scheduler in (None, "threads"):
-        return _LocalPool(plan, design, threads)
+        return LocalPool(plan, design, threads)
     from .distributed import DaskPool
 
     return DaskPool(plan, design, threads, scheduler)
@@ -266,58 +81,25 @@ def _pilot_bands(pool, reps: int, n: int, bands, n_quantiles: int) -> "RankBands
     return CoarseBins.from_bands(rank_bands, n_quantiles)
 
 
-def _exact_pass(pool, acc: Accumulators, n_blocks: int, chunk_blocks: int, reps: int, bins: tuple) -> None:
-    """Count again, over blocks ``0 .. n_blocks - 1``, the ranks of the units that had ranks outside
-    their bands, in bands that hold all of them; merge those counts into ``acc`` (exact result)."""
-    redo = acc.outside[0] > 0
-    b = acc.bands
-    lo = np.where(redo, np.minimum(b.lo, acc.outside[1]), 1)
-    hi = np.where(redo, np.maximum(b.lo + b.width - 1, acc.outside[2]), 0)
-    redo_bands = RankBands(lo.astype(np.int64), (hi - lo + 1).astype(np.int64))
-    # counted as segments (one per unit redone: the same flat layout), which count ranks and nothing else
-    segments = Segments(np.concatenate([[0], np.cumsum(redo)]).astype(np.int64), redo_bands.lo[redo],
-                        redo_bands.width[redo])
-    counts = np.zeros(redo_bands.total, dtype=np.int64)
-    ranges = ((b0, min(n_blocks, b0 + chunk_blocks)) for b0 in range(0, n_blocks, chunk_blocks))
-    for _, _, c in pool.map_counts(ranges, reps, bins, segments):
-        counts += c.rank_counts
-    acc.bands, acc.rank_counts = merge_redo(acc.bands, acc.rank_counts, redo, redo_bands, counts)
-    acc.second_pass_units = int(redo.sum())
-    acc.outside = empty_outside(acc.bands.lo.shape[0])
-
-
-def _coarse_exact(pool, layout: CoarseBins, counts: np.ndarray, stats: np.ndarray, points: tuple, b0: int, b1: int,
-                  chunk_blocks: int, reps: int, bins: tuple,
-                  log: RankLog = NO_LOG) -> tuple[Segments, np.ndarray, int]:
-    """Pass 2 of coarse counts (:mod:`.coarse`) over blocks ``b0 .. b1 - 1``: the segments that
-    ``counts`` and ``stats`` (sum, min, max) of those blocks need for ``points = (quantiles, top_k)``,
-    their exact counts and the replications run again; the blocks of ``log`` (the last ones, up to
-    ``b1``) are counted from it, the others replayed."""
-    segments = select_segments(layout, counts, stats, *points, layout.lo.shape[0])
+def _count_segments(pool, segments: Segments, b0: int, b1: int, step: int, reps: int, bins: tuple,
+                    log: RankLog = NO_LOG) -> tuple[np.ndarray, int]:
+    """The exact counts of the ranks in ``segments`` over blocks ``b0 .. b1 - 1`` and the
+    replications run again for them; the blocks of ``log`` (the last ones, up to ``b1``) are counted
+    from it, the others replayed (a rank layout's exact pass, :mod:`.bands`, :mod:`.coarse`)."""
     exact = np.zeros(segments.total, dtype=count_dtype(reps))
-    if segments.n_segments:
-        if log.n_blocks and int(log.first[0]) + log.n_blocks == b1 and log.covers(segments):
-            log.count(exact, segments, reps, pool.n_slots)
-            b1 = max(b0, int(log.first[0]))
-        ranges = ((c0, min(b1, c0 + chunk_blocks)) for c0 in range(b0, b1, chunk_blocks))
-        if pool.in_process:  # added in place
-            for c0, c1 in ranges:
-                pool.add_rank_counts(exact, c0, c1, reps, bins, segments)
-        else:
-            for _, _, c in pool.map_counts(ranges, reps, bins, segments):
-                exact += c.rank_counts
-        return segments, exact, max(0, min(reps, b1 * K.BLOCK) - b0 * K.BLOCK)
-    return segments, exact, 0
-
-
-def _batch_quantiles(pool, layout: CoarseBins, counts: ChunkCounts, quantiles, b0: int, b1: int, reps: int,
-                     bins: tuple) -> np.ndarray:
-    """A ``--until-converged`` batch's exact quantiles from its coarse counts and its own exact pass."""
-    qs, no_k = np.array(quantiles, dtype=float), np.zeros(0, dtype=np.int64)
-    segments, exact, _ = _coarse_exact(pool, layout, counts.rank_counts, counts.outside, (qs, no_k), b0, b1, b1 - b0,
-                                       reps, bins)
-    return coarse_summary(layout, counts.rank_counts, counts.outside, segments, exact, qs, no_k,
-                          layout.lo.shape[0])[0]
+    if not segments.n_segments:
+        return exact, 0
+    if log.n_blocks and int(log.first[0]) + log.n_blocks == b1 and log.covers(segments):
+        log.count(exact, segments, reps, pool.n_slots)
+        b1 = max(b0, int(log.first[0]))
+    ranges = ((c0, min(b1, c0 + step)) for c0 in range(b0, b1, step))
+    if pool.in_process:  # added in place
+        for c0, c1 in ranges:
+            pool.add_rank_counts(exact, c0, c1, reps, bins, segments)
+    else:
+        for _, _, c in pool.map_counts(ranges, reps, bins, segments):
+            exact += c.rank_counts
+    return exact, max(0, min(reps, b1 * K.BLOCK) - b0 * K.BLOCK)
 
 
 def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = None,
@@ -343,7 +125,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     p = plan.kernel
     design = make_design(plan) if design is None else design
     reps = plan.spec.reps if until is None else until.max_reps
-    n = p.n_units
+    n = p.tree.n_units
     n_opts = max(len(v) for v in plan.factor_options.values())
     n_blocks = -(-reps // K.BLOCK)
     points = summary_points(plan.spec, n)
@@ -353,7 +135,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
     log = NO_LOG  # pass 1's rank log (coarse counts of a fresh run; pass 2 reads it instead of replaying)
     saver = CheckpointWriter(checkpoint, fingerprint, checkpoint_every) if checkpoint is not None else None
     with _open_pool(plan, design, threads, scheduler) as pool:
-        chunk_blocks = until.batch_blocks if until is not None else _chunk_blocks(chunk_size, pool.n_slots)
+        step = until.batch_blocks if until is not None else chunk_blocks(chunk_size, pool.n_slots)
         t0 = time.perf_counter()  # the pilot's first call compiles (or loads) the kernels
         if state is None:
             bin_lo, bin_hi = pool.score_bins(reps)
@@ -363,7 +145,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             acc = Accumulators.empty(n, SCORE_BINS, len(plan.factor_options), n_opts, bin_lo, bin_hi, rank_bands,
                                      reps)
             next_block = 0
-            if acc.coarse and until is None and pool.in_process:
+            if acc.bands.keeps_rank_log and until is None and pool.in_process:
                 log = RankLog.for_run(acc.bands, n_blocks, K.BLOCK, pool.log_budget(acc))
                 pool.set_log(log)
         else:
@@ -376,7 +158,7 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             progress(min(reps, next_block * K.BLOCK), reps)
         done = next_block >= n_blocks or (until is not None and until.converged())
         # lazy: a replication count too large to run must not build its list of chunks (--yes check)
-        ranges = ((b, min(n_blocks, b + chunk_blocks)) for b in range(next_block, n_blocks, chunk_blocks))
+        ranges = ((b, min(n_blocks, b + step)) for b in range(next_block, n_blocks, step))
         if until is None and pool.in_process:  # no batch needs its own counts: add them in place
             chunks = ((b0, b1, pool.add_counts(acc, b0, b1, reps, bins)) for b0, b1 in ranges)
         else:
@@ -387,11 +169,9 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
             next_block = b1
             stop = False
             if until is not None:
-                if acc.coarse:
-                    until.observe_quantiles(_batch_quantiles(pool, acc.bands, counts, until.quantiles, b0, b1, reps,
-                                                             bins))
-                else:
-                    until.observe(counts.rank_counts, acc.bands)
+                until.observe_quantiles(acc.bands.batch_quantiles(
+                    counts, np.array(until.quantiles, dtype=float),
+                    lambda segments: _count_segments(pool, segments, b0, b1, b1 - b0, reps, bins)))
                 stop = until.converged()
             if saver is not None:
                 saver.maybe_save(acc, next_block, until)
@@ -401,14 +181,10 @@ def run_plan(plan: Plan, threads: int | None = None, chunk_size: int | None = No
                 break
         if log.n_blocks:
             pool.set_log(NO_LOG)
-        if acc.coarse:
-            if acc.exact is None:  # (a run resumed from its final checkpoint has it)
-                acc.exact, acc.exact_counts, acc.replayed_reps = _coarse_exact(
-                    pool, acc.bands, acc.rank_counts, acc.outside, points, 0, next_block, chunk_blocks, reps, bins, log)
-                log = NO_LOG
-                acc.second_pass_units = int((np.diff(acc.exact.ptr) > 0).sum())
-        elif acc.outside[0].any():
-            _exact_pass(pool, acc, next_block, chunk_blocks, reps, bins)
+        # the layout's exact pass (rank bands: units with ranks outside their bands; coarse counts: pass 2)
+        acc.bands.finish(acc, lambda segments: _count_segments(pool, segments, 0, next_block, step, reps, bins, log),
+                         points)
+        log = NO_LOG
         acc.warmup_s, acc.pilot_s = (t_bins - t0, t1 - t_bins) if state is None else (t1 - t0, 0.0)
         acc.loop_s = time.perf_counter() - t1
     acc.reps = min(reps, next_block * K.BLOCK)
@@ -445,13 +221,13 @@ def evaluate(plan: Plan, design, n_rows: int | None = None, scores: bool = False
         design = ArrayDesign(design, plan.columns.n_cols)
     n_rows = design.n_rows if n_rows is None else int(n_rows)
     p = plan.kernel
-    n = p.n_units
+    n = p.tree.n_units
     ranks = np.empty((n_rows, n), dtype=np.int32)
     score_out = np.empty((n_rows if scores else 0, n))
     with _open_pool(plan, design, threads, scheduler) as pool:
-        chunk_blocks = _chunk_blocks(chunk_size, pool.n_slots)
+        step = chunk_blocks(chunk_size, pool.n_slots)
         n_blocks = -(-n_rows // K.BLOCK)
-        ranges = ((b, min(n_blocks, b + chunk_blocks)) for b in range(0, n_blocks, chunk_blocks))
+        ranges = ((b, min(n_blocks, b + step)) for b in range(0, n_blocks, step))
         for b0, b1, (r, s) in pool.map_store(ranges, n_rows, scores):
             r0, r1 = b0 * K.BLOCK, min(n_rows, b1 * K.BLOCK)
             ranks[r0:r1] = r
@@ -499,7 +275,7 @@ def run(dataset: Dataset, spec: UncertaintySpec, threads: int | None = None, chu
     # numba's cache) the kernels; pilot_s: the rank-band pilot (many units); run_s and the rate count the
     # replications alone
     timing = {"compile_plan_s": t1 - t0, "compile_s": acc.warmup_s, "pilot_s": acc.pilot_s, "run_s": acc.loop_s,
-              "total_engine_s": t2 - t1, "threads": _threads(threads) if local else threads,
+              "total_engine_s": t2 - t1, "threads": thread_count(threads) if local else threads,
               "scheduler": "threads" if local else scheduler if isinstance(scheduler, str) else "dask client",
               "reps_per_s": acc.reps / acc.loop_s if acc.loop_s > 0 else float("nan")}
     if resume is not None:
@@ -515,10 +291,11 @@ def _stream_row(p, r: int, scalars: np.ndarray) -> np.ndarray:
     columns the stream does not read (the bootstrap key is the replication key)."""
     from .rng import STREAM_NOISE, uniform
 
-    row = np.full(p.n_cols, np.nan)
-    row[:p.col_stream.shape[0]] = scalars[:p.col_stream.shape[0]]
-    if p.perturb == 1:
-        row[p.col_w:p.col_w + p.n_nodes - 1] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(p.n_nodes - 1)]
+    row = np.full(p.columns.n_cols, np.nan)
+    row[:p.columns.col_stream.shape[0]] = scalars[:p.columns.col_stream.shape[0]]
+    if p.noise.perturb == 1:
+        w0, nw = p.columns.col_w, p.tree.n_nodes - 1
+        row[w0:w0 + nw] = [uniform(p.seed, r, STREAM_NOISE + i) for i in range(nw)]
     return row
 
 
@@ -526,31 +303,33 @@ def debug_replication(plan: Plan, r: int, design=None) -> dict:
     """Replication ``r`` in full: drawn choices, member and effective weights, scores and ranks.
 
     The whole block of ``r`` is computed, exactly as a run of ``design`` (default
-    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does.
+    :func:`make_design`; its rows, or ``plan.spec.reps`` replications) does: by the run's slot
+    kernel on one slot, keeping the block's ranks and scores (``STORE``), and its draws are read
+    from the slot's workspace.
     """
     p = plan.kernel
-    n = p.n_units
+    n = p.tree.n_units
     b, q = divmod(r, K.BLOCK)
     design = make_design(plan) if design is None else design
     reps = max(getattr(design, "n_rows", plan.spec.reps), r + 1)  # the block's size as in the run
-    ws = K.make_workspace(p)
-    with threadpool_limits(1, user_api="blas"):
+    nq = min(K.BLOCK, reps - b * K.BLOCK)
+    out = (np.empty((nq, n), dtype=np.int32), np.empty((nq, n)))
+    with SlotEngine(plan, 1, max(len(v) for v in plan.factor_options.values())) as eng:
         rows = design.rows(b * K.BLOCK, min(reps, (b + 1) * K.BLOCK))
-        K.kernels_for(p).score_block(p, ws, b, reps, rows, b * K.BLOCK)
-    ranks = np.empty(n, dtype=np.int32)
-    row = ws.srow[q]
-    rank_min_into(ws.S[row], ranks, make_rank_workspace(n))
+        eng.chunk(b, b + 1, reps, rows, eng.no_bins, out, K.STORE)
+        ws = eng.run.ws[0]
     names = list(plan.factor_options)
     choice = ws.choice[q]
     return {
         "choices": {f: plan.factor_options[f][int(choice[i])] for i, f in enumerate(names)},
         "choice_index": {f: int(choice[i]) for i, f in enumerate(names)},
         "member_weights": dict(zip(plan.node_codes[:-1], ws.W[q, :-1].tolist())),
-        "effective_weights": dict(zip(plan.node_codes[:p.n_indicators], ws.E[q].tolist())),
+        "effective_weights": dict(zip(plan.node_codes[:p.tree.n_indicators], ws.E[q].tolist())),
         "uniforms": _stream_row(p, r, ws.U[q]) if rows.shape[0] == 0 else ws.U[q].copy(),
         # (the block's draws are still in the workspace; rows with a fixed scheme draw no sample)
-        "bootstrap_counts": ws.C[q].astype(np.int64) if p.bootstrap and p.scheme_code[choice[3]] != 0 else None,
-        "scores": ws.S[row].copy(),
-        "ranks": ranks.astype(np.int64),
+        "bootstrap_counts": (ws.C[q].astype(np.int64) if p.schemes.bootstrap
+                             and p.schemes.scheme_code[choice[SLOT_SCHEME]] != 0 else None),
+        "scores": out[1][q].copy(),
+        "ranks": out[0][q].astype(np.int64),
     }
 

@@ -12,7 +12,7 @@ For each replication ``r`` of a block (:func:`_draw`):
    nominal Python code, or re-estimated on a bootstrap resample of units,
    :mod:`weightlab.robustness.boot_weights`), perturb them (uniform ``w * U(1-spread, 1+spread)`` or
    Dirichlet), zero the dropped indicator and renormalise inside every group, bottom-up;
-3. score every unit (:func:`score_block`): when one aggregator with power ``p`` is used at every
+3. score every unit (:func:`_score`): when one aggregator with power ``p`` is used at every
    level and the data are complete, the index collapses to ``(sum_j e_j x_j**p)**(1/p)``
    (``exp(sum_j e_j ln x_j)`` for p = 0) with effective weights ``e_j``, and the replications of
    the block that share a matrix are scored together by one matrix product ``E @ T`` (BLAS);
@@ -45,7 +45,9 @@ from .._numba_inlining import install as install_fast_inlining
 from ..weighting.statistics import N_STATS
 from .boot_weights import (FIXED, LAYOUT_COV, LAYOUT_ENT, bootstrap_weights, dense_indicator_weights,
                            first_level_in_block, has_moments)
-from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
+from .accumulators import COARSE, DENSE, SEGMENTS
+from .config import BLOCK
+from .factors import F_AGGREGATOR, F_DROP, F_SCHEME, N_SLOTS, SLOT_AGGREGATOR, SLOT_DROP, SLOT_SCHEME
 from .ranking import rank_finite_for, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
                   uniform_at, uniforms_into)
@@ -53,13 +55,11 @@ from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
 
 install_fast_inlining()  # before the kernels below compile: weightlab._numba_inlining
 
-__all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "N_FACTORS", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
-           "score_block", "score_block_bootstrap", "store_block",
+__all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
+           "store_block",
            "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
-BLOCK = 128  # replications per block (the unit of work of a thread)
 ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the slot kernel does with a block's scores (_run_blocks)
-N_FACTORS = 6  # imputation, normalizer, aggregator pattern, scheme, drop, treatment (plan.factor_options order)
 
 
 class Workspace(NamedTuple):
@@ -71,7 +71,7 @@ class Workspace(NamedTuple):
     W: np.ndarray  # (BLOCK, n_nodes) member weights
     E: np.ndarray  # (BLOCK, k) effective indicator weights
     S: np.ndarray  # (BLOCK, n) scores, replication q in row srow[q]
-    choice: np.ndarray  # (BLOCK, N_FACTORS) option index per factor
+    choice: np.ndarray  # (BLOCK, N_SLOTS) option index per choice slot (factors.py; plan.factor_options order)
     mat: np.ndarray  # (BLOCK,) matrix index (treatment x imputation x normalizer)
     pat: np.ndarray  # (BLOCK,) aggregator pattern
     srow: np.ndarray  # (BLOCK,) row of S (and R) holding replication b * BLOCK + q
@@ -106,7 +106,7 @@ def scores_by_level(p) -> bool:
     or weights re-estimated on bootstrap samples. Other plans score with matrix products only and
     get an empty ``vals``, which would take 356 MB per thread at 100,000 units and 445 nodes (its
     pages are never touched, but the run's memory accounting, :mod:`.memory`, counts every array)."""
-    return bool(p.bootstrap or p.has_nan.any() or not p.pattern_same.all())
+    return bool(p.schemes.bootstrap or p.data.has_nan.any() or not p.choices.pattern_same.all())
 
 
 def make_workspaces(p, n_slots: int) -> Workspace:
@@ -114,22 +114,23 @@ def make_workspaces(p, n_slots: int) -> Workspace:
     :func:`slot_workspace`). Allocated once per run: allocating per chunk inside the threads cost
     fresh page faults every chunk. Plain numpy: compiled, the allocations would add loaded code to
     a run's memory."""
-    n, k, nn, mm = p.n_units, p.n_indicators, p.n_nodes, p.max_members
+    n, k, nn, mm = p.tree.n_units, p.tree.n_indicators, p.tree.n_nodes, p.tree.max_members
     M = max(mm, 2)
-    nc = n if p.bootstrap else 1
-    n_mom = p.mom_cov.shape[2]
+    nc = n if p.schemes.bootstrap else 1
+    n_mom = p.data.mom_cov.shape[2]
     t = n_slots
     return Workspace(
-        U=np.empty((t, BLOCK, p.n_cols)), rkey=np.empty((t, BLOCK), dtype=np.uint64),
+        U=np.empty((t, BLOCK, p.columns.n_cols)), rkey=np.empty((t, BLOCK), dtype=np.uint64),
         W=np.empty((t, BLOCK, nn)), E=np.empty((t, BLOCK, k)), S=np.empty((t, BLOCK, n)),
-        choice=np.empty((t, BLOCK, N_FACTORS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
+        choice=np.empty((t, BLOCK, N_SLOTS), dtype=np.int64), mat=np.empty((t, BLOCK), dtype=np.int64),
         pat=np.empty((t, BLOCK), dtype=np.int64), srow=np.empty((t, BLOCK), dtype=np.int64),
         Eg=np.empty((t, BLOCK, k)), eff=np.empty((t, nn)), noise=np.empty((t, nn)), sums=np.empty((t, nn)),
         vals=np.empty((t, nn, n if scores_by_level(p) else 0)), agg=np.empty((t, 4, n)), counts=np.zeros((t, n)),
         C=np.zeros((t, BLOCK, nc)),
         Cg=np.empty((t, BLOCK, nc)), mom=np.zeros((t, BLOCK, n_mom)), momg=np.empty((t, BLOCK * n_mom)),
         brows=np.empty((t, BLOCK), dtype=np.int64), ub=np.empty((t, n)), sample=np.empty((t, n), dtype=np.int64),
-        bw=np.zeros((t, 4, max(n, M))), cen=np.zeros((t, nn if p.bootstrap else 1, n)), pw=np.zeros((t, 5, M, M)),
+        bw=np.zeros((t, 4, max(n, M))), cen=np.zeros((t, nn if p.schemes.bootstrap else 1, n)),
+        pw=np.zeros((t, 5, M, M)),
         st=np.zeros((t, N_STATS, nn)),
         Rg=np.zeros((t, nn, M, M)), ex=np.empty((t, 2 * n)), R=np.empty((t, BLOCK, n), dtype=np.int32),
         ok=np.empty((t, BLOCK), dtype=np.bool_), bins=np.empty((t, BLOCK, n), dtype=np.uint16))
@@ -158,48 +159,51 @@ def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
     :func:`~weightlab.robustness.rng.key_of` its bootstrap column.
     """
     if design.shape[0] == 0:
-        nc = p.col_stream.shape[0]
+        nc = p.columns.col_stream.shape[0]
         for q in range(nq):
             key = replication_key(p.seed, r0 + q)
             rkey[q] = key
             for c in range(nc):
-                U[q, c] = uniform_at(key, p.col_stream[c])
+                U[q, c] = uniform_at(key, p.columns.col_stream[c])
         return  # the weight multipliers are drawn where they are used (_perturb_uniform)
     for q in range(nq):
         src = design[r0 - d0 + q]
-        for c in range(p.n_cols):
+        for c in range(p.columns.n_cols):
             U[q, c] = src[c]
-        rkey[q] = key_of(p.seed, src[p.col_boot])
+        rkey[q] = key_of(p.seed, src[p.columns.col_boot])
 
 
 @nb.njit(inline="always")
 def _draw_choices(p, nq, U, choice, mat, pat, W):
     """Options of the block's replications from their uniforms ``U`` and their schemes' (unperturbed) weights.
 
-    The matrix of (treatment t, imputation i, normalizer j) is ``(t * n_imputations + i) * n_normalizers + j``
-    (:func:`weightlab.robustness.plan.compile_plan`); a fixed treatment has no column and is option 0.
+    The data-stage options select the matrix by their mixed-radix index (``p.choices.stages``, most
+    significant first, :mod:`weightlab.robustness.factors`); a factor without a design column
+    (``p.choices.col`` -1) takes option 0. Each listed factor's option goes to its choice slot.
     """
-    n_imp = p.imputation_cdf.shape[0]
-    n_nrm = p.normalizer_cdf.shape[0]
+    n_agg = p.choices.n_opts[F_AGGREGATOR]
     for q in range(nq):
         u = U[q]
-        imp = pick(u[COL_IMPUTATION], p.imputation_cdf)
-        nrm = pick(u[COL_NORMALIZER], p.normalizer_cdf)
+        c = choice[q]
+        m = 0
+        for s in range(p.choices.stages.shape[0]):
+            f = p.choices.stages[s]
+            o = pick(u[p.choices.col[f]], p.choices.cdf[f]) if p.choices.col[f] >= 0 else 0
+            m = m * p.choices.n_opts[f] + o
+            if p.choices.slot[f] >= 0:
+                c[p.choices.slot[f]] = o
         pt = 0
         mult = 1
-        n_agg = p.agg_cdf.shape[0]
-        for lvl in range(p.n_agg_draws):
-            pt += mult * pick(u[COL_AGGREGATOR + lvl], p.agg_cdf)
+        for lvl in range(p.choices.n_agg_draws):
+            pt += mult * pick(u[p.choices.col[F_AGGREGATOR] + lvl], p.choices.cdf[F_AGGREGATOR])
             mult *= n_agg
-        scheme = pick(u[COL_SCHEME], p.scheme_cdf)
-        drop = pick(u[COL_DROP], p.drop_cdf)  # 0: keep all, else indicator drop - 1
-        trt = pick(u[p.col_treat], p.treatment_cdf) if p.col_treat >= 0 else 0
-        c = choice[q]
-        c[0], c[1], c[2], c[3], c[4], c[5] = imp, nrm, pt, scheme, drop, trt
-        m = (trt * n_imp + imp) * n_nrm + nrm
+        scheme = pick(u[p.choices.col[F_SCHEME]], p.choices.cdf[F_SCHEME])
+        c[SLOT_AGGREGATOR] = pt
+        c[SLOT_SCHEME] = scheme
+        c[SLOT_DROP] = pick(u[p.choices.col[F_DROP]], p.choices.cdf[F_DROP])  # 0: keep all, else indicator drop - 1
         mat[q] = m
         pat[q] = pt
-        base = p.base_w[scheme, m, pt]
+        base = p.schemes.base_w[scheme, m, pt]
         for i in range(base.shape[0]):  # loops, not slice assignments: those compile their shape errors
             W[q, i] = base[i]
 
@@ -211,17 +215,17 @@ def _perturb_uniform(p, nq, U, rkey, W, noise, from_design):
     The uniforms are the row's weight columns of a design; under the counter-based stream they are
     drawn here, one replication at a time into the small ``noise`` buffer, which stays in L1 (the
     block's ``U`` rows would otherwise be written and read back for them)."""
-    lo, width = 1.0 - p.spread, 2.0 * p.spread
-    c0 = p.col_w
+    lo, width = 1.0 - p.noise.spread, 2.0 * p.noise.spread
+    c0 = p.columns.col_w
     for q in range(nq):
         w = W[q]
         if from_design:
             u = U[q, c0:]
         else:
-            uniforms_into(rkey[q], STREAM_NOISE, noise, 0, p.n_nodes - 1)
+            uniforms_into(rkey[q], STREAM_NOISE, noise, 0, p.tree.n_nodes - 1)
             u = noise
-        for i in range(p.n_nodes - 1):
-            if p.perturb_level[p.node_level[i]]:
+        for i in range(p.tree.n_nodes - 1):
+            if p.noise.perturb_level[p.tree.node_level[i]]:
                 w[i] *= lo + width * u[i]
 
 
@@ -234,11 +238,11 @@ def _perturb_dirichlet(p, nq, U, rkey, W, from_design):
     for q in range(nq):
         key = rkey[q]
         w = W[q]
-        for i in range(p.n_nodes - 1):
-            if p.perturb_level[p.node_level[i]] and w[i] > 0.0:
+        for i in range(p.tree.n_nodes - 1):
+            if p.noise.perturb_level[p.tree.node_level[i]] and w[i] > 0.0:
                 if from_design:
-                    key = key_of(p.seed, U[q, p.col_w + i])
-                w[i] = gamma(key, STREAM_DIRICHLET + (i << 12), p.concentration * w[i])
+                    key = key_of(p.seed, U[q, p.columns.col_w + i])
+                w[i] = gamma(key, STREAM_DIRICHLET + (i << 12), p.noise.concentration * w[i])
 
 
 @nb.njit(inline="always")
@@ -246,20 +250,20 @@ def _finish_weights(p, nq, choice, W, E, sums, eff):
     """Zero the dropped indicator, renormalise within groups, effective indicator weights into ``E``."""
     for q in range(nq):
         w = W[q]
-        if choice[q, 4] > 0:
-            w[choice[q, 4] - 1] = 0.0
+        if choice[q, SLOT_DROP] > 0:
+            w[choice[q, SLOT_DROP] - 1] = 0.0
         renormalise(w, p, sums)
         effective_weights(w, eff, p)
-        for j in range(p.n_indicators):
+        for j in range(p.tree.n_indicators):
             E[q, j] = eff[j]
 
 
 @nb.njit(cache=True)
 def _draw_multiplicities(p, ws, nq):
     """``C[q, i]``: how many of the n units drawn with replacement for row q (data-driven schemes) are unit i."""
-    n = p.n_units
+    n = p.tree.n_units
     for q in range(nq):
-        if p.scheme_code[ws.choice[q, 3]] == FIXED:
+        if p.schemes.scheme_code[ws.choice[q, SLOT_SCHEME]] == FIXED:
             continue
         uniforms_into(ws.rkey[q], STREAM_BOOTSTRAP, ws.ub, 0, n)
         c = ws.C[q]
@@ -272,17 +276,17 @@ def _draw_multiplicities(p, ws, nq):
 def _moment_products(p, ws, nq, m, layout):
     """``mom[q] = C[q] @ mom_ent[m]`` (``layout`` LAYOUT_ENT) or ``C[q] @ mom_cov[m]`` (LAYOUT_COV) for the
     block's rows on NaN-free matrix ``m`` whose scheme the plan serves by that layout
-    (``p.mom_layout``): one matrix product for all of them."""
+    (``p.schemes.mom_layout``): one matrix product for all of them."""
     cnt = 0
     for q in range(nq):
-        s = ws.choice[q, 3]
-        if p.scheme_code[s] != FIXED and ws.mat[q] == m and p.mom_layout[s, m] == layout:
+        s = ws.choice[q, SLOT_SCHEME]
+        if p.schemes.scheme_code[s] != FIXED and ws.mat[q] == m and p.schemes.mom_layout[s, m] == layout:
             ws.brows[cnt] = q
             ws.Cg[cnt, :] = ws.C[q]
             cnt += 1
     if cnt == 0:
         return
-    M = p.mom_ent[m] if layout == LAYOUT_ENT else p.mom_cov[m]
+    M = p.data.mom_ent[m] if layout == LAYOUT_ENT else p.data.mom_cov[m]
     width = M.shape[1]
     out = ws.momg[:cnt * width].reshape((cnt, width))
     np.dot(ws.Cg[:cnt], M, out)
@@ -296,21 +300,21 @@ def _bootstrap_block(p, ws, nq):
     re-estimate the scheme's weights on them (into ``ws.W``). The indicator-level moments of all of
     them come from one matrix product per matrix and layout; the rest of the per-replication work is
     inlined (see the note above about reference counting)."""
-    n = p.n_units
+    n = p.tree.n_units
     _draw_multiplicities(p, ws, nq)
     if has_moments(p):
-        for m in range(p.X.shape[0]):
-            if not p.has_nan[m]:
+        for m in range(p.data.X.shape[0]):
+            if not p.data.has_nan[m]:
                 _moment_products(p, ws, nq, m, LAYOUT_ENT)
                 _moment_products(p, ws, nq, m, LAYOUT_COV)
         dense_indicator_weights(p, ws.choice, ws.mat, ws.C, ws.mom, ws.W, ws.st, ws.Rg, ws.cen, ws.bw, ws.sample,
                                 ws.pw, nq)
     upper = False  # levels above the indicators re-estimated too
-    for lvl in range(1, p.n_levels - 1):
-        upper |= p.scheme_level[lvl]
+    for lvl in range(1, p.tree.n_levels - 1):
+        upper |= p.schemes.scheme_level[lvl]
     for q in range(nq):
-        scheme = ws.choice[q, 3]
-        code = p.scheme_code[scheme]
+        scheme = ws.choice[q, SLOT_SCHEME]
+        code = p.schemes.scheme_code[scheme]
         first_done = first_level_in_block(p, code, ws.mat[q])
         if code == FIXED or (first_done and not upper):
             continue
@@ -320,7 +324,7 @@ def _bootstrap_block(p, ws, nq):
             if counts[i] > 0.0:
                 ws.sample[n_s] = i
                 n_s += 1
-        bootstrap_weights(p, ws.pat[q], ws.W[q], p.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, float(n),
+        bootstrap_weights(p, ws.pat[q], ws.W[q], p.data.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, float(n),
                           scheme, ws.st, ws.Rg, ws.cen, ws.bw, ws.pw, first_done)
 
 
@@ -337,9 +341,9 @@ def _draw(p, ws, r0, nq, design, d0, bootstrap):
     _draw_choices(p, nq, ws.U, ws.choice, ws.mat, ws.pat, ws.W)
     if bootstrap:
         _bootstrap_block(p, ws, nq)
-    if p.perturb == 1:
+    if p.noise.perturb == 1:
         _perturb_uniform(p, nq, ws.U, ws.rkey, ws.W, ws.noise, design.shape[0] > 0)
-    elif p.perturb == 2:
+    elif p.noise.perturb == 2:
         _perturb_dirichlet(p, nq, ws.U, ws.rkey, ws.W, design.shape[0] > 0)
     _finish_weights(p, nq, ws.choice, ws.W, ws.E, ws.sums, ws.eff)
 
@@ -351,17 +355,17 @@ def _score_products(p, ws, nq, m, a, j0):
     straight into rows ``j0, j0 + 1, ...`` of ``S`` (``srow[q]``); returns the next free row."""
     cnt = 0
     for q in range(nq):
-        if ws.mat[q] == m and p.pattern_same[ws.pat[q]] and p.pattern_aggs[ws.pat[q], 0] == a:
+        if ws.mat[q] == m and p.choices.pattern_same[ws.pat[q]] and p.choices.pattern_aggs[ws.pat[q], 0] == a:
             ws.srow[q] = j0 + cnt
-            for j in range(p.n_indicators):
+            for j in range(p.tree.n_indicators):
                 ws.Eg[cnt, j] = ws.E[q, j]
             cnt += 1
     if cnt == 0:
         return j0
     out = ws.S[j0:j0 + cnt]
-    np.dot(ws.Eg[:cnt], p.T[m, a], out)
-    power = p.agg_power[a]
-    n = p.n_units
+    np.dot(ws.Eg[:cnt], p.data.T[m, a], out)
+    power = p.choices.agg_power[a]
+    n = p.tree.n_units
     if power != 1.0:
         for j in range(cnt):
             row = out[j]
@@ -384,33 +388,20 @@ def _score(p, ws, b, reps, design, d0, bootstrap):
     nq = min(BLOCK, reps - r0)
     _draw(p, ws, r0, nq, design, d0, bootstrap)
     j = 0
-    for m in range(p.X.shape[0]):
-        if not p.has_nan[m]:
-            for a in range(p.agg_power.shape[0]):
+    for m in range(p.data.X.shape[0]):
+        if not p.data.has_nan[m]:
+            for a in range(p.choices.agg_power.shape[0]):
                 j = _score_products(p, ws, nq, m, a, j)
-    root = p.n_nodes - 1
+    root = p.tree.n_nodes - 1
     for q in range(nq):
         m, pat = ws.mat[q], ws.pat[q]
-        if not p.pattern_same[pat] or p.has_nan[m]:
+        if not p.choices.pattern_same[pat] or p.data.has_nan[m]:
             scores_tree(p, pat, ws.W[q], m, ws.vals, ws.agg, ws.counts)
-            for i in range(p.n_units):
+            for i in range(p.tree.n_units):
                 ws.S[j, i] = ws.vals[root, i]
             ws.srow[q] = j
             j += 1
     return nq
-
-
-@nb.njit(cache=True)
-def score_block(p, ws, b, reps, design, d0):
-    """:func:`_score` for plans with fixed scheme weights (one block from Python: the slot kernels
-    inline :func:`_score` themselves)."""
-    return _score(p, ws, b, reps, design, d0, False)
-
-
-@nb.njit(cache=True)
-def score_block_bootstrap(p, ws, b, reps, design, d0):
-    """:func:`_score` for plans that re-estimate scheme weights on bootstrap samples."""
-    return _score(p, ws, b, reps, design, d0, True)
 
 
 # ----------------------------------------------------------------------------- accumulators
@@ -522,41 +513,44 @@ def _clamped_index(x, top):
 
 
 @nb.njit(inline="always")
-def _add_block(p, nq, S, R, ok, choice, bins, rank_hist, score_hist, score_q, score_q2, nan_count, choice_count,
-               bin_lo, bin_scale, bands, outside, b):
-    """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators.
+def _add_block(p, nq, S, R, ok, choice, bins, acc, bin_lo, bin_scale, b):
+    """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators
+    ``acc`` (:class:`weightlab.robustness.accumulators.KernelCounts`: one slot's arrays by name).
 
-    ``rank_hist[i, rank - 1]`` (dense: ``bands`` empty) or, with ``bands = (off, lo, width, shift,
-    ptr)``, in ``rank_hist[0]`` the band counts of :func:`_count_bands` (``shift`` and ``ptr``
-    empty), the coarse counts of :func:`_count_coarse` (``shift`` not empty; ``outside`` then holds
-    the ranks' sum, minimum and maximum) or the segment counts of :func:`_count_segments` (``ptr``
-    not empty; nothing else is counted; ``log, log_base, log_first``: block ``b``'s ranks go to
-    row ``b - log_first[0]`` of the coarse pass's rank log, if it has that row), and
-    ``score_hist[i, bin]`` count, with unit i's bins ``floor((s - bin_lo[i]) * bin_scale[i])``
-    clamped to the edge bins; ``score_q``/``score_q2`` sum
-    the quantised score ``q = round((s - lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted
-    apart; ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no
-    NaN or infinite score (the fast ranking path checked it).
+    Rank counts go into ``acc.rank_counts`` by the kind of ``acc.layout``
+    (:class:`~weightlab.robustness.accumulators.LayoutArrays`): dense, ``rank_counts[i, rank - 1]``;
+    otherwise into ``rank_counts[0]``, the band counts of :func:`_count_bands`, the coarse counts
+    of :func:`_count_coarse` (block ``b``'s ranks also go to row ``b - log_first[0]`` of the
+    coarse pass's rank log, if it has that row) or the segment counts of :func:`_count_segments`
+    (nothing else is counted); ``acc.rank_stats`` holds the layout's statistics of the ranks.
+    ``score_hist[i, bin]`` counts, with unit i's bins ``floor((s - bin_lo[i]) * bin_scale[i])``
+    clamped to the edge bins; ``score_q``/``score_q2`` sum the quantised score ``q = round((s -
+    lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted apart (``nan_count``);
+    ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no NaN or
+    infinite score (the fast ranking path checked it).
     """
-    n = p.n_units
-    band_off, band_lo, band_w, band_shift, band_ptr, log, log_base, log_first = bands
-    if band_ptr.shape[0] > 0:  # the exact pass of coarse counts: only the ranks in its segments
-        _count_segments(rank_hist[0], band_off, band_lo, band_w, band_ptr, R, nq, n)
+    n = p.tree.n_units
+    L = acc.layout
+    rank_counts, score_hist, score_q, score_q2, nan_count = (acc.rank_counts, acc.score_hist, acc.score_q,
+                                                             acc.score_q2, acc.nan_count)
+    if L.kind == SEGMENTS:  # the exact pass of coarse counts: only the ranks in its segments
+        _count_segments(rank_counts[0], L.off, L.lo, L.width, L.ptr, R, nq, n)
         return
+    choice_count = acc.choice_count
     for q in range(nq):
-        for f in range(N_FACTORS):
+        for f in range(choice_count.shape[0]):  # the listed factors' slots
             choice_count[f, choice[q, f]] += 1
-    if band_lo.shape[0] == 0:
-        _count_columns(rank_hist, R, nq, n, 1)
-    elif band_shift.shape[0] > 0:
-        _count_coarse(rank_hist[0], band_off, band_lo, band_w, band_shift, outside, R, nq, n, log, b - log_first[0],
-                      log_base)
+    if L.kind == DENSE:
+        _count_columns(rank_counts, R, nq, n, 1)
+    elif L.kind == COARSE:
+        _count_coarse(rank_counts[0], L.off, L.lo, L.width, L.shift, acc.rank_stats, R, nq, n, L.log,
+                      b - L.log_first[0], L.log_base)
     else:
-        _count_bands(rank_hist[0], band_off, band_lo, band_w, outside, R, nq, n)
-    lo = p.score_lo
-    qscale = p.q_max / (p.score_hi - p.score_lo)
+        _count_bands(rank_counts[0], L.off, L.lo, L.width, acc.rank_stats, R, nq, n)
+    lo = p.scale.score_lo
+    qscale = p.scale.q_max / (p.scale.score_hi - p.scale.score_lo)
     nb_max = score_hist.shape[1] - 1
-    q_max = p.q_max
+    q_max = p.scale.q_max
     all_finite = True
     for q in range(nq):
         all_finite &= ok[q]
@@ -622,15 +616,14 @@ class Kernels(NamedTuple):
     """The entry points for one plan (see :func:`kernels_for`)."""
 
     run_blocks: Callable
-    score_block: Callable
 
 
 def kernels_for(p) -> Kernels:
     """The plan's kernels: the bootstrap variants when it re-estimates scheme weights (each variant is
     compiled only when used)."""
-    if p.bootstrap:
-        return Kernels(run_blocks_bootstrap, score_block_bootstrap)
-    return Kernels(run_blocks, score_block)
+    if p.schemes.bootstrap:
+        return Kernels(run_blocks_bootstrap)
+    return Kernels(run_blocks)
 
 
 # ----------------------------------------------------------------------------- the slot kernel
@@ -642,23 +635,18 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
     :func:`weightlab.robustness.ranking.rank_buffers`. Replication ``r`` reads the counter-based
     stream when ``design`` is empty, else row ``r - d0`` of ``design`` (the rows of the chunk).
 
-    ``mode`` 0 (ACCUMULATE): ``acc = (rank_hist, score_hist, score_q, score_q2, nan_count,
-    choice_count, outside, bands)`` are the slot's accumulators: ``rank_hist`` (units x ranks; or,
-    with rank bands ``bands = (off, lo, width, shift, ptr, log, log_base, log_first)``, non-empty,
-    the band, coarse or segment counts in ``rank_hist[0]`` and the ranks outside the bands (or the
-    ranks' sum, min and max) in ``outside``, see :func:`_add_block`), ``score_hist`` (units x bins; with ``bins = (bin_lo,
-    bin_scale)`` unit i's bins span ``[bin_lo[i], bin_lo[i] + n_bins / bin_scale[i]]``),
-    ``score_q``/``score_q2`` (sums of quantised scores and their squares), ``nan_count`` and
-    ``choice_count`` (factor x option). All integer: merging slots is exact in any order. Mode 1
+    ``mode`` 0 (ACCUMULATE): ``acc`` holds the slot's accumulators by name and the rank layout
+    (:class:`weightlab.robustness.accumulators.KernelCounts`, filled by :func:`_add_block`); with
+    ``bins = (bin_lo, bin_scale)`` unit i's score bins span ``[bin_lo[i], bin_lo[i] + n_bins /
+    bin_scale[i]]``. All integer: merging slots is exact in any order. Mode 1
     (RANGES): nothing is accumulated; ``ranges = (lo, hi)`` are widened to each unit's finite
     scores. Mode 2 (STORE): replication r's ranks (and scores) go to row ``r - d0`` of
     ``out = (ranks, scores)`` (:func:`store_block`), for estimators that need every evaluation.
     """
-    rank_hist, score_hist, score_q, score_q2, nan_count, choice_count, outside, bands = acc
     bin_lo, bin_scale = bins
     lo, hi = ranges
     out_ranks, out_scores = out
-    rank_ws = rank_workspace(rank_buf, p.n_units)
+    rank_ws = rank_workspace(rank_buf, p.tree.n_units)
     for b in range(b_lo, b_hi):
         nq = _score(p, ws, b, reps, design, d0, bootstrap)
         if mode == RANGES:
@@ -668,8 +656,7 @@ def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges
         if mode == STORE:
             store_block(ws, nq, b * BLOCK - d0, out_ranks, out_scores)
         else:
-            _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, rank_hist, score_hist, score_q, score_q2,
-                       nan_count, choice_count, bin_lo, bin_scale, bands, outside, b)
+            _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, acc, bin_lo, bin_scale, b)
 
 
 @nb.njit(nogil=True, cache=True)

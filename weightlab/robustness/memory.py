@@ -23,8 +23,8 @@ from typing import Iterable
 import numpy as np
 
 from .coarse import LOG_BYTES
-
-RUN_BYTES = 1152 << 20  # data, plan, workspaces, counts, accumulators and rank log of one run
+from .config import RUN_BYTES
+from .plan import kernel_fields
 
 
 def array_bytes(arrays: Iterable) -> int:
@@ -42,9 +42,9 @@ def array_bytes(arrays: Iterable) -> int:
 
 def plan_arrays(plan) -> list:
     """The arrays a compiled plan holds: the kernel plan's and the dataset's columns (the plan's
-    normalised tables are views of ``kernel.X``)."""
+    normalised tables are views of ``kernel.data.X``)."""
     values = plan.dataset.values
-    return [*plan.kernel, *(values[c].to_numpy() for c in values.columns)]
+    return [*(v for _name, v in kernel_fields(plan.kernel)), *(values[c].to_numpy() for c in values.columns)]
 
 
 def log_budget(held: int) -> int:

@@ -19,6 +19,7 @@ from ..data import Dataset
 from ..errors import SpecError
 from ..normalization import PerIndicatorNormalizer
 from ..pipeline import Pipeline, step_outcomes
+from .factors import STAGES
 from .spec import Choices, Option
 
 
@@ -41,9 +42,15 @@ def robustness_inputs(dataset: Dataset, spec: Any, pipeline: Pipeline) -> tuple[
     """
     default = Choices()
     ch = spec.choices
-    # the engine imputes and/or treats (in the pipeline's order); screen the units the whole pipeline keeps
-    skip = tuple(step for step, kind in (("impute", "imputation"), ("treat", "treatment"))
-                 if getattr(ch, kind) != getattr(default, kind))
+    # the engine applies the data stages the spec varies (in the pipeline's order); screen the units the
+    # whole pipeline keeps
+    skip = tuple(f.pipeline_step for f in STAGES if f.pipeline_step and getattr(ch, f.name) != getattr(default, f.name))
+    later = [step for step in ("impute", "treat") if step in pipeline.steps and step not in skip]
+    if "denominate" in skip and later:
+        raise SpecError(f"Pipeline {pipeline.source}: the spec varies the denomination, which comes before the "
+                        f"pipeline's [{later[0]}] step, so the engine cannot apply it in the pipeline's order: "
+                        f"list the {'imputation' if later[0] == 'impute' else 'treatment'} in the spec's [choices] "
+                        f"instead of the pipeline, or remove the denomination from the spec.")
     if skip:
         prep = pipeline.prepare(dataset, skip=skip, units=pipeline.prepare(dataset).dataset.units)
     else:

@@ -1,8 +1,9 @@
 """Compile a dataset and an uncertainty spec into a :class:`KernelPlan` of plain arrays.
 
 Everything that does not change between replications is computed here, once, with the nominal
-Python code: one normalised matrix per (treatment, imputation, normalizer) choice (imputed, then
-treated, then normalised: the pipeline's order, :mod:`weightlab.pipeline`), each scheme's within-group
+Python code: one normalised matrix per combination of the data-stage options (denomination,
+treatment, imputation, normalizer: the data-stage rows of :mod:`weightlab.robustness.factors`, applied
+by their plan builders in the pipeline's order, :mod:`weightlab.pipeline`), each scheme's within-group
 weights for every (matrix, aggregator pattern) — so data-driven weights are exactly those of
 :func:`weightlab.index.build_index` —, the transformed matrices ``x**p`` / ``ln x`` of the fast
 path, and the hierarchy as index arrays. The kernels then never touch pandas or Python objects.
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass, replace
+from collections import namedtuple
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -23,71 +25,120 @@ import pandas as pd
 
 from ..aggregation import Aggregator
 from ..data import Dataset
-from ..errors import SpecError, WeightlabError
-from ..index import normalise
-from ..treatment import impute, treat
+from ..errors import SpecError
 from ..weighting.base import StatisticsScheme, parse_levels
 from ..weighting.statistics import NEED_COV, NEED_M2
 from . import boot_weights as BW
+from . import factors as F
 from .columns import Columns
+from .config import MAX_REPS_PER_SLOT, Q_MAX
+from .noise import PERTURBATIONS
 from .spec import Option, UncertaintySpec
 
-Q_MAX = 1 << 24  # quantisation of scores for exact integer sums
-MAX_REPS_PER_SLOT = 1 << 14  # keeps sum of q**2 per slot and chunk below 2**63
 
+class Tree(NamedTuple):
+    """The hierarchy as index arrays (node order: see the module docstring)."""
 
-class KernelPlan(NamedTuple):
-    """Arrays and scalars read by the kernels (see kernels.py for their use)."""
-
-    seed: np.uint64
     n_units: int
     n_indicators: int
     n_nodes: int
     n_levels: int
-    node_parent: np.ndarray
-    node_level: np.ndarray
-    level_ptr: np.ndarray
-    child_ptr: np.ndarray
+    node_parent: np.ndarray  # (n_nodes,) parent node, -1 for the root
+    node_level: np.ndarray  # (n_nodes,) level - 1
+    level_ptr: np.ndarray  # (n_levels + 1,) first node of each level
+    child_ptr: np.ndarray  # (groups + 1,) members of group g (node k + g) in child_idx[child_ptr[g]:child_ptr[g + 1]]
     child_idx: np.ndarray
     max_members: int
-    X: np.ndarray
-    has_nan: np.ndarray
-    x_order: np.ndarray
-    pair_ptr: np.ndarray
-    mom_ent: np.ndarray
-    mom_cov: np.ndarray
-    T: np.ndarray
-    agg_power: np.ndarray
-    agg_need: np.ndarray
-    agg_shift: np.ndarray
-    pattern_aggs: np.ndarray
-    pattern_same: np.ndarray
+
+
+class Data(NamedTuple):
+    """The normalised matrices (one per combination of the data-stage options) and what is derived from them."""
+
+    X: np.ndarray  # (matrices, indicators, units)
+    has_nan: np.ndarray  # (matrices,) a matrix with missing cells (scored level by level)
+    x_order: np.ndarray  # (matrices, indicators, units) sort order of each row (bootstrap "sample" statistics)
+    pair_ptr: np.ndarray  # first member pair of each indicator group in mom_cov (_moment_matrices)
+    mom_ent: np.ndarray  # (matrices, units, 2k) moment columns, boot_weights.LAYOUT_ENT
+    mom_cov: np.ndarray  # (matrices, units, 2k + pairs) moment columns, boot_weights.LAYOUT_COV
+    T: np.ndarray  # (matrices, aggregators, indicators, units) g_a(x + shift) of the fast path
+
+
+class ChoiceTables(NamedTuple):
+    """The discrete factors' option tables (rows in factors.DISCRETE order) and the aggregators."""
+
+    cdf: np.ndarray  # (discrete factors, options) option CDFs, padded with 1.0
+    n_opts: np.ndarray  # options per discrete factor (per aggregation draw for the aggregator)
+    col: np.ndarray  # (first) design column per discrete factor, -1: none (option 0)
+    slot: np.ndarray  # choice slot per discrete factor, -1: not recorded (a factor not listed)
+    stages: np.ndarray  # discrete-factor rows of the data stages, most significant digit first
     n_agg_draws: int
-    imputation_cdf: np.ndarray
-    normalizer_cdf: np.ndarray
-    treatment_cdf: np.ndarray
-    agg_cdf: np.ndarray
-    scheme_cdf: np.ndarray
-    drop_cdf: np.ndarray
-    base_w: np.ndarray
+    agg_power: np.ndarray  # (aggregators,) power p of each aggregator option (0: geometric)
+    agg_need: np.ndarray  # 2: needs positive values, 1: non-negative, 0: any
+    agg_shift: np.ndarray
+    pattern_aggs: np.ndarray  # (patterns, levels - 1) aggregator of each level in each pattern
+    pattern_same: np.ndarray  # (patterns,) one aggregator at every level
+
+
+class Schemes(NamedTuple):
+    """Each scheme option's weights and how the bootstrap re-estimates them (_scheme_table)."""
+
+    base_w: np.ndarray  # (schemes, matrices, patterns, nodes) nominal member weights
     scheme_code: np.ndarray
     scheme_params: np.ndarray
     scheme_needs: np.ndarray
     mom_layout: np.ndarray
-    scheme_level: np.ndarray
+    scheme_level: np.ndarray  # (levels,) levels whose weights the scheme sets
     bootstrap: bool
-    perturb: int
+
+
+class Noise(NamedTuple):
+    """The weight perturbation (:mod:`weightlab.robustness.noise`)."""
+
+    perturb: int  # the perturbation's code
     spread: float
     concentration: float
-    perturb_level: np.ndarray
+    perturb_level: np.ndarray  # (levels,) member levels perturbed
+
+
+class Scale(NamedTuple):
+    """The score range of the quantised sums and histograms."""
+
     score_lo: float
     score_hi: float
     q_max: int
-    n_cols: int  # design columns (columns.py)
+
+
+class DesignColumns(NamedTuple):
+    """The design's columns (:class:`~weightlab.robustness.columns.Columns`)."""
+
+    n_cols: int
     col_stream: np.ndarray  # stream index of the scalar columns 0 .. col_boot - 1
     col_boot: int
     col_w: int
-    col_treat: int  # treatment column, -1 when the treatment is fixed
+
+
+class KernelPlan(NamedTuple):
+    """Arrays and scalars read by the kernels, in a few named groups (see kernels.py for their use)."""
+
+    seed: np.uint64
+    tree: Tree
+    data: Data
+    choices: ChoiceTables
+    schemes: Schemes
+    noise: Noise
+    scale: Scale
+    columns: DesignColumns
+
+
+def kernel_fields(kernel: KernelPlan) -> list[tuple[str, object]]:
+    """``(group.field, value)`` of every array and scalar of a kernel plan (``seed`` at the top)."""
+    out: list[tuple[str, object]] = []
+    for name, value in zip(kernel._fields, kernel):
+        if isinstance(value, tuple):
+            out += [(f"{name}.{f}", v) for f, v in zip(value._fields, value)]
+        else:
+            out.append((name, value))
+    return out
 
 
 @dataclass
@@ -98,34 +149,64 @@ class Plan:
     spec: UncertaintySpec
     dataset: Dataset
     node_codes: list[str]
-    factor_options: dict[str, list[str]]
+    factor_options: dict[str, list[str]]  # in choice-slot order
     patterns: list[tuple[str, ...]]
-    matrices: dict[tuple[str, str, str], pd.DataFrame]  # (treatment, imputation, normalizer) labels
+    matrices: dict[tuple, pd.DataFrame]  # MatrixKey (labels of the data-stage options) -> normalised table
     columns: Columns
 
     @property
     def n_units(self) -> int:
-        return self.kernel.n_units
+        return self.kernel.tree.n_units
+
+    def matrix(self, **labels: str) -> pd.DataFrame:
+        """The normalised table of the data-stage options with these labels (the first option of a
+        stage not named), e.g. ``plan.matrix(treatment="log1p", normalizer="zscore")``."""
+        ch = self.spec.choices
+        return self.matrices[MatrixKey(*(labels.pop(f.name, getattr(ch, f.name)[0].label) for f in F.STAGES))]
 
 
-def treated_dataset(dataset: Dataset, imputation: Option, treatment: Option, source: str = "spec"
-                    ) -> tuple[Dataset, str]:
-    """The data a (imputation, treatment) choice normalises, and the imputation left to apply.
+MatrixKey = namedtuple("MatrixKey", [f.name for f in F.STAGES])  # most significant digit first
 
-    Treatment ``none``: the data as given and the imputation (``index.normalise`` imputes). Otherwise
-    the pipeline's order: the values are imputed (:func:`weightlab.treatment.impute`), then treated
-    (:func:`weightlab.treatment.treat`, the coinr rule with the option's parameters), and nothing is
-    left to impute. A treatment the data cannot take (log1p of values <= -1, boxcox of a constant
-    indicator) is a SpecError naming the option.
+
+def staged_data(dataset: Dataset, spec: UncertaintySpec, options: dict[str, Option]) -> F.StageData:
+    """The data stages (all but the last, the normalisation) of ``options`` applied to ``dataset``
+    in the pipeline's order: what ``build_index`` of those options starts from (check_nominal)."""
+    data = F.StageData(dataset, Option("none", {}, "imputation"))
+    for f in F.STAGES_APPLIED[:-1]:
+        data = f.build(data, options[f.name], spec.source or "spec")
+    return data
+
+
+def _stage_matrices(dataset: Dataset, spec: UncertaintySpec, k: int) -> tuple[np.ndarray, dict]:
+    """``X[m]`` (indicators x units) and the table of every combination of the data-stage options,
+    ``m`` the mixed-radix index of :mod:`weightlab.robustness.factors` (the first stage's digit
+    most significant, as ``itertools.product`` counts).
+
+    Each stage's plan builder runs once per prefix of options in the order they apply; a prefix's
+    data are dropped before the next prefix is computed (a treated copy of the values is one copy of
+    the data), and a normalised table is copied into ``X`` and freed.
     """
-    if treatment.name == "none":
-        return dataset, imputation.name
-    try:
-        values, _report = treat(impute(dataset.values, imputation.name), treatment.name, rule=treatment.build())
-    except WeightlabError as exc:
-        raise SpecError(f"{source}: [choices] treatment '{treatment.label}' after imputation "
-                        f"'{imputation.label}': {exc}") from None
-    return replace(dataset, values=values), "none"
+    ch = spec.choices
+    where = spec.source or "spec"
+    opts = [getattr(ch, f.name) for f in F.STAGES]
+    X = np.empty((int(np.prod([len(o) for o in opts])), k, dataset.n_units))
+    matrices: dict = {}
+    cache: list = [None] * len(F.STAGES_APPLIED)  # (prefix, StageData) per applied stage
+    for combo in itertools.product(*(range(len(o)) for o in opts)):
+        picked = {f.name: opts[i][c] for i, (f, c) in enumerate(zip(F.STAGES, combo))}
+        data = F.StageData(dataset, Option("none", {}, "imputation"))
+        for depth, f in enumerate(F.STAGES_APPLIED):
+            prefix = tuple(picked[g.name] for g in F.STAGES_APPLIED[:depth + 1])
+            if cache[depth] is not None and cache[depth][0] == prefix:
+                data = cache[depth][1]
+                continue
+            cache[depth:] = [None] * (len(cache) - depth)  # freed before the next prefix is computed
+            data = f.build(data, picked[f.name], where)
+            cache[depth] = (prefix, data)
+        key = MatrixKey(*(picked[f.name].label for f in F.STAGES))
+        matrices[key] = _into_plan(data.normalised, X[len(matrices)], dataset.framework)
+        cache[-1] = data = None
+    return X, matrices
 
 
 def _into_plan(df: pd.DataFrame, x: np.ndarray, framework) -> pd.DataFrame:
@@ -278,15 +359,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         child_ptr.append(len(child_idx))
     max_members = max(np.diff(child_ptr))
 
-    # matrices: one per (treatment, imputation, normalizer); kernel index (t * n_imp + i) * n_nrm + j
-    matrices: dict[tuple[str, str, str], pd.DataFrame] = {}
-    X = np.empty((len(ch.treatment) * len(ch.imputation) * len(ch.normalizer), k, n))
-    for trt, imp in itertools.product(ch.treatment, ch.imputation):
-        data, still = treated_dataset(dataset, imp, trt, spec.source or "spec")
-        for nrm in ch.normalizer:
-            x = X[len(matrices)]
-            matrices[(trt.label, imp.label, nrm.label)] = _into_plan(normalise(data, nrm.build(), still), x, fw)
-        del data  # a treated copy of the values: freed before the next treatment's
+    X, matrices = _stage_matrices(dataset, spec, k)  # one matrix per combination of the data-stage options
     has_nan = np.isnan(X).any(axis=(1, 2))
 
     # aggregators and patterns
@@ -300,7 +373,7 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
     shift = np.array([a.shift if getattr(a, "shift", None) else 0.0 for a in aggs], dtype=float)
     for a_i, agg in enumerate(aggs):
         if _need(agg) and shift[a_i] == 0.0:
-            for m, (_trt, _imp, nrm) in enumerate(matrices):
+            for m, nrm in enumerate(key.normalizer for key in matrices):
                 lo = np.nanmin(X[m])
                 if (agg.needs_positive() and lo <= 0) or lo < 0:
                     raise SpecError(
@@ -341,39 +414,44 @@ def compile_plan(dataset: Dataset, spec: UncertaintySpec) -> Plan:
         hi = lo + 1.0
 
     wn = spec.weights
-    cols = Columns(n_draws, n_nodes - 1, len(ch.treatment) > 1)
+    cols = Columns(n_draws, n_nodes - 1, tuple(f.name for f in F.DISCRETE if spec.varies(f.name)))
     drop_opts = ["none"] + (list(fw.indicator_codes) if ch.drop_indicator else [])
+    labels = {f.name: [o.label for o in getattr(ch, f.name)] for f in F.CHOICE_LISTS}
+    labels.update(aggregator=[" / ".join(ch.aggregator[a].label for a in p) for p in patterns_idx],
+                  drop_indicator=drop_opts)
+    probs = {f.name: ch.probs(f.name) for f in F.CHOICE_LISTS}
+    probs["drop_indicator"] = np.ones(len(drop_opts))
+    slots = F.choice_slots({f.name for f in F.CHOICE_LISTS if F.listed(f, getattr(ch, f.name))})
+    width = max(len(v) for v in probs.values())
+    cdf = np.ones((len(F.DISCRETE), width))
+    for i, f in enumerate(F.DISCRETE):
+        cdf[i, :len(probs[f.name])] = _cdf(probs[f.name])
     kernel = KernelPlan(
-        seed=np.uint64(spec.seed), n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L,
-        node_parent=node_parent, node_level=node_level, level_ptr=level_ptr,
-        child_ptr=np.array(child_ptr, dtype=np.int64), child_idx=np.array(child_idx, dtype=np.int64),
-        max_members=int(max_members), X=X, has_nan=has_nan,
-        x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if reestimate else
-        np.zeros((1, 1, 1), dtype=np.int32),
-        pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T,
-        agg_power=np.array([a.power for a in aggs], dtype=float),
-        agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
-        pattern_aggs=pattern_aggs, pattern_same=pattern_same, n_agg_draws=n_draws,
-        imputation_cdf=_cdf(ch.probs("imputation")), normalizer_cdf=_cdf(ch.probs("normalizer")),
-        treatment_cdf=_cdf(ch.probs("treatment")),
-        agg_cdf=_cdf(ch.probs("aggregator")), scheme_cdf=_cdf(ch.probs("scheme")),
-        drop_cdf=_cdf(np.ones(len(drop_opts))), base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
-        scheme_needs=scheme_needs, mom_layout=mom_layout, scheme_level=scheme_levels,
-        bootstrap=bool(spec.bootstrap_units),
-        perturb={"none": 0, "uniform": 1, "dirichlet": 2}[wn.perturb], spread=float(wn.spread),
-        concentration=float(wn.concentration),
-        perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_),
-        score_lo=lo, score_hi=hi, q_max=Q_MAX,
-        n_cols=cols.n_cols, col_stream=cols.stream_indices(), col_boot=cols.bootstrap, col_w=cols.weights,
-        col_treat=cols.col_treatment,
+        seed=np.uint64(spec.seed),
+        tree=Tree(n_units=n, n_indicators=k, n_nodes=n_nodes, n_levels=L, node_parent=node_parent,
+                  node_level=node_level, level_ptr=level_ptr, child_ptr=np.array(child_ptr, dtype=np.int64),
+                  child_idx=np.array(child_idx, dtype=np.int64), max_members=int(max_members)),
+        data=Data(X=X, has_nan=has_nan,
+                  x_order=np.argsort(X, axis=2, kind="stable").astype(np.int32) if reestimate else
+                  np.zeros((1, 1, 1), dtype=np.int32),
+                  pair_ptr=pair_ptr, mom_ent=mom_ent, mom_cov=mom_cov, T=T),
+        choices=ChoiceTables(cdf=cdf, n_opts=np.array([len(probs[f.name]) for f in F.DISCRETE], dtype=np.int64),
+                        col=np.array([cols.col(f.name) for f in F.DISCRETE], dtype=np.int64),
+                        slot=np.array([slots.get(f.name, -1) for f in F.DISCRETE], dtype=np.int64),
+                        stages=np.array([F.DISCRETE.index(f) for f in F.STAGES], dtype=np.int64),
+                        n_agg_draws=n_draws, agg_power=np.array([a.power for a in aggs], dtype=float),
+                        agg_need=np.array([_need(a) for a in aggs], dtype=np.int64), agg_shift=shift,
+                        pattern_aggs=pattern_aggs, pattern_same=pattern_same),
+        schemes=Schemes(base_w=base_w, scheme_code=scheme_code, scheme_params=scheme_params,
+                        scheme_needs=scheme_needs, mom_layout=mom_layout, scheme_level=scheme_levels,
+                        bootstrap=bool(spec.bootstrap_units)),
+        noise=Noise(perturb=PERTURBATIONS.get_class(wn.perturb).code, spread=float(wn.spread),
+                    concentration=float(wn.concentration),
+                    perturb_level=_level_mask(wn.levels, fw) if wn.perturb != "none" else np.zeros(L, dtype=np.bool_)),
+        scale=Scale(score_lo=lo, score_hi=hi, q_max=Q_MAX),
+        columns=DesignColumns(n_cols=cols.n_cols, col_stream=cols.stream_indices(), col_boot=cols.bootstrap,
+                              col_w=cols.weights),
     )
-    factor_options = {
-        "imputation": [o.label for o in ch.imputation],
-        "normalizer": [o.label for o in ch.normalizer],
-        "aggregator": [" / ".join(ch.aggregator[a].label for a in p) for p in patterns_idx],
-        "scheme": [o.label for o in ch.scheme],
-        "drop_indicator": drop_opts,
-        "treatment": [o.label for o in ch.treatment],
-    }
+    factor_options = {name: labels[name] for name in slots}
     patterns = [tuple(ch.aggregator[a].label for a in p) for p in patterns_idx]
     return Plan(kernel, spec, dataset, codes, factor_options, patterns, matrices, cols)

@@ -35,6 +35,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from .config import WIDE_UNITS
+
 _OCTAVES = 15  # t in [2**-15, 1] gets 2**bits keys per octave; smaller t share the last key
 _BITS = 12  # mantissa bits of float32(t) in a key: 4096 keys per octave, last key 61440 < 2**16
 _KEY_POS_INF = 0
@@ -43,7 +45,6 @@ _KEY_NAN = 65535
 _FINITE_SPAN = 65532.0  # general path: finite scores get keys 1 .. 65533
 
 
-WIDE_UNITS = 4096  # from this many units the ranking uses 22-bit keys (rank_finite_wide; faster from ~3,000)
 _WIDE_DIGIT = 11  # its radix sort's digit: two passes of 11 bits
 _WIDE_BITS = 18  # mantissa bits of float32(t) in a wide key: 2**18 keys per octave, last key 3,932,160 < 2**22
 

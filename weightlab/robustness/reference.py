@@ -1,8 +1,9 @@
 """A plain-Python rebuild of one Monte Carlo replication: the engine's reference.
 
-It re-derives the random numbers with Python integers (splitmix64, the stream layout documented in
-:mod:`weightlab.robustness.kernels`), draws the choices, imputes and treats the values with
-:mod:`weightlab.treatment` when a treatment other than ``none`` is drawn, fits the scheme with the
+It re-derives the random numbers with Python integers (splitmix64, the stream layout of the factor
+table, :mod:`weightlab.robustness.factors`), draws the choices, divides by the denominators with
+:func:`weightlab.denominate.denominate` when ``framework`` is drawn, imputes and treats the values
+with :mod:`weightlab.treatment` when a treatment other than ``none`` is drawn, fits the scheme with the
 nominal Python code (on the bootstrap rows when asked), perturbs and renormalises the weights, and
 builds the index with :func:`weightlab.index.build_index`. It shares no code with the kernels; tests require the
 engine to match it replication by replication, and the benchmark uses it as the pandas baseline.
@@ -17,9 +18,12 @@ import warnings
 import numpy as np
 
 from ..data import Dataset
+from ..denominate import denominate
 from ..index import build_index, normalise, rank_descending
 from ..treatment import TreatmentRule, impute, treat
 from ..weighting.base import Weights
+from .columns import Columns
+from .factors import BY_NAME, DISCRETE, listed
 
 M64 = (1 << 64) - 1
 GOLD = 0x9E3779B97F4A7C15
@@ -83,34 +87,42 @@ def gamma(key: int, base: int, alpha: float) -> float:
 def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
     """Choices, weights, scores and ranks of replication ``r`` computed the plain way.
 
-    ``row``: the replication's uniforms from a design (columns: imputation, normalizer, scheme,
-    dropped indicator, one per aggregator draw, the treatment when two or more are listed,
-    bootstrap key, one per non-root node in kernel order); by default they come from the
-    counter-based stream of (seed, r) (treatment: draw index 4).
+    ``row``: the replication's uniforms from a design (the columns of
+    :class:`~weightlab.robustness.columns.Columns`: imputation, normalizer, scheme, dropped
+    indicator, one per aggregator draw, the treatment and the denomination when two or more are
+    listed, bootstrap key, one per non-root node in kernel order); by default they come from the
+    counter-based stream of (seed, r) (each factor's stream index in the factor table).
     """
     fw = dataset.framework
     ch = spec.choices
     seed = spec.seed
     n_draws = fw.n_levels - 1 if ch.aggregator_per_level else 1
-    varies_treatment = len(ch.treatment) > 1
-    col_boot = 4 + n_draws + varies_treatment
+    n_nodes = len(fw.indicator_codes) + sum(len(fw.groups_at(lvl)) for lvl in range(2, fw.n_levels + 1))
+    cols = Columns(n_draws, n_nodes - 1, tuple(f.name for f in DISCRETE if spec.varies(f.name)))
+    col_boot = cols.bootstrap
 
-    def u(col: int, stream: int) -> float:
-        return uniform(seed, r, stream) if row is None else float(row[col])
+    def u(name: str, draw: int = 0) -> float:
+        """The uniform of factor ``name`` (its aggregation draw ``draw``); a factor without a column: 0."""
+        if cols.col(name) < 0:
+            return 0.0
+        return uniform(seed, r, BY_NAME[name].stream + draw) if row is None else float(row[cols.col(name) + draw])
 
-    imp = ch.imputation[pick(u(0, 0), ch.probs("imputation"))]
-    nrm = ch.normalizer[pick(u(1, 1), ch.probs("normalizer"))]
-    agg_idx = [pick(u(4 + lvl, 8 + lvl), ch.probs("aggregator")) for lvl in range(n_draws)]
+    imp = ch.imputation[pick(u("imputation"), ch.probs("imputation"))]
+    nrm = ch.normalizer[pick(u("normalizer"), ch.probs("normalizer"))]
+    agg_idx = [pick(u("aggregator", lvl), ch.probs("aggregator")) for lvl in range(n_draws)]
     aggs = {lvl: ch.aggregator[agg_idx[lvl - 2] if ch.aggregator_per_level else agg_idx[0]].build()
             for lvl in range(2, fw.n_levels + 1)}
-    scheme_opt = ch.scheme[pick(u(2, 2), ch.probs("scheme"))]
+    scheme_opt = ch.scheme[pick(u("scheme"), ch.probs("scheme"))]
     codes = fw.indicator_codes
     n_drop = 1 + (len(codes) if ch.drop_indicator else 0)
-    drop = pick(u(3, 3), np.ones(n_drop)) - 1
-    trt = ch.treatment[pick(u(4 + n_draws, 4), ch.probs("treatment"))] if varies_treatment else ch.treatment[0]
+    drop = pick(u("drop_indicator"), np.ones(n_drop)) - 1
+    trt = ch.treatment[pick(u("treatment"), ch.probs("treatment"))]
+    den = ch.denomination[pick(u("denomination"), ch.probs("denomination"))]
 
+    if den.name == "framework":  # the pipeline's order: denominate, impute, treat, then normalise
+        dataset = Dataset(denominate(dataset)[0], fw, dataset.names, dataset.meta)
     imputation = imp.name
-    if trt.name != "none":  # the pipeline's order: impute, treat, then normalise
+    if trt.name != "none":
         treated, _report = treat(impute(dataset.values, imp.name), trt.name, rule=TreatmentRule(**trt.params))
         dataset, imputation = Dataset(treated, fw, dataset.names), "none"
     X = normalise(dataset, nrm.build(), imputation)
@@ -136,7 +148,8 @@ def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
         if fw.level_of(code) not in perturbed_levels:
             continue
         if noise.perturb == "uniform":
-            w[code] *= 1.0 - noise.spread + 2.0 * noise.spread * u(col_boot + 1 + i, 64 + i)
+            w[code] *= 1.0 - noise.spread + 2.0 * noise.spread * (
+                uniform(seed, r, 64 + i) if row is None else float(row[col_boot + 1 + i]))
         elif noise.perturb == "dirichlet" and w[code] > 0:
             key = replication_key(seed, r) if row is None else key_of(seed, float(row[col_boot + 1 + i]))
             w[code] = gamma(key, (1 << 20) + (i << 12), noise.concentration * w[code])
@@ -156,5 +169,6 @@ def rebuild(dataset: Dataset, spec, r: int, row=None) -> dict:
     return {"choices": {"imputation": imp.label, "normalizer": nrm.label, "scheme": scheme_opt.label,
                         "drop_indicator": "none" if drop < 0 else codes[drop],
                         "aggregator": " / ".join(ch.aggregator[a].label for a in agg_idx),
-                        "treatment": trt.label},
+                        "treatment": trt.label,
+                        **({"denomination": den.label} if listed(BY_NAME["denomination"], ch.denomination) else {})},
             "scores": scores, "ranks": rank_descending(scores), "effective_weights": eff}

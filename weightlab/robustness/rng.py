@@ -3,7 +3,8 @@
 ``u(seed, r, i)`` is a splitmix64 hash of (seed, replication ``r``, draw index ``i``), so a
 replication's numbers do not depend on the thread, chunk or block that computes it: results are
 bit-identical for any thread count and chunk size. The stream layout (which ``i`` serves which
-factor) is fixed, so adding a factor never shifts another factor's numbers:
+factor) is fixed, so adding a factor never shifts another factor's numbers. Each factor's index is
+its ``stream`` in the factor table (:mod:`weightlab.robustness.factors`):
 
 =====================  ===========================================
 ``i``                  use
@@ -13,6 +14,7 @@ factor) is fixed, so adding a factor never shifts another factor's numbers:
 2                      weighting-scheme choice
 3                      dropped indicator
 4                      treatment choice
+5                      denomination choice
 8 + level              aggregator of an aggregation level
 64 + node              uniform weight noise of a node
 2**20 + node << 12 + t Dirichlet (gamma) draws of a node
@@ -30,15 +32,11 @@ import math
 import numba as nb
 import numpy as np
 
-STREAM_IMPUTATION = 0
-STREAM_NORMALIZER = 1
-STREAM_SCHEME = 2
-STREAM_DROP = 3
-STREAM_TREATMENT = 4  # added after the others: their positions did not move
-STREAM_AGGREGATOR = 8  # + aggregation level index
-STREAM_NOISE = 64  # + node
+from .factors import BY_NAME
+
+STREAM_NOISE = BY_NAME["weights"].stream  # + node
 STREAM_DIRICHLET = 1 << 20  # + node << 12 + draw
-STREAM_BOOTSTRAP = 1 << 32  # + unit draw
+STREAM_BOOTSTRAP = BY_NAME["bootstrap"].stream  # + unit draw
 
 GOLD = np.uint64(0x9E3779B97F4A7C15)
 GOLD2 = np.uint64(0xD1B54A32D192ED03)

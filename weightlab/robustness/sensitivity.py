@@ -36,14 +36,14 @@ import pandas as pd
 
 from ..data import Dataset
 from ..errors import ParameterError, SpecError
-from .columns import COL_AGGREGATOR, COL_DROP, COL_IMPUTATION, COL_NORMALIZER, COL_SCHEME
+from .config import MAX_OUTPUT_BYTES
+from .factors import BY_NAME, RESAMPLE
 from .design import SaltelliDesign
 from .plan import Plan, compile_plan
 from .sobol import Indices, analyze_stacked, resampling_counts
 from .sobol import bootstrap_block as bootstrap_block_of
 from .spec import UncertaintySpec
 
-MAX_OUTPUT_BYTES = 8 << 30
 DUMMY = "dummy"
 SOBOL_COLUMNS = ["S1", "S1_lo", "S1_hi", "ST", "ST_lo", "ST_hi"]
 
@@ -70,12 +70,10 @@ def factors(plan: Plan) -> dict[str, list[int]]:
             else:
                 for i, c in nodes:
                     out.setdefault(f"weights_{fw.node(c).parent}", []).append(cols.weights + i)
-        elif name == "aggregator":
-            out[name] = [COL_AGGREGATOR + lvl for lvl in range(cols.n_agg_draws)]
-        else:
-            out[name] = [{"imputation": COL_IMPUTATION, "normalizer": COL_NORMALIZER, "scheme": COL_SCHEME,
-                          "drop_indicator": COL_DROP, "treatment": cols.col_treatment,
-                          "bootstrap": cols.bootstrap}[name]]
+        elif BY_NAME[name].kind == RESAMPLE:
+            out[name] = [cols.bootstrap]
+        else:  # a discrete factor: its columns (one per aggregation draw for the aggregator)
+            out[name] = cols.columns_of(name)
     return out
 
 
@@ -143,7 +141,8 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         Consecutive base samples resampled together for the intervals (default
         :func:`weightlab.robustness.sobol.bootstrap_block`; 1: single base samples).
     """
-    from .engine import _threads, evaluate
+    from .engine import evaluate
+    from .pool import thread_count
 
     if n_boot < 0:
         raise ParameterError(f"--bootstrap must be >= 0; got {n_boot}.")
@@ -223,7 +222,7 @@ def run_sensitivity(dataset: Dataset, spec: UncertaintySpec, base_samples: int =
         "factors": {f: [int(c) for c in cols] for f, cols in groups.items()},
         "base_samples": base_samples, "evaluations": evals, "bootstrap": n_boot,
         "memory_bytes": int(need),
-        "threads": _threads(threads),
+        "threads": thread_count(threads),
         "notes": notes,
         "compile_plan_s": t1 - t0, "evaluate_s": t2 - t1, "analyze_s": t3 - t2,
         "evaluations_per_s": evals / (t2 - t1) if t2 > t1 else float("nan"),

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from .accumulators import KernelCounts, slot_view
 from .kernels import BLOCK, Workspace, slot_workspace
 from .parallel import run_split
 
@@ -25,8 +26,8 @@ class SlotRunner:
     """``runner(b0, b1, reps, design, acc, bins, ranges, out, mode)`` runs ``kernel`` on blocks
     ``b0 .. b1 - 1``, split over the slots.
 
-    ``acc`` holds the per-slot accumulators (leading slot axis) and, last, the rank bands shared by
-    all slots; ``ranges = (lo, hi)`` has a leading slot axis too (see
+    ``acc`` (:class:`~weightlab.robustness.accumulators.KernelCounts`) holds the per-slot
+    accumulators (leading slot axis) and the rank layout shared by all slots; ``ranges = (lo, hi)`` has a leading slot axis too (see
     :func:`~weightlab.robustness.kernels.run_blocks` for what each mode does with them).
     """
 
@@ -36,16 +37,15 @@ class SlotRunner:
         self.rank_bufs = rank_bufs
         self._pool: ThreadPoolExecutor | None = None
 
-    def __call__(self, b0: int, b1: int, reps: int, design: np.ndarray, acc: tuple, bins: tuple, ranges: tuple,
+    def __call__(self, b0: int, b1: int, reps: int, design: np.ndarray, acc: KernelCounts, bins: tuple, ranges: tuple,
                  out: tuple, mode: int) -> None:
         if self.n_slots > 1 and self._pool is None:
             self._pool = ThreadPoolExecutor(self.n_slots - 1, thread_name_prefix="weightlab-slot")
         lo, hi = ranges
 
         def slot(t: int, k0: int, k1: int) -> None:
-            acc_t = tuple(a[t] for a in acc[:-1]) + (acc[-1],)
-            self.kernel(self.p, self.ws[t], self.rank_bufs[t], b0 + k0, b0 + k1, reps, design, b0 * BLOCK, acc_t, bins,
-                        (lo[t], hi[t]), out, mode)
+            self.kernel(self.p, self.ws[t], self.rank_bufs[t], b0 + k0, b0 + k1, reps, design, b0 * BLOCK,
+                        slot_view(acc, t), bins, (lo[t], hi[t]), out, mode)
 
         run_split(slot, b1 - b0, self.n_slots, self._pool)
 

@@ -59,10 +59,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from .config import BATCH_BYTES, MIN_BLOCKS, TERM_ROWS
 from .parallel import run_split
-
-BATCH_BYTES = 64 << 20  # memory of the bootstrap terms of one batch of outputs
-MIN_BLOCKS = 1024  # base samples are resampled in blocks, at least this many (bootstrap_block)
 
 
 def _ratio(num: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -151,7 +149,6 @@ class Indices(NamedTuple):
 
 
 N_TERMS = 5  # a, b, a**2, b**2, a b; then 3 per factor
-TERM_ROWS = 256  # base samples per task of the terms kernel
 
 
 @nb.njit(nogil=True, cache=True)

@@ -19,6 +19,7 @@
     scheme_levels = "all"
     imputation = ["mean", "median"]
     treatment = ["none", "coinr", {name = "coinr", winmax = 3}, "log1p"]   # after imputation
+    denomination = ["none", "framework"]   # divide by the framework's denominators (COINr Denominate)
     drop_indicator = true
 
     [choices.probabilities]
@@ -38,6 +39,7 @@
     top_k = [10, 50]
 
 Omitted sections mean "not uncertain". The first option of each choice list is the nominal one.
+The factors, their spec keys and defaults are rows of :mod:`weightlab.robustness.factors`.
 Every problem is a :class:`~weightlab.errors.SpecError` naming the file and key.
 """
 
@@ -52,28 +54,13 @@ import numpy as np
 
 from .._params import validate_params
 from ..errors import SpecError, WeightlabError
-from ..treatment import IMPUTATIONS, TREATMENTS, TreatmentRule
+from . import factors as F
+from .noise import PERTURBATIONS, DirichletNoise, UniformNoise
 
-CHOICE_KINDS = ("normalizer", "aggregator", "scheme", "imputation", "treatment")
-RULE_PARAMS = {"winmax": int, "skew_thresh": float, "kurt_thresh": float}  # coinr treatment options
+CHOICE_KINDS = tuple(f.name for f in F.CHOICE_LISTS)  # the [choices] lists of options
 MAX_REPS = 1 << 48  # far beyond any run (years at a million rep/s) and safe for the engine's 64-bit counters
-PERTURBATIONS = ("none", "uniform", "dirichlet")
 SAMPLING_METHODS = ("stream", "sobol")
 WEIGHT_GROUPS = ("one", "level", "group")
-
-
-def _registry(kind: str):
-    if kind == "normalizer":
-        from ..normalization import NORMALIZERS
-
-        return NORMALIZERS
-    if kind == "aggregator":
-        from ..aggregation import AGGREGATORS
-
-        return AGGREGATORS
-    from ..weighting import SCHEMES
-
-    return SCHEMES
 
 
 @dataclass(frozen=True)
@@ -91,13 +78,9 @@ class Option:
         return f"{self.name}({', '.join(f'{k}={v}' for k, v in sorted(self.params.items()))})"
 
     def build(self) -> Any:
-        """The plug-in instance (the name itself for an imputation, the coinr rule for a treatment)."""
-        if self.kind == "imputation":
-            return self.name
-        if self.kind == "treatment":
-            return TreatmentRule(**self.params)
+        """The plug-in instance, from the registry of its factor (:attr:`factors.Factor.registry`)."""
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in self.params.items()}
-        return _registry(self.kind).get(self.name, **params)
+        return F.registry_of(F.BY_NAME[self.kind]).get(self.name, **params)
 
     def to_toml(self) -> Any:
         return {"name": self.name, **self.params} if self.params else self.name
@@ -111,17 +94,23 @@ class WeightNoise:
     levels: Any = "all"
 
 
+def default_options(kind: str) -> tuple:
+    """The default option list of a choice list: its factor's default."""
+    return (Option(F.BY_NAME[kind].default, {}, kind),)
+
+
 @dataclass(frozen=True)
 class Choices:
-    normalizer: tuple = (Option("minmax", {}, "normalizer"),)
-    aggregator: tuple = (Option("arithmetic", {}, "aggregator"),)
+    normalizer: tuple = default_options("normalizer")
+    aggregator: tuple = default_options("aggregator")
     aggregator_per_level: bool = False
-    scheme: tuple = (Option("equal", {}, "scheme"),)
+    scheme: tuple = default_options("scheme")
     scheme_levels: Any = "all"
-    imputation: tuple = (Option("none", {}, "imputation"),)
-    drop_indicator: bool = False
+    imputation: tuple = default_options("imputation")
+    drop_indicator: bool = F.BY_NAME["drop_indicator"].default
     probabilities: dict = field(default_factory=dict)
-    treatment: tuple = (Option("none", {}, "treatment"),)
+    treatment: tuple = default_options("treatment")
+    denomination: tuple = default_options("denomination")
 
     def probs(self, entry: str) -> np.ndarray:
         """Normalised drawing probabilities of the options of ``entry`` (uniform if not given)."""
@@ -193,14 +182,15 @@ class UncertaintySpec:
         known(w, ("perturb", "spread", "concentration", "levels"), "[weights]")
         perturb = w.get("perturb", "uniform" if w else "none")
         if perturb not in PERTURBATIONS:
-            raise fail(f"[weights] perturb must be one of {', '.join(PERTURBATIONS)}; got {perturb!r}.")
-        spread = w.get("spread", 0.25)
-        if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread < 1:
-            raise fail(f"[weights] spread must be in [0, 1); got {spread!r}.")
-        conc = w.get("concentration", 50.0)
-        if isinstance(conc, bool) or not isinstance(conc, (int, float)) or not conc > 0:
-            raise fail(f"[weights] concentration must be > 0; got {conc!r}.")
-        noise = WeightNoise(perturb, float(spread), float(conc), _levels(w.get("levels", "all"), "[weights] levels", fail))
+            raise fail(f"[weights] perturb must be one of {', '.join(PERTURBATIONS.available())}; got {perturb!r}.")
+        spread, conc = w.get("spread", 0.25), w.get("concentration", 50.0)
+        try:  # both are checked whatever the perturbation (a spec may give both), each by its owner
+            validate_params(UniformNoise(spread))
+            validate_params(DirichletNoise(conc))
+        except WeightlabError as exc:
+            raise fail(f"[weights] {exc}") from None
+        levels = _levels(w.get("levels", "all"), "[weights] levels", fail)
+        noise = WeightNoise(perturb, float(spread), float(conc), levels)
 
         c = table("choices")
         known(c, CHOICE_KINDS + ("aggregator_per_level", "scheme_levels", "drop_indicator", "probabilities"),
@@ -218,10 +208,10 @@ class UncertaintySpec:
         for flag in ("aggregator_per_level", "drop_indicator"):
             if not isinstance(c.get(flag, False), bool):
                 raise fail(f"[choices] {flag} must be true or false; got {c[flag]!r}.")
-        choices = Choices(options["normalizer"], options["aggregator"], c.get("aggregator_per_level", False),
-                          options["scheme"], _levels(c.get("scheme_levels", "all"), "[choices] scheme_levels", fail),
-                          options["imputation"], c.get("drop_indicator", False),
-                          {k: tuple(float(v) for v in p) for k, p in probs.items()}, options["treatment"])
+        choices = Choices(aggregator_per_level=c.get("aggregator_per_level", False),
+                          scheme_levels=_levels(c.get("scheme_levels", "all"), "[choices] scheme_levels", fail),
+                          drop_indicator=c.get("drop_indicator", False),
+                          probabilities={k: tuple(float(v) for v in p) for k, p in probs.items()}, **options)
 
         b = table("bootstrap")
         known(b, ("units",), "[bootstrap]")
@@ -261,7 +251,8 @@ class UncertaintySpec:
             "seed": self.seed, "reps": self.reps,
             "weights": {"perturb": self.weights.perturb, "spread": self.weights.spread,
                         "concentration": self.weights.concentration, "levels": _toml_levels(self.weights.levels)},
-            "choices": {kind: [o.to_toml() for o in getattr(ch, kind)] for kind in CHOICE_KINDS},
+            "choices": {f.name: [o.to_toml() for o in getattr(ch, f.name)] for f in F.CHOICE_LISTS
+                        if F.listed(f, getattr(ch, f.name))},
             "bootstrap": {"units": self.bootstrap_units},
             "outputs": {"quantiles": list(self.outputs.quantiles), "top_k": list(self.outputs.top_k)},
             "sampling": {"method": self.sampling},
@@ -284,15 +275,18 @@ class UncertaintySpec:
         return UncertaintySpec.from_dict(doc, self.source)
 
     def uncertain_factors(self) -> list[str]:
-        """Names of the factors that actually vary."""
-        ch = self.choices
-        out = ["weights"] if self.weights.perturb != "none" else []
-        out += [k for k in CHOICE_KINDS if len(getattr(ch, k)) > 1]
-        if ch.drop_indicator:
-            out.append("drop_indicator")
-        if self.bootstrap_units:
-            out.append("bootstrap")
-        return out
+        """Names of the factors that actually vary, in the order of the factor table."""
+        return [f.name for f in F.FACTORS if self.varies(f.name)]
+
+    def varies(self, name: str) -> bool:
+        """Whether factor ``name`` (a row of :data:`factors.FACTORS`) varies in this spec."""
+        if name == "weights":
+            return self.weights.perturb != "none"
+        if name == "bootstrap":
+            return self.bootstrap_units
+        if name == "drop_indicator":
+            return self.choices.drop_indicator
+        return len(getattr(self.choices, name)) > 1
 
     def check_against(self, framework) -> None:
         """Raise SpecError when a level is deeper than ``framework`` allows."""
@@ -334,9 +328,8 @@ def _levels(value: Any, name: str, fail) -> Any:
 
 
 def _options(c: dict, kind: str, fail) -> tuple:
-    default = {"normalizer": "minmax", "aggregator": "arithmetic", "scheme": "equal", "imputation": "none",
-               "treatment": "none"}[kind]
-    raw = c.get(kind, [default])
+    factor = F.BY_NAME[kind]
+    raw = c.get(kind, [factor.default])
     if isinstance(raw, (str, dict)):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
@@ -349,36 +342,16 @@ def _options(c: dict, kind: str, fail) -> tuple:
             opt = Option(entry["name"], {k: v for k, v in entry.items() if k != "name"}, kind)
         else:
             raise fail(f"[choices] {kind} entries must be names or tables with a 'name'; got {entry!r}.")
-        if kind == "imputation":
-            if opt.name not in IMPUTATIONS or opt.params:
-                raise fail(f"[choices] imputation '{opt.label}' is unknown. Choose from: {', '.join(IMPUTATIONS)}.")
-        elif kind == "treatment":
-            _check_treatment(opt, fail)
-        else:
-            try:
-                validate_params(opt.build())
-            except WeightlabError as exc:
-                raise fail(f"[choices] {kind} '{opt.label}': {exc}") from None
+        if opt.params and not factor.params:
+            raise fail(f"[choices] {kind} '{opt.label}': the {kind} options take no parameters; write its name.")
+        try:
+            validate_params(opt.build())
+        except WeightlabError as exc:
+            raise fail(f"[choices] {kind} '{opt.label}': {exc}") from None
         if opt in out:
             raise fail(f"[choices] {kind} lists '{opt.label}' twice.")
         out.append(opt)
     return tuple(out)
-
-
-def _check_treatment(opt: Option, fail) -> None:
-    """A treatment option: a method of :data:`weightlab.treatment.TREATMENTS`; only ``coinr`` takes
-    parameters, those of :class:`weightlab.treatment.TreatmentRule`."""
-    if opt.name not in TREATMENTS:
-        raise fail(f"[choices] treatment '{opt.label}' is unknown. Choose from: {', '.join(TREATMENTS)}.")
-    for key, value in opt.params.items():
-        if opt.name != "coinr" or key not in RULE_PARAMS:
-            allowed = f"its parameters are {', '.join(RULE_PARAMS)}" if opt.name == "coinr" else "it takes none"
-            raise fail(f"[choices] treatment '{opt.label}': unknown parameter '{key}' ({allowed}).")
-        if RULE_PARAMS[key] is int:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise fail(f"[choices] treatment '{opt.label}': {key} must be an integer >= 0; got {value!r}.")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise fail(f"[choices] treatment '{opt.label}': {key} must be a number > 0; got {value!r}.")
 
 
 def demo_spec(reps: int = 1_000_000, seed: int = 7) -> UncertaintySpec:

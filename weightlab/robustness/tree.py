@@ -24,26 +24,26 @@ import numpy as np
 def renormalise(w, p, sums):
     """Make members of every group sum to 1, bottom-up; an empty (all-zero) group gets weight 0."""
     sums[:] = 0.0
-    for lvl in range(p.n_levels - 1):
-        a, b = p.level_ptr[lvl], p.level_ptr[lvl + 1]
+    for lvl in range(p.tree.n_levels - 1):
+        a, b = p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]
         for i in range(a, b):
-            sums[p.node_parent[i]] += w[i]
+            sums[p.tree.node_parent[i]] += w[i]
         for i in range(a, b):
-            s = sums[p.node_parent[i]]
+            s = sums[p.tree.node_parent[i]]
             w[i] = w[i] / s if s > 0.0 else 0.0
         for i in range(a, b):
-            parent = p.node_parent[i]
-            if sums[parent] <= 0.0 and parent != p.n_nodes - 1:
+            parent = p.tree.node_parent[i]
+            if sums[parent] <= 0.0 and parent != p.tree.n_nodes - 1:
                 w[parent] = 0.0
 
 
 @nb.njit(cache=True, inline="always")
 def effective_weights(w, eff, p):
     """Effective weight of every node: product of within-group weights up to the root."""
-    root = p.n_nodes - 1
+    root = p.tree.n_nodes - 1
     eff[root] = 1.0
     for i in range(root - 1, -1, -1):
-        eff[i] = w[i] * eff[p.node_parent[i]]
+        eff[i] = w[i] * eff[p.tree.node_parent[i]]
 
 
 @nb.njit(cache=True, inline="always")
@@ -120,7 +120,8 @@ def exp_into(x, out, scratch, n):
 def tree_arrays(p):
     """The plan's fields read by :func:`aggregate_group`. Numba copies and reference-counts every
     array of a tuple passed to a function: per group, the whole plan's cost more than the work."""
-    return p.n_indicators, p.n_units, p.agg_power, p.agg_need, p.agg_shift, p.child_ptr, p.child_idx, p.T, p.X
+    t, c = p.tree, p.choices
+    return t.n_indicators, t.n_units, c.agg_power, c.agg_need, c.agg_shift, t.child_ptr, t.child_idx, p.data.T, p.data.X
 
 
 @nb.njit(cache=True, inline="always")
@@ -130,7 +131,7 @@ def aggregate_group(t, g, a, w, m, vals, scratch, counts, sample_only):
         score_i = g^-1( sum_c w_c g(x_ci + shift_c) / sum_c w_c )    over members c with x_ci present
 
     ``t`` is :func:`tree_arrays` of the plan. Loops member by member over all units, so the inner
-    loops vectorise. Indicator members read ``g(x + shift)`` precomputed by the plan (``p.T``);
+    loops vectorise. Indicator members read ``g(x + shift)`` precomputed by the plan (``p.data.T``);
     group members are transformed here, with the shift rule looking at the column minimum over all
     units, or over the bootstrap sample (``counts > 0``) when ``sample_only`` (as the nominal code
     does when it fits weights on it). ``scratch`` is (4, n).
@@ -187,7 +188,7 @@ def aggregate_group(t, g, a, w, m, vals, scratch, counts, sample_only):
 def scores_tree(p, pat, w, m, vals, scratch, counts):
     """Level-by-level scores of every node into ``vals`` (the index in ``vals[root]``)."""
     t = tree_arrays(p)
-    for lvl in range(1, p.n_levels):  # aggregation level lvl + 1
-        a = p.pattern_aggs[pat, lvl - 1]
-        for g in range(p.level_ptr[lvl], p.level_ptr[lvl + 1]):
+    for lvl in range(1, p.tree.n_levels):  # aggregation level lvl + 1
+        a = p.choices.pattern_aggs[pat, lvl - 1]
+        for g in range(p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]):
             aggregate_group(t, g, a, w, m, vals, scratch, counts, False)
