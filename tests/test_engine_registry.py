@@ -15,6 +15,7 @@ import pytest
 from weightlab.aggregation import AGGREGATORS
 from weightlab.data import Dataset
 from weightlab.normalization import NORMALIZERS
+from weightlab.robustness import boot_weights as BW
 from weightlab.robustness.engine import debug_replication
 from weightlab.robustness.plan import compile_plan
 from weightlab.robustness.spec import UncertaintySpec
@@ -84,7 +85,9 @@ def _cases() -> list:
         choices = {"scheme": [_scheme_option(name)], "normalizer": ["minmax", "zscore"],
                    "imputation": ["none", "mean"]}
         cases.append(pytest.param({**base, "choices": choices}, id=f"scheme-{name}"))
-        if SCHEMES.get_class(name).data_driven:
+        # schemes without a compiled statistics function (balanced) are refused under the bootstrap
+        # (test_bootstrap_refuses_schemes_the_engine_cannot_re_estimate, tests/test_importance_inverse.py)
+        if SCHEMES.get_class(name).data_driven and BW.function_index(SCHEMES.get_class(name)) >= 0:
             for levels in ("all", [1]):
                 cases.append(pytest.param({**base, "bootstrap": {"units": True},
                                            "choices": {**choices, "scheme_levels": levels}},

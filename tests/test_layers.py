@@ -18,7 +18,7 @@ import pytest
 import weightlab
 
 PACKAGE = Path(weightlab.__file__).parent
-ACCESSOR_MODULES = ("index.py", "compare.py", "robustness/results.py")  # the ignore_imports of the contract
+ACCESSOR_MODULES = ("index.py", "compare.py", "robustness/results.py", "importances/table.py")  # the ignore_imports of the contract
 HIGHER = ("weightlab.report", "weightlab.results")
 
 

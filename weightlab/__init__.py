@@ -36,6 +36,8 @@ _EXPORTS = {
     "compare_builds": "weightlab.pipeline",
     "treat": "weightlab.treatment",
     "analyse": "weightlab.analysis",
+    "importance": "weightlab.importances",
+    "ImportanceResult": "weightlab.importances",
     "UncertaintySpec": "weightlab.robustness.spec",
     "demo_spec": "weightlab.robustness.spec",
     "run_robustness": "weightlab.robustness.engine",

@@ -630,6 +630,49 @@ def analyse(data: Path = DataArg, framework: Path = FrameworkOpt,
 
 
 @app.command()
+def importance(data: Path = DataArg, framework: Path = FrameworkOpt,
+               out: Path = typer.Option(..., "--out", help="Output directory (new, empty, or an earlier result)."),
+               scheme: str = SchemeOpt, normalizer: str = NormOpt, aggregator: str = AggOpt,
+               imputation: str = ImpOpt, level: str = LevelOpt, param: list[str] = ParamOpt,
+               n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of the units (0: none)."),
+               seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+               no_report: bool = NoReportOpt, id_column: Optional[str] = IdOpt,
+               pipeline: Optional[Path] = PipelineOpt, encoding: Optional[str] = EncodingOpt,
+               sheet: Optional[str] = SheetOpt) -> None:
+    """Importance against weights: for every member of every group, against the index and its
+    parent, the weight, Pearson r, the main effect S (smoothing spline, local linear), r^2, the Pratt
+    share, bootstrap intervals and flags; writes importance.csv, the build's files and report.html.
+
+    Examples:
+      weightlab importance data.csv -f framework.toml --scheme expert --out imp/
+      weightlab importance asem/data.csv -f asem/framework.toml --pipeline asem/pipeline.toml --scheme expert --out imp/
+    """
+    from .importances import importance as measure
+    from .results import ResultDirectory
+    from .results.directory import check_target
+
+    if n_boot < 0:
+        _fail(f"--n-boot must be a whole number >= 0; got {n_boot}.")
+    check_target(out)
+    res = _build(data, framework, id_column, normalizer, scheme, aggregator, imputation, level, param, Fmt.csv, None,
+                 pipeline, encoding, sheet)
+    imp = measure(res, n_boot=n_boot, seed=seed)
+    with ResultDirectory(out) as stage:
+        imp.save(stage.path)
+    t = imp.table
+    shown = t[["level", "group", "member", "against", "weight", "r_share", "S_spline", "S_lo", "S_hi", "flag"]]
+    typer.echo(shown[t["flag"] != ""].round(3).to_string(index=False) if (t["flag"] != "").any()
+               else "no member flagged")
+    typer.echo(f"{len(t)} rows ({t['member'].nunique()} members), {int((t['flag'] != '').sum())} flagged; "
+               f"{n_boot} bootstrap resamples; {out / 'importance.csv'}")
+    if res.dataset.label:
+        typer.echo(f"Note: {res.dataset.label}")
+    _settings(res)
+    if not no_report:
+        _write_report(out)
+
+
+@app.command()
 @_paused_while_starting
 def demo(out: Path = typer.Option(Path("weightlab-demo"), "--out", help="Output directory."),
          reps: int = typer.Option(1_000_000, "--reps", help="Monte Carlo replications."),

@@ -418,6 +418,12 @@ class Build:
         """The index table (unit, name, score, rank, group scores) as :meth:`IndexResult.table`."""
         return self.result.table()
 
+    def importance(self, **kw: Any) -> Any:
+        """Importance of every member against the index and its parent (:func:`weightlab.importance`)."""
+        from .importances import importance
+
+        return importance(self, **kw)
+
     def with_step(self, kind: str, params: dict[str, Any] | None = None, **kw: Any) -> "Build":
         """Rebuild from the same raw data with one step replaced."""
         return self.pipeline.with_step(kind, params, **kw).run(self.raw, **self.run_kwargs)

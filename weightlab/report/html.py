@@ -107,7 +107,10 @@ def build_sections(res: Results, units: Sequence[str] | None = None, plot_dir: P
     chosen = _default_units(res, units)
     makers = (_uncertainty_section, _weights_section, _comparison_section, _indicator_section, _profile_section,
               _sensitivity_section)
-    return [sec for make in makers if (sec := make(res, fig, chosen, bool(units))) is not None]
+    sections = [sec for make in makers if (sec := make(res, fig, chosen, bool(units))) is not None]
+    from .importance import importance_section
+
+    return sections + [sec for sec in [importance_section(res, fig)] if sec is not None]
 
 
 def _uncertainty_section(res: Results, fig: _Figures, chosen: list[str], asked: bool) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ A results directory is what ``weightlab demo``, ``robustness``, ``sensitivity`` 
 - a comparison of variants: ``compare.csv``, ``rank_correlation.csv`` (Spearman, variant x variant);
 - a Monte Carlo run: ``ranks.csv``, ``rank_frequency.parquet``, ``choice_shares.csv``;
 - a sensitivity run: ``sobol.csv``, ``sobol_units.csv``, ``sobol_unit_scores.csv``;
+- an importance run: ``importance.csv`` (with the nominal files);
 - the demo: ``treatment.csv``, ``nominal_SCHEME.csv``, and the subdirectories ``robustness/`` and
   ``sensitivity/``;
 - every directory: ``manifest.json`` (:mod:`.manifest`); on request ``report.html``, ``plots/``
@@ -36,6 +37,8 @@ SOBOL = "sobol.csv"
 SOBOL_UNITS = "sobol_units.csv"
 SOBOL_UNIT_SCORES = "sobol_unit_scores.csv"
 
+IMPORTANCE = "importance.csv"  # weightlab importance: every member against the index and its parent
+
 TREATMENT = "treatment.csv"
 NOMINAL_PREFIX = "nominal_"  # the demo's nominal_SCHEME.csv, one per scheme
 
@@ -58,6 +61,7 @@ TABLE_FILES = {  # the tables a reader knows, by the name it gives them
     "sobol": SOBOL,
     "sobol_units": SOBOL_UNITS,
     "sobol_unit_scores": SOBOL_UNIT_SCORES,
+    "importance": IMPORTANCE,
 }
 INDEXED = {"rank_correlation"}  # tables whose first column is the row index
 

@@ -3,6 +3,6 @@
 from .base import SCHEMES, StatisticsScheme, Weights, WeightingScheme, parse_levels, resolve_aggregators
 
 # Importing the modules registers the schemes.
-from . import equal, expert, entropy, critic, pca, std, merec, gini  # noqa: E402,F401
+from . import equal, expert, entropy, critic, pca, std, merec, gini, balanced  # noqa: E402,F401
 
 __all__ = ["SCHEMES", "StatisticsScheme", "Weights", "WeightingScheme", "parse_levels", "resolve_aggregators"]

@@ -133,6 +133,9 @@ class WeightingScheme(Estimator):
     # members vary (None: the scheme does not look at the data, or promises nothing)
     example_params: ClassVar[dict] = {}
     constant_member_weight: ClassVar["float | None"] = None
+    # False: the weights act on the values in their units (balanced: w ∝ 1/sd for equal correlations),
+    # so rescaling one indicator rescales its weight; the common checks then skip the units check
+    unit_free: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict] = {}
 
     def group_weights(self, X: np.ndarray, members: list[str], group: str, framework: Framework) -> np.ndarray:
