@@ -1,8 +1,8 @@
 """Plain numpy twins of the engine's compiled kernels (as stumpy's tests/naive.py).
 
 One twin per kernel, written from the formula the kernel's docstring states and sharing no code with
-it: splitmix64 and the counter-based uniforms (:mod:`weightlab.robustness.rng`), the gamma variates,
-the min-rank (:mod:`weightlab.robustness.ranking`), the power-mean tree
+it: splitmix64 and the counter-based uniforms (:mod:`weightlab.robustness.rng`; the gamma variates'
+plain twin is :func:`weightlab.robustness.reference.gamma`, the reference rebuild's), the min-rank (:mod:`weightlab.robustness.ranking`), the power-mean tree
 (:mod:`weightlab.robustness.tree`), the count-weighted statistics the bootstrap fills
 (:mod:`weightlab.weighting.statistics`, :mod:`weightlab.robustness.boot_weights`) and every
 statistics-based weighting scheme (:data:`SCHEME_TWINS`, which tests/test_naive_kernels.py requires to
@@ -45,30 +45,6 @@ def splitmix64(seed: int, count: int) -> list[int]:
 def uniform_at(key: int, i: int) -> float:
     """Draw ``i`` of the stream ``key``: the top 53 bits of splitmix64(key + (i + 1) * GOLDEN2), in [0, 1)."""
     return (splitmix64_finalizer(key + (i + 1) * GOLDEN2) >> 11) / 2.0 ** 53
-
-
-def gamma(key: int, base: int, alpha: float) -> float:
-    """Gamma(alpha, 1) by Marsaglia and Tsang (2000), reading draws ``base, base + 1, ...`` of stream
-    ``key``: a normal by Box-Muller from two draws, then one draw for the acceptance test; alpha < 1
-    is boosted by ``U**(1/alpha)`` (the first draw)."""
-    counter, boost = 0, 1.0
-    if alpha < 1.0:
-        boost = (1.0 - uniform_at(key, base)) ** (1.0 / alpha)
-        counter, alpha = 1, alpha + 1.0
-    d = alpha - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        u1, u2 = uniform_at(key, base + counter), uniform_at(key, base + counter + 1)
-        counter += 2
-        x = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-        v = 1.0 + c * x
-        if v <= 0.0:
-            continue
-        v = v ** 3
-        u = uniform_at(key, base + counter)
-        counter += 1
-        if math.log(u + 1e-300) < 0.5 * x * x + d - d * v + d * math.log(v):
-            return d * v * boost
 
 
 # ------------------------------------------------------------------ ranking
