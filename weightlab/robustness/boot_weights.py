@@ -205,6 +205,8 @@ def dense_indicator_weights(p, ws, nq):
     n = p.tree.n_units
     k = p.tree.n_indicators
     h = hierarchy(p)
+    groups = GroupRange(p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[1], p.tree.level_ptr[2])
+    scratch = (bw[3], work)
     for q in range(nq):
         s = choice[q, SLOT_SCHEME]
         code = p.schemes.scheme_code[s]
@@ -216,9 +218,8 @@ def dense_indicator_weights(p, ws, nq):
             ns = 0
             if needs & NEED_SAMPLE:
                 ns = _sample_rows(p.data.X[m], C[q], sample, xs, bw[2])
-            level_weights(code - 1, SampleStatistics(float(n), st, cov, xs, bw[2], ns),
-                          GroupRange(p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[1], p.tree.level_ptr[2]),
-                          p.schemes.scheme_params[s], W[q], (bw[3], work))
+            level_weights(code - 1, SampleStatistics(float(n), st, cov, xs, bw[2], ns), groups,
+                          p.schemes.scheme_params[s], W[q], scratch)
 
 
 @nb.njit(inline="always")
@@ -255,6 +256,7 @@ def bootstrap_weights(p, ws, q, n_s, first_done):
     needs = p.schemes.scheme_needs[scheme]
     prm = p.schemes.scheme_params[scheme]
     cs = bw[2]
+    stats, scratch = SampleStatistics(n_boot, st, cov, xs, cs, n_s), (bw[3], work)
     for t in range(n_s):
         cs[t] = counts[sample[t]]
     for lvl in range(1, p.tree.n_levels):
@@ -267,9 +269,8 @@ def bootstrap_weights(p, ws, q, n_s, first_done):
                     c0, c1 = p.tree.child_ptr[g - k], p.tree.child_ptr[g - k + 1]
                     if c1 - c0 > 1:
                         fill_cov(src, p.tree.child_idx[c0:c1], sample, n_s, counts, st, cov[g - k])
-            level_weights(fid, SampleStatistics(n_boot, st, cov, xs, cs, n_s),
-                          GroupRange(p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[lvl],
-                                     p.tree.level_ptr[lvl + 1]), prm, w, (bw[3], work))
+            groups = GroupRange(p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1])
+            level_weights(fid, stats, groups, prm, w, scratch)
         if lvl <= top_needed:
             a = p.choices.pattern_aggs[pat, lvl - 1]
             for g in range(p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]):
