@@ -121,17 +121,23 @@ def hierarchy(p):
 
 
 @nb.njit(inline="always")
-def _moment_statistics(h, m, sample, needs, layout, out):
-    """Statistics (the ``needs`` bits) of the indicators of NaN-free matrix ``m`` into ``out = (st,
-    cov)``, on ``sample = (src, cw, mom, n_boot)``: ``src = X[m]``, the sample's multiplicities
-    ``cw`` and size ``n_boot``, and this replication's row ``mom`` of ``C @ mom_ent[m]`` (layout
+def _moment_statistics(p, h, ws, q, needs, layout):
+    """Statistics (the ``needs`` bits) of the indicators of row ``q``'s NaN-free matrix ``m =
+    ws.mat[q]`` into ``st = ws.st`` and ``cov = ws.Rg``, on its sample: ``src = X[m]``, the
+    multiplicities ``cw = ws.C[q]`` (size ``n_boot``, the number of units), and the row ``mom =
+    ws.mom[q]`` of ``C @ mom_ent[m]`` (layout
     :data:`LAYOUT_ENT`) or ``C @ mom_cov[m]`` (:data:`LAYOUT_COV`); min and max are the first and last
     units drawn in the plan's sorted order ``x_order`` (a couple of steps). ``m2`` and ``cov`` come
     from raw sums (``sum c x**2 - N mean**2``); ``ylny`` from ``sum c x ln x`` on a non-negative
     matrix, else by a loop with the column's shift; ``absdiff`` by one pass in sorted order."""
     k, n, level_ptr, child_ptr, child_idx, pair_ptr, x_order = h
-    src, cw, mom, n_boot = sample
-    st, cov = out
+    m = ws.mat[q]
+    src = p.data.X[m]
+    cw = ws.C[q]
+    mom = ws.mom[q]
+    n_boot = float(n)
+    st = ws.st
+    cov = ws.Rg
     for c in range(k):
         mean = mom[c] / n_boot
         a = 0  # (indexing x_order in full: a view per member would cost a reference count)
@@ -200,8 +206,8 @@ def dense_indicator_weights(p, ws, nq):
     (:class:`weightlab.robustness.kernels.Workspace`) that re-estimate them on a NaN-free matrix,
     from their moments ``ws.mom[q]`` (:func:`_moment_statistics`), into ``ws.W[q]``. One call per
     block. ``ws.bw`` rows: 2 the sample counts, 3 the weights of one group."""
-    choice, mat, C, mom, W, st, cov, xs, bw, sample, work = (ws.choice, ws.mat, ws.C, ws.mom, ws.W, ws.st, ws.Rg,
-                                                              ws.cen, ws.bw, ws.sample, ws.pw)
+    choice, mat, C, W, st, cov, xs, bw, sample, work = (ws.choice, ws.mat, ws.C, ws.W, ws.st, ws.Rg, ws.cen, ws.bw,
+                                                         ws.sample, ws.pw)
     n = p.tree.n_units
     k = p.tree.n_indicators
     h = hierarchy(p)
@@ -213,8 +219,7 @@ def dense_indicator_weights(p, ws, nq):
         m = mat[q]
         if first_level_in_block(p, code, m):
             needs = p.schemes.scheme_needs[s]
-            _moment_statistics(h, m, (p.data.X[m], C[q], mom[q], float(n)), needs, p.schemes.mom_layout[s, m],
-                               (st, cov))
+            _moment_statistics(p, h, ws, q, needs, p.schemes.mom_layout[s, m])
             ns = 0
             if needs & NEED_SAMPLE:
                 ns = _sample_rows(p.data.X[m], C[q], sample, xs, bw[2])
