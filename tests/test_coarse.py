@@ -289,6 +289,7 @@ def test_coarse_and_segment_kernels_count_what_numpy_counts():
     columns copied apart) against the same cells counted with numpy, including ranks below, above
     and between the segments, a unit without segments and a partial block."""
     from weightlab.robustness import kernels as K
+    from weightlab.robustness.accumulators import COARSE, LayoutArrays
 
     rng = np.random.default_rng(4)
     n, rows, nq = 50, 128, 97
@@ -305,7 +306,8 @@ def test_coarse_and_segment_kernels_count_what_numpy_counts():
     base = rng.integers(-300, 350, n).astype(np.int64)  # some ranks below a unit's base, some above its window
     base[:5] = R[:nq, :5].min(axis=0) + 70000 - 65535  # (windows of 65,535 ranks: ranks far below them)
     base[5:8] = -70000  # and far above them
-    K._count_coarse(flat, off[:-1].copy(), lo, nbins, shift, stats, R, nq, n, log, 1, base)
+    e = np.zeros(0, dtype=np.int64)
+    K._count_coarse(flat, LayoutArrays(COARSE, off[:-1].copy(), lo, nbins, shift, e, log, base, e), stats, R, nq, 1)
     r = R[:nq].astype(np.int64)
     code = r - base
     np.testing.assert_array_equal(log[1, :, :nq].T, np.where((code >= 0) & (code < 65535), code, 65535))
@@ -328,7 +330,7 @@ def test_coarse_and_segment_kernels_count_what_numpy_counts():
     seg = C.Segments(np.concatenate([[0], np.cumsum(per_unit)]).astype(np.int64), np.array(seg_lo, dtype=np.int64),
                      np.array(seg_w, dtype=np.int64))
     counts = np.zeros(seg.total, dtype=np.uint16)
-    K._count_segments(counts, seg.off[:-1].copy(), seg.lo, seg.width, seg.ptr, R, nq, n)
+    K._count_segments(counts, LayoutArrays(*seg.kernel_arrays(), log, base, e), R, nq)
     for i in range(n):
         for s in range(seg.ptr[i], seg.ptr[i + 1]):
             k = r[:, i] - seg.lo[s]

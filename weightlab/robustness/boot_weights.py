@@ -31,8 +31,10 @@ import math
 import sys
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numba as nb
+import numpy as np
 from numba import literal_unroll
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
@@ -40,10 +42,33 @@ from ..weighting import SCHEMES, StatisticsScheme
 from ..weighting.statistics import (M2, MAX, MEAN, MIN, NEED_ABSDIFF, NEED_COV, NEED_SAMPLE, NEED_YLNY, YLNY, ABSDIFF,
                                     absdiff_sorted, fill_cov, fill_member)
 from .factors import SLOT_SCHEME
-from .tree import aggregate_group, tree_arrays
+from .tree import Replication, aggregate_group, tree_arrays
 
 FIXED = 0  # plan.scheme_code of an option whose weights are not re-estimated (else 1 + function index)
 LAYOUT_ENT, LAYOUT_COV = 1, 2  # moment layouts (plan.mom_layout): sum c x and sum c x ln x | sum c x, x**2, x_a x_b
+
+
+class SampleStatistics(NamedTuple):
+    """The statistics of one level's members on a bootstrap sample: the first six arguments of
+    every scheme function (:mod:`weightlab.weighting.statistics`)."""
+
+    n: float  # the sample's size (sum of the multiplicities)
+    st: np.ndarray  # (N_STATS, n_nodes) member statistics
+    cov: np.ndarray  # (n_groups, M, M) within-group cross-products, group g in row g - k
+    xs: np.ndarray  # (n_nodes, n) member values on the distinct units drawn (the "sample" statistic)
+    cs: np.ndarray  # (n,) multiplicities of the distinct units drawn
+    ns: int  # number of distinct units drawn
+
+
+class GroupRange(NamedTuple):
+    """Groups ``g0 <= g < g1`` of the tree: group g's members are ``child_idx[child_ptr[g - k] ..
+    child_ptr[g - k + 1] - 1]`` (``k`` indicators: group g is node g)."""
+
+    child_ptr: np.ndarray
+    child_idx: np.ndarray
+    k: int
+    g0: int
+    g1: int
 
 
 def statistics_schemes() -> list[type[StatisticsScheme]]:
@@ -66,10 +91,14 @@ def function_index(scheme_class: type) -> int:
 
 
 @nb.njit(cache=True)
-def level_weights(fid, n, st, cov, xs, cs, ns, child_ptr, child_idx, k, g0, g1, prm, w, out, work):
-    """Weights of the members of every group ``g0 <= g < g1`` with 2+ members into ``w``, by function
-    ``fid`` of :data:`SCHEME_FUNCTIONS` on the filled statistics (``cov`` per group ``g - k``; ``out``
-    and ``work`` are scratch)."""
+def level_weights(fid, stats, groups, prm, w, scratch):
+    """Weights of the members of every group of :class:`GroupRange` ``groups`` with 2+ members into
+    ``w``, by function ``fid`` of :data:`SCHEME_FUNCTIONS` with parameters ``prm`` on the filled
+    :class:`SampleStatistics` ``stats``; ``scratch = (out, work)``: one group's weights and the
+    functions' work arrays."""
+    n, st, cov, xs, cs, ns = stats
+    child_ptr, child_idx, k, g0, g1 = groups
+    out, work = scratch
     i = 0
     for f in literal_unroll(SCHEME_FUNCTIONS):
         if i == fid:
@@ -92,14 +121,23 @@ def hierarchy(p):
 
 
 @nb.njit(inline="always")
-def _moment_statistics(h, m, src, cw, n_boot, needs, layout, mom, st, cov):
-    """Statistics of the indicators of NaN-free matrix ``m`` (``src = X[m]``) on the sample with
-    multiplicities ``cw``, from this replication's row ``mom`` of ``C @ mom_ent[m]`` (layout
+def _moment_statistics(p, h, ws, q, needs, layout):
+    """Statistics (the ``needs`` bits) of the indicators of row ``q``'s NaN-free matrix ``m =
+    ws.mat[q]`` into ``st = ws.st`` and ``cov = ws.Rg``, on its sample: ``src = X[m]``, the
+    multiplicities ``cw = ws.C[q]`` (size ``n_boot``, the number of units), and the row ``mom =
+    ws.mom[q]`` of ``C @ mom_ent[m]`` (layout
     :data:`LAYOUT_ENT`) or ``C @ mom_cov[m]`` (:data:`LAYOUT_COV`); min and max are the first and last
     units drawn in the plan's sorted order ``x_order`` (a couple of steps). ``m2`` and ``cov`` come
     from raw sums (``sum c x**2 - N mean**2``); ``ylny`` from ``sum c x ln x`` on a non-negative
     matrix, else by a loop with the column's shift; ``absdiff`` by one pass in sorted order."""
     k, n, level_ptr, child_ptr, child_idx, pair_ptr, x_order = h
+    m = ws.mat[q]
+    src = p.data.X[m]
+    cw = ws.C[q]
+    mom = ws.mom[q]
+    n_boot = float(n)
+    st = ws.st
+    cov = ws.Rg
     for c in range(k):
         mean = mom[c] / n_boot
         a = 0  # (indexing x_order in full: a view per member would cost a reference count)
@@ -146,42 +184,47 @@ def _moment_statistics(h, m, src, cw, n_boot, needs, layout, mom, st, cov):
 
 
 @nb.njit(inline="always")
-def _sample_rows(src, counts, n, c_lo, c_hi, sample, xs, cs):
-    """List the distinct units drawn into ``sample`` and their counts into ``cs``; copy rows
-    ``c_lo <= c < c_hi`` of ``src`` on them into ``xs`` (the ``sample`` statistic of NaN-free data).
+def _sample_rows(src, counts, sample, xs, cs):
+    """List the distinct units drawn (``counts[i] > 0``) into ``sample`` and their counts into ``cs``;
+    copy the rows of ``src`` on them into ``xs`` (the ``sample`` statistic of NaN-free data).
     Returns their number."""
     ns = 0
-    for i in range(n):
+    for i in range(counts.shape[0]):
         if counts[i] > 0.0:
             sample[ns] = i
             cs[ns] = counts[i]
             ns += 1
-    for c in range(c_lo, c_hi):
+    for c in range(src.shape[0]):
         for t in range(ns):
             xs[c, t] = src[c, sample[t]]
     return ns
 
 
 @nb.njit(cache=True)
-def dense_indicator_weights(p, choice, mat, C, mom, W, st, cov, xs, bw, sample, work, nq):
-    """Weights inside the indicator groups of the rows ``q < nq`` that re-estimate them on a NaN-free
-    matrix, from their moments ``mom[q]`` (:func:`_moment_statistics`), into ``W[q]``. One call per
-    block. ``bw`` rows: 2 the sample counts, 3 the weights of one group."""
+def dense_indicator_weights(p, ws, nq):
+    """Weights inside the indicator groups of the rows ``q < nq`` of workspace ``ws``
+    (:class:`weightlab.robustness.kernels.Workspace`) that re-estimate them on a NaN-free matrix,
+    from their moments ``ws.mom[q]`` (:func:`_moment_statistics`), into ``ws.W[q]``. One call per
+    block. ``ws.bw`` rows: 2 the sample counts, 3 the weights of one group."""
+    choice, mat, C, W, st, cov, xs, bw, sample, work = (ws.choice, ws.mat, ws.C, ws.W, ws.st, ws.Rg, ws.cen, ws.bw,
+                                                         ws.sample, ws.pw)
     n = p.tree.n_units
     k = p.tree.n_indicators
     h = hierarchy(p)
+    groups = GroupRange(p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[1], p.tree.level_ptr[2])
+    scratch = (bw[3], work)
     for q in range(nq):
         s = choice[q, SLOT_SCHEME]
         code = p.schemes.scheme_code[s]
         m = mat[q]
         if first_level_in_block(p, code, m):
             needs = p.schemes.scheme_needs[s]
-            _moment_statistics(h, m, p.data.X[m], C[q], float(n), needs, p.schemes.mom_layout[s, m], mom[q], st, cov)
+            _moment_statistics(p, h, ws, q, needs, p.schemes.mom_layout[s, m])
             ns = 0
             if needs & NEED_SAMPLE:
-                ns = _sample_rows(p.data.X[m], C[q], n, 0, k, sample, xs, bw[2])
-            level_weights(code - 1, float(n), st, cov, xs, bw[2], ns, p.tree.child_ptr, p.tree.child_idx, k,
-                          p.tree.level_ptr[1], p.tree.level_ptr[2], p.schemes.scheme_params[s], W[q], bw[3], work)
+                ns = _sample_rows(p.data.X[m], C[q], sample, xs, bw[2])
+            level_weights(code - 1, SampleStatistics(float(n), st, cov, xs, bw[2], ns), groups,
+                          p.schemes.scheme_params[s], W[q], scratch)
 
 
 @nb.njit(inline="always")
@@ -198,13 +241,17 @@ def first_level_in_block(p, code, m):
 
 
 @nb.njit(inline="always")
-def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boot, scheme, st, cov, xs, bw, work,
-                      first_done):
-    """Re-estimate the weights on the bootstrap sample, level by level (levels below the top only as
-    needed), from statistics summed over the distinct units drawn ``sample[:n_s]`` with multiplicities
-    ``counts`` (float). ``first_done``: the indicator level's weights are already in ``w``
-    (:func:`dense_indicator_weights`). ``bw`` rows: 0-1 scratch of ``absdiff``, 2 the sample counts,
-    3 the weights of one group."""
+def bootstrap_weights(p, ws, q, n_s, first_done):
+    """Re-estimate row ``q``'s weights ``w = ws.W[q]`` on its bootstrap sample, level by level (levels
+    below the top only as needed), from statistics summed over the distinct units drawn
+    ``ws.sample[:n_s]`` with multiplicities ``ws.C[q]`` (float). ``first_done``: the indicator
+    level's weights are already in ``w`` (:func:`dense_indicator_weights`). ``ws.bw`` rows: 0-1
+    scratch of ``absdiff``, 2 the sample counts, 3 the weights of one group."""
+    pat, w, m, counts, scheme = ws.pat[q], ws.W[q], ws.mat[q], ws.C[q], ws.choice[q, SLOT_SCHEME]
+    X, sample = p.data.X, ws.sample
+    vals, st, cov, xs, bw, work = ws.vals, ws.st, ws.Rg, ws.cen, ws.bw, ws.pw
+    n_boot = float(p.tree.n_units)
+    rep = Replication(w, m, vals, ws.agg, counts)
     k = p.tree.n_indicators
     top_needed = 0
     for lvl in range(p.tree.n_levels - 1):
@@ -214,6 +261,7 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
     needs = p.schemes.scheme_needs[scheme]
     prm = p.schemes.scheme_params[scheme]
     cs = bw[2]
+    stats, scratch = SampleStatistics(n_boot, st, cov, xs, cs, n_s), (bw[3], work)
     for t in range(n_s):
         cs[t] = counts[sample[t]]
     for lvl in range(1, p.tree.n_levels):
@@ -226,12 +274,12 @@ def bootstrap_weights(p, pat, w, X, m, vals, scratch, counts, sample, n_s, n_boo
                     c0, c1 = p.tree.child_ptr[g - k], p.tree.child_ptr[g - k + 1]
                     if c1 - c0 > 1:
                         fill_cov(src, p.tree.child_idx[c0:c1], sample, n_s, counts, st, cov[g - k])
-            level_weights(fid, n_boot, st, cov, xs, cs, n_s, p.tree.child_ptr, p.tree.child_idx, k,
-                          p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1], prm, w, bw[3], work)
+            groups = GroupRange(p.tree.child_ptr, p.tree.child_idx, k, p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1])
+            level_weights(fid, stats, groups, prm, w, scratch)
         if lvl <= top_needed:
             a = p.choices.pattern_aggs[pat, lvl - 1]
             for g in range(p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]):
-                aggregate_group(tree_arrays(p), g, a, w, m, vals, scratch, counts, True)
+                aggregate_group(tree_arrays(p), g, a, rep, True)
 
 
 def _fingerprint() -> str:

@@ -51,15 +51,37 @@ from .factors import F_AGGREGATOR, F_DROP, F_SCHEME, N_SLOTS, SLOT_AGGREGATOR, S
 from .ranking import rank_finite_for, rank_general, rank_workspace
 from .rng import (STREAM_BOOTSTRAP, STREAM_DIRICHLET, STREAM_NOISE, gamma, key_of, pick, replication_key,
                   uniform_at, uniforms_into)
-from .tree import effective_weights, exp_into, ginv, renormalise, scores_tree
+from .tree import Replication, effective_weights, exp_into, ginv, renormalise, scores_tree
 
 install_fast_inlining()  # before the kernels below compile: weightlab._numba_inlining
 
-__all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "Workspace", "Kernels", "make_workspaces", "slot_workspace", "make_workspace",
-           "store_block",
-           "run_blocks", "run_blocks_bootstrap", "kernels_for"]
+__all__ = ["BLOCK", "ACCUMULATE", "RANGES", "STORE", "Chunk", "Outputs", "Workspace", "Kernels", "make_workspaces",
+           "slot_workspace", "make_workspace", "store_block", "run_blocks", "run_blocks_bootstrap", "kernels_for"]
 
 ACCUMULATE, RANGES, STORE = 0, 1, 2  # what the slot kernel does with a block's scores (_run_blocks)
+
+
+class Chunk(NamedTuple):
+    """What one call of the slot kernel runs: blocks ``b_lo .. b_hi - 1`` of a run of ``reps``
+    replications, and what it does with their scores (``mode``: :data:`ACCUMULATE`,
+    :data:`RANGES` or :data:`STORE`). Replication ``r`` reads the counter-based stream when
+    ``rows`` is empty, else row ``r - row0`` of the design rows ``rows``."""
+
+    b_lo: int
+    b_hi: int
+    reps: int
+    rows: np.ndarray  # (rows, n_cols) design rows of the chunk, or (0, n_cols): the counter-based stream
+    row0: int  # the replication of rows[0]
+    mode: int
+
+
+class Outputs(NamedTuple):
+    """Where one slot's results go, by the chunk's mode (see :func:`_run_blocks`)."""
+
+    acc: tuple  # ACCUMULATE: the slot's accumulators (accumulators.KernelCounts)
+    score_bins: tuple  # ACCUMULATE: (bin_lo, bin_scale) of the score histograms
+    ranges: tuple  # RANGES: (lo, hi), widened to each unit's finite scores
+    stored: tuple  # STORE: (ranks, scores), one row per replication of the chunk
 
 
 class Workspace(NamedTuple):
@@ -150,14 +172,15 @@ def make_workspace(p) -> Workspace:
 # The per-replication helpers are inlined into the slot kernel: a call per block would cost numba's
 # reference counting of the plan's arrays on entry and exit, more than the work itself.
 @nb.njit(inline="always")
-def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
-    """Rows ``0 .. nq - 1`` of ``U``: the uniforms of replications ``r0 .. r0 + nq - 1``.
+def _fill_uniforms(p, ws, chunk, r0, nq):
+    """Rows ``0 .. nq - 1`` of ``ws.U``: the uniforms of replications ``r0 .. r0 + nq - 1``.
 
-    With an empty ``design`` they come from the counter-based stream (column ``c`` is
-    ``u(seed, r, stream index of c)``, see :mod:`weightlab.robustness.columns`), and ``rkey[q]`` is
-    the replication key; otherwise replication r reads ``design[r - d0]`` and its bootstrap key is
-    :func:`~weightlab.robustness.rng.key_of` its bootstrap column.
+    With empty ``chunk.rows`` they come from the counter-based stream (column ``c`` is
+    ``u(seed, r, stream index of c)``, see :mod:`weightlab.robustness.columns`), and ``ws.rkey[q]`` is
+    the replication key; otherwise replication r reads ``chunk.rows[r - chunk.row0]`` and its bootstrap
+    key is :func:`~weightlab.robustness.rng.key_of` its bootstrap column.
     """
+    U, rkey, design, d0 = ws.U, ws.rkey, chunk.rows, chunk.row0
     if design.shape[0] == 0:
         nc = p.columns.col_stream.shape[0]
         for q in range(nq):
@@ -174,13 +197,15 @@ def _fill_uniforms(p, r0, nq, design, d0, U, rkey):
 
 
 @nb.njit(inline="always")
-def _draw_choices(p, nq, U, choice, mat, pat, W):
-    """Options of the block's replications from their uniforms ``U`` and their schemes' (unperturbed) weights.
+def _draw_choices(p, ws, nq):
+    """Options of the block's replications from their uniforms ``ws.U`` and their schemes' (unperturbed)
+    weights (``ws.choice``, ``ws.mat``, ``ws.pat``, ``ws.W``).
 
     The data-stage options select the matrix by their mixed-radix index (``p.choices.stages``, most
     significant first, :mod:`weightlab.robustness.factors`); a factor without a design column
     (``p.choices.col`` -1) takes option 0. Each listed factor's option goes to its choice slot.
     """
+    U, choice, mat, pat, W = ws.U, ws.choice, ws.mat, ws.pat, ws.W
     n_agg = p.choices.n_opts[F_AGGREGATOR]
     for q in range(nq):
         u = U[q]
@@ -209,12 +234,13 @@ def _draw_choices(p, nq, U, choice, mat, pat, W):
 
 
 @nb.njit(inline="always")
-def _perturb_uniform(p, nq, U, rkey, W, noise, from_design):
+def _perturb_uniform(p, ws, nq, from_design):
     """``w_i *= U(1 - spread, 1 + spread)`` for the nodes of the perturbed levels.
 
     The uniforms are the row's weight columns of a design; under the counter-based stream they are
     drawn here, one replication at a time into the small ``noise`` buffer, which stays in L1 (the
     block's ``U`` rows would otherwise be written and read back for them)."""
+    U, rkey, W, noise = ws.U, ws.rkey, ws.W, ws.noise
     lo, width = 1.0 - p.noise.spread, 2.0 * p.noise.spread
     c0 = p.columns.col_w
     for q in range(nq):
@@ -230,11 +256,12 @@ def _perturb_uniform(p, nq, U, rkey, W, noise, from_design):
 
 
 @nb.njit(inline="always")
-def _perturb_dirichlet(p, nq, U, rkey, W, from_design):
+def _perturb_dirichlet(p, ws, nq, from_design):
     """``w_i ~ Gamma(concentration * w_i)``; renormalised within groups this is Dirichlet(c w).
 
     The gamma variates of node i come from the replication key (counter-based stream) or, for a
     design, from the key of the node's weight column."""
+    U, rkey, W = ws.U, ws.rkey, ws.W
     for q in range(nq):
         key = rkey[q]
         w = W[q]
@@ -246,8 +273,9 @@ def _perturb_dirichlet(p, nq, U, rkey, W, from_design):
 
 
 @nb.njit(inline="always")
-def _finish_weights(p, nq, choice, W, E, sums, eff):
-    """Zero the dropped indicator, renormalise within groups, effective indicator weights into ``E``."""
+def _finish_weights(p, ws, nq):
+    """Zero the dropped indicator, renormalise within groups, effective indicator weights into ``ws.E``."""
+    choice, W, E, sums, eff = ws.choice, ws.W, ws.E, ws.sums, ws.eff
     for q in range(nq):
         w = W[q]
         if choice[q, SLOT_DROP] > 0:
@@ -307,8 +335,7 @@ def _bootstrap_block(p, ws, nq):
             if not p.data.has_nan[m]:
                 _moment_products(p, ws, nq, m, LAYOUT_ENT)
                 _moment_products(p, ws, nq, m, LAYOUT_COV)
-        dense_indicator_weights(p, ws.choice, ws.mat, ws.C, ws.mom, ws.W, ws.st, ws.Rg, ws.cen, ws.bw, ws.sample,
-                                ws.pw, nq)
+        dense_indicator_weights(p, ws, nq)
     upper = False  # levels above the indicators re-estimated too
     for lvl in range(1, p.tree.n_levels - 1):
         upper |= p.schemes.scheme_level[lvl]
@@ -324,28 +351,27 @@ def _bootstrap_block(p, ws, nq):
             if counts[i] > 0.0:
                 ws.sample[n_s] = i
                 n_s += 1
-        bootstrap_weights(p, ws.pat[q], ws.W[q], p.data.X, ws.mat[q], ws.vals, ws.agg, counts, ws.sample, n_s, float(n),
-                          scheme, ws.st, ws.Rg, ws.cen, ws.bw, ws.pw, first_done)
+        bootstrap_weights(p, ws, q, n_s, first_done)
 
 
 @nb.njit(inline="always")
-def _draw(p, ws, r0, nq, design, d0, bootstrap):
+def _draw(p, ws, chunk, r0, nq, bootstrap):
     """Choices and weights of replications ``r0 .. r0 + nq - 1`` into rows ``0 .. nq - 1`` of ``ws``,
-    from the counter-based stream (``design`` empty) or from rows ``r - d0`` of ``design``.
+    from the counter-based stream (``chunk.rows`` empty) or from rows ``r - chunk.row0`` of ``chunk.rows``.
 
     ``bootstrap`` is a literal at each call site, so the re-estimation code is compiled only into
     the kernels that use it (it would double every run's compile time and loaded code). Each step
     loops over the whole block and is inlined, so no call is made per replication.
     """
-    _fill_uniforms(p, r0, nq, design, d0, ws.U, ws.rkey)
-    _draw_choices(p, nq, ws.U, ws.choice, ws.mat, ws.pat, ws.W)
+    _fill_uniforms(p, ws, chunk, r0, nq)
+    _draw_choices(p, ws, nq)
     if bootstrap:
         _bootstrap_block(p, ws, nq)
     if p.noise.perturb == 1:
-        _perturb_uniform(p, nq, ws.U, ws.rkey, ws.W, ws.noise, design.shape[0] > 0)
+        _perturb_uniform(p, ws, nq, chunk.rows.shape[0] > 0)
     elif p.noise.perturb == 2:
-        _perturb_dirichlet(p, nq, ws.U, ws.rkey, ws.W, design.shape[0] > 0)
-    _finish_weights(p, nq, ws.choice, ws.W, ws.E, ws.sums, ws.eff)
+        _perturb_dirichlet(p, ws, nq, chunk.rows.shape[0] > 0)
+    _finish_weights(p, ws, nq)
 
 
 # ----------------------------------------------------------------------------- scores of a block
@@ -378,15 +404,15 @@ def _score_products(p, ws, nq, m, a, j0):
 
 
 @nb.njit(inline="always")
-def _score(p, ws, b, reps, design, d0, bootstrap):
-    """Draw and score replications ``b * BLOCK .. min((b + 1) * BLOCK, reps) - 1``; returns their count.
+def _score(p, ws, chunk, b, bootstrap):
+    """Draw and score replications ``b * BLOCK .. min((b + 1) * BLOCK, chunk.reps) - 1``; returns their count.
 
     Replication ``b * BLOCK + q`` is scored into row ``srow[q]`` of ``S``: the replications of one
     matrix product take consecutive rows, which the product writes directly.
     """
     r0 = b * BLOCK
-    nq = min(BLOCK, reps - r0)
-    _draw(p, ws, r0, nq, design, d0, bootstrap)
+    nq = min(BLOCK, chunk.reps - r0)
+    _draw(p, ws, chunk, r0, nq, bootstrap)
     j = 0
     for m in range(p.data.X.shape[0]):
         if not p.data.has_nan[m]:
@@ -396,7 +422,7 @@ def _score(p, ws, b, reps, design, d0, bootstrap):
     for q in range(nq):
         m, pat = ws.mat[q], ws.pat[q]
         if not p.choices.pattern_same[pat] or p.data.has_nan[m]:
-            scores_tree(p, pat, ws.W[q], m, ws.vals, ws.agg, ws.counts)
+            scores_tree(p, pat, Replication(ws.W[q], m, ws.vals, ws.agg, ws.counts))
             for i in range(p.tree.n_units):
                 ws.S[j, i] = ws.vals[root, i]
             ws.srow[q] = j
@@ -429,12 +455,14 @@ def _count_columns(hist, idx, nq, n, base):
 
 
 @nb.njit(cache=True)
-def _count_bands(flat, off, lo, width, outside, R, nq, n):
+def _count_bands(flat, L, outside, R, nq):
     """``flat[off[i] + rank - lo[i]] += 1`` for the ranks of unit i inside its band ``[lo[i], lo[i] +
-    width[i])`` (rows ``q < nq``); a rank outside is counted in ``outside[0, i]`` and widens
+    width[i])`` (rows ``q < nq`` of ``R``; ``off``, ``lo``, ``width`` of the layout ``L``,
+    :class:`~weightlab.robustness.accumulators.LayoutArrays`); a rank outside is counted in ``outside[0, i]`` and widens
     ``[outside[1, i], outside[2, i]]``, the range of unit i's ranks outside its band (the engine then
     counts those units again, exactly, in a second pass). Compiled apart, not inlined: the dense
     path of :func:`_add_block` keeps its code."""
+    off, lo, width, n = L.off, L.lo, L.width, R.shape[1]
     for i in range(n):
         o, b, w = off[i], lo[i], width[i]
         for q in range(nq):
@@ -449,16 +477,19 @@ def _count_bands(flat, off, lo, width, outside, R, nq, n):
 
 
 @nb.njit(cache=True)
-def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n, log, j, log_base):
+def _count_coarse(flat, L, stats, R, nq, j):
     """Pass 1 of :mod:`weightlab.robustness.coarse`: ``flat[off[i] + c] += 1`` with cell ``c = 1 +
-    (rank - lo[i]) >> shift[i]`` inside unit i's band, 0 below it, ``nbins[i] + 1`` above; and the
-    exact ``stats[0, i]`` sum, minimum and maximum of its ranks. With ``0 <= j < log.shape[0]``
-    the block's ranks are also logged for pass 2 (:class:`weightlab.robustness.coarse.RankLog`):
-    ``log[j, i, q] = rank - log_base[i]``, 65535 where that is not in 0..65534.
+    (rank - lo[i]) >> shift[i]`` inside unit i's band, 0 below it, ``nbins[i] + 1`` above (rows
+    ``q < nq`` of ``R``; the layout ``L``'s ``off``, ``lo``, ``shift`` and ``width``, which holds
+    ``nbins``); and the exact ``stats[0, i]`` sum, minimum and maximum of its ranks. With ``0 <= j <
+    log.shape[0]`` the block's ranks are also logged for pass 2
+    (:class:`weightlab.robustness.coarse.RankLog`, ``L.log``): ``log[j, i, q] = rank - log_base[i]``,
+    65535 where that is not in 0..65534.
 
     Unit by unit: the unit's column of ranks is copied into a small buffer, its cells and sums are
     computed there in a loop without stores to the counts (LLVM vectorises it), then the cells are
     counted; all three in one loop was slower."""
+    off, lo, nbins, shift, log, log_base, n = L.off, L.lo, L.width, L.shift, L.log, L.log_base, R.shape[1]
     col = np.empty(nq, dtype=np.int64)
     logged = 0 <= j < log.shape[0]
     for i in range(n):
@@ -483,13 +514,15 @@ def _count_coarse(flat, off, lo, nbins, shift, stats, R, nq, n, log, j, log_base
 
 
 @nb.njit(cache=True)
-def _count_segments(flat, off, lo, width, ptr, R, nq, n):
+def _count_segments(flat, L, R, nq):
     """Pass 2 of :mod:`weightlab.robustness.coarse`: ``flat[off[s] + rank - lo[s]] += 1`` for the
-    ranks of unit i inside one of its segments ``s`` in ``ptr[i] .. ptr[i + 1] - 1`` (disjoint).
+    ranks (rows ``q < nq`` of ``R``) of unit i inside one of its segments ``s`` in ``ptr[i] ..
+    ptr[i + 1] - 1`` (disjoint; ``off``, ``lo``, ``width``, ``ptr`` of the layout ``L``).
 
     Unit by unit, segment by segment over the unit's column of ranks (copied into a small buffer):
     few ranks fall inside a segment, so the test is well predicted; searching each rank's segment
     among the unit's is slower."""
+    off, lo, width, ptr, n = L.off, L.lo, L.width, L.ptr, R.shape[1]
     col = np.empty(nq, dtype=np.int64)
     for i in range(n):
         s0, s1 = ptr[i], ptr[i + 1]
@@ -513,8 +546,8 @@ def _clamped_index(x, top):
 
 
 @nb.njit(inline="always")
-def _add_block(p, nq, S, R, ok, choice, bins, acc, bin_lo, bin_scale, b):
-    """Add the first ``nq`` rows of ranks ``R`` and scores ``S`` to one thread's integer accumulators
+def _add_block(p, ws, nq, acc, score_bins, b):
+    """Add the first ``nq`` rows of ranks ``ws.R`` and scores ``ws.S`` to one thread's integer accumulators
     ``acc`` (:class:`weightlab.robustness.accumulators.KernelCounts`: one slot's arrays by name).
 
     Rank counts go into ``acc.rank_counts`` by the kind of ``acc.layout``
@@ -524,17 +557,20 @@ def _add_block(p, nq, S, R, ok, choice, bins, acc, bin_lo, bin_scale, b):
     coarse pass's rank log, if it has that row) or the segment counts of :func:`_count_segments`
     (nothing else is counted); ``acc.rank_stats`` holds the layout's statistics of the ranks.
     ``score_hist[i, bin]`` counts, with unit i's bins ``floor((s - bin_lo[i]) * bin_scale[i])``
+    (``score_bins = (bin_lo, bin_scale)``)
     clamped to the edge bins; ``score_q``/``score_q2`` sum the quantised score ``q = round((s -
     lo) * Q / (hi - lo))`` and ``q**2``; NaN scores are counted apart (``nan_count``);
-    ``choice_count[f, option]`` counts the options drawn. ``ok[q]`` says that row q has no NaN or
+    ``choice_count[f, option]`` counts the options drawn. ``ws.ok[q]`` says that row q has no NaN or
     infinite score (the fast ranking path checked it).
     """
+    S, R, ok, choice, bins = ws.S, ws.R, ws.ok, ws.choice, ws.bins
+    bin_lo, bin_scale = score_bins
     n = p.tree.n_units
     L = acc.layout
     rank_counts, score_hist, score_q, score_q2, nan_count = (acc.rank_counts, acc.score_hist, acc.score_q,
                                                              acc.score_q2, acc.nan_count)
     if L.kind == SEGMENTS:  # the exact pass of coarse counts: only the ranks in its segments
-        _count_segments(rank_counts[0], L.off, L.lo, L.width, L.ptr, R, nq, n)
+        _count_segments(rank_counts[0], L, R, nq)
         return
     choice_count = acc.choice_count
     for q in range(nq):
@@ -543,10 +579,9 @@ def _add_block(p, nq, S, R, ok, choice, bins, acc, bin_lo, bin_scale, b):
     if L.kind == DENSE:
         _count_columns(rank_counts, R, nq, n, 1)
     elif L.kind == COARSE:
-        _count_coarse(rank_counts[0], L.off, L.lo, L.width, L.shift, acc.rank_stats, R, nq, n, L.log,
-                      b - L.log_first[0], L.log_base)
+        _count_coarse(rank_counts[0], L, acc.rank_stats, R, nq, b - L.log_first[0])
     else:
-        _count_bands(rank_counts[0], L.off, L.lo, L.width, acc.rank_stats, R, nq, n)
+        _count_bands(rank_counts[0], L, acc.rank_stats, R, nq)
     lo = p.scale.score_lo
     qscale = p.scale.q_max / (p.scale.score_hi - p.scale.score_lo)
     nb_max = score_hist.shape[1] - 1
@@ -588,9 +623,10 @@ def _rank_rows(nq, S, R, ok, rank_ws):
 
 
 @nb.njit(inline="always")
-def store_block(ws, nq, row0, out_ranks, out_scores):
+def store_block(ws, nq, row0, stored):
     """Copy replication ``q``'s ranks (and scores, unless ``out_scores`` is empty) from the first
-    ``nq`` rows of ``ws.R`` (``ws.S``) into row ``row0 + q`` of ``out_ranks`` (``out_scores``)."""
+    ``nq`` rows of ``ws.R`` (``ws.S``) into row ``row0 + q`` of ``stored = (out_ranks, out_scores)``."""
+    out_ranks, out_scores = stored
     keep_scores = out_scores.shape[0] > 0
     for q in range(nq):
         row = ws.srow[q]
@@ -628,44 +664,42 @@ def kernels_for(p) -> Kernels:
 
 # ----------------------------------------------------------------------------- the slot kernel
 @nb.njit(inline="always")
-def _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, bootstrap):
-    """Blocks ``b_lo .. b_hi - 1`` (replications below ``reps``) of one slot (thread), in order.
+def _run_blocks(p, ws, rank_buf, chunk, out, bootstrap):
+    """The blocks of :class:`Chunk` ``chunk`` of one slot (thread), in order.
 
     The slot works in its own :class:`Workspace` ``ws`` and ranks in its row ``rank_buf`` of
-    :func:`weightlab.robustness.ranking.rank_buffers`. Replication ``r`` reads the counter-based
-    stream when ``design`` is empty, else row ``r - d0`` of ``design`` (the rows of the chunk).
+    :func:`weightlab.robustness.ranking.rank_buffers`; its results go to :class:`Outputs` ``out``.
 
-    ``mode`` 0 (ACCUMULATE): ``acc`` holds the slot's accumulators by name and the rank layout
-    (:class:`weightlab.robustness.accumulators.KernelCounts`, filled by :func:`_add_block`); with
-    ``bins = (bin_lo, bin_scale)`` unit i's score bins span ``[bin_lo[i], bin_lo[i] + n_bins /
-    bin_scale[i]]``. All integer: merging slots is exact in any order. Mode 1
-    (RANGES): nothing is accumulated; ``ranges = (lo, hi)`` are widened to each unit's finite
-    scores. Mode 2 (STORE): replication r's ranks (and scores) go to row ``r - d0`` of
-    ``out = (ranks, scores)`` (:func:`store_block`), for estimators that need every evaluation.
+    ``chunk.mode`` 0 (ACCUMULATE): ``out.acc`` holds the slot's accumulators by name and the rank
+    layout (:class:`weightlab.robustness.accumulators.KernelCounts`, filled by :func:`_add_block`);
+    with ``out.score_bins = (bin_lo, bin_scale)`` unit i's score bins span ``[bin_lo[i], bin_lo[i] +
+    n_bins / bin_scale[i]]``. All integer: merging slots is exact in any order. Mode 1 (RANGES):
+    nothing is accumulated; ``out.ranges = (lo, hi)`` are widened to each unit's finite scores.
+    Mode 2 (STORE): replication r's ranks (and scores) go to row ``r - chunk.row0`` of
+    ``out.stored = (ranks, scores)`` (:func:`store_block`), for estimators that need every evaluation.
     """
-    bin_lo, bin_scale = bins
-    lo, hi = ranges
-    out_ranks, out_scores = out
+    lo, hi = out.ranges
+    mode = chunk.mode
     rank_ws = rank_workspace(rank_buf, p.tree.n_units)
-    for b in range(b_lo, b_hi):
-        nq = _score(p, ws, b, reps, design, d0, bootstrap)
+    for b in range(chunk.b_lo, chunk.b_hi):
+        nq = _score(p, ws, chunk, b, bootstrap)
         if mode == RANGES:
             _score_ranges(ws.S, nq, lo, hi)
             continue
         _rank_rows(nq, ws.S, ws.R, ws.ok, rank_ws)
         if mode == STORE:
-            store_block(ws, nq, b * BLOCK - d0, out_ranks, out_scores)
+            store_block(ws, nq, b * BLOCK - chunk.row0, out.stored)
         else:
-            _add_block(p, nq, ws.S, ws.R, ws.ok, ws.choice, ws.bins, acc, bin_lo, bin_scale, b)
+            _add_block(p, ws, nq, out.acc, out.score_bins, b)
 
 
 @nb.njit(nogil=True, cache=True)
-def run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
+def run_blocks(p, ws, rank_buf, chunk, out):
     """:func:`_run_blocks` for plans with fixed scheme weights (releases the GIL)."""
-    _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, False)
+    _run_blocks(p, ws, rank_buf, chunk, out, False)
 
 
 @nb.njit(nogil=True, cache=True)
-def run_blocks_bootstrap(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode):
+def run_blocks_bootstrap(p, ws, rank_buf, chunk, out):
     """:func:`_run_blocks` for plans that re-estimate scheme weights on bootstrap samples (releases the GIL)."""
-    _run_blocks(p, ws, rank_buf, b_lo, b_hi, reps, design, d0, acc, bins, ranges, out, mode, True)
+    _run_blocks(p, ws, rank_buf, chunk, out, True)

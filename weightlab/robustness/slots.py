@@ -18,13 +18,15 @@ from typing import Callable
 import numpy as np
 
 from .accumulators import KernelCounts, slot_view
-from .kernels import BLOCK, Workspace, slot_workspace
+from .kernels import BLOCK, Chunk, Outputs, Workspace, slot_workspace
 from .parallel import run_split
 
 
 class SlotRunner:
     """``runner(b0, b1, reps, design, acc, bins, ranges, out, mode)`` runs ``kernel`` on blocks
-    ``b0 .. b1 - 1``, split over the slots.
+    ``b0 .. b1 - 1``, split over the slots: slot ``t`` gets its share as a
+    :class:`~weightlab.robustness.kernels.Chunk` and its arrays as
+    :class:`~weightlab.robustness.kernels.Outputs`.
 
     ``acc`` (:class:`~weightlab.robustness.accumulators.KernelCounts`) holds the per-slot
     accumulators (leading slot axis) and the rank layout shared by all slots; ``ranges = (lo, hi)`` has a leading slot axis too (see
@@ -44,8 +46,8 @@ class SlotRunner:
         lo, hi = ranges
 
         def slot(t: int, k0: int, k1: int) -> None:
-            self.kernel(self.p, self.ws[t], self.rank_bufs[t], b0 + k0, b0 + k1, reps, design, b0 * BLOCK,
-                        slot_view(acc, t), bins, (lo[t], hi[t]), out, mode)
+            self.kernel(self.p, self.ws[t], self.rank_bufs[t], Chunk(b0 + k0, b0 + k1, reps, design, b0 * BLOCK, mode),
+                        Outputs(slot_view(acc, t), bins, (lo[t], hi[t]), out))
 
         run_split(slot, b1 - b0, self.n_slots, self._pool)
 

@@ -15,9 +15,20 @@ Nodes are numbered indicators first, then the groups level by level, the root la
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+
+
+class Replication(NamedTuple):
+    """What :func:`aggregate_group` and :func:`scores_tree` read and write for one replication."""
+
+    w: np.ndarray  # (n_nodes,) member weights
+    m: int  # the data matrix (plan.data.X[m], plan.data.T[m])
+    vals: np.ndarray  # (n_nodes, n) group scores, written group by group
+    scratch: np.ndarray  # (4, n) scratch
+    counts: np.ndarray  # (n,) bootstrap multiplicities (read only when sample_only)
 
 
 @nb.njit(cache=True, inline="always")
@@ -125,18 +136,20 @@ def tree_arrays(p):
 
 
 @nb.njit(cache=True, inline="always")
-def aggregate_group(t, g, a, w, m, vals, scratch, counts, sample_only):
+def aggregate_group(t, g, a, rep, sample_only):
     """Power mean of group ``g``'s members into ``vals[g]``, skipping missing members::
 
         score_i = g^-1( sum_c w_c g(x_ci + shift_c) / sum_c w_c )    over members c with x_ci present
 
-    ``t`` is :func:`tree_arrays` of the plan. Loops member by member over all units, so the inner
+    ``t`` is :func:`tree_arrays` of the plan, ``a`` the aggregator, ``rep`` the replication's
+    :class:`Replication`. Loops member by member over all units, so the inner
     loops vectorise. Indicator members read ``g(x + shift)`` precomputed by the plan (``p.data.T``);
     group members are transformed here, with the shift rule looking at the column minimum over all
     units, or over the bootstrap sample (``counts > 0``) when ``sample_only`` (as the nominal code
     does when it fits weights on it). ``scratch`` is (4, n).
     """
     k, n, agg_power, agg_need, agg_shift, child_ptr, child_idx, T, X = t
+    w, m, vals, scratch, counts = rep
     power = agg_power[a]
     need = agg_need[a]
     shift = agg_shift[a]
@@ -185,10 +198,11 @@ def aggregate_group(t, g, a, w, m, vals, scratch, counts, sample_only):
 
 
 @nb.njit(cache=True)
-def scores_tree(p, pat, w, m, vals, scratch, counts):
-    """Level-by-level scores of every node into ``vals`` (the index in ``vals[root]``)."""
+def scores_tree(p, pat, rep):
+    """Level-by-level scores of every node of :class:`Replication` ``rep`` with aggregator pattern
+    ``pat`` into ``rep.vals`` (the index in ``vals[root]``)."""
     t = tree_arrays(p)
     for lvl in range(1, p.tree.n_levels):  # aggregation level lvl + 1
         a = p.choices.pattern_aggs[pat, lvl - 1]
         for g in range(p.tree.level_ptr[lvl], p.tree.level_ptr[lvl + 1]):
-            aggregate_group(t, g, a, w, m, vals, scratch, counts, False)
+            aggregate_group(t, g, a, rep, False)
