@@ -35,18 +35,9 @@ parent = "g2"
 
 def random_dataset(n_units: int = 40, seed: int = 3, missing: int = 0) -> Dataset:
     """A small 3-level dataset: 7 indicators (one cost), 3 sub-pillars (one single-member), 2 pillars."""
-    from weightlab.framework import Framework
+    from weightlab.testing import three_level_framework
 
-    fw = Framework.from_dict({
-        "index": {"code": "idx"},
-        "groups": [{"code": "A", "parent": "idx", "weight": 2}, {"code": "B", "parent": "idx"},
-                   {"code": "a1", "parent": "A"}, {"code": "a2", "parent": "A", "weight": 0.5},
-                   {"code": "b1", "parent": "B"}],
-        "indicators": [{"code": "x1", "parent": "a1"}, {"code": "x2", "parent": "a1", "weight": 2},
-                       {"code": "x3", "parent": "a1", "direction": -1}, {"code": "x4", "parent": "a2"},
-                       {"code": "x5", "parent": "b1"}, {"code": "x6", "parent": "b1"},
-                       {"code": "x7", "parent": "b1", "weight": 3}],
-    })
+    fw = three_level_framework(cost=("x3",))
     rng = np.random.default_rng(seed)
     latent = rng.normal(size=(n_units, 1))
     vals = np.exp(0.8 * latent + rng.normal(scale=0.7, size=(n_units, 7))) * rng.uniform(1, 50, size=7)

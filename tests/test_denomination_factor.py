@@ -104,14 +104,22 @@ def test_run_counts_the_factor_and_specs_without_it_are_unchanged(asem):
     assert UncertaintySpec.from_dict(spec.to_dict(), source=spec.source) == spec
 
 
-def test_sensitivity_lists_denomination_as_a_factor(asem):
-    spec = _spec({"seed": 4, "choices": {"denomination": ["none", "framework"], "imputation": ["mean"]}})
-    plan = compile_plan(asem, spec)
-    assert factors(plan) == {"denomination": [plan.columns.col("denomination")]}
-    res = run_sensitivity(asem, spec, base_samples=64, n_boot=50, threads=1)
+@pytest.mark.parametrize("factor, data, choices", [
+    ("treatment", random_dataset, {"treatment": ["none", "log1p", "coinr"], "normalizer": ["minmax"]}),
+    ("denomination", load_asem, {"denomination": ["none", "framework"], "imputation": ["mean"]}),
+], ids=["treatment", "denomination"])
+def test_sensitivity_lists_a_varied_data_stage_as_its_one_factor(factor, data, choices):
+    """A data stage varied alone is the spec's one uncertain factor, one design column, and explains
+    all the rank variance (Sobol' ST), whatever the stage."""
+    ds = data()
+    spec = _spec({"seed": 4, "choices": choices})
+    plan = compile_plan(ds, spec)
+    assert spec.uncertain_factors() == [factor]
+    assert factors(plan) == {factor: [plan.columns.col(factor)]}
+    res = run_sensitivity(ds, spec, base_samples=64, n_boot=50, threads=1)
     table = res.sobol[res.sobol["output"] == "all_ranks"].set_index("factor")
-    assert list(table.index) == ["denomination", "dummy"]
-    assert table.loc["denomination", "ST"] > 0.9  # the only uncertain input explains all the variance
+    assert list(table.index) == [factor, "dummy"]
+    assert table.loc[factor, "ST"] > 0.9  # the only uncertain input explains all the variance
 
 
 def test_denomination_without_denominators_is_refused():

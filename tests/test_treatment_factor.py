@@ -17,7 +17,6 @@ from weightlab.robustness.factors import FACTORS
 from weightlab.robustness.engine import debug_replication, make_design, run, run_plan
 from weightlab.robustness.plan import compile_plan
 from weightlab.robustness.reference import rebuild
-from weightlab.robustness.sensitivity import factors, run_sensitivity
 from weightlab.robustness.spec import UncertaintySpec
 
 from .helpers import assert_replications_match_rebuild, random_dataset
@@ -154,18 +153,6 @@ def test_choice_shares_and_nominal_treatment():
     assert (got == want.reindex(got.index)).all()
     plain = wl.build_index(ds).table().set_index("unit")["rank"]
     assert (plain.reindex(got.index) != got).any()  # the treatment matters on these data
-
-
-def test_sensitivity_lists_treatment_as_a_factor():
-    ds = random_dataset()
-    spec = _spec({"seed": 4, "choices": {"treatment": ["none", "log1p", "coinr"], "normalizer": ["minmax"]}})
-    plan = compile_plan(ds, spec)
-    assert spec.uncertain_factors() == ["treatment"]
-    assert factors(plan) == {"treatment": [plan.columns.col("treatment")]}
-    res = run_sensitivity(ds, spec, base_samples=64, n_boot=50, threads=1)
-    table = res.sobol[res.sobol["output"] == "all_ranks"].set_index("factor")
-    assert list(table.index) == ["treatment", "dummy"]
-    assert table.loc["treatment", "ST"] > 0.9  # the only uncertain input explains all the variance
 
 
 def test_spec_validation_of_treatment():

@@ -55,20 +55,28 @@ def check_table() -> pd.DataFrame:
     return pd.DataFrame(vals, columns=["x1", "x2", "x3"], index=pd.Index([f"u{i:02d}" for i in range(12)], name="unit"))
 
 
-def check_dataset(n_units: int = 30, seed: int = 9) -> "tuple[pd.DataFrame, Framework]":
-    """Values and framework of 3 levels (7 indicators, a single-member group), positive, with ties."""
+def three_level_framework(cost: tuple[str, ...] = ()) -> "Framework":
+    """The checks' framework: index -> A (weight 2), B -> a1, a2 (weight 0.5), b1 -> x1 .. x7 (x2 weight
+    2, x7 weight 3; a2 has one member); the indicators of ``cost`` have direction -1."""
     from .framework import Framework
 
-    fw = Framework.from_dict({
+    members = [("x1", "a1", 1), ("x2", "a1", 2), ("x3", "a1", 1), ("x4", "a2", 1), ("x5", "b1", 1),
+               ("x6", "b1", 1), ("x7", "b1", 3)]
+    indicators = [{"code": c, "parent": p, **({"weight": w} if w != 1 else {}),
+                   **({"direction": -1} if c in cost else {})} for c, p, w in members]
+    return Framework.from_dict({
         "index": {"code": "idx"},
         "groups": [{"code": "A", "parent": "idx", "weight": 2}, {"code": "B", "parent": "idx"},
                    {"code": "a1", "parent": "A"}, {"code": "a2", "parent": "A", "weight": 0.5},
                    {"code": "b1", "parent": "B"}],
-        "indicators": [{"code": "x1", "parent": "a1"}, {"code": "x2", "parent": "a1", "weight": 2},
-                       {"code": "x3", "parent": "a1"}, {"code": "x4", "parent": "a2"},
-                       {"code": "x5", "parent": "b1"}, {"code": "x6", "parent": "b1"},
-                       {"code": "x7", "parent": "b1", "weight": 3}],
+        "indicators": indicators,
     })
+
+
+def check_dataset(n_units: int = 30, seed: int = 9) -> "tuple[pd.DataFrame, Framework]":
+    """Values and framework (:func:`three_level_framework`) of 3 levels (7 indicators, a single-member
+    group), positive, with ties."""
+    fw = three_level_framework()
     rng = np.random.default_rng(seed)
     latent = rng.normal(size=(n_units, 1))
     vals = np.exp(0.8 * latent + rng.normal(scale=0.7, size=(n_units, 7)))
